@@ -1,0 +1,41 @@
+namespace CycleGanEdge.Runtime;
+
+/// <summary>
+/// The metadata keys and graph names shared by the exporter and the runtime.
+/// docs/onnx-contract.md documents each one; tests keep the two in step.
+/// </summary>
+public static class ModelContract
+{
+    public const int Version = 1;
+
+    public const string InputName = "input";
+    public const string OutputName = "output";
+
+    public const string ContractVersionKey = "cyclegan.contract_version";
+    public const string DirectionKey = "cyclegan.direction";
+    public const string DomainInKey = "cyclegan.domain_in";
+    public const string DomainOutKey = "cyclegan.domain_out";
+    public const string ArchKey = "cyclegan.arch";
+    public const string NgfKey = "cyclegan.ngf";
+    public const string NormKey = "cyclegan.norm";
+    public const string ChannelsInKey = "cyclegan.channels_in";
+    public const string ChannelsOutKey = "cyclegan.channels_out";
+    public const string IoKey = "cyclegan.io";
+    public const string PixelRangeKey = "cyclegan.pixel_range";
+    public const string PrecisionKey = "cyclegan.precision";
+    public const string SpatialMultipleKey = "cyclegan.spatial_multiple";
+    public const string TrainSizeKey = "cyclegan.train_size";
+    public const string SourceSha256Key = "cyclegan.source_sha256";
+    public const string ExporterVersionKey = "cyclegan.exporter_version";
+
+    /// <summary>Every key an exported model must carry, in the order of the doc's table.</summary>
+    public static readonly IReadOnlyList<string> RequiredKeys =
+    [
+        ContractVersionKey, DirectionKey, DomainInKey, DomainOutKey, ArchKey, NgfKey, NormKey,
+        ChannelsInKey, ChannelsOutKey, IoKey, PixelRangeKey, PrecisionKey, SpatialMultipleKey,
+        TrainSizeKey, SourceSha256Key, ExporterVersionKey,
+    ];
+
+    public const string IoFloat32Nchw = "float32-nchw";
+    public const string IoUint8Nhwc = "uint8-nhwc";
+}
