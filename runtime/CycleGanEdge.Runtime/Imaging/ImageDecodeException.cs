@@ -1,0 +1,9 @@
+namespace CycleGanEdge.Runtime.Imaging;
+
+/// <summary>A file that is not a readable image (empty, truncated, unknown format, too large).</summary>
+public sealed class ImageDecodeException(string path, string reason, Exception? inner = null)
+    : Exception($"{path}: {reason}", inner)
+{
+    public string Path { get; } = path;
+    public string Reason { get; } = reason;
+}
