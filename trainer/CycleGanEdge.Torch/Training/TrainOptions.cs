@@ -1,0 +1,157 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace CycleGanEdge.Torch.Training;
+
+/// <summary>
+/// Everything one training run needs, with the reference trainer's defaults
+/// (options/base_options.py, options/train_options.py, models/cycle_gan_model.py).
+/// Saved beside the checkpoints as opt.txt (for people) and opt.json (to reproduce the run).
+/// </summary>
+public sealed record TrainOptions
+{
+    // Data.
+    public string DataRoot { get; init; } = "";
+    public string Phase { get; init; } = "train";
+    public string Preprocess { get; init; } = "resize_and_crop";
+    public int LoadSize { get; init; } = 286;
+    public int CropSize { get; init; } = 256;
+    public bool NoFlip { get; init; }
+    public bool SerialBatches { get; init; }
+    public int MaxDatasetSize { get; init; } = int.MaxValue;
+    public int BatchSize { get; init; } = 1;
+    public int Workers { get; init; } = 4;
+    /// <summary>Names written into generator checkpoints (default: the dataset's folder names, else A and B).</summary>
+    public string? DomainA { get; init; }
+    public string? DomainB { get; init; }
+
+    // Run and outputs.
+    public string Name { get; init; } = "experiment_name";
+    public string CheckpointsDir { get; init; } = "./checkpoints";
+    public int PrintFreq { get; init; } = 100;
+    public int SaveLatestFreq { get; init; } = 5000;
+    public int SaveEpochFreq { get; init; } = 5;
+    public int EvalFreq { get; init; } = 1;
+    public int SampleCount { get; init; } = 4;
+    public bool ContinueTrain { get; init; }
+    public string Epoch { get; init; } = "latest";
+    public int EpochCount { get; init; } = 1;
+    public string Device { get; init; } = "auto";
+    public int Seed { get; init; }
+    public int Threads { get; init; }
+
+    // Networks.
+    public string NetG { get; init; } = "resnet_9blocks";
+    public string NetD { get; init; } = "basic";
+    public int NLayersD { get; init; } = 3;
+    public int Ngf { get; init; } = 64;
+    public int Ndf { get; init; } = 64;
+    public string Norm { get; init; } = "instance";
+    /// <summary>The reference CycleGAN sets no_dropout=True: its generators train without dropout.</summary>
+    public bool NoDropout { get; init; } = true;
+    public string InitType { get; init; } = "normal";
+    public double InitGain { get; init; } = 0.02;
+    public int InputNc { get; init; } = 3;
+    public int OutputNc { get; init; } = 3;
+
+    // Objective and optimisation.
+    public string GanMode { get; init; } = "lsgan";
+    public double LambdaA { get; init; } = 10.0;
+    public double LambdaB { get; init; } = 10.0;
+    public double LambdaIdentity { get; init; } = 0.5;
+    public double LambdaGp { get; init; } = 10.0;
+    public int PoolSize { get; init; } = 50;
+    public int DSteps { get; init; } = 1;
+    public string Objective { get; init; } = "full";
+    public double Lr { get; init; } = 0.0002;
+    public double Beta1 { get; init; } = 0.5;
+    public int NEpochs { get; init; } = 100;
+    public int NEpochsDecay { get; init; } = 100;
+    public string LrPolicy { get; init; } = "linear";
+    public int LrDecayIters { get; init; } = 50;
+
+    public static readonly string[] GanModes = ["lsgan", "vanilla", "wgangp"];
+    public static readonly string[] Objectives = ["full", "gan-only", "cycle-only", "gan-forward-cycle", "gan-backward-cycle"];
+    public static readonly string[] LrPolicies = ["linear", "step", "plateau", "cosine"];
+    public static readonly string[] InitTypes = ["normal", "xavier", "kaiming", "orthogonal"];
+    public static readonly string[] Norms = ["instance", "batch", "none"];
+
+    public string RunDirectory => Path.Combine(CheckpointsDir, Name);
+    public int LastEpoch => NEpochs + NEpochsDecay;
+
+    /// <summary>Objective switches (the paper's ablations, section 5.1.4).</summary>
+    public bool UsesGan => Objective != "cycle-only";
+    public bool UsesForwardCycle => Objective is "full" or "cycle-only" or "gan-forward-cycle";
+    public bool UsesBackwardCycle => Objective is "full" or "cycle-only" or "gan-backward-cycle";
+    /// <summary>The ablations are run without the identity term, as in the paper.</summary>
+    public bool UsesIdentity => LambdaIdentity > 0 && Objective == "full";
+
+    /// <summary>Problems a user can fix, one message each; empty when the options are usable.</summary>
+    public IReadOnlyList<string> Validate()
+    {
+        var errors = new List<string>();
+        void Check(bool ok, string message) { if (!ok) errors.Add(message); }
+        void OneOf(string value, string[] allowed, string option) =>
+            Check(allowed.Contains(value), $"{option} '{value}' is not one of: {string.Join(", ", allowed)}");
+
+        OneOf(GanMode, GanModes, "--gan-mode");
+        OneOf(Objective, Objectives, "--objective");
+        OneOf(LrPolicy, LrPolicies, "--lr-policy");
+        OneOf(InitType, InitTypes, "--init-type");
+        OneOf(Norm, Norms, "--norm");
+        Check(CropSize > 0 && LoadSize > 0, "--crop-size and --load-size must be positive");
+        Check(BatchSize > 0, "--batch-size must be positive");
+        Check(InputNc is 1 or 3 && OutputNc is 1 or 3, "--input-nc and --output-nc must be 1 or 3");
+        Check(!(UsesIdentity && InputNc != OutputNc),
+            "--lambda-identity > 0 needs --input-nc == --output-nc (the identity loss feeds B images to G_A); use --lambda-identity 0");
+        Check(DSteps >= 1, "--d-steps must be at least 1");
+        Check(PoolSize >= 0, "--pool-size must be 0 or more");
+        Check(NEpochs >= 0 && NEpochsDecay >= 0 && LastEpoch >= 1, "--n-epochs + --n-epochs-decay must be at least 1");
+        Check(EpochCount >= 1, "--epoch-count must be at least 1");
+        Check(Lr > 0, "--lr must be positive");
+        Check(LrDecayIters > 0, "--lr-decay-iters must be positive");
+        Check(SaveEpochFreq > 0 && SaveLatestFreq > 0 && PrintFreq > 0, "--save-epoch-freq, --save-latest-freq and --print-freq must be positive");
+        Check(EvalFreq >= 0, "--eval-freq must be 0 (off) or more");
+        Check(Threads >= 0, "--threads must be 0 (all cores) or more");
+        Check(!string.IsNullOrWhiteSpace(Name) && Name.IndexOfAny(Path.GetInvalidFileNameChars()) < 0, $"--name '{Name}' is not a valid folder name");
+        return errors;
+    }
+
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        DefaultIgnoreCondition = JsonIgnoreCondition.Never,
+    };
+
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    public static TrainOptions FromJson(string json) =>
+        JsonSerializer.Deserialize<TrainOptions>(json, Json) ?? throw new InvalidDataException("opt.json is empty");
+
+    /// <summary>The reference's opt.txt layout: one "name: value" line per option, "[default: x]" where changed.</summary>
+    public string ToText()
+    {
+        var defaults = new TrainOptions();
+        var text = new StringBuilder("----------------- Options ---------------\n");
+        foreach (var property in typeof(TrainOptions).GetProperties().Where(p => p.CanWrite))
+        {
+            string value = Format(property.GetValue(this));
+            string fallback = Format(property.GetValue(defaults));
+            string key = JsonNamingPolicy.SnakeCaseLower.ConvertName(property.Name);
+            string comment = value == fallback ? "" : $"\t[default: {fallback}]";
+            text.Append(CultureInfo.InvariantCulture, $"{key,25}: {value,-30}{comment}\n");
+        }
+        return text.Append("----------------- End -------------------\n").ToString();
+    }
+
+    private static string Format(object? value) => value switch
+    {
+        null => "",
+        bool b => b ? "True" : "False",
+        IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
+        _ => value.ToString() ?? "",
+    };
+}
