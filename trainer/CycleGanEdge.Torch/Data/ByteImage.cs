@@ -1,0 +1,85 @@
+using CycleGanEdge.Runtime.Imaging;
+
+namespace CycleGanEdge.Torch.Data;
+
+/// <summary>An 8-bit image with 1 (gray) or 3 (RGB) interleaved channels: the form the reference's PIL transforms work on.</summary>
+internal sealed class ByteImage
+{
+    public ByteImage(int width, int height, int channels, byte[] data)
+    {
+        if (data.Length != checked(width * height * channels))
+            throw new ArgumentException($"Expected {width}x{height}x{channels} bytes, got {data.Length}.", nameof(data));
+        Width = width;
+        Height = height;
+        Channels = channels;
+        Data = data;
+    }
+
+    public int Width { get; }
+    public int Height { get; }
+    public int Channels { get; }
+    public byte[] Data { get; }
+
+    /// <summary>
+    /// RGB, or gray with PIL's "L" weights (299/587/114 in 16-bit fixed point) like the reference's Grayscale(1).
+    /// Transparent pixels are composited onto white: the stored colour under alpha 0 is arbitrary (often black),
+    /// and the data command writes emoji on white too.
+    /// </summary>
+    public static ByteImage FromRgba(RgbaImage img, int channels)
+    {
+        byte[] src = img.Pixels;
+        int n = img.Width * img.Height;
+        var dst = new byte[n * channels];
+        for (int p = 0; p < n; p++)
+        {
+            int r = src[4 * p], g = src[4 * p + 1], b = src[4 * p + 2];
+            if (img.HasAlpha)
+            {
+                int a = src[4 * p + 3];
+                int white = 255 * (255 - a);
+                r = (r * a + white + 127) / 255;
+                g = (g * a + white + 127) / 255;
+                b = (b * a + white + 127) / 255;
+            }
+            if (channels == 1)
+            {
+                dst[p] = (byte)((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16);
+            }
+            else
+            {
+                dst[3 * p] = (byte)r;
+                dst[3 * p + 1] = (byte)g;
+                dst[3 * p + 2] = (byte)b;
+            }
+        }
+        return new ByteImage(img.Width, img.Height, channels, dst);
+    }
+
+    public ByteImage Crop(int x, int y, int width, int height)
+    {
+        var dst = new byte[width * height * Channels];
+        int rowBytes = width * Channels;
+        for (int row = 0; row < height; row++)
+            Array.Copy(Data, ((y + row) * Width + x) * Channels, dst, row * rowBytes, rowBytes);
+        return new ByteImage(width, height, Channels, dst);
+    }
+
+    public ByteImage FlipHorizontal()
+    {
+        var dst = new byte[Data.Length];
+        for (int y = 0; y < Height; y++)
+            for (int x = 0; x < Width; x++)
+                for (int c = 0; c < Channels; c++)
+                    dst[(y * Width + (Width - 1 - x)) * Channels + c] = Data[(y * Width + x) * Channels + c];
+        return new ByteImage(Width, Height, Channels, dst);
+    }
+
+    /// <summary>Writes this image as CHW floats in [-1, 1] (ToTensor then Normalize(0.5, 0.5)).</summary>
+    public void WriteChw(Span<float> destination)
+    {
+        int plane = Width * Height;
+        for (int p = 0; p < plane; p++)
+            for (int c = 0; c < Channels; c++)
+                destination[c * plane + p] = Data[p * Channels + c] / 127.5f - 1f;
+    }
+}
