@@ -1,0 +1,27 @@
+namespace CycleGanEdge.Torch.Networks;
+
+/// <summary>Everything needed to rebuild a generator; saved in every generator checkpoint.</summary>
+public sealed record GeneratorOptions
+{
+    /// <summary>One of <see cref="Networks.GeneratorArchs"/>.</summary>
+    public string Arch { get; init; } = "resnet_9blocks";
+    public int InputNc { get; init; } = 3;
+    public int OutputNc { get; init; } = 3;
+    public int Ngf { get; init; } = 64;
+    /// <summary>One of <see cref="Networks.Norms"/>.</summary>
+    public string Norm { get; init; } = "instance";
+    public bool UseDropout { get; init; } = false;
+}
+
+/// <summary>Everything needed to rebuild a discriminator; saved in every discriminator checkpoint.</summary>
+public sealed record DiscriminatorOptions
+{
+    /// <summary>One of <see cref="Networks.DiscriminatorArchs"/>.</summary>
+    public string Arch { get; init; } = "basic";
+    public int InputNc { get; init; } = 3;
+    public int Ndf { get; init; } = 64;
+    /// <summary>Used by the n_layers arch only ("basic" is n_layers with 3).</summary>
+    public int NLayers { get; init; } = 3;
+    /// <summary>One of <see cref="Networks.Norms"/>.</summary>
+    public string Norm { get; init; } = "instance";
+}

@@ -1,0 +1,121 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace CycleGanEdge.Torch.Networks;
+
+/// <summary>
+/// Builds generators and discriminators from names, like the reference's define_G/define_D: variants are data.
+/// </summary>
+public static class Networks
+{
+    public static IReadOnlyList<string> GeneratorArchs { get; } =
+        ["resnet_9blocks", "resnet_6blocks", "unet_128", "unet_256", "encoder_decoder"];
+
+    public static IReadOnlyList<string> DiscriminatorArchs { get; } = ["basic", "n_layers", "pixel", "global"];
+
+    public static IReadOnlyList<string> Norms { get; } = ["instance", "batch", "none"];
+
+    public static IReadOnlyList<string> InitTypes { get; } = ["normal", "xavier", "kaiming", "orthogonal"];
+
+    public static Module<Tensor, Tensor> CreateGenerator(GeneratorOptions o)
+    {
+        ArgumentNullException.ThrowIfNull(o);
+        CheckChannels(o.InputNc, o.OutputNc);
+        ArgumentOutOfRangeException.ThrowIfLessThan(o.Ngf, 1);
+        NormLayer.Validate(o.Norm);
+        return o.Arch switch
+        {
+            "resnet_9blocks" => new ResnetGenerator(o.InputNc, o.OutputNc, o.Ngf, o.Norm, o.UseDropout, nBlocks: 9),
+            "resnet_6blocks" => new ResnetGenerator(o.InputNc, o.OutputNc, o.Ngf, o.Norm, o.UseDropout, nBlocks: 6),
+            "unet_128" => new UnetGenerator(o.InputNc, o.OutputNc, numDowns: 7, o.Ngf, o.Norm, o.UseDropout),
+            "unet_256" => new UnetGenerator(o.InputNc, o.OutputNc, numDowns: 8, o.Ngf, o.Norm, o.UseDropout),
+            "encoder_decoder" => new EncoderDecoderGenerator(o.InputNc, o.OutputNc, o.Ngf, o.Norm, o.UseDropout),
+            _ => throw new ArgumentException(UnknownNameMessage("generator arch", o.Arch, GeneratorArchs), nameof(o)),
+        };
+    }
+
+    public static Module<Tensor, Tensor> CreateDiscriminator(DiscriminatorOptions o)
+    {
+        ArgumentNullException.ThrowIfNull(o);
+        CheckChannels(o.InputNc);
+        ArgumentOutOfRangeException.ThrowIfLessThan(o.Ndf, 1);
+        NormLayer.Validate(o.Norm);
+        return o.Arch switch
+        {
+            "basic" => new NLayerDiscriminator(o.InputNc, o.Ndf, nLayers: 3, o.Norm),
+            "n_layers" => new NLayerDiscriminator(o.InputNc, o.Ndf, o.NLayers, o.Norm),
+            "pixel" => new PixelDiscriminator(o.InputNc, o.Ndf, o.Norm),
+            "global" => new GlobalDiscriminator(o.InputNc, o.Ndf, o.Norm),
+            _ => throw new ArgumentException(UnknownNameMessage("discriminator arch", o.Arch, DiscriminatorArchs), nameof(o)),
+        };
+    }
+
+    /// <summary>
+    /// The reference init_weights: every Conv*/Linear weight from <paramref name="initType"/> and its bias 0;
+    /// BatchNorm2d weight ~ N(1, gain) and bias 0. Kaiming ignores gain (fan_in, a=0), as the reference.
+    /// </summary>
+    public static void InitWeights(Module m, string initType, double gain)
+    {
+        ArgumentNullException.ThrowIfNull(m);
+        CheckName("init type", initType, InitTypes);
+        using var noGrad = torch.no_grad();
+        foreach (var module in m.modules().Prepend(m))
+        {
+            var (weight, bias) = module switch
+            {
+                Conv2d c => (c.weight, c.bias),
+                ConvTranspose2d c => (c.weight, c.bias),
+                Linear l => (l.weight, l.bias),
+                _ => ((Tensor?)null, (Tensor?)null),
+            };
+            if (weight is not null)
+            {
+                switch (initType)
+                {
+                    case "normal": init.normal_(weight, 0.0, gain); break;
+                    case "xavier": init.xavier_normal_(weight, gain); break;
+                    case "kaiming": init.kaiming_normal_(weight, a: 0, mode: init.FanInOut.FanIn); break;
+                    case "orthogonal": init.orthogonal_(weight, gain); break;
+                }
+                if (bias is not null)
+                    init.constant_(bias, 0.0);
+            }
+            else if (module is BatchNorm2d bn && bn.weight is not null && bn.bias is not null)
+            {
+                init.normal_(bn.weight, 1.0, gain);
+                init.constant_(bn.bias, 0.0);
+            }
+        }
+    }
+
+    /// <summary>The input height and width must be multiples of this (the product of all stride-2 downsamplings).</summary>
+    public static int SpatialMultiple(GeneratorOptions o)
+    {
+        ArgumentNullException.ThrowIfNull(o);
+        return o.Arch switch
+        {
+            "resnet_9blocks" or "resnet_6blocks" or "encoder_decoder" => 4,
+            "unet_128" => 128,
+            "unet_256" => 256,
+            _ => throw new ArgumentException(UnknownNameMessage("generator arch", o.Arch, GeneratorArchs), nameof(o)),
+        };
+    }
+
+    internal static void CheckName(string what, string name, IReadOnlyList<string> valid)
+    {
+        if (!valid.Contains(name))
+            throw new ArgumentException(UnknownNameMessage(what, name, valid));
+    }
+
+    internal static string UnknownNameMessage(string what, string? name, IReadOnlyList<string> valid) =>
+        $"unknown {what} '{name}'; valid: {string.Join(", ", valid)}";
+
+    private static void CheckChannels(params int[] channels)
+    {
+        foreach (int c in channels)
+            if (c is not (1 or 3))
+                throw new ArgumentException($"image channels must be 1 (grayscale) or 3 (colour), not {c}");
+    }
+}

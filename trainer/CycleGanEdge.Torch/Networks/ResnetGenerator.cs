@@ -1,0 +1,91 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace CycleGanEdge.Torch.Networks;
+
+/// <summary>
+/// The reference ResnetGenerator (reflect padding, transposed-conv upsampling). Layout of <see cref="model"/>:
+/// 0 pad3, 1 conv7, 2 norm, 3 relu, then two stride-2 downs (conv3, norm, relu) at 4..9, then n_blocks
+/// ResnetBlocks at 10.., then two ups (convT3, norm, relu), pad3, conv7 (with bias), tanh.
+/// </summary>
+public sealed class ResnetGenerator : Module<Tensor, Tensor>
+{
+    public readonly Sequential model;
+
+    public ResnetGenerator(int inputNc, int outputNc, int ngf, string norm, bool useDropout, int nBlocks)
+        : base(nameof(ResnetGenerator))
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(nBlocks);
+        NormLayer.Validate(norm);
+        bool useBias = NormLayer.UseBias(norm);
+        var layers = new List<Module<Tensor, Tensor>>
+        {
+            ReflectionPad2d(3),
+            Conv2d(inputNc, ngf, kernel_size: 7, padding: 0L, bias: useBias),
+            NormLayer.Create(norm, ngf),
+            ReLU(),
+        };
+
+        const int downsamplings = 2;
+        for (int i = 0; i < downsamplings; i++)
+        {
+            int mult = 1 << i;
+            layers.Add(Conv2d(ngf * mult, ngf * mult * 2, kernel_size: 3, stride: 2, padding: 1, bias: useBias));
+            layers.Add(NormLayer.Create(norm, ngf * mult * 2));
+            layers.Add(ReLU());
+        }
+
+        for (int i = 0; i < nBlocks; i++)
+            layers.Add(new ResnetBlock(ngf * (1 << downsamplings), norm, useDropout, useBias));
+
+        for (int i = 0; i < downsamplings; i++)
+        {
+            int mult = 1 << (downsamplings - i);
+            layers.Add(ConvTranspose2d(ngf * mult, ngf * mult / 2, kernel_size: 3, stride: 2, padding: 1,
+                output_padding: 1, bias: useBias));
+            layers.Add(NormLayer.Create(norm, ngf * mult / 2));
+            layers.Add(ReLU());
+        }
+
+        layers.Add(ReflectionPad2d(3));
+        layers.Add(Conv2d(ngf, outputNc, kernel_size: 7, padding: 0L));
+        layers.Add(Tanh());
+
+        model = Sequential(layers.ToArray());
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor input) => model.forward(input);
+}
+
+/// <summary>
+/// The reference ResnetBlock with reflect padding. Layout of <see cref="conv_block"/>:
+/// 0 pad1, 1 conv3, 2 norm, 3 relu, [dropout], pad1, conv3, norm (indices after 3 shift by one with dropout).
+/// </summary>
+public sealed class ResnetBlock : Module<Tensor, Tensor>
+{
+    public readonly Sequential conv_block;
+
+    public ResnetBlock(int dim, string norm, bool useDropout, bool useBias) : base(nameof(ResnetBlock))
+    {
+        var layers = new List<Module<Tensor, Tensor>>
+        {
+            ReflectionPad2d(1),
+            Conv2d(dim, dim, kernel_size: 3, padding: 0L, bias: useBias),
+            NormLayer.Create(norm, dim),
+            ReLU(),
+        };
+        if (useDropout)
+            layers.Add(Dropout(0.5));
+        layers.Add(ReflectionPad2d(1));
+        layers.Add(Conv2d(dim, dim, kernel_size: 3, padding: 0L, bias: useBias));
+        layers.Add(NormLayer.Create(norm, dim));
+
+        conv_block = Sequential(layers.ToArray());
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x) => x + conv_block.forward(x);
+}
