@@ -1,0 +1,188 @@
+using Microsoft.ML.OnnxRuntime;
+
+namespace CycleGanEdge.Runtime;
+
+/// <summary>
+/// Input and output buffers for one (batch, height, width), wrapped once in OrtValues and bound to the
+/// session, so a run is a single native call with no managed allocation. Converts pixels in and out:
+/// float32-nchw models see [-1,1] planes; uint8-nhwc models get the bytes as they are.
+/// </summary>
+internal sealed class ModelFrame : IDisposable
+{
+    private const float ToUnit = 1f / 127.5f;
+
+    private readonly ModelInfo _model;
+    private readonly float[] _inFloat = [], _outFloat = [];
+    private readonly byte[] _inBytes = [], _outBytes = [];
+    private readonly int[] _rowSource, _columnSource;
+    private readonly OrtValue _input, _output;
+
+    public ModelFrame(InferenceSession session, ModelInfo model, int batch, int contentWidth, int contentHeight)
+    {
+        _model = model;
+        Batch = batch;
+        ContentWidth = contentWidth;
+        ContentHeight = contentHeight;
+        PaddedWidth = Translator.RoundUp(contentWidth, model.SpatialMultiple);
+        PaddedHeight = Translator.RoundUp(contentHeight, model.SpatialMultiple);
+        // Padding reflects the image at its right and bottom edges; precomputed once per size.
+        _rowSource = Enumerable.Range(0, PaddedHeight).Select(i => Reflect(i, contentHeight)).ToArray();
+        _columnSource = Enumerable.Range(0, PaddedWidth).Select(i => Reflect(i, contentWidth)).ToArray();
+
+        int plane = PaddedWidth * PaddedHeight;
+        if (model.IsUint8)
+        {
+            _inBytes = new byte[batch * plane * model.ChannelsIn];
+            _outBytes = new byte[batch * plane * model.ChannelsOut];
+            _input = OrtValue.CreateTensorValueFromMemory(_inBytes, [batch, PaddedHeight, PaddedWidth, model.ChannelsIn]);
+            _output = OrtValue.CreateTensorValueFromMemory(_outBytes, [batch, PaddedHeight, PaddedWidth, model.ChannelsOut]);
+        }
+        else
+        {
+            _inFloat = new float[batch * plane * model.ChannelsIn];
+            _outFloat = new float[batch * plane * model.ChannelsOut];
+            _input = OrtValue.CreateTensorValueFromMemory(_inFloat, [batch, model.ChannelsIn, PaddedHeight, PaddedWidth]);
+            _output = OrtValue.CreateTensorValueFromMemory(_outFloat, [batch, model.ChannelsOut, PaddedHeight, PaddedWidth]);
+        }
+        Binding = session.CreateIoBinding();
+        Binding.BindInput(ModelContract.InputName, _input);
+        Binding.BindOutput(ModelContract.OutputName, _output);
+    }
+
+    public int Batch { get; }
+    public int ContentWidth { get; }
+    public int ContentHeight { get; }
+    public int PaddedWidth { get; }
+    public int PaddedHeight { get; }
+    public OrtIoBinding Binding { get; }
+
+    /// <summary>Copies the ContentWidth x ContentHeight region at (x0, y0) of an image into batch slot <paramref name="b"/>.</summary>
+    public void Fill(int b, ReadOnlySpan<byte> image, int imageWidth, int bpp, int x0, int y0)
+    {
+        int pw = PaddedWidth, ph = PaddedHeight, plane = pw * ph;
+        bool grey = _model.ChannelsIn == 1;
+        if (_model.IsUint8)
+        {
+            int cin = _model.ChannelsIn;
+            var input = _inBytes.AsSpan(b * plane * cin, plane * cin);
+            for (int py = 0; py < ph; py++)
+            {
+                int rowStart = ((y0 + _rowSource[py]) * imageWidth + x0) * bpp;
+                int o = py * pw * cin;
+                for (int px = 0; px < pw; px++, o += cin)
+                {
+                    int s = rowStart + _columnSource[px] * bpp;
+                    if (grey) input[o] = Luma(image[s], image[s + 1], image[s + 2]);
+                    else { input[o] = image[s]; input[o + 1] = image[s + 1]; input[o + 2] = image[s + 2]; }
+                }
+            }
+            return;
+        }
+
+        var f = _inFloat.AsSpan(b * plane * _model.ChannelsIn, plane * _model.ChannelsIn);
+        for (int py = 0; py < ph; py++)
+        {
+            int rowStart = ((y0 + _rowSource[py]) * imageWidth + x0) * bpp;
+            int o = py * pw;
+            for (int px = 0; px < pw; px++)
+            {
+                int s = rowStart + _columnSource[px] * bpp;
+                if (grey)
+                {
+                    f[o + px] = Luma(image[s], image[s + 1], image[s + 2]) * ToUnit - 1f;
+                }
+                else
+                {
+                    f[o + px] = image[s] * ToUnit - 1f;
+                    f[plane + o + px] = image[s + 1] * ToUnit - 1f;
+                    f[2 * plane + o + px] = image[s + 2] * ToUnit - 1f;
+                }
+            }
+        }
+    }
+
+    /// <summary>Writes batch slot <paramref name="b"/>'s output, cropped, at (x0, y0) of <paramref name="dst"/>; alpha comes from <paramref name="src"/>.</summary>
+    public void Write(int b, ReadOnlySpan<byte> src, Span<byte> dst, int imageWidth, int bpp, int x0, int y0)
+    {
+        for (int py = 0; py < ContentHeight; py++)
+        {
+            int d = ((y0 + py) * imageWidth + x0) * bpp;
+            for (int px = 0; px < ContentWidth; px++, d += bpp)
+            {
+                OutputPixel(b, px, py, out float r, out float g, out float bl);
+                dst[d] = Translator.ClampToByte(r);
+                dst[d + 1] = Translator.ClampToByte(g);
+                dst[d + 2] = Translator.ClampToByte(bl);
+                if (bpp == 4) dst[d + 3] = src[d + 3];
+            }
+        }
+    }
+
+    /// <summary>Adds slot 0's output, weighted by a linear ramp across each overlap with a neighbouring tile.</summary>
+    public void Accumulate(float[] sum, float[] weight, int imageWidth, int imageHeight, int x0, int y0, int overlap)
+    {
+        bool left = x0 > 0, top = y0 > 0;
+        bool right = x0 + ContentWidth < imageWidth, bottom = y0 + ContentHeight < imageHeight;
+        for (int py = 0; py < ContentHeight; py++)
+        {
+            float wy = Ramp(py, ContentHeight, overlap, top, bottom);
+            int i = (y0 + py) * imageWidth + x0;
+            for (int px = 0; px < ContentWidth; px++, i++)
+            {
+                float w = wy * Ramp(px, ContentWidth, overlap, left, right);
+                OutputPixel(0, px, py, out float r, out float g, out float bl);
+                sum[i * 3] += r * w;
+                sum[i * 3 + 1] += g * w;
+                sum[i * 3 + 2] += bl * w;
+                weight[i] += w;
+            }
+        }
+    }
+
+    /// <summary>Weight in (0, 1]: rises over the first <paramref name="overlap"/> pixels if a neighbour is on that side, falls over the last.</summary>
+    private static float Ramp(int i, int length, int overlap, bool before, bool after)
+    {
+        float w = 1f;
+        if (before && i < overlap) w = Math.Min(w, (i + 1f) / (overlap + 1f));
+        if (after && length - 1 - i < overlap) w = Math.Min(w, (length - i) / (overlap + 1f));
+        return w;
+    }
+
+    /// <summary>Output pixel of batch slot b in 0..255 (not yet rounded).</summary>
+    private void OutputPixel(int b, int px, int py, out float r, out float g, out float bl)
+    {
+        int plane = PaddedWidth * PaddedHeight, cout = _model.ChannelsOut;
+        if (_model.IsUint8)
+        {
+            int o = b * plane * cout + (py * PaddedWidth + px) * cout;
+            r = _outBytes[o];
+            g = cout == 1 ? r : _outBytes[o + 1];
+            bl = cout == 1 ? r : _outBytes[o + 2];
+            return;
+        }
+        int f = b * plane * cout + py * PaddedWidth + px;
+        r = (_outFloat[f] + 1f) * 127.5f;
+        g = cout == 1 ? r : (_outFloat[f + plane] + 1f) * 127.5f;
+        bl = cout == 1 ? r : (_outFloat[f + 2 * plane] + 1f) * 127.5f;
+    }
+
+    /// <summary>ITU-R BT.601 luma, the usual RGB-to-grey conversion.</summary>
+    private static byte Luma(byte r, byte g, byte b) => (byte)((77 * r + 150 * g + 29 * b + 128) >> 8);
+
+    /// <summary>Mirror index i into 0..n-1 without repeating the edge pixel (like reflect padding).</summary>
+    internal static int Reflect(int i, int n)
+    {
+        if (i < n) return i;
+        if (n == 1) return 0;
+        int period = 2 * (n - 1);
+        i %= period;
+        return i < n ? i : period - i;
+    }
+
+    public void Dispose()
+    {
+        Binding.Dispose();
+        _input.Dispose();
+        _output.Dispose();
+    }
+}

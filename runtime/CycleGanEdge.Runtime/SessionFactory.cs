@@ -1,0 +1,133 @@
+using System.Reflection;
+using Microsoft.ML.OnnxRuntime;
+
+namespace CycleGanEdge.Runtime;
+
+/// <summary>Builds the one <see cref="InferenceSession"/> a <see cref="Translator"/> owns.</summary>
+public static class SessionFactory
+{
+    public static readonly string[] ProviderNames = ["auto", "cpu", "cuda", "directml"];
+
+    private const string CudaProvider = "CUDAExecutionProvider";
+    private const string DirectMLProvider = "DmlExecutionProvider";
+
+    /// <summary>cpu, cuda or directml: the native ONNX Runtime package this build was made with.</summary>
+    public static string BuildAccelerator { get; } =
+        typeof(SessionFactory).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+            .FirstOrDefault(a => a.Key == "Accelerator")?.Value ?? "cpu";
+
+    /// <summary>Providers the loaded ONNX Runtime library has, by user-facing name (cpu, cuda, directml).</summary>
+    public static IReadOnlyList<string> AvailableProviders()
+    {
+        var native = OrtEnv.Instance().GetAvailableProviders();
+        var names = new List<string>();
+        if (native.Contains(CudaProvider)) names.Add("cuda");
+        if (native.Contains(DirectMLProvider)) names.Add("directml");
+        names.Add("cpu");
+        return names;
+    }
+
+    /// <summary>Opens the model on the requested provider; the name of the provider used is returned in <paramref name="provider"/>.</summary>
+    public static InferenceSession Create(string modelPath, TranslatorOptions options, out string provider)
+    {
+        string requested = options.Provider.ToLowerInvariant();
+        if (!ProviderNames.Contains(requested))
+            throw new ProviderUnavailableException($"Unknown provider '{options.Provider}'. Use one of: {string.Join(", ", ProviderNames)}.");
+        if (!File.Exists(modelPath))
+            throw new InvalidModelException(modelPath, "model file not found");
+
+        if (requested != "auto")
+        {
+            provider = requested;
+            return CreateOn(modelPath, options, requested);
+        }
+        // auto: the best provider this build has; a GPU that fails to start falls back to the CPU.
+        foreach (string candidate in AvailableProviders())
+        {
+            try
+            {
+                provider = candidate;
+                return CreateOn(modelPath, options, candidate);
+            }
+            catch (ProviderUnavailableException) when (candidate != "cpu")
+            {
+            }
+        }
+        throw new InvalidOperationException("unreachable: the CPU provider is always available");
+    }
+
+    private static InferenceSession CreateOn(string modelPath, TranslatorOptions options, string provider)
+    {
+        if (provider != "cpu" && !AvailableProviders().Contains(provider))
+            throw new ProviderUnavailableException(NotInBuildMessage(provider));
+
+        var sessionOptions = new SessionOptions();
+        try
+        {
+            sessionOptions.GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL;
+            if (options.Threads > 0)
+                sessionOptions.IntraOpNumThreads = options.Threads;
+            try
+            {
+                switch (provider)
+                {
+                    case "cuda":
+                        sessionOptions.AppendExecutionProvider_CUDA(options.DeviceId);
+                        break;
+                    case "directml":
+                        // DirectML needs these two settings (ONNX Runtime's DirectML documentation).
+                        sessionOptions.EnableMemoryPattern = false;
+                        sessionOptions.ExecutionMode = ExecutionMode.ORT_SEQUENTIAL;
+                        sessionOptions.AppendExecutionProvider_DML(options.DeviceId);
+                        break;
+                }
+            }
+            catch (Exception e) when (e is OnnxRuntimeException or EntryPointNotFoundException or DllNotFoundException)
+            {
+                throw new ProviderUnavailableException(
+                    $"The {provider} provider could not start on device {options.DeviceId}: {e.Message}", e);
+            }
+
+            string pathToLoad = modelPath;
+            if (options.CacheOptimizedModel)
+            {
+                string cached = OptimizedModelPath(modelPath, provider);
+                if (File.Exists(cached) && File.GetLastWriteTimeUtc(cached) >= File.GetLastWriteTimeUtc(modelPath))
+                    pathToLoad = cached;
+                else
+                    sessionOptions.OptimizedModelFilePath = cached;
+            }
+
+            try
+            {
+                var session = new InferenceSession(pathToLoad, sessionOptions);
+                sessionOptions.Dispose(); // the session keeps what it needs
+                return session;
+            }
+            catch (OnnxRuntimeException e)
+            {
+                throw new InvalidModelException(modelPath, $"ONNX Runtime cannot load it: {FirstLine(e.Message)}", e);
+            }
+        }
+        catch
+        {
+            sessionOptions.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Where an optimised copy of the model is cached: beside it, one per provider (optimisations differ).</summary>
+    public static string OptimizedModelPath(string modelPath, string provider) =>
+        System.IO.Path.ChangeExtension(modelPath, $".{provider}.optimized.onnx");
+
+    private static string NotInBuildMessage(string provider)
+    {
+        string accelerator = provider == "cuda" ? "cuda" : "directml";
+        return $"The {provider} provider is not in this build of cyclegan-run (built with -p:Accelerator={BuildAccelerator}; " +
+               $"providers here: {string.Join(", ", AvailableProviders())}). " +
+               $"Rebuild with: dotnet build -p:Accelerator={accelerator} (or dotnet publish -p:Accelerator={accelerator}), " +
+               "or use --provider cpu.";
+    }
+
+    private static string FirstLine(string s) => s.Split('\n', 2)[0].Trim();
+}
