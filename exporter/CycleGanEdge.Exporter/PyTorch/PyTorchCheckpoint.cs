@@ -1,0 +1,269 @@
+using System.Buffers.Binary;
+using System.IO.Compression;
+
+namespace CycleGanEdge.Exporter.PyTorch;
+
+/// <summary>
+/// One state_dict entry with its values converted to float32 in row-major (contiguous) order.
+/// <see cref="DType"/> is the checkpoint's own element type: float32, float16, bfloat16, float64 or int64.
+/// int64 buffers (num_batches_tracked) are converted too: exact up to 2^24, which is all they need.
+/// </summary>
+public sealed record StateTensor(string DType, long[] Shape, float[] Data);
+
+/// <summary>
+/// Reads the weights from a checkpoint written by torch.save (PyTorch 1.6 and later: a zip holding
+/// &lt;prefix&gt;/data.pkl and &lt;prefix&gt;/data/&lt;key&gt; storages), such as the reference trainer's
+/// latest_net_G_A.pth. Nothing in the file is ever executed (see <see cref="RestrictedUnpickler"/>).
+/// </summary>
+public static class PyTorchCheckpoint
+{
+    static readonly byte[] ZipMagic = "PK"u8.ToArray();
+    // torch.save before 1.6 starts with a pickled magic number (LONG1 0x1950a86a20f9469cfc6c).
+    static readonly byte[] LegacyMagic = [0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19];
+    const string DataParallelPrefix = "module.";
+
+    /// <summary>
+    /// Returns the state_dict (key to tensor, in file order). A training checkpoint whose top level is a dict
+    /// with the weights under 'state_dict' or 'model' works too; a DataParallel 'module.' prefix is removed.
+    /// </summary>
+    /// <exception cref="InvalidDataException">"&lt;path&gt;: &lt;reason&gt;" for any file that cannot be read safely.</exception>
+    public static IReadOnlyDictionary<string, StateTensor> ReadStateDict(string path)
+    {
+        FileStream stream;
+        try
+        {
+            stream = File.OpenRead(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            throw new InvalidDataException($"{path}: cannot open: {e.Message}", e);
+        }
+        using (stream)
+            return ReadStateDict(stream, path);
+    }
+
+    /// <inheritdoc cref="ReadStateDict(string)"/>
+    /// <param name="stream">A seekable stream positioned at the start of the checkpoint.</param>
+    /// <param name="name">The name used in error messages (usually the file path).</param>
+    public static IReadOnlyDictionary<string, StateTensor> ReadStateDict(Stream stream, string name)
+    {
+        try
+        {
+            return Read(stream);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new InvalidDataException($"{name}: {e.Message}", e);
+        }
+    }
+
+    static OrderedDictionary<string, StateTensor> Read(Stream stream)
+    {
+        CheckFormat(stream);
+        ZipArchive zip;
+        try
+        {
+            zip = new ZipArchive(stream, ZipArchiveMode.Read, leaveOpen: true);
+        }
+        catch (Exception e) when (IsZipFailure(e))
+        {
+            throw new InvalidDataException($"not a readable zip archive (truncated or damaged): {e.Message}");
+        }
+        using (zip)
+        {
+            try
+            {
+                return Read(zip, stream.Length);
+            }
+            catch (Exception e) when (IsZipFailure(e) && e is not InvalidDataException)
+            {
+                throw new InvalidDataException($"damaged zip archive: {e.Message}");
+            }
+        }
+    }
+
+    static OrderedDictionary<string, StateTensor> Read(ZipArchive zip, long archiveLength)
+    {
+        string prefix = FindPrefix(zip);
+        bool bigEndian = ReadByteOrder(zip, prefix);
+        var storages = new Dictionary<string, StorageRef>();
+
+        StorageRef ResolveStorage(string key, StorageDType dtype, long numel)
+        {
+            if (storages.TryGetValue(key, out var known))
+            {
+                return known.DType == dtype && known.Numel == numel
+                    ? known
+                    : throw new InvalidDataException($"storage '{key}' is declared twice with different types or sizes");
+            }
+            var entry = zip.GetEntry($"{prefix}/data/{key}")
+                ?? throw new InvalidDataException($"storage '{key}' is missing (no {prefix}/data/{key} in the zip)");
+            // The declared size must match the real entry before anything is allocated for it.
+            if (numel > long.MaxValue / 8 || numel * dtype.ElementSize() != entry.Length)
+                throw new InvalidDataException(
+                    $"storage '{key}' declares {numel} {dtype.Name()} elements but its zip entry holds {entry.Length} bytes");
+            // torch.save stores storages uncompressed; requiring that bounds every allocation by the file size.
+            if (entry.CompressedLength != entry.Length || entry.Length > archiveLength)
+                throw new InvalidDataException($"storage entry {entry.FullName} is compressed or larger than the file; torch.save writes storages uncompressed");
+            var storage = new StorageRef(key, dtype, numel);
+            storages.Add(key, storage);
+            return storage;
+        }
+
+        var pickleEntry = zip.GetEntry($"{prefix}/data.pkl")!;
+        var root = RestrictedUnpickler.Load(ReadEntry(pickleEntry, PickleLimits.MaxPickleBytes), ResolveStorage);
+        var stateDict = SelectStateDict(root);
+
+        var bytesByKey = new Dictionary<string, byte[]>();
+        var result = new OrderedDictionary<string, StateTensor>();
+        bool stripPrefix = stateDict.Items.Count > 0 && stateDict.Items.Keys.All(k => k is string s && s.StartsWith(DataParallelPrefix, StringComparison.Ordinal));
+        foreach (var (key, value) in stateDict.Items)
+        {
+            if (key is not string name)
+                throw new InvalidDataException($"state_dict key {key} is not a string");
+            if (value is not TensorRef tensor)
+                throw new InvalidDataException($"state_dict entry '{name}' is a {PickleValues.TypeName(value)}, not a tensor");
+            if (stripPrefix)
+                name = name[DataParallelPrefix.Length..];
+            if (!bytesByKey.TryGetValue(tensor.Storage.Key, out var bytes))
+            {
+                bytes = ReadEntry(zip.GetEntry($"{prefix}/data/{tensor.Storage.Key}")!, int.MaxValue);
+                bytesByKey.Add(tensor.Storage.Key, bytes);
+            }
+            if (!result.TryAdd(name, new StateTensor(tensor.Storage.DType.Name(), tensor.Shape, Gather(tensor, bytes, bigEndian))))
+                throw new InvalidDataException($"state_dict has the key '{name}' twice once the '{DataParallelPrefix}' prefix is removed");
+        }
+        return result;
+    }
+
+    static void CheckFormat(Stream stream)
+    {
+        Span<byte> head = stackalloc byte[LegacyMagic.Length];
+        int read = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+        head = head[..read];
+        stream.Position = 0;
+        if (head.StartsWith(ZipMagic))
+            return;
+        if (head.SequenceEqual(LegacyMagic) || IsTar(stream))
+            throw new InvalidDataException(
+                "legacy torch.save format (PyTorch before 1.6) is not supported; re-save it with a newer PyTorch: torch.save(torch.load(path), path)");
+        throw new InvalidDataException(read == 0
+            ? "the file is empty"
+            : "not a PyTorch checkpoint (expected the zip archive that torch.save writes)");
+    }
+
+    static bool IsTar(Stream stream)
+    {
+        // The oldest torch.save wrote tar files: "ustar" at offset 257.
+        Span<byte> magic = stackalloc byte[5];
+        if (stream.Length < 262)
+            return false;
+        stream.Position = 257;
+        int read = stream.ReadAtLeast(magic, 5, throwOnEndOfStream: false);
+        stream.Position = 0;
+        return read == 5 && magic.SequenceEqual("ustar"u8);
+    }
+
+    static string FindPrefix(ZipArchive zip)
+    {
+        string? prefix = null;
+        foreach (var entry in zip.Entries)
+        {
+            string path = entry.FullName;
+            if (path.EndsWith("/constants.pkl", StringComparison.Ordinal) || path.Contains("/code/", StringComparison.Ordinal))
+                throw new InvalidDataException("this is a TorchScript archive (torch.jit.save), not a state_dict checkpoint; save the weights with torch.save(net.state_dict(), path)");
+            if (path.EndsWith("/data.pkl", StringComparison.Ordinal) && path.IndexOf('/') == path.Length - "/data.pkl".Length)
+            {
+                if (prefix is not null)
+                    throw new InvalidDataException("the zip holds more than one data.pkl");
+                prefix = path[..^"/data.pkl".Length];
+            }
+        }
+        return prefix ?? throw new InvalidDataException("the zip has no <name>/data.pkl: not a checkpoint written by torch.save");
+    }
+
+    static bool ReadByteOrder(ZipArchive zip, string prefix)
+    {
+        // Written since PyTorch 2.1; older files are little-endian.
+        var entry = zip.GetEntry($"{prefix}/byteorder");
+        if (entry is null)
+            return false;
+        string order = System.Text.Encoding.ASCII.GetString(ReadEntry(entry, 16)).Trim();
+        return order switch
+        {
+            "little" => false,
+            "big" => true,
+            _ => throw new InvalidDataException($"unknown byte order '{order}' in {entry.FullName}"),
+        };
+    }
+
+    static byte[] ReadEntry(ZipArchiveEntry entry, int maxBytes)
+    {
+        if (entry.Length > maxBytes || entry.Length > Array.MaxLength)
+            throw new InvalidDataException($"zip entry {entry.FullName} is {entry.Length} bytes, more than the {maxBytes} allowed");
+        using var stream = entry.Open();
+        var bytes = new byte[entry.Length];
+        try
+        {
+            stream.ReadExactly(bytes);
+        }
+        catch (EndOfStreamException)
+        {
+            throw new InvalidDataException($"zip entry {entry.FullName} is shorter than its declared {entry.Length} bytes");
+        }
+        return bytes;
+    }
+
+    static PickleDict SelectStateDict(object? root)
+    {
+        if (root is not PickleDict top)
+            throw new InvalidDataException($"the checkpoint holds a {PickleValues.TypeName(root)}, not a state_dict");
+        if (top.Items.Values.All(v => v is TensorRef))
+            return top;
+        foreach (string key in (string[])["state_dict", "model"])
+        {
+            if (top.Items.TryGetValue(key, out var inner) && inner is PickleDict weights)
+                return weights;
+        }
+        string keys = string.Join(", ", top.Items.Keys.Take(10).Select(k => $"'{k}'"));
+        throw new InvalidDataException($"the checkpoint is a dict of non-tensors without a 'state_dict' or 'model' entry (keys: {keys})");
+    }
+
+    /// <summary>Reads a (possibly strided) view into a new contiguous float32 array.</summary>
+    static float[] Gather(TensorRef tensor, byte[] storage, bool bigEndian)
+    {
+        // Numel ≤ storage elements ≤ storage bytes (checked while unpickling), so this fits in memory.
+        var data = new float[tensor.Numel];
+        int rank = tensor.Shape.Length;
+        var index = new long[rank];
+        long element = tensor.Offset;
+        var dtype = tensor.Storage.DType;
+        int size = dtype.ElementSize();
+        for (long i = 0; i < data.LongLength; i++)
+        {
+            data[i] = ReadElement(storage.AsSpan(checked((int)(element * size)), size), dtype, bigEndian);
+            for (int d = rank - 1; d >= 0; d--) // odometer over the view's indices
+            {
+                element += tensor.Stride[d];
+                if (++index[d] < tensor.Shape[d])
+                    break;
+                element -= tensor.Stride[d] * tensor.Shape[d];
+                index[d] = 0;
+            }
+        }
+        return data;
+    }
+
+    static float ReadElement(ReadOnlySpan<byte> bytes, StorageDType dtype, bool bigEndian) => dtype switch
+    {
+        StorageDType.Float32 => bigEndian ? BinaryPrimitives.ReadSingleBigEndian(bytes) : BinaryPrimitives.ReadSingleLittleEndian(bytes),
+        StorageDType.Float16 => (float)(bigEndian ? BinaryPrimitives.ReadHalfBigEndian(bytes) : BinaryPrimitives.ReadHalfLittleEndian(bytes)),
+        StorageDType.BFloat16 => BitConverter.Int32BitsToSingle(
+            (bigEndian ? BinaryPrimitives.ReadUInt16BigEndian(bytes) : BinaryPrimitives.ReadUInt16LittleEndian(bytes)) << 16),
+        StorageDType.Float64 => (float)(bigEndian ? BinaryPrimitives.ReadDoubleBigEndian(bytes) : BinaryPrimitives.ReadDoubleLittleEndian(bytes)),
+        _ => bigEndian ? BinaryPrimitives.ReadInt64BigEndian(bytes) : BinaryPrimitives.ReadInt64LittleEndian(bytes),
+    };
+
+    // What System.IO.Compression throws for a damaged archive.
+    static bool IsZipFailure(Exception e) => e is InvalidDataException or IOException or NotSupportedException;
+}
