@@ -34,7 +34,10 @@ public sealed record TrainOptions
     public int SaveLatestFreq { get; init; } = 5000;
     public int SaveEpochFreq { get; init; } = 5;
     public int EvalFreq { get; init; } = 1;
+    /// <summary>Images per domain in each epoch's sample grid.</summary>
     public int SampleCount { get; init; } = 4;
+    /// <summary>Test images per domain used for the per-epoch cycle L1 (the reference tests 50 by default).</summary>
+    public int EvalImages { get; init; } = 50;
     public bool ContinueTrain { get; init; }
     public string Epoch { get; init; } = "latest";
     public int EpochCount { get; init; } = 1;
@@ -114,6 +117,7 @@ public sealed record TrainOptions
         Check(LrDecayIters > 0, "--lr-decay-iters must be positive");
         Check(SaveEpochFreq > 0 && SaveLatestFreq > 0 && PrintFreq > 0, "--save-epoch-freq, --save-latest-freq and --print-freq must be positive");
         Check(EvalFreq >= 0, "--eval-freq must be 0 (off) or more");
+        Check(EvalImages >= 1 && SampleCount >= 1, "--eval-images and --sample-count must be positive");
         Check(Threads >= 0, "--threads must be 0 (all cores) or more");
         Check(!string.IsNullOrWhiteSpace(Name) && Name.IndexOfAny(Path.GetInvalidFileNameChars()) < 0, $"--name '{Name}' is not a valid folder name");
         return errors;

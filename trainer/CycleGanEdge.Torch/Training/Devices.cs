@@ -1,0 +1,30 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace CycleGanEdge.Torch.Training;
+
+/// <summary>--device auto|cpu|cuda|cuda:N, with a clear message when this build cannot use CUDA.</summary>
+public static class Devices
+{
+    public static Device Resolve(string name)
+    {
+        string value = name.Trim().ToLowerInvariant();
+        if (value == "auto") return cuda.is_available() ? CUDA : CPU;
+        if (value == "cpu") return CPU;
+        if (value == "cuda" || value.StartsWith("cuda:", StringComparison.Ordinal))
+        {
+            int index = 0;
+            if (value.Length > 4 && !int.TryParse(value.AsSpan(5), out index))
+                throw new TrainingException($"--device '{name}': expected cuda or cuda:N with N a GPU number");
+            if (!cuda.is_available())
+                throw new TrainingException(
+                    $"--device {name}: this build has no CUDA support (it uses the CPU build of TorchSharp, or no GPU/driver was found). " +
+                    "Build with CUDA: dotnet build -p:Accelerator=cuda (selects TorchSharp-cuda-linux/windows), or use --device cpu.");
+            int count = cuda.device_count();
+            if (index >= count)
+                throw new TrainingException($"--device {name}: only {count} CUDA device(s) present (cuda:0..cuda:{count - 1})");
+            return new Device(DeviceType.CUDA, index);
+        }
+        throw new TrainingException($"--device '{name}': use auto, cpu, cuda or cuda:N");
+    }
+}

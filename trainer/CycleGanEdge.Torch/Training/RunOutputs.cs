@@ -1,0 +1,162 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+using CycleGanEdge.Runtime.Imaging;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace CycleGanEdge.Torch.Training;
+
+/// <summary>
+/// The human-facing files of a run folder: losses.csv/png, metrics.csv/png, web/images/*.png and
+/// web/index.html (the reference's web folder). Every file is written atomically.
+/// </summary>
+public sealed class RunOutputs : IDisposable
+{
+    public const string LossesCsv = "losses.csv";
+    public const string MetricsCsv = "metrics.csv";
+    private static readonly string LossHeader = "epoch,total_iters,epoch_iter,lr," + string.Join(',', StepLosses.Names);
+    private const string MetricsHeader = "epoch,cycle_l1_A,cycle_l1_B,images_A,images_B";
+
+    private readonly string _dir;
+    private readonly List<(long Iter, double?[] Values)> _losses = [];
+    private readonly List<(int Epoch, double CycleA, double CycleB)> _metrics = [];
+    private readonly List<int> _sampleEpochs = [];
+    private StreamWriter? _lossWriter;
+
+    public RunOutputs(string runDirectory)
+    {
+        _dir = runDirectory;
+        Directory.CreateDirectory(Path.Combine(_dir, "web", "images"));
+    }
+
+    public string LossesPath => Path.Combine(_dir, LossesCsv);
+    public string MetricsPath => Path.Combine(_dir, MetricsCsv);
+    public string ImagesDir => Path.Combine(_dir, "web", "images");
+    public IReadOnlyList<(int Epoch, double CycleA, double CycleB)> Metrics => _metrics;
+
+    /// <summary>
+    /// Starts the logs. When resuming, rows written after the saved position (the iterations a kill
+    /// threw away) are dropped, so the logs match what the resumed run will redo.
+    /// </summary>
+    public void Open(bool resume, long totalIters, int nextEpoch)
+    {
+        var lossLines = new List<string> { LossHeader };
+        var metricLines = new List<string> { MetricsHeader };
+        if (resume && File.Exists(LossesPath))
+        {
+            foreach (var line in File.ReadLines(LossesPath).Skip(1))
+            {
+                var cells = line.Split(',');
+                if (cells.Length != 4 + StepLosses.Names.Length || !long.TryParse(cells[1], CultureInfo.InvariantCulture, out long iter)) continue;
+                if (iter > totalIters) continue;
+                lossLines.Add(line);
+                _losses.Add((iter, cells.Skip(4).Select(c => double.TryParse(c, CultureInfo.InvariantCulture, out double v) ? v : (double?)null).ToArray()));
+            }
+        }
+        if (resume && File.Exists(MetricsPath))
+        {
+            foreach (var line in File.ReadLines(MetricsPath).Skip(1))
+            {
+                var cells = line.Split(',');
+                if (cells.Length < 3 || !int.TryParse(cells[0], CultureInfo.InvariantCulture, out int epoch) || epoch >= nextEpoch) continue;
+                metricLines.Add(line);
+                _metrics.Add((epoch, double.Parse(cells[1], CultureInfo.InvariantCulture), double.Parse(cells[2], CultureInfo.InvariantCulture)));
+            }
+        }
+        if (resume)
+        {
+            foreach (var file in Directory.EnumerateFiles(ImagesDir, "epoch*_A.png"))
+            {
+                string stem = Path.GetFileName(file)[5..^6];
+                if (int.TryParse(stem, CultureInfo.InvariantCulture, out int e) && e < nextEpoch) _sampleEpochs.Add(e);
+            }
+            _sampleEpochs.Sort();
+        }
+        WriteText(LossesPath, string.Join('\n', lossLines) + '\n');
+        WriteText(MetricsPath, string.Join('\n', metricLines) + '\n');
+        _lossWriter = new StreamWriter(new FileStream(LossesPath, FileMode.Append, FileAccess.Write, FileShare.Read), new UTF8Encoding(false));
+    }
+
+    public void AppendLosses(int epoch, long totalIters, int epochIter, double lr, StepLosses losses)
+    {
+        var line = new StringBuilder();
+        line.Append(CultureInfo.InvariantCulture, $"{epoch},{totalIters},{epochIter},{lr:R}");
+        foreach (var v in losses.Values)
+            line.Append(',').Append(v is double d ? d.ToString("G7", CultureInfo.InvariantCulture) : "");
+        _lossWriter!.WriteLine(line.ToString());
+        _losses.Add((totalIters, (double?[])losses.Values.Clone()));
+    }
+
+    /// <summary>Makes the appended loss rows durable (called whenever a checkpoint is saved).</summary>
+    public void Flush() => _lossWriter?.Flush();
+
+    public void AppendMetrics(int epoch, double cycleA, double cycleB, int imagesA, int imagesB)
+    {
+        _metrics.Add((epoch, cycleA, cycleB));
+        var text = new StringBuilder(MetricsHeader).Append('\n');
+        foreach (var line in File.ReadLines(MetricsPath).Skip(1)) text.Append(line).Append('\n');
+        text.Append(CultureInfo.InvariantCulture, $"{epoch},{cycleA:G7},{cycleB:G7},{imagesA},{imagesB}\n");
+        WriteText(MetricsPath, text.ToString());
+    }
+
+    /// <summary>Rows real | translated | reconstructed, one per image, for each domain.</summary>
+    public void SaveSamples(int epoch, Tensor rowsA, Tensor rowsB)
+    {
+        AtomicFile.WriteAllBytes(Path.Combine(ImagesDir, SampleName(epoch, "A")), ImageCodec.Encode(ToImage(rowsA), ImageFormat.Png));
+        AtomicFile.WriteAllBytes(Path.Combine(ImagesDir, SampleName(epoch, "B")), ImageCodec.Encode(ToImage(rowsB), ImageFormat.Png));
+        if (!_sampleEpochs.Contains(epoch)) _sampleEpochs.Add(epoch);
+    }
+
+    /// <summary>Redraws losses.png and metrics.png and rewrites web/index.html.</summary>
+    public void Render(string title)
+    {
+        Flush();
+        Plots.Losses(Path.Combine(_dir, "losses.png"), _losses);
+        if (_metrics.Count > 0) Plots.Metrics(Path.Combine(_dir, "metrics.png"), _metrics);
+        WriteText(Path.Combine(_dir, "web", "index.html"), Html(title));
+    }
+
+    public void Dispose() => _lossWriter?.Dispose();
+
+    public static string SampleName(int epoch, string domain) => $"epoch{epoch:D3}_{domain}.png";
+
+    private string Html(string title)
+    {
+        var html = new StringBuilder();
+        string t = WebUtility.HtmlEncode(title);
+        html.Append(CultureInfo.InvariantCulture, $"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{t}</title>\n");
+        html.Append("<style>body{font-family:sans-serif} img{image-rendering:pixelated;max-width:100%}</style></head><body>\n");
+        html.Append(CultureInfo.InvariantCulture, $"<h1>{t}</h1>\n<p><img src=\"../losses.png\" alt=\"losses\"></p>\n");
+        if (_metrics.Count > 0) html.Append("<p><img src=\"../metrics.png\" alt=\"test-set cycle L1\"></p>\n");
+        html.Append("<p>Each row: real | translated | reconstructed (A rows: G_A then G_B; B rows: G_B then G_A).</p>\n");
+        foreach (int epoch in _sampleEpochs.OrderDescending())
+        {
+            html.Append(CultureInfo.InvariantCulture, $"<h3>epoch {epoch}</h3>\n<table><tr>");
+            foreach (var domain in new[] { "A", "B" })
+                html.Append(CultureInfo.InvariantCulture, $"<td><img src=\"images/{SampleName(epoch, domain)}\" alt=\"epoch {epoch} {domain}\"></td>");
+            html.Append("</tr></table>\n");
+        }
+        return html.Append("</body></html>\n").ToString();
+    }
+
+    /// <summary>[N,3,H,W] in [-1,1] to one RGBA image with the N rows stacked vertically.</summary>
+    private static RgbaImage ToImage(Tensor rows)
+    {
+        using var scope = NewDisposeScope();
+        var hwc = ((rows.clamp(-1, 1) + 1) * 127.5).round().to(ScalarType.Byte)
+            .permute(0, 2, 3, 1).reshape(rows.shape[0] * rows.shape[2], rows.shape[3], 3).contiguous();
+        int h = (int)hwc.shape[0], w = (int)hwc.shape[1];
+        var rgb = hwc.data<byte>().ToArray();
+        var image = new RgbaImage(w, h);
+        for (int i = 0, j = 0; i < rgb.Length; i += 3, j += 4)
+        {
+            image.Pixels[j] = rgb[i];
+            image.Pixels[j + 1] = rgb[i + 1];
+            image.Pixels[j + 2] = rgb[i + 2];
+        }
+        return image;
+    }
+
+    private static void WriteText(string path, string text) => AtomicFile.WriteAllBytes(path, Encoding.UTF8.GetBytes(text));
+}

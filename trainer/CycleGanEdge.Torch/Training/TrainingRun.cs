@@ -1,0 +1,336 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using CycleGanEdge.Runtime.Imaging;
+using CycleGanEdge.Torch.Checkpoints;
+using CycleGanEdge.Torch.Data;
+using CycleGanEdge.Torch.Networks;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace CycleGanEdge.Torch.Training;
+
+/// <summary>A problem the user can fix (bad option, missing folder, mismatched resume); the message says what.</summary>
+public sealed class TrainingException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>One finished iteration, for progress displays.</summary>
+public sealed record IterationReport(
+    int Epoch, int LastEpoch, int EpochIter, int BatchesPerEpoch, long TotalIters, double Lr, StepLosses Losses, double SecondsPerIter);
+
+public enum TrainingOutcome { Completed, Cancelled, NonFiniteLoss }
+
+public sealed record TrainingResult(TrainingOutcome Outcome, TrainingPosition Position, string Message);
+
+/// <summary>
+/// The reference train.py for CycleGAN: epochs epoch_count .. n_epochs + n_epochs_decay, one
+/// <see cref="CycleGanModel.Step"/> per batch, lr stepped at the end of every epoch, checkpoints
+/// every --save-latest-freq iterations and at each epoch end, <c>&lt;epoch&gt;_net_*</c> every --save-epoch-freq.
+/// </summary>
+public sealed class TrainingRun
+{
+    private readonly TrainOptions _o;
+    private readonly TextWriter _log;
+    private readonly IProgress<IterationReport>? _progress;
+
+    public TrainingRun(TrainOptions options, TextWriter log, IProgress<IterationReport>? progress = null)
+    {
+        _o = options;
+        _log = log;
+        _progress = progress;
+    }
+
+    public string RunDirectory => _o.RunDirectory;
+
+    /// <summary>
+    /// Trains until the last epoch, cancellation (the latest state is saved first, so
+    /// --continue-train picks up at the same iteration) or a non-finite loss (nothing is saved:
+    /// the files on disk stay those of the last good checkpoint).
+    /// </summary>
+    public TrainingResult Run(CancellationToken ct = default)
+    {
+        var errors = _o.Validate();
+        if (errors.Count > 0) throw new TrainingException(string.Join(Environment.NewLine, errors));
+        var device = Devices.Resolve(_o.Device);
+        torch.set_num_threads(_o.Threads > 0 ? _o.Threads : Environment.ProcessorCount);
+
+        string dir = _o.RunDirectory;
+        string statePath = Path.Combine(dir, TrainingState.FileName);
+        bool resumeLatest = _o.ContinueTrain && _o.Epoch == "latest";
+        if (resumeLatest) CheckResumable(statePath);
+        Directory.CreateDirectory(dir);
+        WriteOptions(dir);
+
+        using var train = OpenDataset(_o.Phase, required: true)!;
+        using var eval = _o.EvalFreq > 0 ? OpenDataset("test", required: false) : null;
+        var (domainA, domainB) = DomainNames();
+
+        torch.manual_seed(_o.Seed);
+        using var model = new CycleGanModel(_o, device);
+        var schedule = new LearningRateSchedule(_o);
+        var position = new TrainingPosition(_o.EpochCount, 0, 0, 0, 0);
+        if (resumeLatest)
+        {
+            position = TrainingState.Load(statePath, model, schedule);
+            _log.WriteLine($"Resuming {dir} at epoch {position.Epoch}, iteration {position.EpochIter} of the epoch ({position.TotalIters} in total), lr {schedule.CurrentLr:G6}.");
+        }
+        else if (_o.ContinueTrain)
+        {
+            LoadEpochWeights(model, dir);
+        }
+        model.LearningRate = schedule.CurrentLr;
+
+        using var outputs = new RunOutputs(dir);
+        outputs.Open(resumeLatest, position.TotalIters, position.Epoch);
+        _log.WriteLine($"Training {_o.Name}: {train.Count} images per epoch ({train.BatchesPerEpoch} batches of {_o.BatchSize}), " +
+            $"epochs {position.Epoch}..{_o.LastEpoch}, device {device}, {torch.get_num_threads()} threads." +
+            (eval is null ? " No test set: no per-epoch cycle L1." : ""));
+
+        void SaveLatest(TrainingPosition at)
+        {
+            outputs.Flush();
+            SaveNetworks(model, "latest", at.Epoch, domainA, domainB);
+            TrainingState.Save(statePath, model, schedule, at, _o);
+        }
+
+        var clock = Stopwatch.StartNew();
+        long itersThisRun = 0;
+        for (int epoch = position.Epoch; epoch <= _o.LastEpoch; epoch++)
+        {
+            int epochIter = epoch == position.Epoch ? position.EpochIter : 0;
+            double lossSum = epoch == position.Epoch ? position.EpochLossSum : 0;
+            long lossCount = epoch == position.Epoch ? position.EpochLossCount : 0;
+            long totalIters = position.TotalIters;
+            model.LearningRate = schedule.CurrentLr;
+            UnalignedBatch? lastBatch = null;
+            int skip = epochIter;
+            // Cancellation is checked between steps (not inside the data loader) so a stop always lands on a step boundary.
+            foreach (var batch in train.Epoch(epoch))
+            {
+                // Resuming mid-epoch: the epoch's order is fixed by (seed, epoch), so skipping
+                // the batches already trained lands on the same next batch.
+                if (skip > 0) { skip--; continue; }
+                lastBatch = batch;
+                StepLosses losses;
+                using (var scope = NewDisposeScope())
+                {
+                    var realA = tensor(batch.A, [batch.Count, batch.ChannelsA, batch.Height, batch.Width]).to(device);
+                    var realB = tensor(batch.B, [batch.Count, batch.ChannelsB, batch.Height, batch.Width]).to(device);
+                    torch.manual_seed(TrainingRandom.Derive(_o.Seed, epoch, epochIter, TrainingRandom.TorchPurpose));
+                    var random = TrainingRandom.For(_o.Seed, epoch, epochIter, TrainingRandom.PoolPurpose);
+                    bool updateG = totalIters % _o.DSteps == _o.DSteps - 1;
+                    losses = model.Step(realA, realB, random, updateG);
+                }
+                string? bad = losses.FirstNonFinite();
+                if (bad is not null)
+                {
+                    var last = File.Exists(statePath) ? $"the last good checkpoint is {statePath}" : "no checkpoint was saved yet";
+                    string message = $"Stopped: loss {bad} is {losses[bad]} at epoch {epoch}, iteration {epochIter + 1} ({totalIters + 1} in total). " +
+                        $"Nothing was saved after it; {last}. Try a lower --lr, another --gan-mode, or check the data.";
+                    outputs.Flush();
+                    return new TrainingResult(TrainingOutcome.NonFiniteLoss, new TrainingPosition(epoch, epochIter, totalIters, lossSum, lossCount), message);
+                }
+                epochIter++;
+                totalIters++;
+                itersThisRun++;
+                foreach (int k in new[] { StepLosses.GA, StepLosses.GB, StepLosses.CycleA, StepLosses.CycleB, StepLosses.IdtA, StepLosses.IdtB })
+                    if (losses.Values[k] is double v) { lossSum += v; lossCount++; }
+                outputs.AppendLosses(epoch, totalIters, epochIter, model.LearningRate, losses);
+                position = new TrainingPosition(epoch, epochIter, totalIters, lossSum, lossCount);
+                _progress?.Report(new IterationReport(epoch, _o.LastEpoch, epochIter, train.BatchesPerEpoch, totalIters,
+                    model.LearningRate, losses, clock.Elapsed.TotalSeconds / itersThisRun));
+                if (totalIters % _o.PrintFreq == 0)
+                    _log.WriteLine(FormatLosses(position, model.LearningRate, losses, clock.Elapsed.TotalSeconds / itersThisRun));
+                if (totalIters % _o.SaveLatestFreq == 0)
+                    SaveLatest(position);
+                if (ct.IsCancellationRequested) break;
+            }
+            if (ct.IsCancellationRequested)
+            {
+                SaveLatest(position);
+                return new TrainingResult(TrainingOutcome.Cancelled, position,
+                    $"Stopped at epoch {position.Epoch}, iteration {position.EpochIter}; saved. Continue with --continue-train.");
+            }
+
+            double? cycle = null;
+            bool evaluate = eval is not null && (epoch % _o.EvalFreq == 0 || epoch == _o.LastEpoch);
+            if (evaluate) cycle = Evaluate(model, eval!, outputs, epoch);
+            else if (lastBatch is not null) SaveSamples(model, outputs, epoch, lastBatch, device);
+
+            // Plateau watches the test-set cycle L1 when there is one, else the epoch's mean generator loss.
+            schedule.Step(cycle ?? (lossCount > 0 ? lossSum / lossCount : 0));
+            if (epoch % _o.SaveEpochFreq == 0 || epoch == _o.LastEpoch)
+                SaveNetworks(model, epoch.ToString(CultureInfo.InvariantCulture), epoch, domainA, domainB);
+            position = new TrainingPosition(epoch + 1, 0, position.TotalIters, 0, 0);
+            SaveLatest(position);
+            outputs.Render($"{_o.Name}: CycleGAN {_o.NetG}/{_o.NetD}, {_o.GanMode}, {_o.Objective}");
+            _log.WriteLine($"End of epoch {epoch} / {_o.LastEpoch}: lr now {schedule.CurrentLr:G6}" +
+                (cycle is double c ? $", test cycle L1 {c:F4}" : "") + $", {clock.Elapsed.TotalSeconds / Math.Max(1, itersThisRun):F3} s/it");
+        }
+        return new TrainingResult(TrainingOutcome.Completed, position, $"Finished {_o.LastEpoch} epochs; checkpoints in {dir}.");
+    }
+
+    /// <summary>Mean per-image cycle L1 over the test set (each image once), plus the sample grids.</summary>
+    private double Evaluate(CycleGanModel model, UnalignedDataset eval, RunOutputs outputs, int epoch)
+    {
+        var seenA = new HashSet<string>(StringComparer.Ordinal);
+        var seenB = new HashSet<string>(StringComparer.Ordinal);
+        double sumA = 0, sumB = 0;
+        bool sampled = false;
+        foreach (var batch in eval.Epoch(1))
+        {
+            using var scope = NewDisposeScope();
+            var realA = tensor(batch.A, [batch.Count, batch.ChannelsA, batch.Height, batch.Width]).to(model.Device);
+            var realB = tensor(batch.B, [batch.Count, batch.ChannelsB, batch.Height, batch.Width]).to(model.Device);
+            var (errA, errB) = model.CycleErrors(realA, realB);
+            for (int i = 0; i < batch.Count; i++)
+            {
+                if (seenA.Add(batch.PathsA[i])) sumA += errA[i];
+                if (seenB.Add(batch.PathsB[i])) sumB += errB[i];
+            }
+            if (!sampled)
+            {
+                SaveSamples(model, outputs, epoch, batch, model.Device);
+                sampled = true;
+            }
+        }
+        double cycleA = sumA / Math.Max(1, seenA.Count), cycleB = sumB / Math.Max(1, seenB.Count);
+        outputs.AppendMetrics(epoch, cycleA, cycleB, seenA.Count, seenB.Count);
+        return (cycleA + cycleB) / 2;
+    }
+
+    private void SaveSamples(CycleGanModel model, RunOutputs outputs, int epoch, UnalignedBatch batch, Device device)
+    {
+        using var scope = NewDisposeScope();
+        int n = Math.Min(batch.Count, Math.Max(1, _o.SampleCount));
+        var realA = tensor(batch.A, [batch.Count, batch.ChannelsA, batch.Height, batch.Width]).narrow(0, 0, n).to(device);
+        var realB = tensor(batch.B, [batch.Count, batch.ChannelsB, batch.Height, batch.Width]).narrow(0, 0, n).to(device);
+        var (rowsA, rowsB) = model.Translate(realA, realB);
+        outputs.SaveSamples(epoch, rowsA, rowsB);
+    }
+
+    private void SaveNetworks(CycleGanModel model, string prefix, int epoch, string domainA, string domainB)
+    {
+        string dir = _o.RunDirectory;
+        bool dropout = !_o.NoDropout;
+        var gA = new GeneratorOptions { Arch = _o.NetG, InputNc = _o.InputNc, OutputNc = _o.OutputNc, Ngf = _o.Ngf, Norm = _o.Norm, UseDropout = dropout };
+        var gB = gA with { InputNc = _o.OutputNc, OutputNc = _o.InputNc };
+        var dA = new DiscriminatorOptions { Arch = _o.NetD, InputNc = _o.OutputNc, Ndf = _o.Ndf, NLayers = _o.NLayersD, Norm = _o.Norm };
+        var dB = dA with { InputNc = _o.InputNc };
+        var extra = new Dictionary<string, string> { ["run"] = _o.Name, ["gan_mode"] = _o.GanMode, ["objective"] = _o.Objective };
+        var headers = new (string Name, CheckpointHeader Header)[]
+        {
+            ("G_A", new CheckpointHeader { Kind = CheckpointKinds.Generator, Generator = gA, Direction = "AtoB", DomainIn = domainA, DomainOut = domainB, TrainSize = _o.CropSize, Epoch = epoch, Extra = extra }),
+            ("G_B", new CheckpointHeader { Kind = CheckpointKinds.Generator, Generator = gB, Direction = "BtoA", DomainIn = domainB, DomainOut = domainA, TrainSize = _o.CropSize, Epoch = epoch, Extra = extra }),
+            ("D_A", new CheckpointHeader { Kind = CheckpointKinds.Discriminator, Discriminator = dA, DomainIn = domainB, TrainSize = _o.CropSize, Epoch = epoch, Extra = extra }),
+            ("D_B", new CheckpointHeader { Kind = CheckpointKinds.Discriminator, Discriminator = dB, DomainIn = domainA, TrainSize = _o.CropSize, Epoch = epoch, Extra = extra }),
+        };
+        foreach (var (name, header) in headers)
+        {
+            var module = model.Networks.First(n => n.Name == name).Module;
+            CheckpointFile.SaveModule(Path.Combine(dir, $"{prefix}_net_{name}{CheckpointFile.Extension}"), header, module);
+        }
+    }
+
+    /// <summary>--continue-train --epoch N: the reference loads N_net_* weights only (fresh optimizers and pools).</summary>
+    private void LoadEpochWeights(CycleGanModel model, string dir)
+    {
+        foreach (var (name, module) in model.Networks)
+        {
+            string path = Path.Combine(dir, $"{_o.Epoch}_net_{name}{CheckpointFile.Extension}");
+            if (!File.Exists(path)) throw new TrainingException($"{path}: not found (--continue-train --epoch {_o.Epoch})");
+            try { CheckpointFile.LoadInto(path, module); }
+            catch (InvalidDataException e) { throw new TrainingException(e.Message, e); }
+        }
+        _log.WriteLine($"Loaded epoch {_o.Epoch} weights; optimizers and pools start fresh, epochs count from {_o.EpochCount} (as the reference).");
+    }
+
+    /// <summary>The network and data options of a resumed run must be those it was started with.</summary>
+    private void CheckResumable(string statePath)
+    {
+        if (!File.Exists(statePath))
+            throw new TrainingException($"{statePath}: not found; --continue-train needs a run that saved at least once (drop --continue-train to start fresh)");
+        TrainOptions saved;
+        try { saved = TrainingState.ReadOptions(statePath); }
+        catch (Exception e) when (e is InvalidDataException or IOException or System.Text.Json.JsonException)
+        {
+            throw new TrainingException($"{statePath}: cannot resume ({e.Message})", e);
+        }
+        var mismatches = new List<string>();
+        void Same<T>(string option, T a, T b) { if (!EqualityComparer<T>.Default.Equals(a, b)) mismatches.Add($"{option} was {a}, now {b}"); }
+        Same("--netG", saved.NetG, _o.NetG);
+        Same("--netD", saved.NetD, _o.NetD);
+        Same("--n-layers-D", saved.NLayersD, _o.NLayersD);
+        Same("--ngf", saved.Ngf, _o.Ngf);
+        Same("--ndf", saved.Ndf, _o.Ndf);
+        Same("--norm", saved.Norm, _o.Norm);
+        Same("--no-dropout", saved.NoDropout, _o.NoDropout);
+        Same("--input-nc", saved.InputNc, _o.InputNc);
+        Same("--output-nc", saved.OutputNc, _o.OutputNc);
+        Same("--pool-size", saved.PoolSize, _o.PoolSize);
+        Same("--seed", saved.Seed, _o.Seed);
+        Same("--batch-size", saved.BatchSize, _o.BatchSize);
+        if (mismatches.Count > 0)
+            throw new TrainingException($"{statePath}: the run was started with other options: {string.Join("; ", mismatches)}");
+    }
+
+    private void WriteOptions(string dir)
+    {
+        AtomicFile.WriteAllBytes(Path.Combine(dir, "opt.txt"), Encoding.UTF8.GetBytes(_o.ToText()));
+        AtomicFile.WriteAllBytes(Path.Combine(dir, "opt.json"), Encoding.UTF8.GetBytes(_o.ToJson()));
+    }
+
+    private UnalignedDataset? OpenDataset(string phase, bool required)
+    {
+        if (!required && !(Directory.Exists(Path.Combine(_o.DataRoot, phase + "A")) && Directory.Exists(Path.Combine(_o.DataRoot, phase + "B"))))
+            return null;
+        var options = new DataOptions
+        {
+            DataRoot = _o.DataRoot,
+            Phase = phase,
+            Preprocess = _o.Preprocess,
+            LoadSize = _o.LoadSize,
+            CropSize = _o.CropSize,
+            NoFlip = _o.NoFlip || !required,
+            SerialBatches = _o.SerialBatches || !required,
+            MaxDatasetSize = required ? _o.MaxDatasetSize : Math.Min(_o.MaxDatasetSize, _o.EvalImages),
+            InputNc = _o.InputNc,
+            OutputNc = _o.OutputNc,
+            BatchSize = _o.BatchSize,
+            Seed = _o.Seed,
+            Workers = Math.Max(1, _o.Workers),
+        };
+        try
+        {
+            var dataset = new UnalignedDataset(options, _log);
+            if (dataset.PathsA.Count == 0 || dataset.PathsB.Count == 0)
+            {
+                dataset.Dispose();
+                if (!required) return null;
+                throw new TrainingException($"{_o.DataRoot}: {phase}A and {phase}B must both hold images");
+            }
+            return dataset;
+        }
+        catch (DatasetException e)
+        {
+            if (!required) { _log.WriteLine($"No evaluation: {e.Message}"); return null; }
+            throw new TrainingException(e.Message, e);
+        }
+    }
+
+    /// <summary>--domain-a/--domain-b, else "horse" and "zebra" from a data root named horse2zebra, else A and B.</summary>
+    private (string A, string B) DomainNames()
+    {
+        string root = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(_o.DataRoot)));
+        var parts = root.Split('2');
+        bool named = parts.Length == 2 && parts[0].Length > 0 && parts[1].Length > 0;
+        return (_o.DomainA ?? (named ? parts[0] : "A"), _o.DomainB ?? (named ? parts[1] : "B"));
+    }
+
+    private static string FormatLosses(TrainingPosition p, double lr, StepLosses losses, double secondsPerIter)
+    {
+        var text = new StringBuilder().Append(CultureInfo.InvariantCulture, $"(epoch: {p.Epoch}, iters: {p.EpochIter}, total: {p.TotalIters}, time: {secondsPerIter:F3}, lr: {lr:G4}) ");
+        for (int i = 0; i < StepLosses.Names.Length; i++)
+            if (losses.Values[i] is double v) text.Append(CultureInfo.InvariantCulture, $"{StepLosses.Names[i]}: {v:F3} ");
+        return text.ToString().TrimEnd();
+    }
+}

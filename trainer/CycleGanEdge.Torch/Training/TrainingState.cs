@@ -1,0 +1,138 @@
+using System.Globalization;
+using CycleGanEdge.Torch.Checkpoints;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace CycleGanEdge.Torch.Training;
+
+/// <summary>Where a run stands: the next batch to train is batch <see cref="EpochIter"/> of <see cref="Epoch"/>.</summary>
+public sealed record TrainingPosition(int Epoch, int EpochIter, long TotalIters, double EpochLossSum, long EpochLossCount);
+
+/// <summary>
+/// latest_state.ckpt: one atomic file with everything a resumed run needs — all four networks,
+/// both optimizers' moments and step counts, the image pools, the lr schedule and the position.
+/// Keeping it in one file means a kill during saving leaves either the old or the new state, never a mix.
+/// Random draws are derived from (seed, epoch, iteration), so no generator state needs saving.
+/// </summary>
+public static class TrainingState
+{
+    public const string Kind = "training-state";
+    public const string FileName = "latest_state" + CheckpointFile.Extension;
+
+    public static void Save(string path, CycleGanModel model, LearningRateSchedule schedule, TrainingPosition position, TrainOptions options)
+    {
+        using var scope = NewDisposeScope();
+        var tensors = new Dictionary<string, Tensor>();
+        foreach (var (name, module) in model.Networks)
+            foreach (var (key, tensor) in module.state_dict())
+                tensors[$"net_{name}.{key}"] = tensor.cpu();
+        AddOptimizer(tensors, "optimizer_G", model.OptimizerG);
+        AddOptimizer(tensors, "optimizer_D", model.OptimizerD);
+        AddList(tensors, "pool_fake_A", model.PoolFakeA.Images);
+        AddList(tensors, "pool_fake_B", model.PoolFakeB.Images);
+
+        var header = new CheckpointHeader
+        {
+            Kind = Kind,
+            Epoch = position.Epoch,
+            TrainSize = options.CropSize,
+            Extra = new Dictionary<string, string>
+            {
+                ["epoch_iter"] = Invariant(position.EpochIter),
+                ["total_iters"] = Invariant(position.TotalIters),
+                ["epoch_loss_sum"] = Invariant(position.EpochLossSum),
+                ["epoch_loss_count"] = Invariant(position.EpochLossCount),
+                ["optimizer_G.step"] = Invariant(model.OptimizerG.StepCount),
+                ["optimizer_D.step"] = Invariant(model.OptimizerD.StepCount),
+                ["lr_schedule"] = string.Join(' ', schedule.SaveState().Select(v => Invariant(v))),
+                ["pool_fake_A.count"] = Invariant(model.PoolFakeA.Count),
+                ["pool_fake_B.count"] = Invariant(model.PoolFakeB.Count),
+                ["options"] = options.ToJson(),
+            },
+        };
+        CheckpointFile.Save(path, header, tensors);
+    }
+
+    /// <summary>Restores everything into <paramref name="model"/> and <paramref name="schedule"/>; returns where to continue.</summary>
+    public static TrainingPosition Load(string path, CycleGanModel model, LearningRateSchedule schedule)
+    {
+        var (header, tensors) = CheckpointFile.Load(path);
+        try
+        {
+            if (header.Kind != Kind)
+                throw new InvalidDataException($"{path}: holds a '{header.Kind}' checkpoint, not a training state");
+            string Get(string key) => header.Extra.TryGetValue(key, out var v) ? v : throw new InvalidDataException($"{path}: training state lacks '{key}'");
+            using (no_grad())
+            {
+                foreach (var (name, module) in model.Networks)
+                {
+                    string prefix = $"net_{name}.";
+                    var own = module.state_dict();
+                    foreach (var (key, target) in own)
+                    {
+                        if (!tensors.TryGetValue(prefix + key, out var saved))
+                            throw new InvalidDataException($"{path}: no weights for {name}.{key} (was the run started with other network options?)");
+                        if (!saved.shape.SequenceEqual(target.shape))
+                            throw new InvalidDataException($"{path}: {name}.{key} has shape [{string.Join(",", saved.shape)}], the network needs [{string.Join(",", target.shape)}]");
+                        target.copy_(saved);
+                    }
+                }
+            }
+            LoadOptimizer(path, tensors, "optimizer_G", model.OptimizerG, long.Parse(Get("optimizer_G.step"), CultureInfo.InvariantCulture));
+            LoadOptimizer(path, tensors, "optimizer_D", model.OptimizerD, long.Parse(Get("optimizer_D.step"), CultureInfo.InvariantCulture));
+            model.PoolFakeA.Load(List(tensors, "pool_fake_A", int.Parse(Get("pool_fake_A.count"), CultureInfo.InvariantCulture)).Select(t => t.to(model.Device)));
+            model.PoolFakeB.Load(List(tensors, "pool_fake_B", int.Parse(Get("pool_fake_B.count"), CultureInfo.InvariantCulture)).Select(t => t.to(model.Device)));
+            schedule.LoadState(Get("lr_schedule").Split(' ').Select(s => double.Parse(s, CultureInfo.InvariantCulture)).ToArray());
+            model.LearningRate = schedule.CurrentLr;
+            return new TrainingPosition(
+                header.Epoch,
+                int.Parse(Get("epoch_iter"), CultureInfo.InvariantCulture),
+                long.Parse(Get("total_iters"), CultureInfo.InvariantCulture),
+                double.Parse(Get("epoch_loss_sum"), CultureInfo.InvariantCulture),
+                long.Parse(Get("epoch_loss_count"), CultureInfo.InvariantCulture));
+        }
+        finally
+        {
+            foreach (var t in tensors.Values) t.Dispose();
+        }
+    }
+
+    /// <summary>The options a state was written with (to check a resumed run matches).</summary>
+    public static TrainOptions ReadOptions(string path)
+    {
+        var (header, tensors) = CheckpointFile.Load(path);
+        foreach (var t in tensors.Values) t.Dispose();
+        return header.Extra.TryGetValue("options", out var json)
+            ? TrainOptions.FromJson(json)
+            : throw new InvalidDataException($"{path}: training state lacks its options");
+    }
+
+    private static void AddOptimizer(Dictionary<string, Tensor> tensors, string name, Adam optimizer)
+    {
+        AddList(tensors, name + ".exp_avg", optimizer.ExpAvg);
+        AddList(tensors, name + ".exp_avg_sq", optimizer.ExpAvgSq);
+    }
+
+    private static void LoadOptimizer(string path, Dictionary<string, Tensor> tensors, string name, Adam optimizer, long step)
+    {
+        int count = optimizer.ExpAvg.Count;
+        try
+        {
+            optimizer.Load(step, List(tensors, name + ".exp_avg", count), List(tensors, name + ".exp_avg_sq", count));
+        }
+        catch (Exception e) when (e is InvalidDataException or KeyNotFoundException or ArgumentException or System.Runtime.InteropServices.ExternalException)
+        {
+            throw new InvalidDataException($"{path}: {name} state does not fit the networks ({e.Message})", e);
+        }
+    }
+
+    private static void AddList(Dictionary<string, Tensor> tensors, string name, IReadOnlyList<Tensor> list)
+    {
+        for (int i = 0; i < list.Count; i++) tensors[$"{name}.{i}"] = list[i].cpu();
+    }
+
+    private static List<Tensor> List(Dictionary<string, Tensor> tensors, string name, int count) =>
+        Enumerable.Range(0, count).Select(i => tensors[$"{name}.{i}"]).ToList();
+
+    private static string Invariant(IFormattable value) => value.ToString(value is double ? "R" : null, CultureInfo.InvariantCulture);
+}
