@@ -14,7 +14,6 @@ internal sealed class ModelFrame : IDisposable
     private readonly ModelInfo _model;
     private readonly float[] _inFloat = [], _outFloat = [];
     private readonly byte[] _inBytes = [], _outBytes = [];
-    private readonly int[] _rowSource, _columnSource;
     private readonly OrtValue _input, _output;
 
     public ModelFrame(InferenceSession session, ModelInfo model, int batch, int contentWidth, int contentHeight)
@@ -25,9 +24,6 @@ internal sealed class ModelFrame : IDisposable
         ContentHeight = contentHeight;
         PaddedWidth = Translator.RoundUp(contentWidth, model.SpatialMultiple);
         PaddedHeight = Translator.RoundUp(contentHeight, model.SpatialMultiple);
-        // Padding reflects the image at its right and bottom edges; precomputed once per size.
-        _rowSource = Enumerable.Range(0, PaddedHeight).Select(i => Reflect(i, contentHeight)).ToArray();
-        _columnSource = Enumerable.Range(0, PaddedWidth).Select(i => Reflect(i, contentWidth)).ToArray();
 
         int plane = PaddedWidth * PaddedHeight;
         if (model.IsUint8)
@@ -56,8 +52,11 @@ internal sealed class ModelFrame : IDisposable
     public int PaddedHeight { get; }
     public OrtIoBinding Binding { get; }
 
-    /// <summary>Copies the ContentWidth x ContentHeight region at (x0, y0) of an image into batch slot <paramref name="b"/>.</summary>
-    public void Fill(int b, ReadOnlySpan<byte> image, int imageWidth, int bpp, int x0, int y0)
+    /// <summary>
+    /// Copies the PaddedWidth x PaddedHeight region at (x0, y0) of an image into batch slot <paramref name="b"/>;
+    /// coordinates past the image's right or bottom edge reflect back into it (reflect padding).
+    /// </summary>
+    public void Fill(int b, ReadOnlySpan<byte> image, int imageWidth, int imageHeight, int bpp, int x0, int y0)
     {
         int pw = PaddedWidth, ph = PaddedHeight, plane = pw * ph;
         bool grey = _model.ChannelsIn == 1;
@@ -67,11 +66,11 @@ internal sealed class ModelFrame : IDisposable
             var input = _inBytes.AsSpan(b * plane * cin, plane * cin);
             for (int py = 0; py < ph; py++)
             {
-                int rowStart = ((y0 + _rowSource[py]) * imageWidth + x0) * bpp;
+                int rowStart = Reflect(y0 + py, imageHeight) * imageWidth * bpp;
                 int o = py * pw * cin;
                 for (int px = 0; px < pw; px++, o += cin)
                 {
-                    int s = rowStart + _columnSource[px] * bpp;
+                    int s = rowStart + Reflect(x0 + px, imageWidth) * bpp;
                     if (grey) input[o] = Luma(image[s], image[s + 1], image[s + 2]);
                     else { input[o] = image[s]; input[o + 1] = image[s + 1]; input[o + 2] = image[s + 2]; }
                 }
@@ -82,11 +81,11 @@ internal sealed class ModelFrame : IDisposable
         var f = _inFloat.AsSpan(b * plane * _model.ChannelsIn, plane * _model.ChannelsIn);
         for (int py = 0; py < ph; py++)
         {
-            int rowStart = ((y0 + _rowSource[py]) * imageWidth + x0) * bpp;
+            int rowStart = Reflect(y0 + py, imageHeight) * imageWidth * bpp;
             int o = py * pw;
             for (int px = 0; px < pw; px++)
             {
-                int s = rowStart + _columnSource[px] * bpp;
+                int s = rowStart + Reflect(x0 + px, imageWidth) * bpp;
                 if (grey)
                 {
                     f[o + px] = Luma(image[s], image[s + 1], image[s + 2]) * ToUnit - 1f;
@@ -118,16 +117,21 @@ internal sealed class ModelFrame : IDisposable
         }
     }
 
-    /// <summary>Adds slot 0's output, weighted by a linear ramp across each overlap with a neighbouring tile.</summary>
-    public void Accumulate(float[] sum, float[] weight, int imageWidth, int imageHeight, int x0, int y0, int overlap)
+    /// <summary>
+    /// Adds slot 0's output, weighted by a linear ramp across each overlap with a neighbouring tile.
+    /// Tiles are laid over the image padded to the spatial multiple (<paramref name="tiledWidth"/> x <paramref name="tiledHeight"/>);
+    /// only pixels inside the image are kept.
+    /// </summary>
+    public void Accumulate(float[] sum, float[] weight, int imageWidth, int imageHeight, int tiledWidth, int tiledHeight, int x0, int y0, int overlap)
     {
         bool left = x0 > 0, top = y0 > 0;
-        bool right = x0 + ContentWidth < imageWidth, bottom = y0 + ContentHeight < imageHeight;
-        for (int py = 0; py < ContentHeight; py++)
+        bool right = x0 + ContentWidth < tiledWidth, bottom = y0 + ContentHeight < tiledHeight;
+        int rows = Math.Min(ContentHeight, imageHeight - y0), columns = Math.Min(ContentWidth, imageWidth - x0);
+        for (int py = 0; py < rows; py++)
         {
             float wy = Ramp(py, ContentHeight, overlap, top, bottom);
             int i = (y0 + py) * imageWidth + x0;
-            for (int px = 0; px < ContentWidth; px++, i++)
+            for (int px = 0; px < columns; px++, i++)
             {
                 float w = wy * Ramp(px, ContentWidth, overlap, left, right);
                 OutputPixel(0, px, py, out float r, out float g, out float bl);
@@ -139,12 +143,17 @@ internal sealed class ModelFrame : IDisposable
         }
     }
 
-    /// <summary>Weight in (0, 1]: rises over the first <paramref name="overlap"/> pixels if a neighbour is on that side, falls over the last.</summary>
+    /// <summary>
+    /// Weight in [0, 1] at index i of a tile side of <paramref name="length"/>. Where a neighbour overlaps,
+    /// the outer third of the overlap is context only (weight 0: those pixels saw the tile's zero padding),
+    /// the middle third ramps linearly, so two tiles' weights add up to 1 across the overlap.
+    /// </summary>
     private static float Ramp(int i, int length, int overlap, bool before, bool after)
     {
+        int margin = overlap / 3, ramp = overlap - 2 * margin;
         float w = 1f;
-        if (before && i < overlap) w = Math.Min(w, (i + 1f) / (overlap + 1f));
-        if (after && length - 1 - i < overlap) w = Math.Min(w, (length - i) / (overlap + 1f));
+        if (before) w = Math.Min(w, Math.Clamp((i - margin + 1f) / (ramp + 1f), 0f, 1f));
+        if (after) w = Math.Min(w, Math.Clamp((length - i - margin) / (ramp + 1f), 0f, 1f));
         return w;
     }
 

@@ -78,7 +78,7 @@ public sealed class Translator : IDisposable
         }
         var frame = FrameFor(scaled.Length, w, h);
         for (int b = 0; b < scaled.Length; b++)
-            frame.Fill(b, scaled[b].Pixels, w, 4, 0, 0);
+            frame.Fill(b, scaled[b].Pixels, w, h, 4, 0, 0);
         Run(frame);
         for (int b = 0; b < scaled.Length; b++)
             frame.Write(b, scaled[b].Pixels, results[b].Pixels, w, 4, 0, 0);
@@ -98,7 +98,7 @@ public sealed class Translator : IDisposable
         if (!NeedsTiles(width, height))
         {
             var frame = FrameFor(1, width, height);
-            frame.Fill(0, src, width, bpp, 0, 0);
+            frame.Fill(0, src, width, height, bpp, 0, 0);
             Run(frame);
             frame.Write(0, src, dst, width, bpp, 0, 0);
             return;
@@ -116,8 +116,12 @@ public sealed class Translator : IDisposable
     /// </summary>
     private void TranslateTiled(ReadOnlySpan<byte> src, Span<byte> dst, int width, int height, int bpp)
     {
-        int tile = RoundUp(_options.Tile, Model.SpatialMultiple);
-        int tileW = Math.Min(width, tile), tileH = Math.Min(height, tile);
+        // Tiles cover the image padded to the spatial multiple, so every tile sees the same context
+        // (including the reflect padding) as the untiled run would.
+        int multiple = Model.SpatialMultiple;
+        int tiledW = RoundUp(width, multiple), tiledH = RoundUp(height, multiple);
+        int tile = RoundUp(_options.Tile, multiple);
+        int tileW = Math.Min(tiledW, tile), tileH = Math.Min(tiledH, tile);
         int overlap = _options.TileOverlap;
         var frame = FrameFor(1, tileW, tileH);
         int pixels = width * height;
@@ -134,16 +138,16 @@ public sealed class Translator : IDisposable
 
         for (int y0 = 0; ; y0 += tileH - overlap)
         {
-            y0 = Math.Min(y0, height - tileH);
+            y0 = Math.Min(y0, tiledH - tileH);
             for (int x0 = 0; ; x0 += tileW - overlap)
             {
-                x0 = Math.Min(x0, width - tileW);
-                frame.Fill(0, src, width, bpp, x0, y0);
+                x0 = Math.Min(x0, tiledW - tileW);
+                frame.Fill(0, src, width, height, bpp, x0, y0);
                 Run(frame);
-                frame.Accumulate(_tileSum, _tileWeight, width, height, x0, y0, overlap);
-                if (x0 + tileW >= width) break;
+                frame.Accumulate(_tileSum, _tileWeight, width, height, tiledW, tiledH, x0, y0, overlap);
+                if (x0 + tileW >= tiledW) break;
             }
-            if (y0 + tileH >= height) break;
+            if (y0 + tileH >= tiledH) break;
         }
 
         for (int i = 0; i < pixels; i++)

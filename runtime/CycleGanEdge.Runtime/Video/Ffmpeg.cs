@@ -28,7 +28,7 @@ public static class Ffmpeg
     }
 
     /// <summary>Starts a tool with redirected streams; stderr is collected in the background (last lines kept).</summary>
-    internal static RunningTool Start(string tool, IEnumerable<string> args, bool redirectStdin, bool redirectStdout)
+    public static RunningTool Start(string tool, IEnumerable<string> args, bool redirectStdin, bool redirectStdout)
     {
         string exe = Locate(tool) ?? throw new FfmpegException(NotFoundMessage);
         var psi = new ProcessStartInfo(exe)
@@ -44,7 +44,7 @@ public static class Ffmpeg
     }
 
     /// <summary>Runs a tool to completion and returns its stdout; a non-zero exit becomes an <see cref="FfmpegException"/>.</summary>
-    internal static string RunToEnd(string tool, IEnumerable<string> args, string what)
+    public static string RunToEnd(string tool, IEnumerable<string> args, string what)
     {
         using var run = Start(tool, args, redirectStdin: false, redirectStdout: true);
         string stdout = run.Process.StandardOutput.ReadToEnd();
@@ -54,7 +54,7 @@ public static class Ffmpeg
 }
 
 /// <summary>An ffmpeg/ffprobe process whose stderr is drained (so it never blocks) and whose tail is kept for errors.</summary>
-internal sealed class RunningTool : IDisposable
+public sealed class RunningTool : IDisposable
 {
     private const int KeptLines = 12;
     private readonly Queue<string> _tail = new();
