@@ -1,1 +1,3 @@
-return 0;
+using CycleGanEdge.Exporter;
+
+return await ExportCommand.RunAsync(args);

@@ -1,0 +1,261 @@
+using System.CommandLine;
+using System.Security.Cryptography;
+using CycleGanEdge.Exporter.PyTorch;
+using CycleGanEdge.Runtime;
+using CycleGanEdge.Runtime.Imaging;
+using CycleGanEdge.Torch.Checkpoints;
+using CycleGanEdge.Torch.Networks;
+using static TorchSharp.torch;
+
+namespace CycleGanEdge.Exporter;
+
+/// <summary>
+/// The <c>cyclegan-export</c> command line. Every failure is one "error: FILE: reason" line on stderr;
+/// exit codes are in <see cref="ExitCodes"/>.
+/// </summary>
+public static class ExportCommand
+{
+    private static readonly Argument<FileInfo?> Checkpoint = new("checkpoint")
+    {
+        Description = "Generator checkpoint (.ckpt) written by cyclegan-train",
+        Arity = ArgumentArity.ZeroOrOne,
+    };
+    private static readonly Option<FileInfo?> Output = new("--output", "-o") { Description = "The ONNX file to write" };
+    private static readonly Option<bool> Fp16 = new("--fp16")
+    {
+        Description = "Half-precision weights and compute (inputs/outputs and instance norm stay float32)",
+    };
+    private static readonly Option<bool> FoldBatchNorm = new("--fold-batchnorm")
+    {
+        Description = "Fold batch norms into the preceding convolutions (needs a batch-norm generator)",
+    };
+    private static readonly Option<string> Io = new Option<string>("--io")
+    {
+        Description = "Tensors at the graph's edges: float32 NCHW in [-1,1], or uint8 RGB NHWC in [0,255]",
+        DefaultValueFactory = _ => ModelContract.IoFloat32Nchw,
+    }.AcceptOnlyFromAmong(ModelContract.IoFloat32Nchw, ModelContract.IoUint8Nhwc);
+    private static readonly Option<int> Opset = new("--opset")
+    {
+        Description = $"ONNX opset, {ExportOptions.MinOpset} to {ExportOptions.MaxOpset}",
+        DefaultValueFactory = _ => new ExportOptions().Opset,
+    };
+    private static readonly Option<string?> Name = new("--name") { Description = "Graph name stored in the model" };
+    private static readonly Option<string?> Direction = new Option<string?>("--direction")
+    {
+        Description = "Override the direction recorded in the model",
+    }.AcceptOnlyFromAmong("AtoB", "BtoA");
+    private static readonly Option<string?> DomainIn = new("--domain-in") { Description = "Override the input domain name" };
+    private static readonly Option<string?> DomainOut = new("--domain-out") { Description = "Override the output domain name" };
+    private static readonly Option<int?> TrainSize = new("--train-size")
+    {
+        Description = "Override the training crop size recorded in the model (default: from the checkpoint; 256 for --from-pytorch)",
+    };
+    private static readonly Option<FileInfo?> Check = new("--check")
+    {
+        Description = "Verify an existing MODEL.onnx (contract, loads in ONNX Runtime, runs) instead of exporting",
+    };
+
+    // A generator from the reference PyTorch trainer (a state_dict .pth) instead of our checkpoint.
+    private static readonly Option<FileInfo?> FromPyTorch = new("--from-pytorch")
+    {
+        Description = "Export a reference PyTorch generator state_dict (.pth) instead of a checkpoint; needs --arch",
+    };
+    private static readonly Option<string?> Arch = new Option<string?>("--arch")
+    {
+        Description = "Generator architecture of the --from-pytorch file",
+    }.AcceptOnlyFromAmong([.. Networks.GeneratorArchs]);
+    private static readonly Option<int> Ngf = new("--ngf") { Description = "--from-pytorch: filters in the first conv layer", DefaultValueFactory = _ => 64 };
+    private static readonly Option<string> Norm = new Option<string>("--norm")
+    {
+        Description = "--from-pytorch: normalization layer",
+        DefaultValueFactory = _ => "instance",
+    }.AcceptOnlyFromAmong([.. Networks.Norms]);
+    private static readonly Option<int> InputNc = new("--input-nc") { Description = "--from-pytorch: input channels", DefaultValueFactory = _ => 3 };
+    private static readonly Option<int> OutputNc = new("--output-nc") { Description = "--from-pytorch: output channels", DefaultValueFactory = _ => 3 };
+    private static readonly Option<bool> NoDropout = new("--no-dropout")
+    {
+        Description = "--from-pytorch: the generator was built without dropout (as the reference's --no_dropout)",
+    };
+
+    private static readonly Option[] ExportOnly = [Output, Fp16, FoldBatchNorm, Io, Opset, Name, Direction, DomainIn, DomainOut, TrainSize, FromPyTorch, Arch, Ngf, Norm, InputNc, OutputNc, NoDropout];
+    private static readonly Option[] PyTorchOnly = [Arch, Ngf, Norm, InputNc, OutputNc, NoDropout];
+
+    public static RootCommand Create()
+    {
+        var command = new RootCommand(
+            "Export a trained CycleGAN generator to a self-describing ONNX model, checked against TorchSharp.\n" +
+            "  cyclegan-export CHECKPOINT -o OUT.onnx [--fp16] [--fold-batchnorm] [--io uint8-nhwc] [--opset N]\n" +
+            "  cyclegan-export --from-pytorch latest_net_G_A.pth --arch resnet_9blocks -o OUT.onnx\n" +
+            "  cyclegan-export --check MODEL.onnx\n" +
+            "Exit codes: 0 ok, 1 failed (bad file, unsupported layer, parity), 2 wrong command line.");
+        command.Add(Checkpoint);
+        foreach (var option in ExportOnly) command.Add(option);
+        command.Add(Check);
+        command.SetAction((parse, _) => Task.FromResult(Execute(parse)));
+        return command;
+    }
+
+    /// <summary>Parses and runs; command-line syntax errors give <see cref="ExitCodes.Usage"/>.</summary>
+    public static async Task<int> RunAsync(IReadOnlyList<string> args, InvocationConfiguration? configuration = null)
+    {
+        configuration ??= new InvocationConfiguration();
+        var parse = Create().Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            foreach (var e in parse.Errors)
+                configuration.Error.WriteLine($"error: {e.Message}");
+            configuration.Error.WriteLine("Try 'cyclegan-export --help'.");
+            return ExitCodes.Usage;
+        }
+        return await parse.InvokeAsync(configuration);
+    }
+
+    private static int Execute(ParseResult parse)
+    {
+        var stdout = parse.InvocationConfiguration.Output;
+        var stderr = parse.InvocationConfiguration.Error;
+        int Usage(string message)
+        {
+            stderr.WriteLine($"error: {message}");
+            return ExitCodes.Usage;
+        }
+        bool Given(Option o) => parse.GetResult(o) is { Implicit: false };
+
+        if (parse.GetValue(Check) is { } model)
+        {
+            if (parse.GetValue(Checkpoint) is not null || ExportOnly.Any(Given))
+                return Usage("--check takes only the model to check");
+            return ModelCheck.Run(model.FullName, stdout, stderr);
+        }
+
+        var checkpoint = parse.GetValue(Checkpoint);
+        var pth = parse.GetValue(FromPyTorch);
+        if ((checkpoint is null) == (pth is null))
+            return Usage("give either a CHECKPOINT or --from-pytorch FILE (or --check MODEL.onnx)");
+        if (pth is not null && parse.GetValue(Arch) is null)
+            return Usage("--from-pytorch needs --arch (one of " + string.Join(", ", Networks.GeneratorArchs) + ")");
+        if (pth is null && PyTorchOnly.Any(Given))
+            return Usage("--arch, --ngf, --norm, --input-nc, --output-nc and --no-dropout go with --from-pytorch");
+        if (parse.GetValue(Output) is not { } output)
+            return Usage("-o/--output OUT.onnx is required");
+        var options = new ExportOptions
+        {
+            Opset = parse.GetValue(Opset),
+            Fp16 = parse.GetValue(Fp16),
+            FoldBatchNorm = parse.GetValue(FoldBatchNorm),
+            Io = parse.GetValue(Io)!,
+            Name = parse.GetValue(Name),
+        };
+        if (options.Opset is < ExportOptions.MinOpset or > ExportOptions.MaxOpset)
+            return Usage($"--opset {options.Opset} is not supported: use {ExportOptions.MinOpset} to {ExportOptions.MaxOpset}");
+        if (parse.GetValue(TrainSize) is < 1)
+            return Usage("--train-size must be positive");
+        string source = (checkpoint ?? pth)!.FullName;
+        if (!File.Exists(source))
+            return Usage($"{source}: file not found");
+
+        nn.Module<Tensor, Tensor>? generator = null;
+        try
+        {
+            GeneratorOptions arch;
+            ModelIdentity identity;
+            if (checkpoint is not null)
+            {
+                (generator, var header) = CheckpointFile.LoadGenerator(source);
+                arch = header.Generator!;
+                identity = new ModelIdentity
+                {
+                    Direction = header.Direction ?? "AtoB",
+                    DomainIn = header.DomainIn ?? "A",
+                    DomainOut = header.DomainOut ?? "B",
+                    TrainSize = header.TrainSize > 0 ? header.TrainSize : 256,
+                };
+            }
+            else
+            {
+                arch = new GeneratorOptions
+                {
+                    Arch = parse.GetValue(Arch)!,
+                    Ngf = parse.GetValue(Ngf),
+                    Norm = parse.GetValue(Norm)!,
+                    InputNc = parse.GetValue(InputNc),
+                    OutputNc = parse.GetValue(OutputNc),
+                    UseDropout = !parse.GetValue(NoDropout),
+                };
+                generator = BuildGenerator(arch, source);
+                StateDictLoader.LoadInto(generator, PyTorchCheckpoint.ReadStateDict(source), source);
+                // The reference names G_A (A to B) and G_B (B to A) in its file names: latest_net_G_B.pth.
+                bool bToA = Path.GetFileNameWithoutExtension(source).EndsWith("G_B", StringComparison.Ordinal);
+                identity = bToA ? new ModelIdentity { Direction = "BtoA", DomainIn = "B", DomainOut = "A" } : new ModelIdentity();
+            }
+            identity = identity with
+            {
+                Direction = parse.GetValue(Direction) ?? identity.Direction,
+                DomainIn = parse.GetValue(DomainIn) ?? identity.DomainIn,
+                DomainOut = parse.GetValue(DomainOut) ?? identity.DomainOut,
+                TrainSize = parse.GetValue(TrainSize) ?? identity.TrainSize,
+                SourceSha256 = Sha256(source),
+            };
+
+            byte[] onnx = OnnxExport.ToBytes(generator, arch, options, identity);
+            var report = OnnxExport.CheckParity(generator, arch, onnx, options);
+            foreach (var line in report.Lines())
+                stdout.WriteLine(line);
+            if (!report.Passed)
+            {
+                stderr.WriteLine($"error: {source}: parity check failed: ONNX Runtime and TorchSharp differ by more than the bound; nothing written");
+                return ExitCodes.Failure;
+            }
+            try
+            {
+                AtomicFile.WriteAllBytes(output.FullName, onnx);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                stderr.WriteLine($"error: {output.FullName}: cannot write: {e.Message}");
+                return ExitCodes.Failure;
+            }
+            stdout.WriteLine($"wrote {output.FullName}: {arch.Arch} {identity.Direction} ({identity.DomainIn} -> {identity.DomainOut}), " +
+                $"opset {options.Opset}, {(options.Fp16 ? "fp16" : "fp32")}, {options.Io}{(options.FoldBatchNorm ? ", batch norm folded" : "")}, {onnx.Length / 1024} KiB");
+            return ExitCodes.Success;
+        }
+        catch (InvalidDataException e)
+        {
+            // The checkpoint readers' messages already start with the file name.
+            stderr.WriteLine($"error: {e.Message}");
+            return ExitCodes.Failure;
+        }
+        catch (ExportException e)
+        {
+            stderr.WriteLine($"error: {source}: {e.Message}");
+            return ExitCodes.Failure;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            stderr.WriteLine($"error: {source}: cannot read: {e.Message}");
+            return ExitCodes.Failure;
+        }
+        finally
+        {
+            generator?.Dispose();
+        }
+    }
+
+    private static nn.Module<Tensor, Tensor> BuildGenerator(GeneratorOptions arch, string source)
+    {
+        try
+        {
+            return Networks.CreateGenerator(arch);
+        }
+        catch (ArgumentException e)
+        {
+            throw new ExportException($"cannot build {arch.Arch} from the given flags: {e.Message}");
+        }
+    }
+
+    private static string Sha256(string path)
+    {
+        using var stream = File.OpenRead(path);
+        return Convert.ToHexStringLower(SHA256.HashData(stream));
+    }
+}

@@ -1,0 +1,206 @@
+using System.Globalization;
+using CycleGanEdge.Exporter.Onnx;
+using CycleGanEdge.Runtime;
+using Google.Protobuf;
+using Microsoft.ML.OnnxRuntime;
+using DataType = CycleGanEdge.Exporter.Onnx.TensorProto.Types.DataType;
+
+namespace CycleGanEdge.Exporter;
+
+/// <summary>
+/// <c>cyclegan-export --check MODEL.onnx</c>: is an existing file a model the runtime will accept? Checks the
+/// contract (every key present, values consistent with each other and with the graph's inputs and outputs),
+/// then loads it in ONNX Runtime and runs it once on a small random input.
+/// </summary>
+public static class ModelCheck
+{
+    /// <summary>The problems found in the file's contract; empty when it is consistent.</summary>
+    public static IReadOnlyList<string> ContractProblems(ModelProto model)
+    {
+        var problems = new List<string>();
+        var meta = new Dictionary<string, string>();
+        foreach (var entry in model.MetadataProps)
+            meta[entry.Key] = entry.Value;
+        var missing = ModelContract.RequiredKeys.Where(k => !meta.ContainsKey(k)).ToList();
+        if (missing.Count > 0)
+            problems.Add($"missing metadata keys: {string.Join(", ", missing)}");
+
+        string Get(string key) => meta.GetValueOrDefault(key, "");
+        int? PositiveInt(string key)
+        {
+            if (!meta.ContainsKey(key)) return null;
+            if (int.TryParse(Get(key), NumberStyles.None, CultureInfo.InvariantCulture, out int v) && v > 0) return v;
+            problems.Add($"{key} '{Get(key)}' is not a positive integer");
+            return null;
+        }
+
+        if (PositiveInt(ModelContract.ContractVersionKey) is int version && version > ModelContract.Version)
+            problems.Add($"{ModelContract.ContractVersionKey} {version} is newer than this tool's {ModelContract.Version}");
+        PositiveInt(ModelContract.NgfKey);
+        PositiveInt(ModelContract.SpatialMultipleKey);
+        PositiveInt(ModelContract.TrainSizeKey);
+        int? channelsIn = PositiveInt(ModelContract.ChannelsInKey);
+        int? channelsOut = PositiveInt(ModelContract.ChannelsOutKey);
+
+        string io = Get(ModelContract.IoKey);
+        bool uint8 = io == ModelContract.IoUint8Nhwc;
+        if (meta.ContainsKey(ModelContract.IoKey) && !uint8 && io != ModelContract.IoFloat32Nchw)
+            problems.Add($"{ModelContract.IoKey} '{io}' is not {ModelContract.IoFloat32Nchw} or {ModelContract.IoUint8Nhwc}");
+        string expectedRange = uint8 ? "0,255" : "-1,1";
+        if (meta.ContainsKey(ModelContract.PixelRangeKey) && Get(ModelContract.PixelRangeKey) != expectedRange)
+            problems.Add($"{ModelContract.PixelRangeKey} '{Get(ModelContract.PixelRangeKey)}' contradicts {ModelContract.IoKey} '{io}' (expected '{expectedRange}')");
+        if (meta.ContainsKey(ModelContract.DirectionKey) && Get(ModelContract.DirectionKey) is not ("AtoB" or "BtoA"))
+            problems.Add($"{ModelContract.DirectionKey} '{Get(ModelContract.DirectionKey)}' is not AtoB or BtoA");
+
+        string precision = Get(ModelContract.PrecisionKey);
+        bool hasHalfWeights = model.Graph?.Initializer.Any(t => t.DataType == (int)DataType.Float16) == true;
+        if (meta.ContainsKey(ModelContract.PrecisionKey) && precision is not ("fp32" or "fp16"))
+            problems.Add($"{ModelContract.PrecisionKey} '{precision}' is not fp32 or fp16");
+        else if ((precision == "fp16") != hasHalfWeights && meta.ContainsKey(ModelContract.PrecisionKey))
+            problems.Add($"{ModelContract.PrecisionKey} '{precision}' contradicts the weights ({(hasHalfWeights ? "" : "no ")}float16 initializers)");
+
+        string sha = Get(ModelContract.SourceSha256Key);
+        if (sha.Length != 0 && (sha.Length != 64 || !sha.All(Uri.IsHexDigit)))
+            problems.Add($"{ModelContract.SourceSha256Key} '{sha}' is not a SHA-256 hex digest");
+
+        var graph = model.Graph;
+        if (graph is null)
+        {
+            problems.Add("the model has no graph");
+            return problems;
+        }
+        var elemType = uint8 ? DataType.Uint8 : DataType.Float;
+        CheckEdge(graph.Input, ModelContract.InputName, "input", elemType, uint8, channelsIn, problems);
+        CheckEdge(graph.Output, ModelContract.OutputName, "output", elemType, uint8, channelsOut, problems);
+        return problems;
+    }
+
+    private static void CheckEdge(IList<ValueInfoProto> values, string name, string what, DataType elemType, bool nhwc, int? channels, List<string> problems)
+    {
+        var value = values.FirstOrDefault(v => v.Name == name);
+        if (values.Count != 1 || value is null)
+        {
+            problems.Add($"the graph must have exactly one {what}, named '{name}'");
+            return;
+        }
+        var tensor = value.Type?.TensorType;
+        if (tensor is null || tensor.ElemType != (int)elemType)
+        {
+            problems.Add($"{what} '{name}' is not a {elemType} tensor as its io key says");
+            return;
+        }
+        var dims = tensor.Shape?.Dim;
+        if (dims is null || dims.Count != 4)
+        {
+            problems.Add($"{what} '{name}' is not 4-D");
+            return;
+        }
+        var channelDim = dims[nhwc ? 3 : 1];
+        if (channels is int c && channelDim.ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue && channelDim.DimValue != c)
+            problems.Add($"{what} '{name}' has {channelDim.DimValue} channels but the metadata says {c}");
+    }
+
+    /// <summary>Runs the whole check, printing one line on success or one error line; returns the exit code.</summary>
+    public static int Run(string path, TextWriter output, TextWriter error)
+    {
+        if (!File.Exists(path))
+        {
+            error.WriteLine($"error: {path}: file not found");
+            return ExitCodes.Usage;
+        }
+        byte[] bytes;
+        ModelProto model;
+        try
+        {
+            bytes = File.ReadAllBytes(path);
+            model = ModelProto.Parser.ParseFrom(bytes);
+        }
+        catch (InvalidProtocolBufferException e)
+        {
+            error.WriteLine($"error: {path}: not an ONNX model (damaged or truncated: {e.Message})");
+            return ExitCodes.Failure;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            error.WriteLine($"error: {path}: cannot read: {e.Message}");
+            return ExitCodes.Failure;
+        }
+
+        var problems = ContractProblems(model);
+        if (problems.Count > 0)
+        {
+            error.WriteLine($"error: {path}: breaks the model contract: {string.Join("; ", problems)}");
+            return ExitCodes.Failure;
+        }
+
+        try
+        {
+            var meta = model.MetadataProps.ToDictionary(e => e.Key, e => e.Value);
+            using var session = new InferenceSession(bytes);
+            var seen = session.ModelMetadata.CustomMetadataMap;
+            var unseen = ModelContract.RequiredKeys.Where(k => !seen.ContainsKey(k)).ToList();
+            if (unseen.Count > 0)
+            {
+                error.WriteLine($"error: {path}: ONNX Runtime does not see metadata keys {string.Join(", ", unseen)}");
+                return ExitCodes.Failure;
+            }
+            var (min, max, shape) = RunOnce(session, meta);
+            var inv = CultureInfo.InvariantCulture;
+            output.WriteLine(string.Create(inv,
+                $"ok: {path}: {meta[ModelContract.ArchKey]} {meta[ModelContract.DirectionKey]} ({meta[ModelContract.DomainInKey]} -> {meta[ModelContract.DomainOutKey]}), " +
+                $"{meta[ModelContract.IoKey]}, {meta[ModelContract.PrecisionKey]}, opset {model.OpsetImport.FirstOrDefault(o => o.Domain == "")?.Version}; " +
+                $"ran on [{string.Join(", ", shape)}]: output in [{min:G4}, {max:G4}]"));
+            return ExitCodes.Success;
+        }
+        catch (OnnxRuntimeException e)
+        {
+            error.WriteLine($"error: {path}: ONNX Runtime cannot load or run it: {FirstLine(e.Message)}");
+            return ExitCodes.Failure;
+        }
+        catch (ExportException e)
+        {
+            error.WriteLine($"error: {path}: {e.Message}");
+            return ExitCodes.Failure;
+        }
+    }
+
+    /// <summary>One batch of one image, one spatial multiple (at least 32 px) square; checks shape and value range.</summary>
+    private static (float Min, float Max, long[] Shape) RunOnce(InferenceSession session, Dictionary<string, string> meta)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        int multiple = int.Parse(meta[ModelContract.SpatialMultipleKey], inv);
+        int side = Math.Max(multiple, 32 / multiple * multiple);
+        int cIn = int.Parse(meta[ModelContract.ChannelsInKey], inv), cOut = int.Parse(meta[ModelContract.ChannelsOutKey], inv);
+        bool uint8 = meta[ModelContract.IoKey] == ModelContract.IoUint8Nhwc;
+        long[] inShape = uint8 ? [1, side, side, cIn] : [1, cIn, side, side];
+        long[] expected = uint8 ? [1, side, side, cOut] : [1, cOut, side, side];
+        var random = new Random(1);
+        int count = side * side * cIn;
+
+        using var runOptions = new RunOptions();
+        using var input = uint8
+            ? OrtValue.CreateTensorValueFromMemory(Enumerable.Range(0, count).Select(_ => (byte)random.Next(256)).ToArray(), inShape)
+            : OrtValue.CreateTensorValueFromMemory(Enumerable.Range(0, count).Select(_ => random.NextSingle() * 2 - 1).ToArray(), inShape);
+        using var outputs = session.Run(runOptions, [ModelContract.InputName], [input], [ModelContract.OutputName]);
+        long[] shape = outputs[0].GetTensorTypeAndShape().Shape;
+        if (!shape.SequenceEqual(expected))
+            throw new ExportException($"output shape [{string.Join(", ", shape)}] for input [{string.Join(", ", inShape)}], expected [{string.Join(", ", expected)}]");
+        float[] values = uint8
+            ? [.. outputs[0].GetTensorDataAsSpan<byte>().ToArray().Select(b => (float)b)]
+            : outputs[0].GetTensorDataAsSpan<float>().ToArray();
+        if (!uint8 && values.Any(v => !float.IsFinite(v) || v < -1.001f || v > 1.001f))
+            throw new ExportException("output values leave the [-1, 1] pixel range (or are not finite)");
+        return (values.Min(), values.Max(), shape);
+    }
+
+    private static string FirstLine(string message) => message.Split('\n')[0].Trim();
+}
+
+public static class ExitCodes
+{
+    public const int Success = 0;
+    /// <summary>The export or check ran and failed (bad file content, unsupported layer, parity).</summary>
+    public const int Failure = 1;
+    /// <summary>The command line is wrong (unknown option, bad value, missing or nonexistent file).</summary>
+    public const int Usage = 2;
+}

@@ -1,0 +1,76 @@
+using CycleGanEdge.Runtime;
+
+namespace CycleGanEdge.Exporter.Tests;
+
+public class ExportParityTests
+{
+    private static readonly ModelIdentity Identity = new() { SourceSha256 = new string('0', 64) };
+
+    private static ParityReport ExportAndCheck(string arch, string norm, ExportOptions options, bool dropout = false)
+    {
+        var arch_ = TinyGenerators.Options(arch, norm, dropout: dropout);
+        using var generator = TinyGenerators.Create(arch_);
+        var (std, saturated) = TinyGenerators.OutputSpread(generator, arch_);
+        Console.WriteLine($"{arch}/{norm}: reference output std {std:G3}, saturated {saturated:P1}");
+        Assert.InRange(std, 0.01, 1);
+        Assert.InRange(saturated, 0, 0.2);
+        byte[] onnx = OnnxExport.ToBytes(generator, arch_, options, Identity);
+        var report = OnnxExport.CheckParity(generator, arch_, onnx, options);
+        foreach (var line in report.Lines())
+            Console.WriteLine($"{arch}/{norm}/{options}: {line}");
+        return report;
+    }
+
+    [Theory]
+    [InlineData("resnet_6blocks", "instance")]
+    [InlineData("resnet_9blocks", "instance")]
+    [InlineData("unet_128", "instance")]
+    [InlineData("encoder_decoder", "batch")]
+    [InlineData("resnet_6blocks", "none")]
+    public void Float32ExportMatchesTorchSharp(string arch, string norm)
+    {
+        var report = ExportAndCheck(arch, norm, new ExportOptions());
+        Assert.Equal(Parity.Float32MaxBound, report.MaxBound);
+        Assert.All(report.Samples, s => Assert.InRange(s.MaxAbsDiff, 0, 1e-4));
+        Assert.True(report.Passed);
+    }
+
+    [Fact]
+    public void UnetWithDropoutAndBatchNormMatches()
+    {
+        var report = ExportAndCheck("unet_128", "batch", new ExportOptions(), dropout: true);
+        Assert.All(report.Samples, s => Assert.InRange(s.MaxAbsDiff, 0, 1e-4));
+    }
+
+    [Theory]
+    [InlineData("resnet_6blocks", "instance")]
+    [InlineData("encoder_decoder", "batch")]
+    public void Fp16ExportStaysWithinItsBound(string arch, string norm)
+    {
+        var report = ExportAndCheck(arch, norm, new ExportOptions { Fp16 = true });
+        Assert.True(report.Passed);
+        // Half precision really is in the graph: the outputs are close to float32 but not identical.
+        Assert.Contains(report.Samples, s => s.MaxAbsDiff > 1e-5);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Uint8IoMatchesQuantizedTorchSharpWithinOneLevel(bool fp16)
+    {
+        var report = ExportAndCheck("resnet_6blocks", "instance", new ExportOptions { Io = ModelContract.IoUint8Nhwc, Fp16 = fp16 });
+        Assert.True(report.Passed);
+        if (!fp16)
+            Assert.All(report.Samples, s => Assert.InRange(s.MaxAbsDiff, 0, 1));
+    }
+
+    [Theory]
+    [InlineData("resnet_6blocks")]
+    [InlineData("unet_128")]
+    [InlineData("encoder_decoder")]
+    public void FoldedBatchNormMatches(string arch)
+    {
+        var report = ExportAndCheck(arch, "batch", new ExportOptions { FoldBatchNorm = true });
+        Assert.All(report.Samples, s => Assert.InRange(s.MaxAbsDiff, 0, 1e-4));
+    }
+}
