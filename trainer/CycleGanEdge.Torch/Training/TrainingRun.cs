@@ -51,6 +51,7 @@ public sealed class TrainingRun
         var errors = _o.Validate();
         if (errors.Count > 0) throw new TrainingException(string.Join(Environment.NewLine, errors));
         var device = Devices.Resolve(_o.Device);
+        TorchSetup.DisableNnpack();
         torch.set_num_threads(_o.Threads > 0 ? _o.Threads : Environment.ProcessorCount);
 
         string dir = _o.RunDirectory;
