@@ -1,0 +1,174 @@
+using CycleGanEdge.Torch.Networks;
+using TorchSharp;
+using TorchSharp.Modules;
+using static CycleGanEdge.Torch.Networks.Networks;
+using static TorchSharp.torch;
+
+namespace CycleGanEdge.Torch.Tests.NetworkTests;
+
+public class NetworkShapeTests
+{
+    [Theory]
+    [InlineData("resnet_9blocks", 32)]
+    [InlineData("resnet_6blocks", 36)]
+    [InlineData("unet_128", 128)]
+    [InlineData("encoder_decoder", 28)]
+    [InlineData("encoder_decoder", 64)]
+    public void Generator_keeps_the_image_size(string arch, int size)
+    {
+        using var scope = NewDisposeScope();
+        using var g = CreateGenerator(new GeneratorOptions { Arch = arch, Ngf = 8 });
+        var y = g.forward(rand(2, 3, size, size));
+        Assert.Equal(new long[] { 2, 3, size, size }, y.shape);
+        Assert.True(y.abs().max().item<float>() <= 1f, "generators end in tanh");
+    }
+
+    [Fact]
+    public void Unet_256_keeps_the_image_size()
+    {
+        using var scope = NewDisposeScope();
+        using var g = CreateGenerator(new GeneratorOptions { Arch = "unet_256", Ngf = 4 });
+        g.eval();
+        Assert.Equal(new long[] { 1, 3, 256, 256 }, g.forward(rand(1, 3, 256, 256)).shape);
+    }
+
+    [Theory]
+    [InlineData("resnet_6blocks", "instance")]
+    [InlineData("resnet_6blocks", "batch")]
+    [InlineData("resnet_6blocks", "none")]
+    [InlineData("unet_128", "batch")]
+    [InlineData("unet_128", "none")]
+    [InlineData("encoder_decoder", "batch")]
+    [InlineData("encoder_decoder", "none")]
+    public void Generator_maps_grayscale_to_colour_with_each_norm(string arch, string norm)
+    {
+        using var scope = NewDisposeScope();
+        int size = SpatialMultiple(new GeneratorOptions { Arch = arch }) == 4 ? 32 : 128;
+        using var g = CreateGenerator(new GeneratorOptions { Arch = arch, Ngf = 8, Norm = norm, InputNc = 1, OutputNc = 3 });
+        Assert.Equal(new long[] { 2, 3, size, size }, g.forward(rand(2, 1, size, size)).shape);
+        using var back = CreateGenerator(new GeneratorOptions { Arch = arch, Ngf = 8, Norm = norm, InputNc = 3, OutputNc = 1 });
+        Assert.Equal(new long[] { 2, 1, size, size }, back.forward(rand(2, 3, size, size)).shape);
+    }
+
+    [Theory]
+    [InlineData("resnet_6blocks", 32)]
+    [InlineData("unet_128", 128)]
+    [InlineData("encoder_decoder", 28)]
+    public void Dropout_is_random_in_training_and_off_in_eval(string arch, int size)
+    {
+        using var scope = NewDisposeScope();
+        using var g = CreateGenerator(new GeneratorOptions { Arch = arch, Ngf = 8, Norm = "batch", UseDropout = true });
+        Assert.Contains(g.modules(), m => m is Dropout);
+        var x = rand(2, 3, size, size);
+        g.train();
+        Assert.False(g.forward(x).allclose(g.forward(x)), "two training passes with dropout should differ");
+        g.eval();
+        Assert.True(g.forward(x).allclose(g.forward(x), rtol: 0, atol: 0), "eval passes must be deterministic");
+    }
+
+    [Fact]
+    public void Without_dropout_there_are_no_dropout_layers()
+    {
+        foreach (var arch in GeneratorArchs)
+        {
+            using var g = CreateGenerator(new GeneratorOptions { Arch = arch, Ngf = 4 });
+            Assert.DoesNotContain(g.modules(), m => m is Dropout);
+        }
+    }
+
+    [Theory]
+    [InlineData("basic", 3, 64, new long[] { 2, 1, 6, 6 })]
+    [InlineData("n_layers", 2, 32, new long[] { 2, 1, 6, 6 })]
+    [InlineData("n_layers", 4, 64, new long[] { 2, 1, 2, 2 })]
+    [InlineData("pixel", 3, 32, new long[] { 2, 1, 32, 32 })]
+    [InlineData("global", 3, 28, new long[] { 2, 1 })]
+    [InlineData("global", 3, 64, new long[] { 2, 1 })]
+    public void Discriminator_output_shape(string arch, int nLayers, int size, long[] expected)
+    {
+        using var scope = NewDisposeScope();
+        foreach (var norm in Norms)
+        {
+            foreach (int channels in new[] { 1, 3 })
+            {
+                using var d = CreateDiscriminator(new DiscriminatorOptions { Arch = arch, Ndf = 8, NLayers = nLayers, Norm = norm, InputNc = channels });
+                Assert.Equal(expected, d.forward(rand(2, channels, size, size)).shape);
+            }
+        }
+    }
+
+    [Fact]
+    public void Instance_norm_has_no_affine_parameters_or_running_statistics()
+    {
+        using var g = CreateGenerator(new GeneratorOptions { Arch = "resnet_6blocks", Ngf = 4 });
+        var norms = g.modules().OfType<InstanceNorm2d>().ToList();
+        Assert.Equal(1 + 2 + 6 * 2 + 2, norms.Count); // stem, downs, two per block, ups
+        Assert.All(norms, n => Assert.False(n.affine || n.track_running_stats));
+    }
+
+    [Fact]
+    public void Exporter_can_read_layer_hyper_parameters()
+    {
+        using var g = (ResnetGenerator)CreateGenerator(new GeneratorOptions { Arch = "resnet_9blocks", Ngf = 8, InputNc = 1 });
+        var layers = g.model.children().ToList();
+        Assert.Equal(10 + 9 + 6 + 3, layers.Count);
+        Assert.Equal(new long[] { 3, 3, 3, 3 }, ((ReflectionPad2d)layers[0]).padding);
+        var first = (Conv2d)layers[1];
+        Assert.Equal((1L, 8L), (first.in_channels, first.out_channels));
+        Assert.Equal(new long[] { 7, 7 }, first.kernel_size);
+        var down = (Conv2d)layers[4];
+        Assert.Equal(new long[] { 2, 2 }, down.stride);
+        Assert.Equal(new long[] { 1, 1 }, down.padding);
+        var block = (ResnetBlock)layers[10];
+        Assert.IsType<Conv2d>(block.conv_block.children().ElementAt(1));
+        var up = (ConvTranspose2d)layers[19];
+        Assert.Equal(new long[] { 1, 1 }, up.output_padding);
+        Assert.IsType<Tanh>(layers[^1]);
+
+        using var u = (UnetGenerator)CreateGenerator(new GeneratorOptions { Arch = "unet_128", Ngf = 8 });
+        Assert.True(u.model.Outermost);
+        var inner = (UnetSkipConnectionBlock)u.model.model.children().ElementAt(1);
+        Assert.False(inner.Outermost);
+        Assert.Equal(0.2, ((LeakyReLU)inner.model.children().First()).negative_slope, 6);
+    }
+
+    [Fact]
+    public void Spatial_multiple_matches_the_downsamplings()
+    {
+        Assert.Equal(4, SpatialMultiple(new GeneratorOptions { Arch = "resnet_9blocks" }));
+        Assert.Equal(4, SpatialMultiple(new GeneratorOptions { Arch = "resnet_6blocks" }));
+        Assert.Equal(4, SpatialMultiple(new GeneratorOptions { Arch = "encoder_decoder" }));
+        Assert.Equal(128, SpatialMultiple(new GeneratorOptions { Arch = "unet_128" }));
+        Assert.Equal(256, SpatialMultiple(new GeneratorOptions { Arch = "unet_256" }));
+    }
+
+    [Fact]
+    public void Unknown_names_list_the_valid_ones()
+    {
+        var arch = Assert.Throws<ArgumentException>(() => CreateGenerator(new GeneratorOptions { Arch = "resnet_12blocks" }));
+        Assert.Contains("resnet_12blocks", arch.Message);
+        Assert.All(GeneratorArchs, a => Assert.Contains(a, arch.Message));
+
+        var dArch = Assert.Throws<ArgumentException>(() => CreateDiscriminator(new DiscriminatorOptions { Arch = "patch" }));
+        Assert.All(DiscriminatorArchs, a => Assert.Contains(a, dArch.Message));
+
+        var norm = Assert.Throws<ArgumentException>(() => CreateGenerator(new GeneratorOptions { Norm = "group" }));
+        Assert.All(Norms, n => Assert.Contains(n, norm.Message));
+        var dNorm = Assert.Throws<ArgumentException>(() => CreateDiscriminator(new DiscriminatorOptions { Norm = "layer" }));
+        Assert.All(Norms, n => Assert.Contains(n, dNorm.Message));
+
+        using var g = CreateGenerator(new GeneratorOptions { Arch = "encoder_decoder", Ngf = 4 });
+        var init = Assert.Throws<ArgumentException>(() => InitWeights(g, "uniform", 0.02));
+        Assert.All(InitTypes, t => Assert.Contains(t, init.Message));
+
+        var spatial = Assert.Throws<ArgumentException>(() => SpatialMultiple(new GeneratorOptions { Arch = "unet_512" }));
+        Assert.Contains("unet_256", spatial.Message);
+    }
+
+    [Fact]
+    public void Only_grayscale_or_colour_channels_are_accepted()
+    {
+        Assert.Throws<ArgumentException>(() => CreateGenerator(new GeneratorOptions { InputNc = 4 }));
+        Assert.Throws<ArgumentException>(() => CreateGenerator(new GeneratorOptions { OutputNc = 2 }));
+        Assert.Throws<ArgumentException>(() => CreateDiscriminator(new DiscriminatorOptions { InputNc = 0 }));
+    }
+}
