@@ -20,8 +20,6 @@ internal static class TestModels
         public Dictionary<string, string?> Metadata { get; init; } = [];
         public string InputName { get; init; } = ModelContract.InputName;
         public int InputRank { get; init; } = 4;
-        /// <summary>Element type of the graph input, when it should contradict <see cref="Io"/>.</summary>
-        public DataType? InputType { get; init; }
     }
 
     /// <summary>Negative image: float models compute -x (= 255 - pixel), uint8 models 255 - x. Channels 1 in, 3 out repeat the grey.</summary>
@@ -29,8 +27,7 @@ internal static class TestModels
     {
         var graph = new GraphProto { Name = "negate" };
         bool uint8 = spec.Io == ModelContract.IoUint8Nhwc;
-        var type = spec.InputType ?? (uint8 ? DataType.Uint8 : DataType.Float);
-        graph.Input.Add(Value(spec.InputName, type, spec.InputRank, uint8, spec.ChannelsIn));
+        graph.Input.Add(Value(spec.InputName, uint8 ? DataType.Uint8 : DataType.Float, spec.InputRank, uint8, spec.ChannelsIn));
         string x = spec.InputName;
         if (uint8)
         {

@@ -1,0 +1,105 @@
+namespace CycleGanEdge.Runtime.Tests;
+
+public class ModelInfoTests
+{
+    private static readonly TranslatorOptions Cpu = new() { Provider = "cpu" };
+
+    private static InvalidModelException Refused(TestModels.Spec spec)
+    {
+        string path = TestModels.Save(TestModels.Negate(spec));
+        var e = Assert.Throws<InvalidModelException>(() => Translator.Open(path, Cpu).Dispose());
+        Assert.Equal(path, e.Path);
+        Assert.StartsWith(path + ": ", e.Message);
+        return e;
+    }
+
+    [Fact]
+    public void Reads_every_contract_key()
+    {
+        using var t = Translator.Open(TestModels.Save(TestModels.Negate(new() { Io = "uint8-nhwc", SpatialMultiple = 8 })), Cpu);
+        Assert.Equal(("AtoB", "photos", "negatives", "uint8-nhwc", 8, 3, 3), (t.Model.Direction, t.Model.DomainIn, t.Model.DomainOut, t.Model.Io, t.Model.SpatialMultiple, t.Model.ChannelsIn, t.Model.ChannelsOut));
+        Assert.True(t.Model.IsUint8);
+        Assert.Equal(ModelContract.RequiredKeys.Count, t.Model.Metadata.Count);
+        Assert.Equal("cpu", t.Provider);
+    }
+
+    [Fact]
+    public void Missing_keys_are_named()
+    {
+        var e = Refused(new() { Metadata = { [ModelContract.NormKey] = null, [ModelContract.TrainSizeKey] = null } });
+        Assert.Contains("missing: cyclegan.norm, cyclegan.train_size", e.Reason);
+    }
+
+    [Fact]
+    public void A_model_without_any_contract_metadata_is_not_a_cyclegan_model()
+    {
+        var spec = new TestModels.Spec();
+        foreach (var k in ModelContract.RequiredKeys) spec.Metadata[k] = null;
+        Assert.Contains("not a CycleGanEdge model", Refused(spec).Reason);
+    }
+
+    [Fact]
+    public void Metadata_that_contradicts_the_graph_is_refused()
+    {
+        Assert.Contains("io=uint8-nhwc but input 'input' is Float", Refused(new() { Metadata = { [ModelContract.IoKey] = "uint8-nhwc", [ModelContract.PixelRangeKey] = "0,255" } }).Reason);
+        Assert.Contains("io=float32-nchw but input 'input' is UInt8", Refused(new() { Io = "uint8-nhwc", Metadata = { [ModelContract.IoKey] = "float32-nchw", [ModelContract.PixelRangeKey] = "-1,1" } }).Reason);
+        Assert.Contains("metadata says 1 input channel(s) but the graph's input has 3", Refused(new() { Metadata = { [ModelContract.ChannelsInKey] = "1" } }).Reason);
+        Assert.Contains("pixel_range=0,255", Refused(new() { Metadata = { [ModelContract.PixelRangeKey] = "0,255" } }).Reason);
+    }
+
+    [Fact]
+    public void Bad_values_names_and_versions_are_refused()
+    {
+        Assert.Contains("cyclegan.spatial_multiple='four'", Refused(new() { Metadata = { [ModelContract.SpatialMultipleKey] = "four" } }).Reason);
+        Assert.Contains("cyclegan.io='float16-nchw'", Refused(new() { Metadata = { [ModelContract.IoKey] = "float16-nchw" } }).Reason);
+        Assert.Contains("newer than this cyclegan-run", Refused(new() { Metadata = { [ModelContract.ContractVersionKey] = "2" } }).Reason);
+        Assert.Contains("no input named 'input' (it has: image)", Refused(new() { InputName = "image" }).Reason);
+        Assert.Contains("input 'input' has rank 3, expected 4", Refused(new() { InputRank = 3 }).Reason);
+    }
+
+    [Fact]
+    public void Missing_or_non_onnx_files_are_refused_with_their_path()
+    {
+        var missing = Assert.Throws<InvalidModelException>(() => Translator.Open("/nonexistent/g.onnx", Cpu));
+        Assert.Equal("/nonexistent/g.onnx: model file not found", missing.Message);
+        string garbage = Path.Combine(TestFiles.TempFolder(), "g.onnx");
+        File.WriteAllText(garbage, "this is not a model");
+        var e = Assert.Throws<InvalidModelException>(() => Translator.Open(garbage, Cpu));
+        Assert.Contains("ONNX Runtime cannot load it", e.Reason);
+    }
+
+    [Fact]
+    public void Gpu_providers_on_a_cpu_build_fail_with_how_to_build_for_them()
+    {
+        string path = TestModels.Save(TestModels.Negate(new()));
+        Assert.Equal("cpu", SessionFactory.BuildAccelerator);
+        foreach (var provider in new[] { "cuda", "directml" })
+        {
+            var e = Assert.Throws<ProviderUnavailableException>(() => Translator.Open(path, Cpu with { Provider = provider }));
+            Assert.Contains($"The {provider} provider is not in this build", e.Message);
+            Assert.Contains($"-p:Accelerator={provider}", e.Message);
+        }
+        Assert.Contains("Unknown provider 'tpu'", Assert.Throws<ProviderUnavailableException>(() => Translator.Open(path, Cpu with { Provider = "tpu" })).Message);
+        using var auto = Translator.Open(path, Cpu with { Provider = "auto" });
+        Assert.Equal("cpu", auto.Provider);
+    }
+
+    [Fact]
+    public void Optimised_model_is_cached_beside_the_original_and_reused()
+    {
+        string path = TestModels.Save(TestModels.SmallConvNet("none"));
+        string cached = SessionFactory.OptimizedModelPath(path, "cpu");
+        var img = TestImages.Random(16, 12);
+        byte[] first;
+        using (var t = Translator.Open(path, Cpu with { CacheOptimizedModel = true }))
+            first = t.Translate(img).Pixels;
+        Assert.True(File.Exists(cached));
+        DateTime stamp = File.GetLastWriteTimeUtc(cached);
+        using (var t = Translator.Open(path, Cpu with { CacheOptimizedModel = true }))
+        {
+            Assert.Equal("none", t.Model.Norm); // metadata survives in the optimised file
+            Assert.Equal(first, t.Translate(img).Pixels);
+        }
+        Assert.Equal(stamp, File.GetLastWriteTimeUtc(cached));
+    }
+}
