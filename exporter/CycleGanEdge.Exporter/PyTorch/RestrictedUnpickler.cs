@@ -306,11 +306,17 @@ internal sealed class RestrictedUnpickler
 
     // ---- globals, calls and persistent ids ----
 
-    static PickleGlobal ResolveGlobal(string module, string name) =>
-        AllowedGlobals.TryGetValue((module, name), out var global)
-            ? global
-            : throw new InvalidDataException(
-                $"refused pickle global '{module}.{name}': a checkpoint may only name PyTorch tensor and storage types and collections.OrderedDict (anything else could run code when loaded in Python)");
+    static PickleGlobal ResolveGlobal(string module, string name)
+    {
+        if (AllowedGlobals.TryGetValue((module, name), out var global))
+            return global;
+        // A whole pickled model names its own classes: say what to do instead.
+        string hint = module == "__main__" || module.StartsWith("torch.nn.", StringComparison.Ordinal) || module.StartsWith("models.", StringComparison.Ordinal)
+            ? "; this looks like a whole pickled model: save its weights with torch.save(net.state_dict(), path)"
+            : "";
+        throw new InvalidDataException(
+            $"refused pickle global '{module}.{name}': a checkpoint may only name PyTorch tensor and storage types and collections.OrderedDict (anything else could run code when loaded in Python){hint}");
+    }
 
     object? Reduce(object? callable, object? args)
     {
