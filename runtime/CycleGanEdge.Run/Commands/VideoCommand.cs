@@ -1,0 +1,107 @@
+using System.CommandLine;
+using CycleGanEdge.Runtime;
+using CycleGanEdge.Runtime.Video;
+using Spectre.Console;
+
+namespace CycleGanEdge.Run.Commands;
+
+/// <summary>cyclegan-run video: translate every frame of a video file, stream or camera, keeping the audio.</summary>
+public static class VideoCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<FileInfo>("--model", "-m") { Description = "Exported generator (.onnx)", Required = true };
+        model.AcceptExistingOnly();
+        var input = new Argument<string>("input") { Description = "Video file, stream URL or camera device (e.g. /dev/video0)" };
+        var output = new Option<FileInfo>("--output", "-o") { Description = "Output video; the extension picks the container (.mp4, .mkv)", Required = true };
+        var format = new Option<string?>("--format", "-f") { Description = "ffmpeg input format, e.g. v4l2 for a camera (default: v4l2 for /dev/video*, else guessed by ffmpeg)" };
+        var fps = new Option<double?>("--fps") { Description = "Output frame rate (default: the input's)" };
+        var crf = new Option<int>("--crf") { Description = "Encoder quality: lower is better, 18 is visually lossless for libx264", DefaultValueFactory = _ => 18 };
+        var codec = new Option<string>("--codec") { Description = "ffmpeg video encoder", DefaultValueFactory = _ => "libx264" };
+        var frames = new Option<long?>("--frames") { Description = "Stop after this many frames" };
+        var maxSide = new Option<int?>("--max-side") { Description = "Scale frames down so the longer side is at most this" };
+        var provider = new Option<string>("--provider") { Description = "auto, cpu, cuda or directml", DefaultValueFactory = _ => "auto" };
+        var device = new Option<int>("--device") { Description = "GPU device id" };
+        var threads = new Option<int>("--threads") { Description = "ONNX Runtime threads (0 = its default)" };
+
+        var command = new Command("video", "Translate every frame of a video (file, stream URL or camera); audio is kept from the source")
+        {
+            model, input, output, format, fps, crf, codec, frames, maxSide, provider, device, threads,
+        };
+        command.Validators.Add(r =>
+        {
+            if (r.GetValue(frames) is <= 0) r.AddError("--frames must be positive");
+            if (r.GetValue(fps) is <= 0) r.AddError("--fps must be positive");
+            if (r.GetValue(maxSide) is <= 1) r.AddError("--max-side must be at least 2");
+        });
+        command.SetAction((parse, stop) =>
+        {
+            string source = parse.GetValue(input)!;
+            var options = new VideoOptions
+            {
+                Input = source,
+                Output = parse.GetValue(output)!.FullName,
+                InputFormat = parse.GetValue(format) ?? (source.StartsWith("/dev/video", StringComparison.Ordinal) ? "v4l2" : null),
+                Fps = parse.GetValue(fps),
+                Crf = parse.GetValue(crf),
+                Codec = parse.GetValue(codec)!,
+                MaxFrames = parse.GetValue(frames),
+                MaxSide = parse.GetValue(maxSide),
+            };
+            var translatorOptions = new TranslatorOptions
+            {
+                Provider = parse.GetValue(provider)!,
+                DeviceId = parse.GetValue(device),
+                Threads = parse.GetValue(threads),
+            };
+            return Task.FromResult(Run(options, parse.GetValue(model)!.FullName, translatorOptions, stop));
+        });
+        return command;
+    }
+
+    private static int Run(VideoOptions options, string modelPath, TranslatorOptions translatorOptions, CancellationToken stop)
+    {
+        try
+        {
+            if (!Ffmpeg.IsAvailable) throw new FfmpegException(Ffmpeg.NotFoundMessage);
+            using var translator = Translator.Open(modelPath, translatorOptions);
+            FrameTransform transform = (src, dst, w, h) => translator.Translate(src, dst, w, h, PixelLayout.Rgb24);
+            VideoResult result = null!;
+            AnsiConsole.Progress()
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+                .Start(ctx =>
+                {
+                    var task = ctx.AddTask("video");
+                    task.IsIndeterminate = true;
+                    var progress = new InlineProgress(p =>
+                    {
+                        if (p.TotalFrames is { } total)
+                        {
+                            task.IsIndeterminate = false;
+                            task.MaxValue = total;
+                        }
+                        task.Value = p.Frames;
+                        string eta = p.Eta is { } e ? $", ETA {e:hh\\:mm\\:ss}" : "";
+                        task.Description = $"{p.Frames} frames, {p.FramesPerSecond:F1} fps{eta}";
+                    });
+                    result = VideoTranslation.Run(options, transform, progress, stop);
+                });
+            Console.WriteLine(
+                $"{options.Output}: {result.Frames} frames {result.Width}x{result.Height} at {result.Fps:0.###} fps, " +
+                $"{result.FramesPerSecond:F1} frames/s end to end, inference {result.InferenceShare:P0} of the time " +
+                $"({translator.Provider}), audio {(result.AudioKept ? "kept" : "none")}");
+            return 0;
+        }
+        catch (Exception e) when (e is FfmpegException or InvalidModelException or ProviderUnavailableException or ArgumentException or IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return 1;
+        }
+    }
+
+    /// <summary>Calls back on the reporting thread (Progress&lt;T&gt; would post to the thread pool and lag behind).</summary>
+    private sealed class InlineProgress(Action<VideoProgress> report) : IProgress<VideoProgress>
+    {
+        public void Report(VideoProgress value) => report(value);
+    }
+}
