@@ -1,0 +1,170 @@
+using System.Security.Cryptography;
+using System.Text.RegularExpressions;
+using CycleGanEdge.Exporter.Onnx;
+using CycleGanEdge.Runtime;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+using DataType = CycleGanEdge.Exporter.Onnx.TensorProto.Types.DataType;
+
+namespace CycleGanEdge.Exporter.Tests;
+
+public class ContractTests
+{
+    private static readonly ModelIdentity Identity = new()
+    {
+        Direction = "BtoA", DomainIn = "twemoji", DomainOut = "noto", TrainSize = 64,
+        SourceSha256 = Convert.ToHexStringLower(SHA256.HashData("checkpoint"u8)),
+    };
+
+    private static string RepoFile(string relative)
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            string candidate = Path.Combine(dir.FullName, relative);
+            if (File.Exists(candidate))
+                return candidate;
+        }
+        throw new FileNotFoundException(relative);
+    }
+
+    /// <summary>The first column of the "Metadata keys" table in docs/onnx-contract.md, in order.</summary>
+    private static List<string> DocumentedKeys()
+    {
+        string doc = File.ReadAllText(RepoFile("docs/onnx-contract.md"));
+        string section = doc[doc.IndexOf("## Metadata keys", StringComparison.Ordinal)..];
+        return [.. Regex.Matches(section, @"^\| `([^`]+)` \|", RegexOptions.Multiline).Select(m => m.Groups[1].Value)];
+    }
+
+    [Fact]
+    public void DocumentedKeyTableEqualsRequiredKeys()
+    {
+        var documented = DocumentedKeys();
+        Assert.Equal(16, documented.Count);
+        Assert.Equal(ModelContract.RequiredKeys, documented);
+    }
+
+    [Theory]
+    [InlineData(false, "float32-nchw")]
+    [InlineData(true, "uint8-nhwc")]
+    public void ExportedMetadataHasExactlyTheContractKeysWithConsistentValues(bool fp16, string io)
+    {
+        var arch = TinyGenerators.Options("resnet_6blocks", inputNc: 1, outputNc: 3);
+        using var generator = TinyGenerators.Create(arch);
+        byte[] onnx = OnnxExport.ToBytes(generator, arch, new ExportOptions { Fp16 = fp16, Io = io }, Identity);
+
+        using var session = new InferenceSession(onnx);
+        var meta = session.ModelMetadata.CustomMetadataMap;
+        Assert.Equal(ModelContract.RequiredKeys.Order(), meta.Keys.Order());
+        var expected = new Dictionary<string, string>
+        {
+            [ModelContract.ContractVersionKey] = "1",
+            [ModelContract.DirectionKey] = "BtoA",
+            [ModelContract.DomainInKey] = "twemoji",
+            [ModelContract.DomainOutKey] = "noto",
+            [ModelContract.ArchKey] = "resnet_6blocks",
+            [ModelContract.NgfKey] = "8",
+            [ModelContract.NormKey] = "instance",
+            [ModelContract.ChannelsInKey] = "1",
+            [ModelContract.ChannelsOutKey] = "3",
+            [ModelContract.IoKey] = io,
+            [ModelContract.PixelRangeKey] = io == ModelContract.IoUint8Nhwc ? "0,255" : "-1,1",
+            [ModelContract.PrecisionKey] = fp16 ? "fp16" : "fp32",
+            [ModelContract.SpatialMultipleKey] = "4",
+            [ModelContract.TrainSizeKey] = "64",
+            [ModelContract.SourceSha256Key] = Identity.SourceSha256,
+            [ModelContract.ExporterVersionKey] = OnnxExport.ExporterVersion,
+        };
+        foreach (var (key, value) in expected)
+            Assert.Equal(value, meta[key]);
+        Assert.Matches(@"^\d+\.\d+\.\d+", OnnxExport.ExporterVersion);
+
+        // The graph's edges agree with the io key: names, element type, layout, channels, dynamic N/H/W.
+        var input = Assert.Single(session.InputMetadata);
+        var output = Assert.Single(session.OutputMetadata);
+        Assert.Equal(ModelContract.InputName, input.Key);
+        Assert.Equal(ModelContract.OutputName, output.Key);
+        bool uint8 = io == ModelContract.IoUint8Nhwc;
+        Assert.Equal(uint8 ? TensorElementType.UInt8 : TensorElementType.Float, input.Value.ElementDataType);
+        Assert.Equal(uint8 ? TensorElementType.UInt8 : TensorElementType.Float, output.Value.ElementDataType);
+        Assert.Equal(uint8 ? [-1, -1, -1, 1] : [-1, 1, -1, -1], input.Value.Dimensions);
+        Assert.Equal(uint8 ? [-1, -1, -1, 3] : [-1, 3, -1, -1], output.Value.Dimensions);
+        Assert.Equal(uint8 ? ["batch", "height", "width", ""] : ["batch", "", "height", "width"], input.Value.SymbolicDimensions);
+        Assert.Empty(ModelCheck.ContractProblems(ModelProto.Parser.ParseFrom(onnx)));
+    }
+
+    [Fact]
+    public void Fp16KeepsInstanceNormInFloat32BetweenCasts()
+    {
+        var arch = TinyGenerators.Options("resnet_6blocks");
+        using var generator = TinyGenerators.Create(arch);
+        var model = ModelProto.Parser.ParseFrom(OnnxExport.ToBytes(generator, arch, new ExportOptions { Fp16 = true }, Identity));
+        var graph = model.Graph;
+        var producers = graph.Node.ToDictionary(n => n.Output[0]);
+        var initializers = graph.Initializer.ToDictionary(t => t.Name);
+
+        var norms = graph.Node.Where(n => n.OpType == "InstanceNormalization").ToList();
+        Assert.Equal(3 + 2 * 6 + 2, norms.Count);
+        foreach (var norm in norms)
+        {
+            var cast = producers[norm.Input[0]];
+            Assert.Equal("Cast", cast.OpType);
+            Assert.Equal((long)DataType.Float, cast.Attribute.Single(a => a.Name == "to").I);
+            Assert.All(norm.Input.Skip(1), name => Assert.Equal((int)DataType.Float, initializers[name].DataType));
+            var consumer = graph.Node.Single(n => n.Input.Contains(norm.Output[0]));
+            Assert.Equal("Cast", consumer.OpType);
+            Assert.Equal((long)DataType.Float16, consumer.Attribute.Single(a => a.Name == "to").I);
+        }
+        // Every convolution weight is half precision.
+        var convWeights = graph.Node.Where(n => n.OpType is "Conv" or "ConvTranspose").Select(n => initializers[n.Input[1]]).ToList();
+        Assert.NotEmpty(convWeights);
+        Assert.All(convWeights, w => Assert.Equal((int)DataType.Float16, w.DataType));
+    }
+
+    [Theory]
+    [InlineData(13, 7)]
+    [InlineData(17, 8)]
+    [InlineData(21, 10)]
+    public void OpsetsLoadAndMatch(int opset, int irVersion)
+    {
+        var arch = TinyGenerators.Options("resnet_6blocks");
+        using var generator = TinyGenerators.Create(arch);
+        var options = new ExportOptions { Opset = opset };
+        byte[] onnx = OnnxExport.ToBytes(generator, arch, options, Identity);
+        var model = ModelProto.Parser.ParseFrom(onnx);
+        Assert.Equal(irVersion, model.IrVersion);
+        Assert.Equal(opset, Assert.Single(model.OpsetImport).Version);
+        Assert.True(OnnxExport.CheckParity(generator, arch, onnx, options).Passed);
+    }
+
+    [Theory]
+    [InlineData(12)]
+    [InlineData(22)]
+    public void OpsetOutsideTheSupportedRangeIsRefused(int opset)
+    {
+        var arch = TinyGenerators.Options("resnet_6blocks");
+        using var generator = TinyGenerators.Create(arch);
+        var error = Assert.Throws<ExportException>(() => OnnxExport.ToBytes(generator, arch, new ExportOptions { Opset = opset }, Identity));
+        Assert.Equal($"--opset {opset} is not supported: use 13 to 21", error.Message);
+    }
+
+    [Fact]
+    public void FoldingAnInstanceNormGeneratorIsRefused()
+    {
+        var arch = TinyGenerators.Options("resnet_6blocks");
+        using var generator = TinyGenerators.Create(arch);
+        var error = Assert.Throws<ExportException>(() => OnnxExport.ToBytes(generator, arch, new ExportOptions { FoldBatchNorm = true }, Identity));
+        Assert.Contains("no batch norm to fold", error.Message);
+    }
+
+    [Fact]
+    public void FoldedBatchNormLeavesNoBatchNormalizationNode()
+    {
+        var arch = TinyGenerators.Options("encoder_decoder", "batch");
+        using var generator = TinyGenerators.Create(arch);
+        var plain = ModelProto.Parser.ParseFrom(OnnxExport.ToBytes(generator, arch, new ExportOptions(), Identity));
+        var folded = ModelProto.Parser.ParseFrom(OnnxExport.ToBytes(generator, arch, new ExportOptions { FoldBatchNorm = true }, Identity));
+        // Norms after the three downs and two ups, and two in each of the three residual blocks.
+        Assert.Equal(5 + 3 * 2, plain.Graph.Node.Count(n => n.OpType == "BatchNormalization"));
+        Assert.DoesNotContain(folded.Graph.Node, n => n.OpType == "BatchNormalization");
+    }
+}
