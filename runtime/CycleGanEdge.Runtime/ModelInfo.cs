@@ -27,6 +27,10 @@ public sealed record ModelInfo
     /// <summary>All metadata pairs, including any the contract does not define.</summary>
     public required IReadOnlyDictionary<string, string> Metadata { get; init; }
 
+    /// <summary>The graph's input and output as ONNX Runtime sees them.</summary>
+    public required TensorSignature Input { get; init; }
+    public required TensorSignature Output { get; init; }
+
     public bool IsUint8 => Io == ModelContract.IoUint8Nhwc;
 
     /// <summary>Reads and validates the metadata and the input/output signature of an open session.</summary>
@@ -77,6 +81,8 @@ public sealed record ModelInfo
             SourceSha256 = meta[ModelContract.SourceSha256Key],
             ExporterVersion = meta[ModelContract.ExporterVersionKey],
             Metadata = new Dictionary<string, string>(meta),
+            Input = TensorSignature.Of(session.InputMetadata, ModelContract.InputName),
+            Output = TensorSignature.Of(session.OutputMetadata, ModelContract.OutputName),
         };
         if (info.ChannelsIn == 2 || info.ChannelsOut == 2)
             throw new InvalidModelException(path, "channels must be 1 (grayscale) or 3 (RGB)");
@@ -105,4 +111,19 @@ public sealed record ModelInfo
     }
 
     public string Describe() => string.Join(Environment.NewLine, Metadata.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key} = {p.Value}"));
+}
+
+/// <summary>Name, element type and dimensions (a name for a dynamic one) of a graph input or output.</summary>
+public sealed record TensorSignature(string Name, string ElementType, IReadOnlyList<string> Dimensions)
+{
+    internal static TensorSignature Of(IReadOnlyDictionary<string, NodeMetadata> nodes, string name)
+    {
+        if (!nodes.TryGetValue(name, out var node) || !node.IsTensor)
+            return new TensorSignature(name, "?", []);
+        var dims = node.Dimensions.Select((d, i) => d > 0 ? d.ToString(CultureInfo.InvariantCulture)
+            : node.SymbolicDimensions.Length > i && node.SymbolicDimensions[i].Length > 0 ? node.SymbolicDimensions[i] : "?").ToArray();
+        return new TensorSignature(name, node.ElementDataType.ToString().ToLowerInvariant(), dims);
+    }
+
+    public override string ToString() => $"{Name}: {ElementType}[{string.Join(", ", Dimensions)}]";
 }

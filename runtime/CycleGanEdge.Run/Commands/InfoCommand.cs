@@ -1,0 +1,41 @@
+using System.CommandLine;
+using CycleGanEdge.Runtime;
+
+namespace CycleGanEdge.Run.Commands;
+
+public static class InfoCommand
+{
+    public static Command Create()
+    {
+        var model = SharedOptions.Model();
+        var command = new Command("info", "Show a model's metadata, inputs and outputs, and the providers this build can use") { model };
+        command.SetAction(parse =>
+        {
+            var output = parse.InvocationConfiguration.Output;
+            var error = parse.InvocationConfiguration.Error;
+            string path = parse.GetRequiredValue(model).FullName;
+            try
+            {
+                using var translator = Translator.Open(path, new TranslatorOptions { Provider = "cpu" });
+                var m = translator.Model;
+                output.WriteLine($"model:      {path}");
+                output.WriteLine($"translates: {m.DomainIn} -> {m.DomainOut} ({m.Direction}, {m.Arch}, ngf {m.Ngf}, norm {m.Norm}, {m.Precision})");
+                output.WriteLine($"input:      {m.Input}");
+                output.WriteLine($"output:     {m.Output}");
+                output.WriteLine($"sizes:      any; padded to a multiple of {m.SpatialMultiple} (trained at {m.TrainSize})");
+                output.WriteLine("metadata:");
+                foreach (var (key, value) in m.Metadata.OrderBy(p => p.Key, StringComparer.Ordinal))
+                    output.WriteLine($"  {key} = {value}");
+                output.WriteLine($"build:      -p:Accelerator={SessionFactory.BuildAccelerator}");
+                output.WriteLine($"providers:  {string.Join(", ", SessionFactory.AvailableProviders())}");
+                return ExitCodes.Success;
+            }
+            catch (InvalidModelException e)
+            {
+                error.WriteLine($"error: {e.Message}");
+                return ExitCodes.UsageError;
+            }
+        });
+        return command;
+    }
+}

@@ -1,0 +1,180 @@
+using System.CommandLine;
+using System.Diagnostics;
+using CycleGanEdge.Run.Batch;
+using CycleGanEdge.Runtime;
+using CycleGanEdge.Runtime.Imaging;
+using Spectre.Console;
+using Spectre.Console.Rendering;
+
+namespace CycleGanEdge.Run.Commands;
+
+public static class TranslateCommand
+{
+    public static Command Create()
+    {
+        var model = SharedOptions.Model();
+        var inputs = new Argument<string[]>("inputs")
+        {
+            Description = "Image files, folders or glob patterns (quote them: 'photos/**/*.jpg')",
+            Arity = ArgumentArity.OneOrMore,
+        };
+        var output = new Option<DirectoryInfo>("--output", "-o") { Description = "Output folder; mirrors the input tree", Required = true };
+        var format = new Option<string>("--format", "-f") { Description = "Output format", DefaultValueFactory = _ => "png" }
+            .AcceptOnlyFromAmong("png", "jpg", "webp");
+        var quality = new Option<int>("--quality", "-q") { Description = "JPEG/WebP quality 1-100 (100 = lossless WebP)", DefaultValueFactory = _ => 95 };
+        quality.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int>() is < 1 or > 100) r.AddError("--quality must be between 1 and 100.");
+        });
+        var recursive = new Option<bool>("--recursive", "-r") { Description = "Include subfolders of input folders" };
+        var skipExisting = new Option<bool>("--skip-existing") { Description = "Leave images whose output already exists (outputs are never partial)" };
+        var jobs = new Option<string>("--jobs", "-j") { Description = "Threads for load:proc:save (proc = model sessions)", DefaultValueFactory = _ => "1:1:2" };
+        jobs.Validators.Add(r =>
+        {
+            if (ParseJobs(r.GetValueOrDefault<string>()) is null) r.AddError("--jobs must be three whole numbers >= 1 as load:proc:save, e.g. 2:1:2.");
+        });
+        var provider = SharedOptions.Provider();
+        var deviceId = SharedOptions.DeviceId();
+        var threads = SharedOptions.Threads();
+        var tile = SharedOptions.NonNegative(new Option<int>("--tile") { Description = "Tile size in pixels for large images (0 = whole image)" });
+        var tileOverlap = SharedOptions.NonNegative(new Option<int>("--tile-overlap") { Description = "Pixels shared by neighbouring tiles", DefaultValueFactory = _ => 32 });
+        var maxSide = SharedOptions.NonNegative(new Option<int>("--max-side") { Description = "Scale images down so the longer side is at most this (0 = keep size)" });
+        var batch = SharedOptions.AtLeastOne(new Option<int>("--batch") { Description = "Images of the same size per model run", DefaultValueFactory = _ => 1 });
+        var maxPixels = SharedOptions.AtLeastOne(new Option<long>("--max-pixels") { Description = "Refuse images with more pixels (decompression bombs)", DefaultValueFactory = _ => ImageLimits.Default.MaxPixels });
+        var cacheOptimized = new Option<bool>("--cache-optimized") { Description = "Save the optimised graph beside the model and reuse it" };
+
+        var command = new Command("translate", "Translate images, folders or glob patterns into an output folder")
+        {
+            model, inputs, output, format, quality, recursive, skipExisting, jobs, provider, deviceId, threads,
+            tile, tileOverlap, maxSide, batch, maxPixels, cacheOptimized,
+        };
+        command.Validators.Add(r =>
+        {
+            int t = r.GetValue(tile), o = r.GetValue(tileOverlap);
+            if (t > 0 && o * 2 >= t) r.AddError($"--tile-overlap ({o}) must be less than half of --tile ({t}).");
+        });
+
+        command.SetAction(async (parse, ct) =>
+        {
+            var (loaders, procs, savers) = ParseJobs(parse.GetValue(jobs))!.Value;
+            var options = new TranslatorOptions
+            {
+                Provider = parse.GetValue(provider)!,
+                DeviceId = parse.GetValue(deviceId),
+                Threads = parse.GetValue(threads),
+                Tile = parse.GetValue(tile),
+                TileOverlap = parse.GetValue(tileOverlap),
+                MaxSide = parse.GetValue(maxSide),
+                CacheOptimizedModel = parse.GetValue(cacheOptimized),
+            };
+            var settings = new PipelineSettings
+            {
+                Format = parse.GetValue(format) switch { "jpg" => ImageFormat.Jpeg, "webp" => ImageFormat.Webp, _ => ImageFormat.Png },
+                Quality = parse.GetValue(quality),
+                Batch = parse.GetValue(batch),
+                Loaders = loaders,
+                Savers = savers,
+                Limits = new ImageLimits { MaxPixels = parse.GetValue(maxPixels) },
+            };
+            return await RunAsync(parse.GetRequiredValue(model).FullName, parse.GetRequiredValue(inputs), parse.GetRequiredValue(output).FullName,
+                options, procs, settings, parse.GetValue(recursive), parse.GetValue(skipExisting),
+                parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct);
+        });
+        return command;
+    }
+
+    private static async Task<int> RunAsync(string modelPath, string[] inputs, string outputRoot, TranslatorOptions options, int procs,
+        PipelineSettings settings, bool recursive, bool skipExisting, TextWriter output, TextWriter error, CancellationToken ct)
+    {
+        var translators = new List<Translator>();
+        try
+        {
+            // Open the model first: a bad model or provider is a usage error, before any file is touched.
+            for (int i = 0; i < procs; i++)
+                translators.Add(Translator.Open(modelPath, options));
+        }
+        catch (Exception e) when (e is InvalidModelException or ProviderUnavailableException or ArgumentException)
+        {
+            foreach (var t in translators) t.Dispose();
+            await error.WriteLineAsync($"error: {e.Message}");
+            return ExitCodes.UsageError;
+        }
+
+        try
+        {
+            var scan = InputScanner.Scan(inputs, outputRoot, settings.Format, recursive);
+            var items = scan.Items;
+            int skipped = 0;
+            if (skipExisting)
+            {
+                items = [.. scan.Items.Where(i => !File.Exists(i.Output))];
+                skipped = scan.Items.Count - items.Count;
+            }
+
+            var clock = Stopwatch.StartNew();
+            PipelineResult result;
+            var console = ConsoleFor(output);
+            if (console.Profile.Capabilities.Interactive && items.Count > 0)
+            {
+                result = await console.Progress()
+                    .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RateColumn(), new RemainingTimeColumn())
+                    .StartAsync(async ctx =>
+                    {
+                        var task = ctx.AddTask($"{translators[0].Model.DomainIn} -> {translators[0].Model.DomainOut}", maxValue: items.Count);
+                        return await TranslatePipeline.RunAsync(items, translators, settings, () => task.Increment(1), ct);
+                    });
+            }
+            else
+            {
+                result = await TranslatePipeline.RunAsync(items, translators, settings, null, ct);
+            }
+            clock.Stop();
+
+            var failures = scan.Failures.Concat(result.Failures).ToList();
+            foreach (var f in failures)
+                await error.WriteLineAsync($"failed: {f.Input}: {f.Reason}");
+            double rate = result.Done / Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
+            await output.WriteLineAsync(
+                $"done: {result.Done}, skipped: {skipped}, failed: {failures.Count} " +
+                $"({clock.Elapsed.TotalSeconds:0.0} s, {rate:0.0} images/s, {translators[0].Provider}) -> {outputRoot}");
+            if (scan.IgnoredFiles > 0)
+                await output.WriteLineAsync($"ignored {scan.IgnoredFiles} file(s) without an image extension");
+            if (result.Done + skipped + failures.Count == 0)
+            {
+                await error.WriteLineAsync("error: no images found in the inputs");
+                return ExitCodes.SomeFailed;
+            }
+            return failures.Count == 0 ? ExitCodes.Success : ExitCodes.SomeFailed;
+        }
+        catch (OperationCanceledException)
+        {
+            await error.WriteLineAsync("interrupted: finished outputs are complete; run again with --skip-existing to continue.");
+            return ExitCodes.Interrupted;
+        }
+        finally
+        {
+            foreach (var t in translators) t.Dispose();
+        }
+    }
+
+    internal static (int Load, int Proc, int Save)? ParseJobs(string? value)
+    {
+        var parts = (value ?? "").Split(':');
+        if (parts.Length != 3) return null;
+        var n = parts.Select(p => int.TryParse(p, out int v) && v >= 1 ? v : -1).ToArray();
+        return n.Any(v => v < 1) ? null : (n[0], n[1], n[2]);
+    }
+
+    /// <summary>The real terminal when writing to stdout; a plain, non-interactive console for any other writer (tests, pipes).</summary>
+    private static IAnsiConsole ConsoleFor(TextWriter output) =>
+        ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected
+            ? AnsiConsole.Console
+            : AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(output), Interactive = InteractionSupport.No, Ansi = AnsiSupport.No });
+
+    /// <summary>Images per second, from Spectre's own speed estimate.</summary>
+    private sealed class RateColumn : ProgressColumn
+    {
+        public override IRenderable Render(RenderOptions options, ProgressTask task, TimeSpan deltaTime) =>
+            new Text(task.Speed is { } s ? $"{s:0.0} img/s" : "-- img/s");
+    }
+}
