@@ -18,6 +18,13 @@ public static class TranslateCommand
             Description = "Image files, folders or glob patterns (quote them: 'photos/**/*.jpg')",
             Arity = ArgumentArity.OneOrMore,
         };
+        // Unknown options would otherwise be taken for inputs.
+        inputs.Validators.Add(r =>
+        {
+            foreach (string value in r.GetValueOrDefault<string[]>() ?? [])
+                if (value.StartsWith('-') && !File.Exists(value) && !Directory.Exists(value))
+                    r.AddError($"Unknown option '{value}'.");
+        });
         var output = new Option<DirectoryInfo>("--output", "-o") { Description = "Output folder; mirrors the input tree", Required = true };
         var format = new Option<string>("--format", "-f") { Description = "Output format", DefaultValueFactory = _ => "png" }
             .AcceptOnlyFromAmong("png", "jpg", "webp");

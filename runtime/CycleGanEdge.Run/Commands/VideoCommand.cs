@@ -10,8 +10,7 @@ public static class VideoCommand
 {
     public static Command Create()
     {
-        var model = new Option<FileInfo>("--model", "-m") { Description = "Exported generator (.onnx)", Required = true };
-        model.AcceptExistingOnly();
+        var model = SharedOptions.Model();
         var input = new Argument<string>("input") { Description = "Video file, stream URL or camera device (e.g. /dev/video0)" };
         var output = new Option<FileInfo>("--output", "-o") { Description = "Output video; the extension picks the container (.mp4, .mkv)", Required = true };
         var format = new Option<string?>("--format", "-f") { Description = "ffmpeg input format, e.g. v4l2 for a camera (default: v4l2 for /dev/video*, else guessed by ffmpeg)" };
@@ -20,9 +19,9 @@ public static class VideoCommand
         var codec = new Option<string>("--codec") { Description = "ffmpeg video encoder", DefaultValueFactory = _ => "libx264" };
         var frames = new Option<long?>("--frames") { Description = "Stop after this many frames" };
         var maxSide = new Option<int?>("--max-side") { Description = "Scale frames down so the longer side is at most this" };
-        var provider = new Option<string>("--provider") { Description = "auto, cpu, cuda or directml", DefaultValueFactory = _ => "auto" };
-        var device = new Option<int>("--device") { Description = "GPU device id" };
-        var threads = new Option<int>("--threads") { Description = "ONNX Runtime threads (0 = its default)" };
+        var provider = SharedOptions.Provider();
+        var device = SharedOptions.DeviceId();
+        var threads = SharedOptions.Threads();
 
         var command = new Command("video", "Translate every frame of a video (file, stream URL or camera); audio is kept from the source")
         {
@@ -54,20 +53,37 @@ public static class VideoCommand
                 DeviceId = parse.GetValue(device),
                 Threads = parse.GetValue(threads),
             };
-            return Task.FromResult(Run(options, parse.GetValue(model)!.FullName, translatorOptions, stop));
+            return Task.FromResult(Run(options, parse.GetValue(model)!.FullName, translatorOptions, parse.InvocationConfiguration, stop));
         });
         return command;
     }
 
-    private static int Run(VideoOptions options, string modelPath, TranslatorOptions translatorOptions, CancellationToken stop)
+    /// <summary>Ctrl+C (<paramref name="stop"/>) ends the capture early and still finishes the file: the way to end a camera recording.</summary>
+    private static int Run(VideoOptions options, string modelPath, TranslatorOptions translatorOptions, InvocationConfiguration io, CancellationToken stop)
     {
+        if (!Ffmpeg.IsAvailable)
+        {
+            io.Error.WriteLine($"error: {Ffmpeg.NotFoundMessage}");
+            return ExitCodes.UsageError;
+        }
+        Translator translator;
         try
         {
-            if (!Ffmpeg.IsAvailable) throw new FfmpegException(Ffmpeg.NotFoundMessage);
-            using var translator = Translator.Open(modelPath, translatorOptions);
+            translator = Translator.Open(modelPath, translatorOptions);
+        }
+        catch (Exception e) when (e is InvalidModelException or ProviderUnavailableException or ArgumentException)
+        {
+            io.Error.WriteLine($"error: {e.Message}");
+            return ExitCodes.UsageError;
+        }
+        using var _ = translator;
+        try
+        {
             FrameTransform transform = (src, dst, w, h) => translator.Translate(src, dst, w, h, PixelLayout.Rgb24);
             VideoResult result = null!;
-            AnsiConsole.Progress()
+            // Progress goes to stderr: stdout carries only the result line.
+            var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(io.Error) });
+            console.Progress()
                 .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
                 .Start(ctx =>
                 {
@@ -86,16 +102,16 @@ public static class VideoCommand
                     });
                     result = VideoTranslation.Run(options, transform, progress, stop);
                 });
-            Console.WriteLine(
+            io.Output.WriteLine(
                 $"{options.Output}: {result.Frames} frames {result.Width}x{result.Height} at {result.Fps:0.###} fps, " +
                 $"{result.FramesPerSecond:F1} frames/s end to end, inference {result.InferenceShare:P0} of the time " +
                 $"({translator.Provider}), audio {(result.AudioKept ? "kept" : "none")}");
-            return 0;
+            return stop.IsCancellationRequested ? ExitCodes.Interrupted : ExitCodes.Success;
         }
-        catch (Exception e) when (e is FfmpegException or InvalidModelException or ProviderUnavailableException or ArgumentException or IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is FfmpegException or IOException or UnauthorizedAccessException)
         {
-            Console.Error.WriteLine($"error: {e.Message}");
-            return 1;
+            io.Error.WriteLine($"error: {e.Message}");
+            return ExitCodes.SomeFailed;
         }
     }
 

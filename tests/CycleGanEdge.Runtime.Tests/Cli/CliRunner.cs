@@ -1,0 +1,16 @@
+using CycleGanEdge.Run;
+
+namespace CycleGanEdge.Runtime.Tests.Cli;
+
+internal sealed record CliResult(int ExitCode, string Output, string Error);
+
+internal static class CliRunner
+{
+    public static async Task<CliResult> RunAsync(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int code = await Run.Cli.InvokeAsync(Program.CreateRoot(), args, output, error);
+        return new CliResult(code, output.ToString(), error.ToString());
+    }
+}
