@@ -66,6 +66,20 @@ public class NetworkShapeTests
         Assert.True(g.forward(x).allclose(g.forward(x), rtol: 0, atol: 0), "eval passes must be deterministic");
     }
 
+    [Theory]
+    [InlineData("resnet_9blocks", 9)]  // one per residual block
+    [InlineData("resnet_6blocks", 6)]
+    [InlineData("unet_128", 2)]        // only the num_downs - 5 innermost-but-one blocks, as the reference
+    [InlineData("unet_256", 3)]
+    [InlineData("encoder_decoder", EncoderDecoderGenerator.ResidualBlocks)]
+    public void Dropout_sits_where_the_reference_puts_it(string arch, int count)
+    {
+        using var g = CreateGenerator(new GeneratorOptions { Arch = arch, Ngf = 4, UseDropout = true });
+        var dropouts = g.modules().OfType<Dropout>().ToList();
+        Assert.Equal(count, dropouts.Count);
+        Assert.All(dropouts, d => Assert.Equal(0.5, d.p));
+    }
+
     [Fact]
     public void Without_dropout_there_are_no_dropout_layers()
     {

@@ -215,7 +215,8 @@ public static class CheckpointFile
         writer.WriteInt32((int)tensor.ndim);
         foreach (long dim in tensor.shape)
             writer.WriteInt64(dim);
-        using var data = tensor.detach().cpu().contiguous();
+        using var scope = torch.NewDisposeScope(); // detach/cpu/contiguous each make a tensor handle
+        var data = tensor.detach().cpu().contiguous();
         if (data.numel() > 0)
             writer.Write(data.bytes);
     }
