@@ -32,6 +32,8 @@ public class ContractTests
     {
         string doc = File.ReadAllText(RepoFile("docs/onnx-contract.md"));
         string section = doc[doc.IndexOf("## Metadata keys", StringComparison.Ordinal)..];
+        int next = section.IndexOf("\n## ", StringComparison.Ordinal);
+        section = next < 0 ? section : section[..next];
         return [.. Regex.Matches(section, @"^\| `([^`]+)` \|", RegexOptions.Multiline).Select(m => m.Groups[1].Value)];
     }
 

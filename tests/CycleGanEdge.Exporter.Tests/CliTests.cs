@@ -1,0 +1,234 @@
+using System.CommandLine;
+using System.Security.Cryptography;
+using CycleGanEdge.Exporter.Onnx;
+using CycleGanEdge.Runtime;
+using CycleGanEdge.Torch.Checkpoints;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+
+namespace CycleGanEdge.Exporter.Tests;
+
+/// <summary>cyclegan-export through its command's Parse(...).InvokeAsync with output captured.</summary>
+public sealed class CliTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("cyclegan-export-cli-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string PathIn(string name) => Path.Combine(_dir, name);
+
+    private sealed record Result(int ExitCode, string Out, string Err);
+
+    private static async Task<Result> Run(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int code = await ExportCommand.Create().Parse(args).InvokeAsync(new InvocationConfiguration { Output = output, Error = error });
+        return new Result(code, output.ToString(), error.ToString());
+    }
+
+    private static void AssertOneErrorLine(Result result, int exitCode, string startsWith)
+    {
+        Assert.Equal(exitCode, result.ExitCode);
+        string line = Assert.Single(result.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith(startsWith, line);
+        Assert.DoesNotContain("   at ", result.Err);
+    }
+
+    private string SaveCheckpoint(string name, string norm = "instance")
+    {
+        var arch = TinyGenerators.Options("resnet_6blocks", norm);
+        using var generator = TinyGenerators.Create(arch);
+        string path = PathIn(name);
+        CheckpointFile.SaveModule(path, new CheckpointHeader
+        {
+            Kind = CheckpointKinds.Generator, Generator = arch, Direction = "AtoB", DomainIn = "noto", DomainOut = "twemoji", TrainSize = 32,
+        }, generator);
+        return path;
+    }
+
+    [Fact]
+    public async Task ExportsACheckpointWithParityReportAndMetadata()
+    {
+        string checkpoint = SaveCheckpoint("latest_net_G_A.ckpt");
+        string output = PathIn("model.onnx");
+        var result = await Run(checkpoint, "-o", output, "--domain-out", "emoji", "--name", "tiny");
+
+        Assert.Equal(0, result.ExitCode);
+        Assert.Equal("", result.Err);
+        Assert.Equal(2, result.Out.Split('\n').Count(l => l.StartsWith("parity ", StringComparison.Ordinal)));
+        Assert.Contains($"wrote {output}: resnet_6blocks AtoB (noto -> emoji)", result.Out);
+        Assert.Empty(Directory.GetFiles(_dir, "*.tmp*"));
+
+        using var session = new InferenceSession(output);
+        var meta = session.ModelMetadata.CustomMetadataMap;
+        Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(checkpoint))), meta[ModelContract.SourceSha256Key]);
+        Assert.Equal("emoji", meta[ModelContract.DomainOutKey]);
+        Assert.Equal("noto", meta[ModelContract.DomainInKey]);
+        Assert.Equal("32", meta[ModelContract.TrainSizeKey]);
+        Assert.Equal("tiny", ModelProto.Parser.ParseFrom(File.ReadAllBytes(output)).Graph.Name);
+
+        var check = await Run("--check", output);
+        Assert.Equal(0, check.ExitCode);
+        Assert.StartsWith($"ok: {output}: resnet_6blocks AtoB (noto -> emoji), float32-nchw, fp32, opset 17", check.Out);
+    }
+
+    [Fact]
+    public async Task ExportsFp16Uint8AndFoldedBatchNorm()
+    {
+        string checkpoint = SaveCheckpoint("g.ckpt", norm: "batch");
+        string output = PathIn("model.onnx");
+        var result = await Run(checkpoint, "-o", output, "--fp16", "--io", "uint8-nhwc", "--fold-batchnorm", "--opset", "21", "--direction", "BtoA");
+        Assert.Equal(0, result.ExitCode);
+        Assert.Contains("levels", result.Out);
+        Assert.Contains("batch norm folded", result.Out);
+        var check = await Run("--check", output);
+        Assert.Equal(0, check.ExitCode);
+        Assert.Contains("resnet_6blocks BtoA", check.Out);
+        Assert.Contains("uint8-nhwc, fp16, opset 21", check.Out);
+    }
+
+    /// <summary>The reference's own output for its fixture generator, through --from-pytorch and ONNX Runtime.</summary>
+    [Fact]
+    public async Task ExportsAReferencePyTorchStateDict()
+    {
+        string pth = PathIn("latest_net_G_B.pth");
+        File.Copy(PyTorch.Fixtures.Path("resnet_6blocks_ngf4.pth"), pth);
+        string output = PathIn("reference.onnx");
+        var result = await Run("--from-pytorch", pth, "--arch", "resnet_6blocks", "--ngf", "4", "--no-dropout", "-o", output);
+        Assert.Equal(0, result.ExitCode);
+        Assert.Contains("resnet_6blocks BtoA (B -> A)", result.Out);
+
+        float[] input = PyTorch.Fixtures.ReadFloats("resnet_6blocks_ngf4.input.f32");
+        float[] expected = PyTorch.Fixtures.ReadFloats("resnet_6blocks_ngf4.output.f32");
+        int side = (int)Math.Sqrt(input.Length / 3);
+        using var session = new InferenceSession(output);
+        using var value = OrtValue.CreateTensorValueFromMemory(input, [1, 3, side, side]);
+        using var runOptions = new RunOptions();
+        using var outputs = session.Run(runOptions, [ModelContract.InputName], [value], [ModelContract.OutputName]);
+        float[] actual = outputs[0].GetTensorDataAsSpan<float>().ToArray();
+        Assert.Equal(expected.Length, actual.Length);
+        Assert.InRange(expected.Zip(actual, (e, a) => Math.Abs(e - a)).Max(), 0, 1e-4);
+        Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(pth))),
+            session.ModelMetadata.CustomMetadataMap[ModelContract.SourceSha256Key]);
+    }
+
+    [Fact]
+    public async Task PyTorchStateDictThatDoesNotFitTheFlagsIsOneLine()
+    {
+        string pth = PathIn("g.pth");
+        File.Copy(PyTorch.Fixtures.Path("resnet_6blocks_ngf4.pth"), pth);
+        // Without --no-dropout the reference layout has a Dropout in each block, so the keys shift.
+        var result = await Run("--from-pytorch", pth, "--arch", "resnet_6blocks", "--ngf", "4", "-o", PathIn("x.onnx"));
+        AssertOneErrorLine(result, 1, $"error: {pth}: does not fit the ResnetGenerator network");
+        Assert.False(File.Exists(PathIn("x.onnx")));
+    }
+
+    [Fact]
+    public async Task MissingCheckpointIsAUsageError()
+    {
+        string missing = PathIn("nope.ckpt");
+        AssertOneErrorLine(await Run(missing, "-o", PathIn("x.onnx")), 2, $"error: {missing}: file not found");
+    }
+
+    [Fact]
+    public async Task CorruptCheckpointIsOneLineNamingTheFile()
+    {
+        string checkpoint = SaveCheckpoint("g.ckpt");
+        byte[] bytes = File.ReadAllBytes(checkpoint);
+        bytes[bytes.Length / 2] ^= 0xFF;
+        File.WriteAllBytes(checkpoint, bytes);
+        var result = await Run(checkpoint, "-o", PathIn("x.onnx"));
+        AssertOneErrorLine(result, 1, $"error: {checkpoint}: ");
+        Assert.False(File.Exists(PathIn("x.onnx")));
+    }
+
+    [Fact]
+    public async Task FoldingWithoutBatchNormIsRefused()
+    {
+        string checkpoint = SaveCheckpoint("g.ckpt");
+        AssertOneErrorLine(await Run(checkpoint, "-o", PathIn("x.onnx"), "--fold-batchnorm"), 1,
+            $"error: {checkpoint}: --fold-batchnorm: the generator has no batch norm to fold (its norm is 'instance')");
+    }
+
+    [Theory]
+    [InlineData("--opset 12 -o OUT", "error: --opset 12 is not supported: use 13 to 21")]
+    [InlineData("", "error: -o/--output OUT.onnx is required")]
+    [InlineData("--check CKPT", "error: --check takes only the model to check")]
+    public async Task BadCommandLinesAreUsageErrors(string extra, string message)
+    {
+        string checkpoint = SaveCheckpoint("g.ckpt");
+        var args = new List<string> { checkpoint };
+        args.AddRange(extra.Replace("CKPT", checkpoint).Replace("OUT", PathIn("x.onnx")).Split(' ', StringSplitOptions.RemoveEmptyEntries));
+        AssertOneErrorLine(await Run([.. args]), 2, message);
+    }
+
+    [Fact]
+    public async Task NothingToExportIsAUsageError() =>
+        AssertOneErrorLine(await Run("-o", PathIn("x.onnx")), 2, "error: give either a CHECKPOINT or --from-pytorch FILE");
+
+    [Fact]
+    public async Task FromPyTorchNeedsArch() =>
+        AssertOneErrorLine(await Run("--from-pytorch", "g.pth", "-o", PathIn("x.onnx")), 2, "error: --from-pytorch needs --arch");
+
+    [Fact]
+    public async Task SyntaxErrorsExitWithUsageCode()
+    {
+        var error = new StringWriter();
+        int code = await ExportCommand.RunAsync(["--opset", "seventeen", "g.ckpt"], new InvocationConfiguration { Output = new StringWriter(), Error = error });
+        Assert.Equal(2, code);
+        Assert.Contains("error: ", error.ToString());
+        Assert.Contains("seventeen", error.ToString());
+    }
+
+    [Fact]
+    public async Task CheckRejectsTruncatedAndRandomFiles()
+    {
+        string checkpoint = SaveCheckpoint("g.ckpt");
+        string good = PathIn("good.onnx");
+        Assert.Equal(0, (await Run(checkpoint, "-o", good)).ExitCode);
+        byte[] bytes = File.ReadAllBytes(good);
+
+        string truncated = PathIn("truncated.onnx");
+        File.WriteAllBytes(truncated, bytes[..(bytes.Length / 2)]);
+        AssertOneErrorLine(await Run("--check", truncated), 1, $"error: {truncated}: ");
+
+        string noise = PathIn("noise.onnx");
+        File.WriteAllBytes(noise, [.. Enumerable.Range(0, 4096).Select(i => (byte)(i * 7919 % 251))]);
+        AssertOneErrorLine(await Run("--check", noise), 1, $"error: {noise}: ");
+
+        string missing = PathIn("missing.onnx");
+        AssertOneErrorLine(await Run("--check", missing), 2, $"error: {missing}: file not found");
+    }
+
+    [Fact]
+    public async Task CheckRejectsMissingOrContradictoryMetadata()
+    {
+        string checkpoint = SaveCheckpoint("g.ckpt");
+        string good = PathIn("good.onnx");
+        Assert.Equal(0, (await Run(checkpoint, "-o", good)).ExitCode);
+
+        var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(good));
+        var noNgf = model.Clone();
+        noNgf.MetadataProps.Remove(noNgf.MetadataProps.Single(e => e.Key == ModelContract.NgfKey));
+        string noNgfPath = PathIn("no-ngf.onnx");
+        File.WriteAllBytes(noNgfPath, Google.Protobuf.MessageExtensions.ToByteArray(noNgf));
+        AssertOneErrorLine(await Run("--check", noNgfPath), 1, $"error: {noNgfPath}: breaks the model contract: missing metadata keys: cyclegan.ngf");
+
+        var wrongIo = model.Clone();
+        wrongIo.MetadataProps.Single(e => e.Key == ModelContract.IoKey).Value = ModelContract.IoUint8Nhwc;
+        string wrongIoPath = PathIn("wrong-io.onnx");
+        File.WriteAllBytes(wrongIoPath, Google.Protobuf.MessageExtensions.ToByteArray(wrongIo));
+        var result = await Run("--check", wrongIoPath);
+        AssertOneErrorLine(result, 1, $"error: {wrongIoPath}: breaks the model contract: ");
+        Assert.Contains("cyclegan.pixel_range '-1,1' contradicts cyclegan.io 'uint8-nhwc'", result.Err);
+        Assert.Contains("input 'input' is not a Uint8 tensor", result.Err);
+
+        var wrongChannels = model.Clone();
+        wrongChannels.MetadataProps.Single(e => e.Key == ModelContract.ChannelsOutKey).Value = "1";
+        string wrongChannelsPath = PathIn("wrong-channels.onnx");
+        File.WriteAllBytes(wrongChannelsPath, Google.Protobuf.MessageExtensions.ToByteArray(wrongChannels));
+        AssertOneErrorLine(await Run("--check", wrongChannelsPath), 1,
+            $"error: {wrongChannelsPath}: breaks the model contract: output 'output' has 3 channels but the metadata says 1");
+    }
+}
