@@ -64,22 +64,14 @@ public static class PyTorchCheckpoint
         try
         {
             zip = new ZipArchive(stream, ZipArchiveMode.Read, leaveOpen: true);
+            _ = zip.Entries.Count; // reads the central directory now, so its errors are reported here
         }
         catch (Exception e) when (IsZipFailure(e))
         {
             throw new InvalidDataException($"not a readable zip archive (truncated or damaged): {e.Message}");
         }
         using (zip)
-        {
-            try
-            {
-                return Read(zip, stream.Length);
-            }
-            catch (Exception e) when (IsZipFailure(e) && e is not InvalidDataException)
-            {
-                throw new InvalidDataException($"damaged zip archive: {e.Message}");
-            }
-        }
+            return Read(zip, stream.Length);
     }
 
     static OrderedDictionary<string, StateTensor> Read(ZipArchive zip, long archiveLength)
@@ -201,15 +193,19 @@ public static class PyTorchCheckpoint
     {
         if (entry.Length > maxBytes || entry.Length > Array.MaxLength)
             throw new InvalidDataException($"zip entry {entry.FullName} is {entry.Length} bytes, more than the {maxBytes} allowed");
-        using var stream = entry.Open();
         var bytes = new byte[entry.Length];
         try
         {
+            using var stream = entry.Open();
             stream.ReadExactly(bytes);
         }
         catch (EndOfStreamException)
         {
             throw new InvalidDataException($"zip entry {entry.FullName} is shorter than its declared {entry.Length} bytes");
+        }
+        catch (Exception e) when (IsZipFailure(e))
+        {
+            throw new InvalidDataException($"zip entry {entry.FullName} is damaged: {e.Message}");
         }
         return bytes;
     }
