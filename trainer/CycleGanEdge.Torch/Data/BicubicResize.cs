@@ -69,37 +69,63 @@ internal static class BicubicResize
         return (start, count, weights, kernelSize);
     }
 
-    private static ByteImage Pass(ByteImage src, int outSize, bool horizontal)
+    private static ByteImage Pass(ByteImage src, int outSize, bool horizontal) =>
+        horizontal ? Horizontal(src, outSize) : Vertical(src, outSize);
+
+    private static ByteImage Horizontal(ByteImage src, int width)
     {
-        int inSize = horizontal ? src.Width : src.Height;
-        var (start, count, weights, kernelSize) = Coefficients(inSize, outSize);
-        int width = horizontal ? outSize : src.Width;
-        int height = horizontal ? src.Height : outSize;
-        int channels = src.Channels;
-        byte[] input = src.Data;
+        var (start, count, weights, kernelSize) = Coefficients(src.Width, width);
+        int channels = src.Channels, height = src.Height;
         var output = new byte[width * height * channels];
-        // Step between neighbouring taps along the resized axis, in bytes.
-        int tapStride = horizontal ? channels : src.Width * channels;
+        ReadOnlySpan<byte> input = src.Data;
         for (int y = 0; y < height; y++)
         {
+            var inRow = input.Slice(y * src.Width * channels, src.Width * channels);
+            var outRow = output.AsSpan(y * width * channels, width * channels);
             for (int x = 0; x < width; x++)
             {
-                int o = horizontal ? x : y;
-                int first = horizontal
-                    ? (y * src.Width + start[o]) * channels
-                    : (start[o] * src.Width + x) * channels;
-                int wBase = o * kernelSize;
+                var taps = inRow.Slice(start[x] * channels, count[x] * channels);
+                var w = weights.AsSpan(x * kernelSize, count[x]);
                 for (int c = 0; c < channels; c++)
                 {
                     int acc = 1 << (PrecisionBits - 1);
-                    int idx = first + c;
-                    for (int t = 0; t < count[o]; t++, idx += tapStride)
-                        acc += input[idx] * weights[wBase + t];
-                    int v = acc >> PrecisionBits;
-                    output[(y * width + x) * channels + c] = (byte)(v < 0 ? 0 : v > 255 ? 255 : v);
+                    for (int t = 0; t < w.Length; t++)
+                        acc += taps[t * channels + c] * w[t];
+                    outRow[x * channels + c] = Clip(acc);
                 }
             }
         }
         return new ByteImage(width, height, channels, output);
+    }
+
+    /// <summary>Row at a time: each output row is a weighted sum of whole input rows (sequential memory access).</summary>
+    private static ByteImage Vertical(ByteImage src, int height)
+    {
+        var (start, count, weights, kernelSize) = Coefficients(src.Height, height);
+        int rowLength = src.Width * src.Channels;
+        var output = new byte[rowLength * height];
+        var acc = new int[rowLength];
+        ReadOnlySpan<byte> input = src.Data;
+        for (int y = 0; y < height; y++)
+        {
+            Array.Fill(acc, 1 << (PrecisionBits - 1));
+            for (int t = 0; t < count[y]; t++)
+            {
+                int w = weights[y * kernelSize + t];
+                var row = input.Slice((start[y] + t) * rowLength, rowLength);
+                for (int i = 0; i < row.Length; i++)
+                    acc[i] += row[i] * w;
+            }
+            var outRow = output.AsSpan(y * rowLength, rowLength);
+            for (int i = 0; i < outRow.Length; i++)
+                outRow[i] = Clip(acc[i]);
+        }
+        return new ByteImage(src.Width, height, src.Channels, output);
+    }
+
+    private static byte Clip(int acc)
+    {
+        int v = acc >> PrecisionBits;
+        return (byte)(v < 0 ? 0 : v > 255 ? 255 : v);
     }
 }

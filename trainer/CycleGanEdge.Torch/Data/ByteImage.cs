@@ -15,6 +15,9 @@ internal sealed class ByteImage
         Data = data;
     }
 
+    /// <summary>byte → [-1, 1]: ToTensor (v / 255) then Normalize(mean 0.5, std 0.5).</summary>
+    private static readonly float[] Normalized = [.. Enumerable.Range(0, 256).Select(v => v / 127.5f - 1f)];
+
     public int Width { get; }
     public int Height { get; }
     public int Channels { get; }
@@ -55,31 +58,38 @@ internal sealed class ByteImage
         return new ByteImage(img.Width, img.Height, channels, dst);
     }
 
-    public ByteImage Crop(int x, int y, int width, int height)
+    /// <summary>The width x height window at (x, y), mirrored left-right when <paramref name="flip"/> is set.</summary>
+    public ByteImage Crop(int x, int y, int width, int height, bool flip = false)
     {
         var dst = new byte[width * height * Channels];
         int rowBytes = width * Channels;
         for (int row = 0; row < height; row++)
-            Array.Copy(Data, ((y + row) * Width + x) * Channels, dst, row * rowBytes, rowBytes);
+        {
+            var from = Data.AsSpan(((y + row) * Width + x) * Channels, rowBytes);
+            var to = dst.AsSpan(row * rowBytes, rowBytes);
+            if (!flip)
+            {
+                from.CopyTo(to);
+                continue;
+            }
+            for (int s = 0, d = rowBytes - Channels; s < rowBytes; s += Channels, d -= Channels)
+                for (int c = 0; c < Channels; c++)
+                    to[d + c] = from[s + c];
+        }
         return new ByteImage(width, height, Channels, dst);
     }
 
-    public ByteImage FlipHorizontal()
-    {
-        var dst = new byte[Data.Length];
-        for (int y = 0; y < Height; y++)
-            for (int x = 0; x < Width; x++)
-                for (int c = 0; c < Channels; c++)
-                    dst[(y * Width + (Width - 1 - x)) * Channels + c] = Data[(y * Width + x) * Channels + c];
-        return new ByteImage(Width, Height, Channels, dst);
-    }
+    public ByteImage FlipHorizontal() => Crop(0, 0, Width, Height, flip: true);
 
     /// <summary>Writes this image as CHW floats in [-1, 1] (ToTensor then Normalize(0.5, 0.5)).</summary>
     public void WriteChw(Span<float> destination)
     {
         int plane = Width * Height;
-        for (int p = 0; p < plane; p++)
-            for (int c = 0; c < Channels; c++)
-                destination[c * plane + p] = Data[p * Channels + c] / 127.5f - 1f;
+        for (int c = 0; c < Channels; c++)
+        {
+            var channel = destination.Slice(c * plane, plane);
+            for (int p = 0, i = c; p < plane; p++, i += Channels)
+                channel[p] = Normalized[Data[i]];
+        }
     }
 }

@@ -15,24 +15,20 @@ internal static class Preprocessing
         else if (mode.StartsWith("scale_width", StringComparison.Ordinal))
             img = ScaleWidth(img, options.LoadSize, options.CropSize);
 
-        if (mode.EndsWith("crop", StringComparison.Ordinal))
-            img = Crop(img, options.CropSize, options.IsTraining, ref random, pathForErrors);
+        var (x, y, size) = (0, 0, 0);
+        bool crop = mode.EndsWith("crop", StringComparison.Ordinal);
+        if (crop)
+            (x, y, size) = CropWindow(img, options.CropSize, options.IsTraining, ref random, pathForErrors);
 
         if (mode == "none")
             img = MakeMultipleOf4(img);
 
-        if (options.IsTraining && !options.NoFlip && random.NextDouble() < 0.5)
-            img = img.FlipHorizontal();
-        return img;
+        bool flip = options.IsTraining && !options.NoFlip && random.NextDouble() < 0.5;
+        // Crop and flip in one copy.
+        if (crop && (size != img.Width || size != img.Height))
+            return img.Crop(x, y, size, size, flip);
+        return flip ? img.FlipHorizontal() : img;
     }
-
-    /// <summary>(width, height) after preprocessing an image of the given size, random crops aside.</summary>
-    public static (int Width, int Height) OutputSize(int width, int height, DataOptions options) => options.Preprocess switch
-    {
-        "resize_and_crop" or "crop" or "scale_width_and_crop" => (options.CropSize, options.CropSize),
-        "scale_width" => ScaleWidthSize(width, height, options.LoadSize, options.CropSize),
-        _ => (MultipleOf4(width), MultipleOf4(height)),
-    };
 
     /// <summary>Width to targetWidth; height keeps the aspect but is at least cropSize (the reference's __scale_width).</summary>
     private static (int Width, int Height) ScaleWidthSize(int width, int height, int targetWidth, int cropSize)
@@ -48,7 +44,8 @@ internal static class Preprocessing
         return w == img.Width && h == img.Height ? img : BicubicResize.Resize(img, w, h);
     }
 
-    private static ByteImage Crop(ByteImage img, int size, bool random, ref SeededRandom rng, string pathForErrors)
+    /// <summary>A random (training) or centred size x size window, like RandomCrop / CenterCrop.</summary>
+    private static (int X, int Y, int Size) CropWindow(ByteImage img, int size, bool random, ref SeededRandom rng, string pathForErrors)
     {
         if (img.Width < size || img.Height < size)
             throw new DatasetException(
@@ -56,7 +53,7 @@ internal static class Preprocessing
                 "(use a smaller crop size, a larger load size, or preprocess resize_and_crop)");
         int x = random ? rng.Next(img.Width - size + 1) : (img.Width - size) / 2;
         int y = random ? rng.Next(img.Height - size + 1) : (img.Height - size) / 2;
-        return img.Width == size && img.Height == size ? img : img.Crop(x, y, size, size);
+        return (x, y, size);
     }
 
     /// <summary>Python's round() (half to even) of size/4, times 4; never below 4.</summary>
