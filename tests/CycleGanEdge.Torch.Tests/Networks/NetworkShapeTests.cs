@@ -178,6 +178,20 @@ public class NetworkShapeTests
         Assert.Contains("unet_256", spatial.Message);
     }
 
+    [Theory]
+    [InlineData("resnet_6blocks", 30, "multiples of 4, not 30x30")]
+    [InlineData("encoder_decoder", 26, "multiples of 4, not 26x26")]
+    [InlineData("unet_128", 64, "multiples of 128, not 64x64")]
+    public void Wrong_input_sizes_get_a_clear_message(string arch, int size, string expected)
+    {
+        using var scope = NewDisposeScope();
+        using var g = CreateGenerator(new GeneratorOptions { Arch = arch, Ngf = 4 });
+        var e = Assert.Throws<ArgumentException>(() => g.forward(rand(1, 3, size, size)));
+        Assert.Contains(expected, e.Message);
+        var channels = Assert.Throws<ArgumentException>(() => g.forward(rand(1, 1, 128, 128)));
+        Assert.Contains("[N, 3, H, W] batch, not [1, 1, 128, 128]", channels.Message);
+    }
+
     [Fact]
     public void Only_grayscale_or_colour_channels_are_accepted()
     {

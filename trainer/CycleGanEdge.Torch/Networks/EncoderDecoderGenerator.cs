@@ -23,12 +23,14 @@ public sealed class EncoderDecoderGenerator : Module<Tensor, Tensor>
     public const int ResidualBlocks = 3;
 
     public readonly Sequential model;
+    private readonly int inputNc;
 
     public EncoderDecoderGenerator(int inputNc, int outputNc, int ngf, string norm, bool useDropout)
         : base(nameof(EncoderDecoderGenerator))
     {
         NormLayer.Validate(norm);
         bool useBias = NormLayer.UseBias(norm);
+        this.inputNc = inputNc;
         var layers = new List<Module<Tensor, Tensor>>
         {
             ReflectionPad2d(2),
@@ -61,5 +63,9 @@ public sealed class EncoderDecoderGenerator : Module<Tensor, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor input) => model.forward(input);
+    public override Tensor forward(Tensor input)
+    {
+        Networks.CheckInput(input, inputNc, multiple: 4, GetName());
+        return model.forward(input);
+    }
 }

@@ -103,6 +103,18 @@ public static class Networks
         };
     }
 
+    /// <summary>A clear message instead of a native shape error deep inside the network.</summary>
+    internal static void CheckInput(Tensor input, int channels, int multiple, string network)
+    {
+        if (input.ndim != 4 || input.shape[1] != channels)
+            throw new ArgumentException(
+                $"{network} takes a [N, {channels}, H, W] batch, not [{string.Join(", ", input.shape)}]", nameof(input));
+        if (input.shape[2] % multiple != 0 || input.shape[3] % multiple != 0)
+            throw new ArgumentException(
+                $"{network} needs height and width that are multiples of {multiple}, not {input.shape[2]}x{input.shape[3]}",
+                nameof(input));
+    }
+
     internal static void CheckName(string what, string name, IReadOnlyList<string> valid)
     {
         if (!valid.Contains(name))

@@ -13,6 +13,7 @@ namespace CycleGanEdge.Torch.Networks;
 public sealed class ResnetGenerator : Module<Tensor, Tensor>
 {
     public readonly Sequential model;
+    private readonly int inputNc;
 
     public ResnetGenerator(int inputNc, int outputNc, int ngf, string norm, bool useDropout, int nBlocks)
         : base(nameof(ResnetGenerator))
@@ -20,6 +21,7 @@ public sealed class ResnetGenerator : Module<Tensor, Tensor>
         ArgumentOutOfRangeException.ThrowIfNegative(nBlocks);
         NormLayer.Validate(norm);
         bool useBias = NormLayer.UseBias(norm);
+        this.inputNc = inputNc;
         var layers = new List<Module<Tensor, Tensor>>
         {
             ReflectionPad2d(3),
@@ -57,7 +59,11 @@ public sealed class ResnetGenerator : Module<Tensor, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor input) => model.forward(input);
+    public override Tensor forward(Tensor input)
+    {
+        Networks.CheckInput(input, inputNc, multiple: 4, GetName());
+        return model.forward(input);
+    }
 }
 
 /// <summary>

@@ -13,6 +13,8 @@ namespace CycleGanEdge.Torch.Networks;
 public sealed class UnetGenerator : Module<Tensor, Tensor>
 {
     public readonly UnetSkipConnectionBlock model;
+    private readonly int inputNc;
+    private readonly int spatialMultiple;
 
     public UnetGenerator(int inputNc, int outputNc, int numDowns, int ngf, string norm, bool useDropout)
         : base(nameof(UnetGenerator))
@@ -20,6 +22,8 @@ public sealed class UnetGenerator : Module<Tensor, Tensor>
         if (numDowns < 5)
             throw new ArgumentOutOfRangeException(nameof(numDowns), numDowns, "a U-Net needs at least 5 downsamplings");
         NormLayer.Validate(norm);
+        this.inputNc = inputNc;
+        spatialMultiple = 1 << numDowns;
 
         var block = new UnetSkipConnectionBlock(ngf * 8, ngf * 8, ngf * 8, null, norm, UnetSkipConnectionBlock.Position.Innermost, false);
         for (int i = 0; i < numDowns - 5; i++)
@@ -31,7 +35,11 @@ public sealed class UnetGenerator : Module<Tensor, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor input) => model.forward(input);
+    public override Tensor forward(Tensor input)
+    {
+        Networks.CheckInput(input, inputNc, spatialMultiple, GetName());
+        return model.forward(input);
+    }
 }
 
 /// <summary>
