@@ -61,6 +61,17 @@ public sealed class UnalignedDatasetTests : IDisposable
     }
 
     [Fact]
+    public void Starting_mid_epoch_gives_the_remaining_batches_unchanged()
+    {
+        using var data = new UnalignedDataset(Options(a: 7, b: 4) with { BatchSize = 2 });
+        var whole = All(data, 3);
+        var rest = data.Epoch(3, firstBatch: 2).ToList();
+        Assert.Equal(whole.Skip(2).SelectMany(b => b.PathsA), rest.SelectMany(b => b.PathsA));
+        Assert.Equal(whole.Skip(2).SelectMany(b => b.B), rest.SelectMany(b => b.B));
+        Assert.Empty(data.Epoch(3, firstBatch: data.BatchesPerEpoch));
+    }
+
+    [Fact]
     public void Serial_batches_take_A_in_order_and_B_by_index_modulo()
     {
         using var data = new UnalignedDataset(Options(a: 5, b: 3) with { SerialBatches = true, BatchSize = 2 });

@@ -51,25 +51,32 @@ public sealed class UnalignedDataset : IDisposable
     /// The batches of one epoch, in an order fixed by (Seed, epoch). The last batch may be smaller (no drop_last).
     /// Stopping the enumeration early stops the workers.
     /// </summary>
-    public IEnumerable<UnalignedBatch> Epoch(int epoch, CancellationToken ct = default)
+    public IEnumerable<UnalignedBatch> Epoch(int epoch, CancellationToken ct = default) => Epoch(epoch, 0, ct);
+
+    /// <summary>
+    /// The same batches as <see cref="Epoch(int, CancellationToken)"/> from batch number <paramref name="firstBatch"/> on,
+    /// without decoding the ones before it (resuming mid-epoch).
+    /// </summary>
+    public IEnumerable<UnalignedBatch> Epoch(int epoch, int firstBatch, CancellationToken ct = default)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        return Run(epoch, ct);
+        ArgumentOutOfRangeException.ThrowIfNegative(firstBatch);
+        return Run(epoch, firstBatch, ct);
     }
 
-    private IEnumerable<UnalignedBatch> Run(int epoch, CancellationToken ct)
+    private IEnumerable<UnalignedBatch> Run(int epoch, int firstBatch, CancellationToken ct)
     {
         var (indexA, indexB) = Plan(epoch);
         int batches = BatchesPerEpoch;
         var results = new TaskCompletionSource<UnalignedBatch>[batches];
-        for (int b = 0; b < batches; b++)
+        for (int b = firstBatch; b < batches; b++)
             results[b] = new TaskCompletionSource<UnalignedBatch>(TaskCreationOptions.RunContinuationsAsynchronously);
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         // One permit per batch that is being decoded or waiting; the consumer returns it when it takes the batch.
         using var window = new SemaphoreSlim(_options.Prefetch, _options.Prefetch);
-        int next = -1;
-        var workers = new Task[Math.Min(_options.Workers, batches)];
+        int next = firstBatch - 1;
+        var workers = new Task[Math.Clamp(batches - firstBatch, 0, _options.Workers)];
         for (int w = 0; w < workers.Length; w++)
         {
             workers[w] = Task.Factory.StartNew(() =>
@@ -89,7 +96,7 @@ public sealed class UnalignedDataset : IDisposable
 
         try
         {
-            for (int b = 0; b < batches; b++)
+            for (int b = firstBatch; b < batches; b++)
             {
                 UnalignedBatch batch;
                 try
