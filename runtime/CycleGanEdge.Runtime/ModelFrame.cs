@@ -22,8 +22,8 @@ internal sealed class ModelFrame : IDisposable
         Batch = batch;
         ContentWidth = contentWidth;
         ContentHeight = contentHeight;
-        PaddedWidth = Translator.RoundUp(contentWidth, model.SpatialMultiple);
-        PaddedHeight = Translator.RoundUp(contentHeight, model.SpatialMultiple);
+        PaddedWidth = Translator.PaddedSize(contentWidth, model.SpatialMultiple);
+        PaddedHeight = Translator.PaddedSize(contentHeight, model.SpatialMultiple);
 
         int plane = PaddedWidth * PaddedHeight;
         if (model.IsUint8)

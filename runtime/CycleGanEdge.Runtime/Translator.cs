@@ -119,8 +119,8 @@ public sealed class Translator : IDisposable
         // Tiles cover the image padded to the spatial multiple, so every tile sees the same context
         // (including the reflect padding) as the untiled run would.
         int multiple = Model.SpatialMultiple;
-        int tiledW = RoundUp(width, multiple), tiledH = RoundUp(height, multiple);
-        int tile = RoundUp(_options.Tile, multiple);
+        int tiledW = PaddedSize(width, multiple), tiledH = PaddedSize(height, multiple);
+        int tile = PaddedSize(_options.Tile, multiple);
         int tileW = Math.Min(tiledW, tile), tileH = Math.Min(tiledH, tile);
         int overlap = _options.TileOverlap;
         var frame = FrameFor(1, tileW, tileH);
@@ -209,6 +209,14 @@ public sealed class Translator : IDisposable
     }
 
     internal static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;
+
+    /// <summary>
+    /// Size the model runs at for an image side: the next multiple of the model's spatial multiple, and at
+    /// least 8 pixels, because reflect padding inside resnet generators needs 2+ pixels at 1/4 resolution.
+    /// </summary>
+    internal static int PaddedSize(int side, int multiple) => Math.Max(RoundUp(side, multiple), RoundUp(MinimumSide, multiple));
+
+    private const int MinimumSide = 8;
 
     internal static byte ClampToByte(float v) => v >= 255f ? (byte)255 : v > 0f ? (byte)(v + 0.5f) : (byte)0;
 
