@@ -25,18 +25,20 @@ internal sealed class ByteImage
 
     /// <summary>
     /// RGB, or gray with PIL's "L" weights (299/587/114 in 16-bit fixed point) like the reference's Grayscale(1).
-    /// Transparent pixels are composited onto white: the stored colour under alpha 0 is arbitrary (often black),
-    /// and the data command writes emoji on white too.
+    /// Alpha is dropped, as the reference's convert('RGB') does and as the runtime feeds models, so training and
+    /// inference see the same pixels (the data command writes images composited onto white, without alpha).
     /// </summary>
-    public static ByteImage FromRgba(RgbaImage img, int channels)
+    /// <param name="compositeOnWhite">Blend transparent pixels onto white instead of dropping alpha (the data command).</param>
+    public static ByteImage FromRgba(RgbaImage img, int channels, bool compositeOnWhite = false)
     {
         byte[] src = img.Pixels;
         int n = img.Width * img.Height;
         var dst = new byte[n * channels];
+        bool blend = compositeOnWhite && img.HasAlpha;
         for (int p = 0; p < n; p++)
         {
             int r = src[4 * p], g = src[4 * p + 1], b = src[4 * p + 2];
-            if (img.HasAlpha)
+            if (blend)
             {
                 int a = src[4 * p + 3];
                 int white = 255 * (255 - a);

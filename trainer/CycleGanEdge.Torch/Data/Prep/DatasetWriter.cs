@@ -57,7 +57,7 @@ public static class DatasetWriter
     {
         try
         {
-            var img = ByteImage.FromRgba(ImageCodec.Decode(path), 3);
+            var img = ByteImage.FromRgba(ImageCodec.Decode(path), 3, compositeOnWhite: true);
             return size > 0 ? FitSquare(img, size) : img;
         }
         catch (ImageDecodeException e)
