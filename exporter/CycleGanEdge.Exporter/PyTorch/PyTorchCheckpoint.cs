@@ -47,6 +47,8 @@ public static class PyTorchCheckpoint
     /// <param name="name">The name used in error messages (usually the file path).</param>
     public static IReadOnlyDictionary<string, StateTensor> ReadStateDict(Stream stream, string name)
     {
+        if (!stream.CanSeek)
+            throw new ArgumentException("the checkpoint stream must be seekable", nameof(stream));
         try
         {
             return Read(stream);
@@ -79,6 +81,7 @@ public static class PyTorchCheckpoint
         string prefix = FindPrefix(zip);
         bool bigEndian = ReadByteOrder(zip, prefix);
         var storages = new Dictionary<string, StorageRef>();
+        long storageBytes = 0;
 
         StorageRef ResolveStorage(string key, StorageDType dtype, long numel)
         {
@@ -97,6 +100,10 @@ public static class PyTorchCheckpoint
             // torch.save stores storages uncompressed; requiring that bounds every allocation by the file size.
             if (entry.CompressedLength != entry.Length || entry.Length > archiveLength)
                 throw new InvalidDataException($"storage entry {entry.FullName} is compressed or larger than the file; torch.save writes storages uncompressed");
+            // Zip directory records may all point at the same bytes: the sum must fit in the file too.
+            storageBytes += entry.Length;
+            if (storageBytes > archiveLength)
+                throw new InvalidDataException("the storages add up to more bytes than the file holds (overlapping zip entries)");
             var storage = new StorageRef(key, dtype, numel);
             storages.Add(key, storage);
             return storage;
@@ -108,6 +115,8 @@ public static class PyTorchCheckpoint
 
         var bytesByKey = new Dictionary<string, byte[]>();
         var result = new OrderedDictionary<string, StateTensor>();
+        // Views may share a storage (even overlap, as tied weights do), so bound what they expand to.
+        long maxFloats = 2 * archiveLength + (1 << 20), floats = 0;
         bool stripPrefix = stateDict.Items.Count > 0 && stateDict.Items.Keys.All(k => k is string s && s.StartsWith(DataParallelPrefix, StringComparison.Ordinal));
         foreach (var (key, value) in stateDict.Items)
         {
@@ -117,6 +126,9 @@ public static class PyTorchCheckpoint
                 throw new InvalidDataException($"state_dict entry '{name}' is a {PickleValues.TypeName(value)}, not a tensor");
             if (stripPrefix)
                 name = name[DataParallelPrefix.Length..];
+            floats += tensor.Numel;
+            if (floats > maxFloats)
+                throw new InvalidDataException($"the tensors add up to more than {maxFloats} values, far more than a {archiveLength}-byte file holds (overlapping views)");
             if (!bytesByKey.TryGetValue(tensor.Storage.Key, out var bytes))
             {
                 bytes = ReadEntry(zip.GetEntry($"{prefix}/data/{tensor.Storage.Key}")!, int.MaxValue);

@@ -31,6 +31,8 @@ public static class StateDictLoader
         {
             if (IsLegacyInstanceNormKey(key, instanceNorms, targets))
                 continue;
+            if (tensor.Shape.Any(d => d < 0) || tensor.Data.LongLength != tensor.Shape.Aggregate(1L, (a, b) => a * b))
+                throw new InvalidDataException($"{source}: entry '{key}' has {tensor.Data.LongLength} values for shape [{string.Join(", ", tensor.Shape)}]");
             if (!targets.TryGetValue(key, out var target))
                 unexpected.Add(key);
             else if (!target.shape.SequenceEqual(tensor.Shape))

@@ -186,6 +186,74 @@ public class HostileCheckpointTests
     }
 
     [Fact]
+    public void ZipEntriesSharingTheSameBytes_AreRefused()
+    {
+        // Eight directory records all pointing at one 64 KB storage: 512 KB of storages from a ~66 KB file.
+        const int count = 8, numel = 16384;
+        var pickle = PickleWriter.StateDict(Enumerable.Range(0, count).Select(i => ($"t{i}", new long[] { numel })).ToArray());
+        byte[] file = OverlappingZip(pickle, new byte[4 * numel], count);
+
+        Assert.Contains("the storages add up to more bytes than the file holds", Refused(file).Message);
+    }
+
+    [Fact]
+    public void ManyViewsOfOneStorage_AreBoundedByTheFileSize()
+    {
+        var w = new PickleWriter().Proto().Global("collections", "OrderedDict").EmptyTuple().Reduce().Mark();
+        for (int i = 0; i < 1000; i++)
+            w.Str($"t{i}").Tensor("0", 16384, 0, [16384], [1]);
+        byte[] file = Zip(w.SetItems().Stop(), ("0", new byte[4 * 16384]));
+
+        // Unbounded, the 1000 views would expand to 64 MB of floats.
+        Assert.Contains("the tensors add up to more than", Refused(file, maxAllocatedBytes: 12 << 20).Message);
+    }
+
+    /// <summary>A zip whose storage directory records archive/data/0..count-1 all point at one local entry.</summary>
+    static byte[] OverlappingZip(byte[] pickle, byte[] storage, int count)
+    {
+        using var memory = new MemoryStream();
+        using var w = new BinaryWriter(memory);
+        var central = new List<(string Name, byte[] Data, uint Offset)>();
+        uint LocalEntry(string name, byte[] data)
+        {
+            uint offset = (uint)memory.Position;
+            w.Write(0x04034b50u); w.Write((ushort)20); w.Write((ushort)0); w.Write((ushort)0); w.Write(0u);
+            w.Write(Crc32(data)); w.Write((uint)data.Length); w.Write((uint)data.Length);
+            w.Write((ushort)name.Length); w.Write((ushort)0); w.Write(System.Text.Encoding.ASCII.GetBytes(name)); w.Write(data);
+            return offset;
+        }
+        central.Add(("archive/data.pkl", pickle, LocalEntry("archive/data.pkl", pickle)));
+        uint shared = LocalEntry("archive/data/0", storage);
+        for (int i = 0; i < count; i++)
+            central.Add(($"archive/data/{i}", storage, shared));
+        uint directoryStart = (uint)memory.Position;
+        foreach (var (name, data, offset) in central)
+        {
+            w.Write(0x02014b50u); w.Write((ushort)20); w.Write((ushort)20); w.Write((ushort)0); w.Write((ushort)0); w.Write(0u);
+            w.Write(Crc32(data)); w.Write((uint)data.Length); w.Write((uint)data.Length);
+            w.Write((ushort)name.Length); w.Write((ushort)0); w.Write((ushort)0); w.Write((ushort)0); w.Write((ushort)0); w.Write(0u);
+            w.Write(offset); w.Write(System.Text.Encoding.ASCII.GetBytes(name));
+        }
+        uint directorySize = (uint)memory.Position - directoryStart;
+        w.Write(0x06054b50u); w.Write((ushort)0); w.Write((ushort)0); w.Write((ushort)central.Count); w.Write((ushort)central.Count);
+        w.Write(directorySize); w.Write(directoryStart); w.Write((ushort)0);
+        w.Flush();
+        return memory.ToArray();
+    }
+
+    static uint Crc32(byte[] data)
+    {
+        uint crc = 0xffffffff;
+        foreach (byte b in data)
+        {
+            crc ^= b;
+            for (int k = 0; k < 8; k++)
+                crc = (crc & 1) != 0 ? (crc >> 1) ^ 0xedb88320 : crc >> 1;
+        }
+        return ~crc;
+    }
+
+    [Fact]
     public void DeepNesting_IsRefused()
     {
         var marks = new PickleWriter().Proto();
