@@ -85,6 +85,8 @@ public static class CheckpointFile
 
     public static (CheckpointHeader Header, Dictionary<string, Tensor> Tensors) Load(string path)
     {
+        if (!BitConverter.IsLittleEndian)
+            throw new PlatformNotSupportedException("checkpoints are read on little-endian machines only");
         using var stream = OpenForRead(path);
         long length = stream.Length;
         long minimum = Magic.Length + sizeof(int) + ChecksumLength;

@@ -6,9 +6,9 @@ using static TorchSharp.torch.nn;
 namespace CycleGanEdge.Torch.Networks;
 
 /// <summary>
-/// The reference UnetGenerator: <paramref name="numDowns"/> stride-2 downsamplings, so the input side must be a
-/// multiple of 2^numDowns (unet_128: 7, unet_256: 8). Built from the innermost block outwards; the state_dict
-/// nests as model.model.1.model.3.model... (index 1 of every non-innermost block is the next block in).
+/// The reference UnetGenerator: numDowns stride-2 downsamplings, so the input side must be a multiple of
+/// 2^numDowns (unet_128: 7, unet_256: 8). Built from the innermost block outwards; the state_dict nests as
+/// model.model.1.model.3.model.3... (the outermost block holds the next one at index 1, middle blocks at index 3).
 /// </summary>
 public sealed class UnetGenerator : Module<Tensor, Tensor>
 {
