@@ -1,0 +1,41 @@
+using System.Reflection;
+using System.Text.Json;
+using CycleGanEdge.Run;
+
+namespace CycleGanEdge.Runtime.Tests;
+
+/// <summary>The deployable runtime must not drag TorchSharp (or the projects that use it) along.</summary>
+public class DeploymentTests
+{
+    private static readonly string[] Forbidden = ["TorchSharp", "CycleGanEdge.Torch", "CycleGanEdge.Exporter", "CycleGanEdge.Trainer", "libtorch"];
+
+    [Fact]
+    public void Runtime_and_cyclegan_run_reference_no_torch_assembly_even_indirectly()
+    {
+        var seen = new HashSet<string>();
+        var pending = new Stack<Assembly>([typeof(Translator).Assembly, typeof(Program).Assembly]);
+        while (pending.TryPop(out var assembly))
+        {
+            foreach (var reference in assembly.GetReferencedAssemblies())
+            {
+                string name = reference.Name!;
+                Assert.DoesNotContain(Forbidden, f => name.StartsWith(f, StringComparison.OrdinalIgnoreCase));
+                if (name.StartsWith("CycleGanEdge.", StringComparison.Ordinal) && seen.Add(name))
+                    pending.Push(Assembly.Load(reference));
+            }
+        }
+        Assert.Equal(["CycleGanEdge.Runtime"], seen);
+    }
+
+    [Fact]
+    public void Cyclegan_run_deps_json_has_no_torch_package()
+    {
+        string deps = Path.Combine(AppContext.BaseDirectory, "cyclegan-run.deps.json");
+        using var doc = JsonDocument.Parse(File.ReadAllText(deps));
+        var libraries = doc.RootElement.GetProperty("libraries").EnumerateObject().Select(p => p.Name).ToList();
+        Assert.Contains(libraries, l => l.StartsWith("Microsoft.ML.OnnxRuntime/", StringComparison.Ordinal));
+        Assert.Contains(libraries, l => l.StartsWith("SkiaSharp/", StringComparison.Ordinal));
+        foreach (string forbidden in Forbidden)
+            Assert.DoesNotContain(forbidden, File.ReadAllText(deps), StringComparison.OrdinalIgnoreCase);
+    }
+}
