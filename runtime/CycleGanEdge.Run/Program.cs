@@ -12,6 +12,7 @@ public static class Program
         root.Subcommands.Add(TranslateCommand.Create());
         root.Subcommands.Add(InfoCommand.Create());
         root.Subcommands.Add(VideoCommand.Create());
+        root.Subcommands.Add(BenchCommand.Create());
         return root;
     }
 

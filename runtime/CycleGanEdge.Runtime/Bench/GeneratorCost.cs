@@ -1,0 +1,76 @@
+namespace CycleGanEdge.Runtime.Bench;
+
+/// <summary>One convolution of a generator: kernel k×k, channels in→out, counted at 1/<see cref="Divisor"/> of the input's side.</summary>
+/// <remarks>A convolution is counted at its output resolution, a transposed one at its input resolution
+/// (each input pixel scatters one k×k×out kernel): either way MACs = k²·in·out·(H/d)·(W/d).</remarks>
+public sealed record ConvLayer(int Kernel, int InChannels, int OutChannels, int Divisor, bool Transposed = false)
+{
+    public long Weights => (long)Kernel * Kernel * InChannels * OutChannels;
+}
+
+/// <summary>
+/// Multiply-accumulates of a generator, worked out from its architecture name, ngf and channels
+/// (the model's metadata) rather than from the ONNX graph: the graph's convolutions do not carry their
+/// spatial sizes, which would need shape inference through every op, while the generators are a fixed
+/// small family whose layer list is short (the same lists as trainer/CycleGanEdge.Torch/Networks).
+/// Only convolutions are counted; norms, activations, pads and adds are a few percent more work.
+/// </summary>
+public static class GeneratorCost
+{
+    /// <summary>The convolution layers of an architecture, or null for one this does not know.</summary>
+    public static IReadOnlyList<ConvLayer>? Layers(string arch, int ngf, int channelsIn, int channelsOut) => arch switch
+    {
+        "resnet_9blocks" => Resnet(ngf, channelsIn, channelsOut, blocks: 9, outerKernel: 7, downKernel: 3, upKernel: 3),
+        "resnet_6blocks" => Resnet(ngf, channelsIn, channelsOut, blocks: 6, outerKernel: 7, downKernel: 3, upKernel: 3),
+        "encoder_decoder" => Resnet(ngf, channelsIn, channelsOut, blocks: 3, outerKernel: 5, downKernel: 4, upKernel: 4),
+        "unet_128" => Unet(ngf, channelsIn, channelsOut, downs: 7),
+        "unet_256" => Unet(ngf, channelsIn, channelsOut, downs: 8),
+        _ => null,
+    };
+
+    public static IReadOnlyList<ConvLayer>? Layers(ModelInfo model) => Layers(model.Arch, model.Ngf, model.ChannelsIn, model.ChannelsOut);
+
+    /// <summary>MACs for one image of <paramref name="width"/>×<paramref name="height"/> (already a multiple of the spatial multiple).</summary>
+    public static long MultiplyAccumulates(IReadOnlyList<ConvLayer> layers, int width, int height)
+    {
+        long total = 0;
+        foreach (var l in layers)
+            total += l.Weights * (width / l.Divisor) * (height / l.Divisor);
+        return total;
+    }
+
+    /// <summary>c7s1-ngf, two stride-2 downs, residual blocks (two 3×3 convs each) at 4·ngf, two transposed ups, c7s1-out.</summary>
+    private static List<ConvLayer> Resnet(int ngf, int cin, int cout, int blocks, int outerKernel, int downKernel, int upKernel)
+    {
+        var layers = new List<ConvLayer>
+        {
+            new(outerKernel, cin, ngf, 1),
+            new(downKernel, ngf, 2 * ngf, 2),
+            new(downKernel, 2 * ngf, 4 * ngf, 4),
+        };
+        for (int i = 0; i < 2 * blocks; i++) layers.Add(new(3, 4 * ngf, 4 * ngf, 4));
+        layers.Add(new(upKernel, 4 * ngf, 2 * ngf, 4, Transposed: true));
+        layers.Add(new(upKernel, 2 * ngf, ngf, 2, Transposed: true));
+        layers.Add(new(outerKernel, ngf, cout, 1));
+        return layers;
+    }
+
+    /// <summary>
+    /// Level i (1..downs) halves the side with a 4×4 stride-2 conv c[i-1]→c[i] (c = in, ngf, 2ngf, 4ngf, 8ngf, 8ngf, ...)
+    /// and comes back with a 4×4 transposed conv from the concatenated skip (2·c[i], or c[i] innermost) to c[i-1] (out at level 1).
+    /// </summary>
+    private static List<ConvLayer> Unet(int ngf, int cin, int cout, int downs)
+    {
+        int Channels(int level) => level == 0 ? cin : ngf * Math.Min(8, 1 << (level - 1));
+        var layers = new List<ConvLayer>();
+        for (int i = 1; i <= downs; i++)
+        {
+            int divisor = 1 << i;
+            layers.Add(new(4, Channels(i - 1), Channels(i), divisor));
+            int upIn = i == downs ? Channels(i) : 2 * Channels(i);
+            int upOut = i == 1 ? cout : Channels(i - 1);
+            layers.Add(new(4, upIn, upOut, divisor, Transposed: true));
+        }
+        return layers;
+    }
+}

@@ -1,0 +1,142 @@
+using System.Text.Json;
+using CycleGanEdge.Exporter;
+using CycleGanEdge.Exporter.Onnx;
+using CycleGanEdge.Run;
+using CycleGanEdge.Runtime.Bench;
+using CycleGanEdge.Torch.Networks;
+using Microsoft.ML.OnnxRuntime;
+
+namespace CycleGanEdge.Runtime.Tests.Bench;
+
+public class BenchTests
+{
+    private static byte[] Export(string arch, int seed = 2)
+    {
+        TorchSharp.torch.random.manual_seed(seed);
+        var options = new GeneratorOptions { Arch = arch, Ngf = 8 };
+        return OnnxExport.ToBytes(Networks.CreateGenerator(options), options, new ExportOptions(), new ModelIdentity());
+    }
+
+    [Theory]
+    [InlineData("resnet_6blocks")]
+    [InlineData("resnet_9blocks")]
+    [InlineData("encoder_decoder")]
+    [InlineData("unet_128")]
+    public void The_counted_layers_have_exactly_the_exported_graphs_convolution_weights(string arch)
+    {
+        // Kernels and channels of the analytic layer list against the real graph: each Conv/ConvTranspose's
+        // weight initializer, in graph order (the exporter writes nodes in forward order, and the U-Net's
+        // forward runs every down before the ups: so compare as multisets).
+        var graph = ModelProto.Parser.ParseFrom(Export(arch)).Graph;
+        var initializers = graph.Initializer.ToDictionary(t => t.Name);
+        var exported = graph.Node
+            .Where(n => n.OpType is "Conv" or "ConvTranspose")
+            .Select(n =>
+            {
+                var dims = initializers[n.Input[1]].Dims;
+                // Conv weights are [out, in, k, k], ConvTranspose weights [in, out, k, k].
+                return n.OpType == "Conv" ? (k: dims[2], cin: dims[1], cout: dims[0], t: false) : (k: dims[2], cin: dims[0], cout: dims[1], t: true);
+            })
+            .OrderBy(x => x.ToString()).ToList();
+        var counted = GeneratorCost.Layers(arch, ngf: 8, channelsIn: 3, channelsOut: 3)!
+            .Select(l => (k: (long)l.Kernel, cin: (long)l.InChannels, cout: (long)l.OutChannels, t: l.Transposed))
+            .OrderBy(x => x.ToString()).ToList();
+        Assert.Equal(exported, counted);
+    }
+
+    [Fact]
+    public void Resnet_macs_at_64px_add_up_layer_by_layer()
+    {
+        var layers = GeneratorCost.Layers("resnet_6blocks", 8, 3, 3)!;
+        long expected =
+            49L * 3 * 8 * 64 * 64            // c7s1-8
+            + 9L * 8 * 16 * 32 * 32          // down to 32x32
+            + 9L * 16 * 32 * 16 * 16         // down to 16x16
+            + 12 * (9L * 32 * 32 * 16 * 16)  // 6 blocks x 2 convs
+            + 9L * 32 * 16 * 16 * 16         // up from 16x16
+            + 9L * 16 * 8 * 32 * 32          // up from 32x32
+            + 49L * 8 * 3 * 64 * 64;         // c7s1-3
+        Assert.Equal(expected, GeneratorCost.MultiplyAccumulates(layers, 64, 64));
+        Assert.Equal(4 * expected, GeneratorCost.MultiplyAccumulates(layers, 128, 128));
+        Assert.Null(GeneratorCost.Layers("mystery_net", 8, 3, 3));
+    }
+
+    [Fact]
+    public void The_peak_probe_graph_is_a_real_matmul()
+    {
+        const int n = 8;
+        using var session = new InferenceSession(PeakProbe.MatMulModel(n));
+        var rng = new Random(5);
+        var a = Enumerable.Range(0, n * n).Select(_ => (float)rng.NextDouble()).ToArray();
+        var b = Enumerable.Range(0, n * n).Select(_ => (float)rng.NextDouble()).ToArray();
+        using var va = OrtValue.CreateTensorValueFromMemory(a, [n, n]);
+        using var vb = OrtValue.CreateTensorValueFromMemory(b, [n, n]);
+        using var run = new RunOptions();
+        using var outputs = session.Run(run, ["A", "B"], [va, vb], ["C"]);
+        var c = outputs[0].GetTensorDataAsSpan<float>();
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++)
+            {
+                float expected = 0;
+                for (int k = 0; k < n; k++) expected += a[i * n + k] * b[k * n + j];
+                Assert.Equal(expected, c[i * n + j], 4);
+            }
+    }
+
+    [Fact]
+    public void Percentiles_interpolate_between_ranks()
+    {
+        double[] sorted = [10, 20, 30, 40, 50];
+        Assert.Equal(30, ModelBenchmark.Percentile(sorted, 0.5));
+        Assert.Equal(46, ModelBenchmark.Percentile(sorted, 0.9), 9);
+        Assert.Equal(50, ModelBenchmark.Percentile(sorted, 1.0));
+        Assert.Equal(7, ModelBenchmark.Percentile([7], 0.99));
+    }
+
+    [Fact]
+    public void Bench_covers_every_configuration_and_rates_it_against_the_model_cost()
+    {
+        string model = TestModels.Save(Export("resnet_6blocks"));
+        var settings = new BenchSettings { Sizes = [30, 32], Batches = [1, 2], Threads = [1], Iterations = 3, Warmup = 1, MeasurePeak = false };
+        var results = ModelBenchmark.Run(model, settings).ToList();
+
+        Assert.Equal([(32, 1), (32, 2), (32, 1), (32, 2)], results.Select(r => (r.Size, r.Batch))); // 30 rounds up to 32
+        long macs = GeneratorCost.MultiplyAccumulates(GeneratorCost.Layers("resnet_6blocks", 8, 3, 3)!, 32, 32);
+        foreach (var r in results)
+        {
+            Assert.Equal(("cpu", 1, 3), (r.Provider, r.Threads, r.Iterations));
+            Assert.True(r.P50Ms > 0 && r.P50Ms <= r.P90Ms && r.P90Ms <= r.P99Ms);
+            Assert.Equal(macs / 1e9, r.GigaMacsPerImage!.Value, 12);
+            Assert.Equal(r.Batch * 1000 / r.MeanMs, r.ImagesPerSecond, 9);
+            Assert.Equal(2 * macs / 1e9 * r.ImagesPerSecond, r.Gflops!.Value, 6);
+            Assert.Null(r.PeakFraction);
+        }
+    }
+
+    [Fact]
+    public async Task The_command_prints_json_with_the_peak_and_rejects_bad_lists()
+    {
+        string model = TestModels.Save(Export("resnet_6blocks"));
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int code = await CycleGanEdge.Run.Cli.InvokeAsync(Program.CreateRoot(),
+            ["bench", "-m", model, "--sizes", "16", "--batch", "1,2", "--threads", "1", "--iters", "2", "--warmup", "0", "--json"],
+            output, error);
+        Assert.Equal(0, code);
+        using var doc = JsonDocument.Parse(output.ToString());
+        var results = doc.RootElement.GetProperty("results").EnumerateArray().ToList();
+        Assert.Equal(2, results.Count);
+        foreach (var r in results)
+        {
+            double peak = r.GetProperty("peakGflops").GetDouble();
+            Assert.True(peak > 0);
+            Assert.Equal(r.GetProperty("gflops").GetDouble() / peak, r.GetProperty("peakFraction").GetDouble(), 9);
+        }
+
+        var badError = new StringWriter();
+        int badCode = await CycleGanEdge.Run.Cli.InvokeAsync(Program.CreateRoot(), ["bench", "-m", model, "--sizes", "16,x"], new StringWriter(), badError);
+        Assert.Equal(CycleGanEdge.Run.ExitCodes.UsageError, badCode);
+        Assert.Contains("'x'", badError.ToString());
+        Assert.DoesNotContain("   at ", badError.ToString());
+    }
+}
