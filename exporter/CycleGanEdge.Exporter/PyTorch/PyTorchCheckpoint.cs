@@ -11,15 +11,14 @@ namespace CycleGanEdge.Exporter.PyTorch;
 public sealed record StateTensor(string DType, long[] Shape, float[] Data);
 
 /// <summary>
-/// Reads the weights from a checkpoint written by torch.save (PyTorch 1.6 and later: a zip holding
-/// &lt;prefix&gt;/data.pkl and &lt;prefix&gt;/data/&lt;key&gt; storages), such as the reference trainer's
-/// latest_net_G_A.pth. Nothing in the file is ever executed (see <see cref="RestrictedUnpickler"/>).
+/// Reads the weights from a checkpoint written by torch.save, such as the reference trainer's
+/// latest_net_G_A.pth: the zip format of PyTorch 1.6 and later (&lt;prefix&gt;/data.pkl and
+/// &lt;prefix&gt;/data/&lt;key&gt; storages) and the older stream format (<see cref="LegacyCheckpoint"/>).
+/// Nothing in the file is ever executed (see <see cref="RestrictedUnpickler"/>).
 /// </summary>
 public static class PyTorchCheckpoint
 {
     static readonly byte[] ZipMagic = "PK"u8.ToArray();
-    // torch.save before 1.6 starts with a pickled magic number (LONG1 0x1950a86a20f9469cfc6c).
-    static readonly byte[] LegacyMagic = [0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19];
     const string DataParallelPrefix = "module.";
 
     /// <summary>
@@ -61,7 +60,8 @@ public static class PyTorchCheckpoint
 
     static OrderedDictionary<string, StateTensor> Read(Stream stream)
     {
-        CheckFormat(stream);
+        if (!IsZip(stream))
+            return LegacyCheckpoint.Read(stream);
         ZipArchive zip;
         try
         {
@@ -81,7 +81,7 @@ public static class PyTorchCheckpoint
         string prefix = FindPrefix(zip);
         bool bigEndian = ReadByteOrder(zip, prefix);
         var storages = new Dictionary<string, StorageRef>();
-        long storageBytes = 0;
+        long totalStorageBytes = 0;
 
         StorageRef ResolveStorage(string key, StorageDType dtype, long numel)
         {
@@ -101,8 +101,8 @@ public static class PyTorchCheckpoint
             if (entry.CompressedLength != entry.Length || entry.Length > archiveLength)
                 throw new InvalidDataException($"storage entry {entry.FullName} is compressed or larger than the file; torch.save writes storages uncompressed");
             // Zip directory records may all point at the same bytes: the sum must fit in the file too.
-            storageBytes += entry.Length;
-            if (storageBytes > archiveLength)
+            totalStorageBytes += entry.Length;
+            if (totalStorageBytes > archiveLength)
                 throw new InvalidDataException("the storages add up to more bytes than the file holds (overlapping zip entries)");
             var storage = new StorageRef(key, dtype, numel);
             storages.Add(key, storage);
@@ -110,13 +110,30 @@ public static class PyTorchCheckpoint
         }
 
         var pickleEntry = zip.GetEntry($"{prefix}/data.pkl")!;
-        var root = RestrictedUnpickler.Load(ReadEntry(pickleEntry, PickleLimits.MaxPickleBytes), ResolveStorage);
-        var stateDict = SelectStateDict(root);
+        var root = RestrictedUnpickler.Load(ReadEntry(pickleEntry, PickleLimits.MaxPickleBytes), 0, out _, ResolveStorage);
 
         var bytesByKey = new Dictionary<string, byte[]>();
+        ReadOnlyMemory<byte> StorageBytes(StorageRef storage)
+        {
+            if (!bytesByKey.TryGetValue(storage.Key, out var bytes))
+            {
+                bytes = ReadEntry(zip.GetEntry($"{prefix}/data/{storage.Key}")!, int.MaxValue);
+                bytesByKey.Add(storage.Key, bytes);
+            }
+            return bytes;
+        }
+
+        return ToStateDict(root, StorageBytes, bigEndian, archiveLength);
+    }
+
+    /// <summary>Picks the state_dict out of the unpickled checkpoint and reads its tensors.</summary>
+    internal static OrderedDictionary<string, StateTensor> ToStateDict(
+        object? root, Func<StorageRef, ReadOnlyMemory<byte>> storageBytes, bool bigEndian, long fileLength)
+    {
+        var stateDict = SelectStateDict(root);
         var result = new OrderedDictionary<string, StateTensor>();
         // Views may share a storage (even overlap, as tied weights do), so bound what they expand to.
-        long maxFloats = 2 * archiveLength + (1 << 20), floats = 0;
+        long maxFloats = 2 * fileLength + (1 << 20), floats = 0;
         bool stripPrefix = stateDict.Items.Count > 0 && stateDict.Items.Keys.All(k => k is string s && s.StartsWith(DataParallelPrefix, StringComparison.Ordinal));
         foreach (var (key, value) in stateDict.Items)
         {
@@ -128,44 +145,20 @@ public static class PyTorchCheckpoint
                 name = name[DataParallelPrefix.Length..];
             floats += tensor.Numel;
             if (floats > maxFloats)
-                throw new InvalidDataException($"the tensors add up to more than {maxFloats} values, far more than a {archiveLength}-byte file holds (overlapping views)");
-            if (!bytesByKey.TryGetValue(tensor.Storage.Key, out var bytes))
-            {
-                bytes = ReadEntry(zip.GetEntry($"{prefix}/data/{tensor.Storage.Key}")!, int.MaxValue);
-                bytesByKey.Add(tensor.Storage.Key, bytes);
-            }
-            if (!result.TryAdd(name, new StateTensor(tensor.Storage.DType.Name(), tensor.Shape, Gather(tensor, bytes, bigEndian))))
+                throw new InvalidDataException($"the tensors add up to more than {maxFloats} values, far more than a {fileLength}-byte file holds (overlapping views)");
+            var data = Gather(tensor, storageBytes(tensor.Storage).Span, bigEndian);
+            if (!result.TryAdd(name, new StateTensor(tensor.Storage.DType.Name(), tensor.Shape, data)))
                 throw new InvalidDataException($"state_dict has the key '{name}' twice once the '{DataParallelPrefix}' prefix is removed");
         }
         return result;
     }
 
-    static void CheckFormat(Stream stream)
+    static bool IsZip(Stream stream)
     {
-        Span<byte> head = stackalloc byte[LegacyMagic.Length];
+        Span<byte> head = stackalloc byte[2];
         int read = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
-        head = head[..read];
         stream.Position = 0;
-        if (head.StartsWith(ZipMagic))
-            return;
-        if (head.SequenceEqual(LegacyMagic) || IsTar(stream))
-            throw new InvalidDataException(
-                "legacy torch.save format (PyTorch before 1.6) is not supported; re-save it with a newer PyTorch: torch.save(torch.load(path), path)");
-        throw new InvalidDataException(read == 0
-            ? "the file is empty"
-            : "not a PyTorch checkpoint (expected the zip archive that torch.save writes)");
-    }
-
-    static bool IsTar(Stream stream)
-    {
-        // The oldest torch.save wrote tar files: "ustar" at offset 257.
-        Span<byte> magic = stackalloc byte[5];
-        if (stream.Length < 262)
-            return false;
-        stream.Position = 257;
-        int read = stream.ReadAtLeast(magic, 5, throwOnEndOfStream: false);
-        stream.Position = 0;
-        return read == 5 && magic.SequenceEqual("ustar"u8);
+        return read == 2 && head.SequenceEqual(ZipMagic);
     }
 
     static string FindPrefix(ZipArchive zip)
@@ -238,7 +231,7 @@ public static class PyTorchCheckpoint
     }
 
     /// <summary>Reads a (possibly strided) view into a new contiguous float32 array.</summary>
-    static float[] Gather(TensorRef tensor, byte[] storage, bool bigEndian)
+    static float[] Gather(TensorRef tensor, ReadOnlySpan<byte> storage, bool bigEndian)
     {
         // Numel ≤ storage elements ≤ storage bytes (checked while unpickling), so this fits in memory.
         var data = new float[tensor.Numel];
@@ -249,7 +242,7 @@ public static class PyTorchCheckpoint
         int size = dtype.ElementSize();
         for (long i = 0; i < data.LongLength; i++)
         {
-            data[i] = ReadElement(storage.AsSpan(checked((int)(element * size)), size), dtype, bigEndian);
+            data[i] = ReadElement(storage.Slice(checked((int)(element * size)), size), dtype, bigEndian);
             for (int d = rank - 1; d >= 0; d--) // odometer over the view's indices
             {
                 element += tensor.Stride[d];

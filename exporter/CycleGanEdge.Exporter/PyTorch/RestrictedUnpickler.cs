@@ -19,6 +19,7 @@ internal sealed class RestrictedUnpickler
     static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     readonly byte[] _data;
+    readonly int _end; // reading stops here: at most MaxPickleBytes are read
     readonly StorageResolver _resolveStorage;
     readonly Dictionary<long, object?> _memo = [];
     readonly Stack<List<object?>> _metastack = new();
@@ -27,17 +28,21 @@ internal sealed class RestrictedUnpickler
     int _objects;
     int _tensors;
 
-    RestrictedUnpickler(byte[] data, StorageResolver resolveStorage)
+    RestrictedUnpickler(byte[] data, int start, StorageResolver resolveStorage)
     {
         _data = data;
+        _pos = start;
+        _end = (int)Math.Min(data.Length, (long)start + PickleLimits.MaxPickleBytes);
         _resolveStorage = resolveStorage;
     }
 
-    public static object? Load(byte[] pickle, StorageResolver resolveStorage)
+    /// <summary>Reads one pickle starting at <paramref name="start"/>; <paramref name="end"/> is just past its STOP.</summary>
+    public static object? Load(byte[] data, int start, out int end, StorageResolver resolveStorage)
     {
-        if (pickle.Length > PickleLimits.MaxPickleBytes)
-            throw new InvalidDataException($"data.pkl is {pickle.Length} bytes, more than the {PickleLimits.MaxPickleBytes} allowed");
-        return new RestrictedUnpickler(pickle, resolveStorage).Run();
+        var unpickler = new RestrictedUnpickler(data, start, resolveStorage);
+        var result = unpickler.Run();
+        end = unpickler._pos;
+        return result;
     }
 
     object? Run()
@@ -55,7 +60,7 @@ internal sealed class RestrictedUnpickler
                     break;
                 case 0x95: // FRAME: a length hint only; the data follows inline
                     long frame = BinaryPrimitives.ReadInt64LittleEndian(Take(8));
-                    if (frame < 0 || frame > _data.Length - _pos)
+                    if (frame < 0 || frame > _end - _pos)
                         throw new InvalidDataException($"pickle frame at offset {at} is longer than the data");
                     break;
                 case (byte)'.': // STOP
@@ -157,28 +162,30 @@ internal sealed class RestrictedUnpickler
 
     byte ReadByte()
     {
-        if (_pos >= _data.Length)
+        if (_pos >= _end)
             throw Truncated();
         return _data[_pos++];
     }
 
     ReadOnlySpan<byte> Take(int count)
     {
-        if (count > _data.Length - _pos)
+        if (count > _end - _pos)
             throw Truncated();
         var span = _data.AsSpan(_pos, count);
         _pos += count;
         return span;
     }
 
-    InvalidDataException Truncated() => new($"data.pkl is truncated (ends at offset {_data.Length} inside an instruction or before STOP)");
+    InvalidDataException Truncated() => _end < _data.Length
+        ? new($"pickle is longer than the {PickleLimits.MaxPickleBytes} bytes allowed")
+        : new($"pickle is truncated (ends at offset {_end} inside an instruction or before STOP)");
 
     int ReadLength(int width)
     {
         long length = width == 1 ? ReadByte() : BinaryPrimitives.ReadUInt32LittleEndian(Take(4));
         if (length > PickleLimits.MaxStringBytes)
             throw new InvalidDataException($"pickle declares a {length}-byte string, more than the {PickleLimits.MaxStringBytes} allowed");
-        if (length > _data.Length - _pos)
+        if (length > _end - _pos)
             throw Truncated();
         return (int)length;
     }
@@ -214,7 +221,7 @@ internal sealed class RestrictedUnpickler
     string ReadLine()
     {
         const int maxLine = 256;
-        int end = Array.IndexOf(_data, (byte)'\n', _pos, Math.Min(maxLine, _data.Length - _pos));
+        int end = Array.IndexOf(_data, (byte)'\n', _pos, Math.Min(maxLine, _end - _pos));
         if (end < 0)
             throw new InvalidDataException($"pickle GLOBAL name at offset {_pos} is unterminated or longer than {maxLine} bytes");
         var line = Take(end - _pos);
@@ -329,8 +336,9 @@ internal sealed class RestrictedUnpickler
         {
             case PickleGlobalKind.OrderedDict when a.Length == 0:
                 return new PickleDict();
-            case PickleGlobalKind.RebuildTensor when a.Length is 6 or 7:
-                // (storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata])
+            case PickleGlobalKind.RebuildTensor when a.Length is 4 or 6 or 7:
+                // (storage, storage_offset, size, stride[, requires_grad, backward_hooks[, metadata]]);
+                // the 4-argument form is PyTorch 0.3's _rebuild_tensor.
                 if (++_tensors > PickleLimits.MaxTensors)
                     throw new InvalidDataException($"checkpoint has more than {PickleLimits.MaxTensors} tensors");
                 return MakeTensor(a[0], a[1], a[2], a[3]);
@@ -406,8 +414,10 @@ internal sealed class RestrictedUnpickler
 
     StorageRef PersistentLoad(object? pid)
     {
-        // ('storage', <storage type global>, key, location, numel)
-        if (pid is not PickleTuple { Items: ["storage", PickleGlobal { Kind: PickleGlobalKind.StorageType } type, string key, string, long numel] })
+        // ('storage', <storage type global>, key, location, numel), and in the legacy format a sixth item:
+        // view metadata, None since PyTorch 0.4 (older storage views are not supported).
+        if (pid is not PickleTuple { Items: ["storage", PickleGlobal { Kind: PickleGlobalKind.StorageType } type, string key, string, long numel, .. var rest] }
+            || rest is not ([] or [null]))
             throw new InvalidDataException($"unsupported persistent id {PickleValues.TypeName(pid)}: only ('storage', type, key, location, numel) is known");
         if (numel < 0)
             throw new InvalidDataException($"storage '{key}' declares {numel} elements");
@@ -421,6 +431,7 @@ internal sealed class RestrictedUnpickler
             globals[(module, name)] = new PickleGlobal(module, name, kind, dtype);
 
         Add("collections", "OrderedDict", PickleGlobalKind.OrderedDict);
+        Add("torch._utils", "_rebuild_tensor", PickleGlobalKind.RebuildTensor);
         Add("torch._utils", "_rebuild_tensor_v2", PickleGlobalKind.RebuildTensor);
         Add("torch._utils", "_rebuild_parameter", PickleGlobalKind.RebuildParameter);
         Add("_codecs", "encode", PickleGlobalKind.CodecsEncode);

@@ -27,6 +27,7 @@ public class CheckpointFuzzTests(ITestOutputHelper output)
     [
         File.ReadAllBytes(Fixtures.Path("views.pth")),
         File.ReadAllBytes(Fixtures.Path("resnet_6blocks_ngf4_full.pth")),
+        File.ReadAllBytes(Fixtures.Path("resnet_6blocks_ngf4_legacy_format.pth")),
         CheckpointZip.Build(PickleWriter.StateDict(("a", [2, 3]), ("b", [])), [("0", CheckpointZip.FloatBytes(1, 2, 3, 4, 5, 6)), ("1", CheckpointZip.FloatBytes(7))], byteOrder: "little"),
     ]);
 
@@ -36,10 +37,10 @@ public class CheckpointFuzzTests(ITestOutputHelper output)
             .ToArray());
 
     [Fact]
-    public void MutatedZipBytes_EndInAResultOrInvalidData()
+    public void MutatedFileBytes_EndInAResultOrInvalidData()
     {
         var seeds = ZipSeeds.Value;
-        Run("zip bytes", Gen.Select(Gen.Int[0, seeds.Length - 1], GenMutation.Array[1, 6]),
+        Run("file bytes", Gen.Select(Gen.Int[0, seeds.Length - 1], GenMutation.Array[1, 6]),
             c => Mutate(seeds[c.Item1], c.Item2));
     }
 

@@ -322,7 +322,7 @@ public class HostileCheckpointTests
         var entries = CheckpointZip.Entries(good);
         int pkl = entries.FindIndex(e => e.Name.EndsWith("data.pkl"));
         entries[pkl] = (entries[pkl].Name, entries[pkl].Data[..^40]);
-        Assert.Contains("data.pkl is truncated", Refused(CheckpointZip.Rebuild(entries)).Message);
+        Assert.Contains("pickle is truncated", Refused(CheckpointZip.Rebuild(entries)).Message);
     }
 
     [Fact]
@@ -332,12 +332,9 @@ public class HostileCheckpointTests
             Refused("just some text, not a model\n"u8.ToArray()).Message);
         Assert.Contains("the file is empty", Refused([]).Message);
 
-        byte[] legacy = [0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e];
-        Assert.Contains("legacy torch.save format (PyTorch before 1.6) is not supported; re-save it with a newer PyTorch", Refused(legacy).Message);
-
         var tar = new byte[1024];
         "ustar"u8.CopyTo(tar.AsSpan(257));
-        Assert.Contains("legacy torch.save format", Refused(tar).Message);
+        Assert.Contains("tar-based torch.save format of early PyTorch is not supported; re-save it with a newer PyTorch", Refused(tar).Message);
 
         using var memory = new MemoryStream();
         using (var zip = new ZipArchive(memory, ZipArchiveMode.Create, leaveOpen: true))
@@ -385,5 +382,56 @@ public class HostileCheckpointTests
 
         var topList = new PickleWriter().Proto().EmptyList().Stop();
         Assert.Contains("the checkpoint holds a list, not a state_dict", Refused(Zip(topList)).Message);
+    }
+
+    static readonly byte[] LegacyHeader =
+    [
+        0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e, // magic number
+        0x80, 0x02, 0x4d, 0xe9, 0x03, 0x2e, // format version 1001
+        0x80, 0x02, 0x7d, 0x2e, // system info: {}
+    ];
+
+    /// <summary>A pre-1.6 checkpoint: header pickles, the object, the key list, then count + bytes per storage.</summary>
+    static byte[] Legacy(PickleWriter obj, string[] keys, params (long Count, byte[] Data)[] storages)
+    {
+        var keyList = new PickleWriter().Proto().EmptyList();
+        foreach (var key in keys)
+            keyList.Str(key).Append();
+        using var memory = new MemoryStream();
+        memory.Write(LegacyHeader);
+        memory.Write(obj.ToArray());
+        memory.Write(keyList.Stop().ToArray());
+        foreach (var (count, data) in storages)
+        {
+            memory.Write(BitConverter.GetBytes(count));
+            memory.Write(data);
+        }
+        return memory.ToArray();
+    }
+
+    static PickleWriter OneTensorObject(long numel) => new PickleWriter().Proto().Global("collections", "OrderedDict").EmptyTuple().Reduce()
+        .Str("w").Tensor("0", numel, 0, [numel], [1]).SetItem().Stop();
+
+    [Fact]
+    public void LegacyFormat_HandBuilt_IsReadAndItsHostileVariantsRefused()
+    {
+        byte[] floats = CheckpointZip.FloatBytes(1, 2, 3, 4);
+        var good = PyTorchCheckpoint.ReadStateDict(new MemoryStream(Legacy(OneTensorObject(4), ["0"], (4, floats))), Name);
+        Assert.Equal([1f, 2, 3, 4], good["w"].Data);
+
+        Assert.Contains("storage '0' needs 4 float32 elements but only 15 bytes remain (truncated file)",
+            Refused(Legacy(OneTensorObject(4), ["0"], (4, floats[..15]))).Message);
+        Assert.Contains("storage '0' declares 4 elements but its data says 1099511627776",
+            Refused(Legacy(OneTensorObject(4), ["0"], (1L << 40, floats))).Message);
+        Assert.Contains("storage '0' needs 1099511627776 float32 elements but only 16 bytes remain",
+            Refused(Legacy(OneTensorObject(1L << 40), ["0"], (1L << 40, floats))).Message);
+        Assert.Contains("storage '0' has no data in the file", Refused(Legacy(OneTensorObject(4), [])).Message);
+        Assert.Contains("the storage list names 7, which no tensor uses",
+            Refused(Legacy(OneTensorObject(4), ["7"], (4, floats))).Message);
+
+        var payload = new PickleWriter().Proto().Global("os", "system").Str("id").Op(0x85).Reduce().Stop();
+        Assert.Contains("refused pickle global 'os.system'", Refused(Legacy(payload, [])).Message);
+
+        Assert.Contains("pickle is truncated", Refused(LegacyHeader[..15]).Message);
     }
 }

@@ -42,6 +42,23 @@ public class PyTorchCheckpointTests
     }
 
     [Fact]
+    public void Pre16StreamFormat_ReadsTheSameStateDict()
+    {
+        var zipFormat = PyTorchCheckpoint.ReadStateDict(Fixtures.Path("resnet_6blocks_ngf4.pth"));
+
+        var legacyFormat = PyTorchCheckpoint.ReadStateDict(Fixtures.Path("resnet_6blocks_ngf4_legacy_format.pth"));
+
+        Assert.Equal(zipFormat.Keys, legacyFormat.Keys);
+        foreach (var (key, tensor) in zipFormat)
+        {
+            Assert.Equal(tensor.Shape, legacyFormat[key].Shape);
+            Assert.Equal(tensor.Data, legacyFormat[key].Data);
+        }
+        float[] expected = Fixtures.ReadFloats("resnet_6blocks_ngf4.output.f32");
+        Assert.True(expected.Zip(RunGenerator(legacyFormat), (a, b) => Math.Abs(a - b)).Max() <= 1e-4f);
+    }
+
+    [Fact]
     public void LegacyInstanceNormKeys_AreDroppedOnLoad_AsTheReferenceDoes()
     {
         var stateDict = PyTorchCheckpoint.ReadStateDict(Fixtures.Path("resnet_6blocks_ngf4_legacy_norm.pth"));
