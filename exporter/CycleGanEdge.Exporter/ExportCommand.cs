@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Help;
 using System.Security.Cryptography;
 using CycleGanEdge.Exporter.PyTorch;
 using CycleGanEdge.Runtime;
@@ -15,12 +16,12 @@ namespace CycleGanEdge.Exporter;
 /// </summary>
 public static class ExportCommand
 {
-    private static readonly Argument<FileInfo?> Checkpoint = new("checkpoint")
+    private static readonly Argument<FileInfo?> Checkpoint = new("CHECKPOINT")
     {
         Description = "Generator checkpoint (.ckpt) written by cyclegan-train",
         Arity = ArgumentArity.ZeroOrOne,
     };
-    private static readonly Option<FileInfo?> Output = new("--output", "-o") { Description = "The ONNX file to write" };
+    private static readonly Option<FileInfo?> Output = new("--output", "-o") { Description = "The ONNX file to write", HelpName = "OUT.onnx" };
     private static readonly Option<bool> Fp16 = new("--fp16")
     {
         Description = "Half-precision weights and compute (inputs/outputs and instance norm stay float32)",
@@ -37,41 +38,47 @@ public static class ExportCommand
     private static readonly Option<int> Opset = new("--opset")
     {
         Description = $"ONNX opset, {ExportOptions.MinOpset} to {ExportOptions.MaxOpset}",
+        HelpName = "N",
         DefaultValueFactory = _ => new ExportOptions().Opset,
     };
-    private static readonly Option<string?> Name = new("--name") { Description = "Graph name stored in the model" };
+    private static readonly Option<string?> Name = new("--name") { Description = "Graph name stored in the model", HelpName = "NAME" };
     private static readonly Option<string?> Direction = new Option<string?>("--direction")
     {
         Description = "Override the direction recorded in the model",
     }.AcceptOnlyFromAmong("AtoB", "BtoA");
-    private static readonly Option<string?> DomainIn = new("--domain-in") { Description = "Override the input domain name" };
-    private static readonly Option<string?> DomainOut = new("--domain-out") { Description = "Override the output domain name" };
+    private static readonly Option<string?> DomainIn = new("--domain-in") { Description = "Override the input domain name", HelpName = "NAME" };
+    private static readonly Option<string?> DomainOut = new("--domain-out") { Description = "Override the output domain name", HelpName = "NAME" };
     private static readonly Option<int?> TrainSize = new("--train-size")
     {
         Description = "Override the training crop size recorded in the model (default: from the checkpoint; 256 for --from-pytorch)",
+        HelpName = "PIXELS",
     };
     private static readonly Option<FileInfo?> Check = new("--check")
     {
         Description = "Verify an existing MODEL.onnx (contract, loads in ONNX Runtime, runs) instead of exporting",
+        HelpName = "MODEL.onnx",
     };
 
     // A generator from the reference PyTorch trainer (a state_dict .pth) instead of our checkpoint.
     private static readonly Option<FileInfo?> FromPyTorch = new("--from-pytorch")
     {
         Description = "Export a reference PyTorch generator state_dict (.pth) instead of a checkpoint; needs --arch",
+        HelpName = "FILE.pth",
     };
     private static readonly Option<string?> Arch = new Option<string?>("--arch")
     {
-        Description = "Generator architecture of the --from-pytorch file",
+        Description = "--from-pytorch: generator architecture (" + string.Join(", ", Networks.GeneratorArchs) + ")",
+        HelpName = "NAME",
     }.AcceptOnlyFromAmong([.. Networks.GeneratorArchs]);
-    private static readonly Option<int> Ngf = new("--ngf") { Description = "--from-pytorch: filters in the first conv layer", DefaultValueFactory = _ => 64 };
+    private static readonly Option<int> Ngf = new("--ngf") { Description = "--from-pytorch: filters in the first conv layer", DefaultValueFactory = _ => 64, HelpName = "N" };
     private static readonly Option<string> Norm = new Option<string>("--norm")
     {
-        Description = "--from-pytorch: normalization layer",
+        Description = "--from-pytorch: normalization layer (" + string.Join(", ", Networks.Norms) + ")",
+        HelpName = "NAME",
         DefaultValueFactory = _ => "instance",
     }.AcceptOnlyFromAmong([.. Networks.Norms]);
-    private static readonly Option<int> InputNc = new("--input-nc") { Description = "--from-pytorch: input channels", DefaultValueFactory = _ => 3 };
-    private static readonly Option<int> OutputNc = new("--output-nc") { Description = "--from-pytorch: output channels", DefaultValueFactory = _ => 3 };
+    private static readonly Option<int> InputNc = new("--input-nc") { Description = "--from-pytorch: input channels", DefaultValueFactory = _ => 3, HelpName = "N" };
+    private static readonly Option<int> OutputNc = new("--output-nc") { Description = "--from-pytorch: output channels", DefaultValueFactory = _ => 3, HelpName = "N" };
     private static readonly Option<bool> NoDropout = new("--no-dropout")
     {
         Description = "--from-pytorch: the generator was built without dropout (as the reference's --no_dropout)",
@@ -80,14 +87,17 @@ public static class ExportCommand
     private static readonly Option[] ExportOnly = [Output, Fp16, FoldBatchNorm, Io, Opset, Name, Direction, DomainIn, DomainOut, TrainSize, FromPyTorch, Arch, Ngf, Norm, InputNc, OutputNc, NoDropout];
     private static readonly Option[] PyTorchOnly = [Arch, Ngf, Norm, InputNc, OutputNc, NoDropout];
 
-    public static RootCommand Create()
+    /// <summary>The root command, named explicitly so help reads the same from any host process.</summary>
+    public static Command Create()
     {
-        var command = new RootCommand(
+        var command = new Command("cyclegan-export",
             "Export a trained CycleGAN generator to a self-describing ONNX model, checked against TorchSharp.\n" +
             "  cyclegan-export CHECKPOINT -o OUT.onnx [--fp16] [--fold-batchnorm] [--io uint8-nhwc] [--opset N]\n" +
             "  cyclegan-export --from-pytorch latest_net_G_A.pth --arch resnet_9blocks -o OUT.onnx\n" +
             "  cyclegan-export --check MODEL.onnx\n" +
             "Exit codes: 0 ok, 1 failed (bad file, unsupported layer, parity), 2 wrong command line.");
+        command.Add(new HelpOption());
+        command.Add(new VersionOption());
         command.Add(Checkpoint);
         foreach (var option in ExportOnly) command.Add(option);
         command.Add(Check);

@@ -231,4 +231,17 @@ public sealed class CliTests : IDisposable
         AssertOneErrorLine(await Run("--check", wrongChannelsPath), 1,
             $"error: {wrongChannelsPath}: breaks the model contract: output 'output' has 3 channels but the metadata says 1");
     }
+
+    /// <summary>The approved --help text: a changed option shows up in review as a changed file.</summary>
+    [Fact]
+    public async Task HelpTextIsTheApprovedOne()
+    {
+        var result = await Run("--help");
+        Assert.Equal(0, result.ExitCode);
+        string approvedPath = Path.Combine(AppContext.BaseDirectory, "Approved", "cyclegan-export.help.txt");
+        string approved = File.ReadAllText(approvedPath).ReplaceLineEndings();
+        if (approved != result.Out.ReplaceLineEndings())
+            File.WriteAllText(Path.ChangeExtension(approvedPath, ".received.txt"), result.Out); // for review, never copied back by a test
+        Assert.Equal(approved, result.Out.ReplaceLineEndings());
+    }
 }

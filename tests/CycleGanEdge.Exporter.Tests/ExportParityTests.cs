@@ -73,4 +73,18 @@ public class ExportParityTests
         var report = ExportAndCheck(arch, "batch", new ExportOptions { FoldBatchNorm = true });
         Assert.All(report.Samples, s => Assert.InRange(s.MaxAbsDiff, 0, 1e-4));
     }
+
+    /// <summary>The check can fail: the ONNX of one generator against the weights of another.</summary>
+    [Fact]
+    public void ParityFailsForADifferentGenerator()
+    {
+        var arch = TinyGenerators.Options("resnet_6blocks");
+        using var exported = TinyGenerators.Create(arch, seed: 1);
+        using var other = TinyGenerators.Create(arch, seed: 2);
+        byte[] onnx = OnnxExport.ToBytes(exported, arch, new ExportOptions(), Identity);
+        var report = OnnxExport.CheckParity(other, arch, onnx, new ExportOptions());
+        Assert.False(report.Passed);
+        Assert.All(report.Samples, s => Assert.True(s.MaxAbsDiff > 0.01));
+        Assert.Equal([(2, 32, 32), (1, 32, 40)], report.Samples.Select(s => (s.Batch, s.Height, s.Width)));
+    }
 }
