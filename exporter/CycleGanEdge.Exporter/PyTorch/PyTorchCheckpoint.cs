@@ -42,7 +42,7 @@ public static class PyTorchCheckpoint
     }
 
     /// <inheritdoc cref="ReadStateDict(string)"/>
-    /// <param name="stream">A seekable stream positioned at the start of the checkpoint.</param>
+    /// <param name="stream">A seekable stream holding only the checkpoint (read from position 0).</param>
     /// <param name="name">The name used in error messages (usually the file path).</param>
     public static IReadOnlyDictionary<string, StateTensor> ReadStateDict(Stream stream, string name)
     {
@@ -147,8 +147,7 @@ public static class PyTorchCheckpoint
             if (floats > maxFloats)
                 throw new InvalidDataException($"the tensors add up to more than {maxFloats} values, far more than a {fileLength}-byte file holds (overlapping views)");
             var data = Gather(tensor, storageBytes(tensor.Storage).Span, bigEndian);
-            if (!result.TryAdd(name, new StateTensor(tensor.Storage.DType.Name(), tensor.Shape, data)))
-                throw new InvalidDataException($"state_dict has the key '{name}' twice once the '{DataParallelPrefix}' prefix is removed");
+            result.Add(name, new StateTensor(tensor.Storage.DType.Name(), tensor.Shape, data));
         }
         return result;
     }
