@@ -227,6 +227,3 @@ internal sealed class GeneratorGraph
 
     private static string Join(string path, string name) => path.Length == 0 ? name : $"{path}.{name}";
 }
-
-/// <summary>A user-facing export failure: the message is printed as is, without a stack trace.</summary>
-public sealed class ExportException(string message) : Exception(message);

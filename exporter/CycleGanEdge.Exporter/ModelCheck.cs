@@ -10,7 +10,8 @@ namespace CycleGanEdge.Exporter;
 /// <summary>
 /// <c>cyclegan-export --check MODEL.onnx</c>: is an existing file a model the runtime will accept? Checks the
 /// contract (every key present, values consistent with each other and with the graph's inputs and outputs),
-/// then loads it in ONNX Runtime and runs it once on a small random input.
+/// then loads it in ONNX Runtime, validates it as the runtime does (<see cref="ModelInfo.FromSession"/>) and runs
+/// it once on a small random input.
 /// </summary>
 public static class ModelCheck
 {
@@ -137,13 +138,8 @@ public static class ModelCheck
         {
             var meta = model.MetadataProps.ToDictionary(e => e.Key, e => e.Value);
             using var session = new InferenceSession(bytes);
-            var seen = session.ModelMetadata.CustomMetadataMap;
-            var unseen = ModelContract.RequiredKeys.Where(k => !seen.ContainsKey(k)).ToList();
-            if (unseen.Count > 0)
-            {
-                error.WriteLine($"error: {path}: ONNX Runtime does not see metadata keys {string.Join(", ", unseen)}");
-                return ExitCodes.Failure;
-            }
+            // The runtime's own reading of the contract, so --check accepts exactly what cyclegan-run accepts.
+            ModelInfo.FromSession(session, path);
             var (min, max, shape) = RunOnce(session, meta);
             var inv = CultureInfo.InvariantCulture;
             output.WriteLine(string.Create(inv,
@@ -155,6 +151,11 @@ public static class ModelCheck
         catch (OnnxRuntimeException e)
         {
             error.WriteLine($"error: {path}: ONNX Runtime cannot load or run it: {FirstLine(e.Message)}");
+            return ExitCodes.Failure;
+        }
+        catch (InvalidModelException e)
+        {
+            error.WriteLine($"error: {e.Message}");
             return ExitCodes.Failure;
         }
         catch (ExportException e)
@@ -194,13 +195,4 @@ public static class ModelCheck
     }
 
     private static string FirstLine(string message) => message.Split('\n')[0].Trim();
-}
-
-public static class ExitCodes
-{
-    public const int Success = 0;
-    /// <summary>The export or check ran and failed (bad file content, unsupported layer, parity).</summary>
-    public const int Failure = 1;
-    /// <summary>The command line is wrong (unknown option, bad value, missing or nonexistent file).</summary>
-    public const int Usage = 2;
 }

@@ -27,6 +27,10 @@ public class LayerTests
             ("replicate", ReplicationPad2d(1)),
             ("zeros", ZeroPad2d(1)),
             ("valid", Conv2d(16, 16, kernel_size: 5)),
+            // Asymmetric paddings catch a swapped (left, right, top, bottom) or (height, width) order.
+            ("asymmetric_pad", ReflectionPad2d((1L, 2L, 0L, 3L))),
+            ("asymmetric_conv", Conv2d(16, 16, kernel_size: 4)),
+            ("rect_reflect_conv", Conv2d(16, 16, kernel_size: (3, 5), padding: (1, 2), padding_mode: PaddingModes.Reflect)),
             ("up", ConvTranspose2d(16, 8, kernel_size: 3, stride: 2, padding: 1, output_padding: 1)),
             ("sigmoid", Sigmoid()),
             ("dilated", Conv2d(8, 3, kernel_size: 3, padding: 2, dilation: 2)),
