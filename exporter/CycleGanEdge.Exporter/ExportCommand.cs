@@ -193,7 +193,16 @@ public static class ExportCommand
                     UseDropout = !parse.GetValue(NoDropout),
                 };
                 generator = BuildGenerator(arch, source);
-                StateDictLoader.LoadInto(generator, PyTorchCheckpoint.ReadStateDict(source), source);
+                var stateDict = PyTorchCheckpoint.ReadStateDict(source);
+                try
+                {
+                    StateDictLoader.LoadInto(generator, stateDict, source);
+                }
+                catch (InvalidDataException e)
+                {
+                    throw new InvalidDataException($"{e.Message} (--arch, --ngf, --norm, --input-nc, --output-nc and --no-dropout " +
+                        "must match the options the reference trained it with)", e);
+                }
                 // The reference names G_A (A to B) and G_B (B to A) in its file names: latest_net_G_B.pth.
                 bool bToA = Path.GetFileNameWithoutExtension(source).EndsWith("G_B", StringComparison.Ordinal);
                 identity = bToA ? new ModelIdentity { Direction = "BtoA", DomainIn = "B", DomainOut = "A" } : new ModelIdentity();

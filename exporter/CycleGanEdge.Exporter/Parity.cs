@@ -1,6 +1,7 @@
 using System.Globalization;
 using CycleGanEdge.Runtime;
 using CycleGanEdge.Torch.Networks;
+using CycleGanEdge.Torch.Training;
 using Microsoft.ML.OnnxRuntime;
 using static TorchSharp.torch;
 
@@ -48,6 +49,7 @@ internal static class Parity
             meanBound = options.Fp16 ? Fp16MeanBound * 127.5 + 0.05 : 0.05;
         }
 
+        TorchSetup.DisableNnpack(); // otherwise libtorch prints an NNPACK warning per convolution on many CPUs
         generator.eval();
         using var noGrad = no_grad();
         using var session = new InferenceSession(onnx);

@@ -121,6 +121,7 @@ public sealed class CliTests : IDisposable
         // Without --no-dropout the reference layout has a Dropout in each block, so the keys shift.
         var result = await Run("--from-pytorch", pth, "--arch", "resnet_6blocks", "--ngf", "4", "-o", PathIn("x.onnx"));
         AssertOneErrorLine(result, 1, $"error: {pth}: does not fit the ResnetGenerator network");
+        Assert.Contains("--no-dropout must match the options the reference trained it with", result.Err);
         Assert.False(File.Exists(PathIn("x.onnx")));
     }
 
