@@ -42,14 +42,18 @@ public sealed class Adam : IDisposable
         double stepSize = LearningRate / biasCorrection1;
         using var scope = NewDisposeScope();
         using var _ = no_grad();
+        // Scalars are native objects: made once and disposed explicitly so none can be finalized while
+        // a native call still reads it (temporaries from implicit double conversions could be).
+        using Scalar beta1 = _beta1, oneMinusBeta1 = 1 - _beta1, beta2 = _beta2, oneMinusBeta2 = 1 - _beta2;
+        using Scalar eps = _eps, negStepSize = -stepSize, bc2 = biasCorrection2Sqrt;
         for (int i = 0; i < _parameters.Length; i++)
         {
             var grad = _parameters[i].grad;
             if (grad is null) continue;
-            _expAvg[i].mul_(_beta1).add_(grad, alpha: 1 - _beta1);
-            _expAvgSq[i].mul_(_beta2).addcmul_(grad, grad, value: 1 - _beta2);
-            var denom = (_expAvgSq[i].sqrt() / biasCorrection2Sqrt).add_(_eps);
-            _parameters[i].addcdiv_(_expAvg[i], denom, value: -stepSize);
+            _expAvg[i].mul_(beta1).add_(grad, alpha: oneMinusBeta1);
+            _expAvgSq[i].mul_(beta2).addcmul_(grad, grad, value: oneMinusBeta2);
+            var denom = _expAvgSq[i].sqrt().div_(bc2).add_(eps);
+            _parameters[i].addcdiv_(_expAvg[i], denom, value: negStepSize);
         }
     }
 

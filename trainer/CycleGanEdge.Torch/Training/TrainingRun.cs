@@ -51,7 +51,6 @@ public sealed class TrainingRun
         var errors = _o.Validate();
         if (errors.Count > 0) throw new TrainingException(string.Join(Environment.NewLine, errors));
         var device = Devices.Resolve(_o.Device);
-        TorchSetup.DisableNnpack();
         torch.set_num_threads(_o.Threads > 0 ? _o.Threads : Environment.ProcessorCount);
 
         string dir = _o.RunDirectory;
@@ -114,8 +113,7 @@ public sealed class TrainingRun
                 StepLosses losses;
                 using (var scope = NewDisposeScope())
                 {
-                    var realA = tensor(batch.A, [batch.Count, batch.ChannelsA, batch.Height, batch.Width]).to(device);
-                    var realB = tensor(batch.B, [batch.Count, batch.ChannelsB, batch.Height, batch.Width]).to(device);
+                    var (realA, realB) = ToTensors(batch, device);
                     torch.manual_seed(TrainingRandom.Derive(_o.Seed, epoch, epochIter, TrainingRandom.TorchPurpose));
                     var random = TrainingRandom.For(_o.Seed, epoch, epochIter, TrainingRandom.PoolPurpose);
                     bool updateG = totalIters % _o.DSteps == _o.DSteps - 1;
@@ -155,7 +153,7 @@ public sealed class TrainingRun
             double? cycle = null;
             bool evaluate = eval is not null && (epoch % _o.EvalFreq == 0 || epoch == _o.LastEpoch);
             if (evaluate) cycle = Evaluate(model, eval!, outputs, epoch);
-            else if (lastBatch is not null) SaveSamples(model, outputs, epoch, lastBatch, device);
+            else if (lastBatch is not null) SaveSamples(model, outputs, epoch, lastBatch);
 
             // Plateau watches the test-set cycle L1 when there is one, else the epoch's mean generator loss.
             schedule.Step(cycle ?? (lossCount > 0 ? lossSum / lossCount : 0));
@@ -176,38 +174,54 @@ public sealed class TrainingRun
         var seenA = new HashSet<string>(StringComparer.Ordinal);
         var seenB = new HashSet<string>(StringComparer.Ordinal);
         double sumA = 0, sumB = 0;
-        bool sampled = false;
-        foreach (var batch in eval.Epoch(1))
+        var samplesA = new List<Tensor>();
+        var samplesB = new List<Tensor>();
+        try
         {
-            using var scope = NewDisposeScope();
-            var realA = tensor(batch.A, [batch.Count, batch.ChannelsA, batch.Height, batch.Width]).to(model.Device);
-            var realB = tensor(batch.B, [batch.Count, batch.ChannelsB, batch.Height, batch.Width]).to(model.Device);
-            var (errA, errB) = model.CycleErrors(realA, realB);
-            for (int i = 0; i < batch.Count; i++)
+            foreach (var batch in eval.Epoch(1))
             {
-                if (seenA.Add(batch.PathsA[i])) sumA += errA[i];
-                if (seenB.Add(batch.PathsB[i])) sumB += errB[i];
+                using var scope = NewDisposeScope();
+                var (realA, realB) = ToTensors(batch, model.Device);
+                var (errA, errB) = model.CycleErrors(realA, realB);
+                for (int i = 0; i < batch.Count; i++)
+                {
+                    if (seenA.Add(batch.PathsA[i])) sumA += errA[i];
+                    if (seenB.Add(batch.PathsB[i])) sumB += errB[i];
+                    if (samplesA.Count < _o.SampleCount)
+                    {
+                        samplesA.Add(realA.narrow(0, i, 1).clone().DetachFromDisposeScope());
+                        samplesB.Add(realB.narrow(0, i, 1).clone().DetachFromDisposeScope());
+                    }
+                }
             }
-            if (!sampled)
+            using (var scope = NewDisposeScope())
             {
-                SaveSamples(model, outputs, epoch, batch, model.Device);
-                sampled = true;
+                var (rowsA, rowsB) = model.Translate(cat(samplesA, 0), cat(samplesB, 0));
+                outputs.SaveSamples(epoch, rowsA, rowsB);
             }
+        }
+        finally
+        {
+            foreach (var t in samplesA.Concat(samplesB)) t.Dispose();
         }
         double cycleA = sumA / Math.Max(1, seenA.Count), cycleB = sumB / Math.Max(1, seenB.Count);
         outputs.AppendMetrics(epoch, cycleA, cycleB, seenA.Count, seenB.Count);
         return (cycleA + cycleB) / 2;
     }
 
-    private void SaveSamples(CycleGanModel model, RunOutputs outputs, int epoch, UnalignedBatch batch, Device device)
+    /// <summary>Without a test set the grid shows the epoch's last training batch.</summary>
+    private void SaveSamples(CycleGanModel model, RunOutputs outputs, int epoch, UnalignedBatch batch)
     {
         using var scope = NewDisposeScope();
-        int n = Math.Min(batch.Count, Math.Max(1, _o.SampleCount));
-        var realA = tensor(batch.A, [batch.Count, batch.ChannelsA, batch.Height, batch.Width]).narrow(0, 0, n).to(device);
-        var realB = tensor(batch.B, [batch.Count, batch.ChannelsB, batch.Height, batch.Width]).narrow(0, 0, n).to(device);
-        var (rowsA, rowsB) = model.Translate(realA, realB);
+        int n = Math.Min(batch.Count, _o.SampleCount);
+        var (realA, realB) = ToTensors(batch, model.Device);
+        var (rowsA, rowsB) = model.Translate(realA.narrow(0, 0, n), realB.narrow(0, 0, n));
         outputs.SaveSamples(epoch, rowsA, rowsB);
     }
+
+    private static (Tensor A, Tensor B) ToTensors(UnalignedBatch batch, Device device) =>
+        (tensor(batch.A, [batch.Count, batch.ChannelsA, batch.Height, batch.Width]).to(device),
+         tensor(batch.B, [batch.Count, batch.ChannelsB, batch.Height, batch.Width]).to(device));
 
     private void SaveNetworks(CycleGanModel model, string prefix, int epoch, string domainA, string domainB)
     {

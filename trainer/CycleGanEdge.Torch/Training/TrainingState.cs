@@ -21,11 +21,12 @@ public static class TrainingState
 
     public static void Save(string path, CycleGanModel model, LearningRateSchedule schedule, TrainingPosition position, TrainOptions options)
     {
-        using var scope = NewDisposeScope();
+        // No dispose scope here: on the CPU .cpu() hands back the live tensor itself, and a scope
+        // would then free the weights, moments and pool images still in use (seen as NaN a step later).
         var tensors = new Dictionary<string, Tensor>();
         foreach (var (name, module) in model.Networks)
             foreach (var (key, tensor) in module.state_dict())
-                tensors[$"net_{name}.{key}"] = tensor.cpu();
+                tensors[$"net_{name}.{key}"] = tensor;
         AddOptimizer(tensors, "optimizer_G", model.OptimizerG);
         AddOptimizer(tensors, "optimizer_D", model.OptimizerD);
         AddList(tensors, "pool_fake_A", model.PoolFakeA.Images);
@@ -128,7 +129,7 @@ public static class TrainingState
 
     private static void AddList(Dictionary<string, Tensor> tensors, string name, IReadOnlyList<Tensor> list)
     {
-        for (int i = 0; i < list.Count; i++) tensors[$"{name}.{i}"] = list[i].cpu();
+        for (int i = 0; i < list.Count; i++) tensors[$"{name}.{i}"] = list[i];
     }
 
     private static List<Tensor> List(Dictionary<string, Tensor> tensors, string name, int count) =>

@@ -60,7 +60,6 @@ public static class BenchCommand
         var errors = options.Validate();
         if (errors.Count > 0) throw new TrainingException(string.Join(Environment.NewLine, errors));
         var device = Devices.Resolve(options.Device);
-        TorchSetup.DisableNnpack();
         torch.set_num_threads(options.Threads > 0 ? options.Threads : Environment.ProcessorCount);
         torch.manual_seed(options.Seed);
         using var model = new CycleGanModel(options, device);
