@@ -1,0 +1,145 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using CycleGanEdge.Exporter.Onnx;
+using CycleGanEdge.Runtime.Evaluation;
+using CycleGanEdge.Runtime.Imaging;
+using Google.Protobuf;
+using DataType = CycleGanEdge.Exporter.Onnx.TensorProto.Types.DataType;
+
+namespace CycleGanEdge.Runtime.Tests.Evaluation;
+
+public class EvalCommandTests
+{
+    /// <summary>
+    /// A tiny random feature network: 3x3 conv 3→6 with ReLU ("map", [N,6,H,W]) and its global average
+    /// ("pooled", [N,6,1,1]).
+    /// </summary>
+    private static string FeatureNet(string folder)
+    {
+        var rng = new Random(9);
+        var graph = new GraphProto { Name = "features" };
+        graph.Input.Add(Value("image", "N", 3, "H", "W"));
+        var w = Enumerable.Range(0, 6 * 3 * 9).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
+        var weights = new TensorProto { Name = "w", DataType = (int)DataType.Float, RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(w.AsSpan())) };
+        weights.Dims.AddRange([6, 3, 3, 3]);
+        graph.Initializer.Add(weights);
+        var conv = new NodeProto { OpType = "Conv", Input = { "image", "w" }, Output = { "conv" } };
+        conv.Attribute.Add(new AttributeProto { Name = "pads", Type = AttributeProto.Types.AttributeType.Ints, Ints = { 1, 1, 1, 1 } });
+        graph.Node.Add(conv);
+        graph.Node.Add(new NodeProto { OpType = "Relu", Input = { "conv" }, Output = { "map" } });
+        graph.Node.Add(new NodeProto { OpType = "GlobalAveragePool", Input = { "map" }, Output = { "pooled" } });
+        graph.Output.Add(Value("map", "N", 6, "H", "W"));
+        graph.Output.Add(Value("pooled", "N", 6, 1, 1));
+        var model = new ModelProto { IrVersion = 8, Graph = graph };
+        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = 17 });
+        return TestModels.Save(model.ToByteArray(), folder, "features.onnx");
+    }
+
+    private static ValueInfoProto Value(string name, params object[] dims)
+    {
+        var shape = new TensorShapeProto();
+        foreach (var d in dims)
+            shape.Dim.Add(d is int v ? new TensorShapeProto.Types.Dimension { DimValue = v } : new TensorShapeProto.Types.Dimension { DimParam = (string)d });
+        return new ValueInfoProto { Name = name, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)DataType.Float, Shape = shape } } };
+    }
+
+    private static string Folder(string root, string name, IEnumerable<(string Name, RgbaImage Image)> images)
+    {
+        string dir = Path.Combine(root, name);
+        Directory.CreateDirectory(dir);
+        foreach (var (n, img) in images) File.WriteAllBytes(Path.Combine(dir, n + ".png"), ImageCodec.Encode(img, ImageFormat.Png));
+        return dir;
+    }
+
+    private static RgbaImage Negative(RgbaImage img) =>
+        new(img.Width, img.Height, img.Pixels.Select((v, i) => i % 4 == 3 ? v : (byte)(255 - v)).ToArray(), img.HasAlpha);
+
+    private static async Task<(int Code, string Output, string Error)> Eval(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int code = await CycleGanEdge.Run.Cli.InvokeAsync(CycleGanEdge.Run.Program.CreateRoot(), ["eval", .. args], output, error);
+        return (code, output.ToString(), error.ToString());
+    }
+
+    [Fact]
+    public async Task Several_models_in_one_report_with_fid_kid_paired_metrics_cycle_and_a_cached_real_set()
+    {
+        string root = TestFiles.TempFolder();
+        var inputs = Enumerable.Range(0, 6).Select(i => ($"img{i}", TestImages.Random(32, 32, seed: i))).ToList();
+        string inputDir = Folder(root, "inputs", inputs);
+        string truthDir = Folder(root, "truth", inputs.Select(x => (x.Item1, Negative(x.Item2))));
+        string realDir = Folder(root, "real", inputs.Select(x => (x.Item1, Negative(x.Item2)))); // the negatives are the "real" B set
+        string negate = TestModels.Save(TestModels.Negate(new()), root, "negate.onnx");
+        string conv = TestModels.Save(TestModels.SmallConvNet("none"), root, "convnet.onnx");
+        string features = FeatureNet(root);
+        string cache = Path.Combine(root, "cache"), report = Path.Combine(root, "report");
+        string[] args =
+        [
+            "-m", negate, "-m", conv, "--input", inputDir, "--translated", inputDir, "--ground-truth", truthDir,
+            "--real", realDir, "--features", features, "--layer", "map", "--image-size", "32", "--normalize", "minus1to1",
+            "--batch", "4", "--kid-subsets", "10", "--model-a2b", negate, "--model-b2a", negate,
+            "--cache-dir", cache, "-o", report, "--grid", "3", "--provider", "cpu",
+        ];
+
+        var (code, output, error) = await Eval(args);
+        Assert.True(code == 0, error);
+        var csv = File.ReadAllLines(Path.Combine(report, "results.csv"));
+        Assert.Equal("name,images,FID,KID,KID std,PSNR dB,SSIM,L1,cycle L1", csv[0]);
+        var rows = csv.Skip(1).Select(l => l.Split(',')).ToDictionary(c => c[0]);
+        Assert.Equal(["negate", "convnet", "inputs", "cycle negate → negate"], rows.Keys);
+
+        // negate reproduces the real set and the ground truth exactly.
+        Assert.Equal(0, double.Parse(rows["negate"][2], CultureInfo.InvariantCulture), 3);
+        Assert.Equal(("inf", "1.0000", "0.0000"), (rows["negate"][5], rows["negate"][6], rows["negate"][7]));
+        // The untranslated inputs are far from the negatives by every measure.
+        // (The random 6-feature net barely tells an image from its negative: FID 0.003, but not 0.)
+        Assert.True(double.Parse(rows["inputs"][2], CultureInfo.InvariantCulture) > 0);
+        Assert.True(double.Parse(rows["convnet"][2], CultureInfo.InvariantCulture) > 0.1);
+        Assert.True(double.Parse(rows["inputs"][5], CultureInfo.InvariantCulture) < 20);
+        double expectedL1 = inputs.Average(x => ImageMetrics.L1(x.Item2, Negative(x.Item2)));
+        Assert.Equal(expectedL1, double.Parse(rows["inputs"][7], CultureInfo.InvariantCulture), 4);
+        // Negating twice gives the input back.
+        Assert.Equal("0.0000", rows["cycle negate → negate"][8]);
+
+        Assert.Contains("| negate | 6 |", output);
+        string html = File.ReadAllText(Path.Combine(report, "index.html"));
+        Assert.Contains("grid/c1_img2.png", html);
+        Assert.Equal(3 * 4, Directory.GetFiles(Path.Combine(report, "grid")).Length); // 3 inputs x (input + 3 candidates)
+        Assert.Single(Directory.GetFiles(cache));
+
+        // Second run: the real set's features come from the cache, with the same numbers.
+        var (code2, _, error2) = await Eval(args);
+        Assert.Equal(0, code2);
+        Assert.Contains("from cache", error2);
+        Assert.Equal(csv, File.ReadAllLines(Path.Combine(report, "results.csv")));
+    }
+
+    [Fact]
+    public async Task Feature_layer_and_usage_mistakes_are_clear_errors()
+    {
+        string root = TestFiles.TempFolder();
+        string dir = Folder(root, "a", [("x", TestImages.Random(16, 16)), ("y", TestImages.Random(16, 16, seed: 2))]);
+        File.WriteAllText(Path.Combine(dir, "broken.png"), "not a png");
+        string features = FeatureNet(root);
+
+        var (code, _, error) = await Eval("--translated", dir, "--real", dir, "--features", features, "--layer", "nope", "--image-size", "16", "-o", Path.Combine(root, "r"), "--cache-dir", Path.Combine(root, "c"));
+        Assert.Equal(CycleGanEdge.Run.ExitCodes.UsageError, code);
+        Assert.Contains("no output named 'nope' (outputs: map, pooled)", error);
+        Assert.Contains("broken.png", error); // reported and skipped, the rest goes on
+        Assert.DoesNotContain("   at ", error);
+
+        var (code2, _, error2) = await Eval("--translated", dir, "--real", dir);
+        Assert.Equal(CycleGanEdge.Run.ExitCodes.UsageError, code2);
+        Assert.Contains("--features", error2);
+
+        // pooled ([N,6,1,1]) and map ([N,6,H,W] averaged) give the same features.
+        using var pooled = FeatureExtractor.Open(features, "pooled", 16, FeatureNormalization.Imagenet);
+        using var map = FeatureExtractor.Open(features, "map", 16, FeatureNormalization.Imagenet, batchSize: 1);
+        var images = new[] { TestImages.Random(16, 16), TestImages.Random(20, 12, seed: 4) };
+        var a = pooled.Extract(images);
+        var b = map.Extract(images);
+        for (int i = 0; i < 2; i++)
+            for (int j = 0; j < 6; j++) Assert.Equal(a[i][j], b[i][j], 4);
+    }
+}
