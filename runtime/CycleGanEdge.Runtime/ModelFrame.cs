@@ -79,23 +79,37 @@ internal sealed class ModelFrame : IDisposable
         }
 
         var f = _inFloat.AsSpan(b * plane * _model.ChannelsIn, plane * _model.ChannelsIn);
+        int inside = Math.Min(pw, imageWidth - x0); // columns that need no reflection
         for (int py = 0; py < ph; py++)
         {
-            int rowStart = Reflect(y0 + py, imageHeight) * imageWidth * bpp;
-            int o = py * pw;
-            for (int px = 0; px < pw; px++)
+            var row = image.Slice(Reflect(y0 + py, imageHeight) * imageWidth * bpp, imageWidth * bpp);
+            if (grey)
             {
-                int s = rowStart + Reflect(x0 + px, imageWidth) * bpp;
-                if (grey)
+                var lum = f.Slice(py * pw, pw);
+                for (int px = 0; px < pw; px++)
                 {
-                    f[o + px] = Luma(image[s], image[s + 1], image[s + 2]) * ToUnit - 1f;
+                    int s = Reflect(x0 + px, imageWidth) * bpp;
+                    lum[px] = Luma(row[s], row[s + 1], row[s + 2]) * ToUnit - 1f;
                 }
-                else
-                {
-                    f[o + px] = image[s] * ToUnit - 1f;
-                    f[plane + o + px] = image[s + 1] * ToUnit - 1f;
-                    f[2 * plane + o + px] = image[s + 2] * ToUnit - 1f;
-                }
+                continue;
+            }
+            // The hot loop of float models: one pass per row into the three planes.
+            var r = f.Slice(py * pw, pw);
+            var g = f.Slice(plane + py * pw, pw);
+            var bl = f.Slice(2 * plane + py * pw, pw);
+            int si = x0 * bpp;
+            for (int px = 0; px < inside; px++, si += bpp)
+            {
+                r[px] = row[si] * ToUnit - 1f;
+                g[px] = row[si + 1] * ToUnit - 1f;
+                bl[px] = row[si + 2] * ToUnit - 1f;
+            }
+            for (int px = inside; px < pw; px++)
+            {
+                int s = Reflect(x0 + px, imageWidth) * bpp;
+                r[px] = row[s] * ToUnit - 1f;
+                g[px] = row[s + 1] * ToUnit - 1f;
+                bl[px] = row[s + 2] * ToUnit - 1f;
             }
         }
     }
@@ -103,6 +117,11 @@ internal sealed class ModelFrame : IDisposable
     /// <summary>Writes batch slot <paramref name="b"/>'s output, cropped, at (x0, y0) of <paramref name="dst"/>; alpha comes from <paramref name="src"/>.</summary>
     public void Write(int b, ReadOnlySpan<byte> src, Span<byte> dst, int imageWidth, int bpp, int x0, int y0)
     {
+        if (!_model.IsUint8 && _model.ChannelsOut == 3)
+        {
+            WriteFloatRgb(b, src, dst, imageWidth, bpp, x0, y0);
+            return;
+        }
         for (int py = 0; py < ContentHeight; py++)
         {
             int d = ((y0 + py) * imageWidth + x0) * bpp;
@@ -113,6 +132,28 @@ internal sealed class ModelFrame : IDisposable
                 dst[d + 1] = Translator.ClampToByte(g);
                 dst[d + 2] = Translator.ClampToByte(bl);
                 if (bpp == 4) dst[d + 3] = src[d + 3];
+            }
+        }
+    }
+
+    private void WriteFloatRgb(int b, ReadOnlySpan<byte> src, Span<byte> dst, int imageWidth, int bpp, int x0, int y0)
+    {
+        int pw = PaddedWidth, plane = pw * PaddedHeight, w = ContentWidth;
+        var planes = _outFloat.AsSpan(b * plane * 3, plane * 3);
+        for (int py = 0; py < ContentHeight; py++)
+        {
+            var r = planes.Slice(py * pw, w);
+            var g = planes.Slice(plane + py * pw, w);
+            var bl = planes.Slice(2 * plane + py * pw, w);
+            int rowStart = ((y0 + py) * imageWidth + x0) * bpp;
+            var row = dst.Slice(rowStart, w * bpp);
+            var alpha = src.Slice(rowStart, w * bpp);
+            for (int px = 0, d = 0; px < w; px++, d += bpp)
+            {
+                row[d] = Translator.ClampToByte((r[px] + 1f) * 127.5f);
+                row[d + 1] = Translator.ClampToByte((g[px] + 1f) * 127.5f);
+                row[d + 2] = Translator.ClampToByte((bl[px] + 1f) * 127.5f);
+                if (bpp == 4) row[d + 3] = alpha[d + 3];
             }
         }
     }

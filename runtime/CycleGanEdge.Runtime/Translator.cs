@@ -112,7 +112,7 @@ public sealed class Translator : IDisposable
     /// <summary>
     /// Overlapping tiles of one size, blended with weights that ramp linearly across each overlap so no
     /// seam shows where tiles meet. Exact for models whose receptive field fits in the overlap and that
-    /// have no per-image statistics; instance-norm models normalise each tile on its own (see docs).
+    /// have no per-image statistics; instance-norm models normalise each tile on its own (runtime/README.md).
     /// </summary>
     private void TranslateTiled(ReadOnlySpan<byte> src, Span<byte> dst, int width, int height, int bpp)
     {

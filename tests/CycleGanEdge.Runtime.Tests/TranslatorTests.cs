@@ -104,7 +104,7 @@ public class TranslatorTests
     [Fact]
     public void Tiled_output_of_an_instance_norm_model_differs_within_a_stated_bound()
     {
-        // Each tile normalises with its own mean/variance (docs/runtime.md). Measured on this image and
+        // Each tile normalises with its own mean/variance (runtime/README.md). Measured on this image and
         // random-weight net: mean |tiled - untiled| = 25.7 levels of 255. The bound documents that the
         // difference is real and stays below a third of the range; it is not a quality promise.
         string model = TestModels.Save(TestModels.SmallConvNet("instance"));

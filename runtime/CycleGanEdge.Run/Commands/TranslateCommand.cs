@@ -107,6 +107,10 @@ public static class TranslateCommand
             return ExitCodes.UsageError;
         }
 
+        if (options.Tile > 0 && translators[0].Model.Norm == "instance")
+            await error.WriteLineAsync($"note: {Path.GetFileName(modelPath)} uses instance norm, which normalises each tile on its own: " +
+                "tiled images can differ in colour from whole-image runs. Prefer a larger --tile, or --max-side.");
+
         try
         {
             var scan = InputScanner.Scan(inputs, outputRoot, settings.Format, recursive);
