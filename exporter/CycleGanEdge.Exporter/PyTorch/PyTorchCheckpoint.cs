@@ -79,7 +79,7 @@ public static class PyTorchCheckpoint
     static OrderedDictionary<string, StateTensor> Read(ZipArchive zip, long archiveLength)
     {
         string prefix = FindPrefix(zip);
-        bool bigEndian = ReadByteOrder(zip, prefix);
+        bool bigEndian = ReadByteOrder(zip, prefix, archiveLength);
         var storages = new Dictionary<string, StorageRef>();
         long totalStorageBytes = 0;
 
@@ -110,14 +110,14 @@ public static class PyTorchCheckpoint
         }
 
         var pickleEntry = zip.GetEntry($"{prefix}/data.pkl")!;
-        var root = RestrictedUnpickler.Load(ReadEntry(pickleEntry, PickleLimits.MaxPickleBytes), 0, out _, ResolveStorage);
+        var root = RestrictedUnpickler.Load(ReadEntry(pickleEntry, PickleLimits.MaxPickleBytes, archiveLength), 0, out _, ResolveStorage);
 
         var bytesByKey = new Dictionary<string, byte[]>();
         ReadOnlyMemory<byte> StorageBytes(StorageRef storage)
         {
             if (!bytesByKey.TryGetValue(storage.Key, out var bytes))
             {
-                bytes = ReadEntry(zip.GetEntry($"{prefix}/data/{storage.Key}")!, int.MaxValue);
+                bytes = ReadEntry(zip.GetEntry($"{prefix}/data/{storage.Key}")!, int.MaxValue, archiveLength);
                 bytesByKey.Add(storage.Key, bytes);
             }
             return bytes;
@@ -178,13 +178,13 @@ public static class PyTorchCheckpoint
         return prefix ?? throw new InvalidDataException("the zip has no <name>/data.pkl: not a checkpoint written by torch.save");
     }
 
-    static bool ReadByteOrder(ZipArchive zip, string prefix)
+    static bool ReadByteOrder(ZipArchive zip, string prefix, long archiveLength)
     {
         // Written since PyTorch 2.1; older files are little-endian.
         var entry = zip.GetEntry($"{prefix}/byteorder");
         if (entry is null)
             return false;
-        string order = System.Text.Encoding.ASCII.GetString(ReadEntry(entry, 16)).Trim();
+        string order = System.Text.Encoding.ASCII.GetString(ReadEntry(entry, 16, archiveLength)).Trim();
         return order switch
         {
             "little" => false,
@@ -193,25 +193,34 @@ public static class PyTorchCheckpoint
         };
     }
 
-    static byte[] ReadEntry(ZipArchiveEntry entry, int maxBytes)
+    /// <summary>
+    /// Reads a whole entry. Its declared size can lie (fuzzing found a 900-byte file declaring 16 MB), so memory
+    /// is reserved up front only when the declared size fits in the file; otherwise only what really comes out.
+    /// </summary>
+    static byte[] ReadEntry(ZipArchiveEntry entry, int maxBytes, long archiveLength)
     {
         if (entry.Length > maxBytes || entry.Length > Array.MaxLength)
             throw new InvalidDataException($"zip entry {entry.FullName} is {entry.Length} bytes, more than the {maxBytes} allowed");
-        var bytes = new byte[entry.Length];
+        using var buffer = entry.Length <= archiveLength ? new MemoryStream((int)entry.Length) : new MemoryStream();
+        bool longer = false;
         try
         {
             using var stream = entry.Open();
-            stream.ReadExactly(bytes);
-        }
-        catch (EndOfStreamException)
-        {
-            throw new InvalidDataException($"zip entry {entry.FullName} is shorter than its declared {entry.Length} bytes");
+            var chunk = new byte[Math.Min(entry.Length + 1, 1 << 16)];
+            int read;
+            while (!longer && (read = stream.Read(chunk)) > 0)
+            {
+                longer = buffer.Length + read > entry.Length;
+                buffer.Write(chunk, 0, (int)Math.Min(read, entry.Length - buffer.Length));
+            }
         }
         catch (Exception e) when (IsZipFailure(e))
         {
             throw new InvalidDataException($"zip entry {entry.FullName} is damaged: {e.Message}");
         }
-        return bytes;
+        if (longer || buffer.Length != entry.Length)
+            throw new InvalidDataException($"zip entry {entry.FullName} is {(longer ? "longer" : "shorter")} than its declared {entry.Length} bytes");
+        return buffer.Length == buffer.Capacity ? buffer.GetBuffer() : buffer.ToArray();
     }
 
     static PickleDict SelectStateDict(object? root)

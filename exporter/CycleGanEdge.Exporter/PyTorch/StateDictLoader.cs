@@ -5,7 +5,7 @@ namespace CycleGanEdge.Exporter.PyTorch;
 /// <summary>Copies a state_dict read by <see cref="PyTorchCheckpoint"/> into a TorchSharp module, strictly.</summary>
 public static class StateDictLoader
 {
-    const int MaxListed = 20;
+    const int MaxListed = 10;
 
     /// <summary>
     /// Copies every tensor into the module's parameter or buffer of the same key (module fields follow the

@@ -254,6 +254,20 @@ public class HostileCheckpointTests
     }
 
     [Fact]
+    public void DeclaredEntrySize_IsNotTrustedForAllocation()
+    {
+        // Found by the long fuzz run: a ~900-byte zip whose directory says data.pkl holds 16 MB made us reserve 16 MB.
+        byte[] file = CheckpointZip.Build(PickleWriter.StateDict(("w", [1])), [("0", CheckpointZip.FloatBytes(1))]);
+        int record = file.AsSpan().IndexOf("PK\u0001\u0002"u8); // the first directory record: data.pkl
+        BinaryPrimitives.WriteUInt32LittleEndian(file.AsSpan(record + 20), 0xff000000); // compressed size
+        BinaryPrimitives.WriteUInt32LittleEndian(file.AsSpan(record + 24), 0x00ffffff); // uncompressed size
+
+        var error = Refused(file, maxAllocatedBytes: 1 << 20);
+
+        Assert.Contains("zip entry archive/data.pkl is damaged", error.Message);
+    }
+
+    [Fact]
     public void DeepNesting_IsRefused()
     {
         var marks = new PickleWriter().Proto();
