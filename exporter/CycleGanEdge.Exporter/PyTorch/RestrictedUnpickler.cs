@@ -4,7 +4,7 @@ using System.Text;
 namespace CycleGanEdge.Exporter.PyTorch;
 
 /// <summary>
-/// Reads the pickle of a PyTorch checkpoint (data.pkl) without Python and without running anything:
+/// Reads the pickles of a PyTorch checkpoint (data.pkl, or those of the pre-1.6 stream) without Python and without running anything:
 /// only the opcodes a state_dict uses are known, only an allowlist of globals may be named, and a
 /// "call" (REDUCE) of an allowed global just builds one of our own records (<see cref="PickleValues"/>).
 /// Every count and size is bounded (<see cref="PickleLimits"/>). Errors are InvalidDataException.
