@@ -49,7 +49,7 @@ internal static class Parity
             meanBound = options.Fp16 ? Fp16MeanBound * 127.5 + 0.05 : 0.05;
         }
 
-        TorchSetup.DisableNnpack(); // otherwise libtorch prints an NNPACK warning per convolution on many CPUs
+        TorchSetup.ConfigureCpu(); // as in training; also stops libtorch printing an NNPACK warning per convolution
         generator.eval();
         using var noGrad = no_grad();
         using var session = new InferenceSession(onnx);

@@ -6,9 +6,9 @@ public class ExportParityTests
 {
     private static readonly ModelIdentity Identity = new() { SourceSha256 = new string('0', 64) };
 
-    private static ParityReport ExportAndCheck(string arch, string norm, ExportOptions options, bool dropout = false)
+    private static ParityReport ExportAndCheck(string arch, string norm, ExportOptions options, bool dropout = false, int channels = 3)
     {
-        var arch_ = TinyGenerators.Options(arch, norm, dropout: dropout);
+        var arch_ = TinyGenerators.Options(arch, norm, inputNc: channels, outputNc: channels, dropout: dropout);
         using var generator = TinyGenerators.Create(arch_);
         var (std, saturated) = TinyGenerators.OutputSpread(generator, arch_);
         Console.WriteLine($"{arch}/{norm}: reference output std {std:G3}, saturated {saturated:P1}");
@@ -86,5 +86,14 @@ public class ExportParityTests
         Assert.False(report.Passed);
         Assert.All(report.Samples, s => Assert.True(s.MaxAbsDiff > 0.01));
         Assert.Equal([(2, 32, 32), (1, 32, 40)], report.Samples.Select(s => (s.Batch, s.Height, s.Width)));
+    }
+
+    [Theory]
+    [InlineData("float32-nchw")]
+    [InlineData("uint8-nhwc")]
+    public void GrayscaleGeneratorMatches(string io)
+    {
+        var report = ExportAndCheck("encoder_decoder", "instance", new ExportOptions { Io = io }, channels: 1);
+        Assert.True(report.Passed);
     }
 }
