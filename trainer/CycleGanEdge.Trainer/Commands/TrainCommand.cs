@@ -15,6 +15,7 @@ public static class TrainCommand
         var set = new TrainOptionSet();
         var d = new TrainOptions();
         var dataRoot = new Option<DirectoryInfo>("--dataroot") { Description = "Folder with trainA/trainB (and testA/testB for the per-epoch cycle L1)", Required = true };
+        dataRoot.AcceptExistingOnly();
         var name = set.Add("--name", "Run name: outputs go to <checkpoints-dir>/<name>", d.Name);
         var checkpointsDir = set.Add("--checkpoints-dir", "Where run folders are made", d.CheckpointsDir);
         var phase = set.Add("--phase", "Training subfolders are <phase>A and <phase>B", d.Phase);

@@ -1,0 +1,86 @@
+using CycleGanEdge.Torch.Training;
+
+namespace CycleGanEdge.Torch.Tests.Training;
+
+/// <summary>The lr each epoch trains with, stepping once per epoch as the reference's get_scheduler does.</summary>
+public class LearningRateScheduleTests
+{
+    private static double[] LrPerEpoch(TrainOptions options, Func<int, double>? metric = null)
+    {
+        var schedule = new LearningRateSchedule(options);
+        var lrs = new double[options.LastEpoch - options.EpochCount + 1];
+        for (int i = 0; i < lrs.Length; i++)
+        {
+            lrs[i] = schedule.CurrentLr;
+            schedule.Step(metric?.Invoke(i) ?? 0);
+        }
+        return lrs;
+    }
+
+    [Fact]
+    public void Linear_keeps_lr_for_n_epochs_then_decays_to_one_step_above_zero()
+    {
+        var lrs = LrPerEpoch(new TrainOptions { Lr = 0.0002, NEpochs = 100, NEpochsDecay = 100 });
+        Assert.Equal(200, lrs.Length);
+        Assert.All(lrs.Take(100), lr => Assert.Equal(0.0002, lr, 12));
+        // LambdaLR: 1 - max(0, epoch + epoch_count - n_epochs) / (n_epochs_decay + 1), epoch = steps taken.
+        Assert.Equal(0.0002 * (1 - 1.0 / 101), lrs[100], 12);
+        Assert.Equal(0.0002 * (1 - 50.0 / 101), lrs[149], 12);
+        Assert.Equal(0.0002 / 101, lrs[199], 12);
+    }
+
+    [Fact]
+    public void Linear_with_a_later_epoch_count_starts_inside_the_decay()
+    {
+        // --epoch-count 151 (the reference's way to continue at epoch 151) starts at the epoch-151 lr.
+        var lrs = LrPerEpoch(new TrainOptions { Lr = 1, NEpochs = 100, NEpochsDecay = 100, EpochCount = 151 });
+        Assert.Equal(50, lrs.Length);
+        Assert.Equal(1 - 51.0 / 101, lrs[0], 12);
+        Assert.Equal(1 - 100.0 / 101, lrs[^1], 12);
+    }
+
+    [Fact]
+    public void Step_divides_by_ten_every_lr_decay_iters_epochs()
+    {
+        var lrs = LrPerEpoch(new TrainOptions { Lr = 1, NEpochs = 60, NEpochsDecay = 60, LrPolicy = "step", LrDecayIters = 50 });
+        Assert.Equal(1, lrs[0], 12);
+        Assert.Equal(1, lrs[49], 12);
+        Assert.Equal(0.1, lrs[50], 12);
+        Assert.Equal(0.01, lrs[100], 12);
+    }
+
+    [Fact]
+    public void Cosine_anneals_to_zero_over_n_epochs()
+    {
+        var lrs = LrPerEpoch(new TrainOptions { Lr = 1, NEpochs = 10, NEpochsDecay = 0, LrPolicy = "cosine" });
+        for (int e = 0; e < 10; e++)
+            Assert.Equal((1 + Math.Cos(Math.PI * e / 10)) / 2, lrs[e], 12);
+        Assert.Equal(0.5, lrs[5], 12);
+    }
+
+    [Fact]
+    public void Plateau_cuts_lr_by_five_after_more_than_five_epochs_without_one_percent_improvement()
+    {
+        // Metric improves for 3 epochs, then stays flat: the 6th flat epoch (bad count 6 > patience 5) cuts.
+        var lrs = LrPerEpoch(new TrainOptions { Lr = 1, NEpochs = 20, NEpochsDecay = 0, LrPolicy = "plateau" },
+            i => i < 3 ? 1.0 - 0.1 * i : 0.8);
+        Assert.All(lrs.Take(9), lr => Assert.Equal(1, lr, 12));
+        Assert.Equal(0.2, lrs[9], 12);
+        Assert.Equal(0.2, lrs[14], 12);
+        Assert.Equal(0.04, lrs[15], 12);
+    }
+
+    [Fact]
+    public void Saved_state_continues_the_same_sequence()
+    {
+        var options = new TrainOptions { Lr = 1, NEpochs = 3, NEpochsDecay = 10, LrPolicy = "plateau" };
+        var straight = new LearningRateSchedule(options);
+        var first = new LearningRateSchedule(options);
+        for (int i = 0; i < 7; i++) { straight.Step(1); first.Step(1); }
+        var resumed = new LearningRateSchedule(options);
+        resumed.LoadState(first.SaveState());
+        for (int i = 0; i < 6; i++) { straight.Step(1); resumed.Step(1); }
+        Assert.Equal(straight.SaveState(), resumed.SaveState());
+        Assert.Equal(0.04, resumed.CurrentLr, 12);
+    }
+}

@@ -1,0 +1,69 @@
+using System.CommandLine;
+using CycleGanEdge.Trainer.Commands;
+
+namespace CycleGanEdge.Torch.Tests.Training;
+
+/// <summary>cyclegan-train train/bench through their command-line parsers.</summary>
+public class TrainCommandTests
+{
+    private static (int Exit, string Out, string Err) Invoke(Command command, params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int exit = command.Parse(args).Invoke(new InvocationConfiguration { Output = output, Error = error });
+        return (exit, output.ToString(), error.ToString());
+    }
+
+    [Fact]
+    public void Train_runs_from_the_command_line_and_writes_its_options()
+    {
+        using var data = new TinyDomains(trainCount: 2, testCount: 1);
+        var (exit, output, error) = Invoke(TrainCommand.Create(),
+            "--dataroot", data.Root, "--name", "cli", "--checkpoints-dir", data.CheckpointsDir, "--netG", "encoder_decoder",
+            "--ngf", "8", "--ndf", "8", "--load-size", "32", "--crop-size", "32", "--n-epochs", "1", "--n-epochs-decay", "0",
+            "--threads", "1", "--workers", "1", "--lambda-A", "5", "--domain-a", "shape");
+        Assert.True(exit == 0, error);
+        Assert.Contains("Finished 1 epochs", output);
+        string opt = File.ReadAllText(Path.Combine(data.CheckpointsDir, "cli", "opt.json"));
+        Assert.Contains("\"lambda_a\": 5", opt);
+        Assert.Contains("\"net_g\": \"encoder_decoder\"", opt);
+        Assert.Contains("\"domain_a\": \"shape\"", opt);
+    }
+
+    [Fact]
+    public void Cuda_on_a_cpu_build_explains_how_to_build_for_it()
+    {
+        using var data = new TinyDomains(trainCount: 1, testCount: 1);
+        var (exit, _, error) = Invoke(TrainCommand.Create(), "--dataroot", data.Root, "--checkpoints-dir", data.CheckpointsDir, "--device", "cuda");
+        Assert.Equal(TrainCommand.ExitUserError, exit);
+        Assert.Contains("dotnet build -p:Accelerator=cuda", error);
+        Assert.DoesNotContain("   at ", error);
+    }
+
+    [Fact]
+    public void Bad_options_and_missing_data_are_clear_errors()
+    {
+        using var data = new TinyDomains(trainCount: 1, testCount: 1);
+        var (exit, _, error) = Invoke(TrainCommand.Create(), "--dataroot", data.Root, "--checkpoints-dir", data.CheckpointsDir, "--gan-mode", "hinge");
+        Assert.Equal(TrainCommand.ExitUserError, exit);
+        Assert.Contains("--gan-mode 'hinge' is not one of: lsgan, vanilla, wgangp", error);
+
+        (exit, _, error) = Invoke(TrainCommand.Create(), "--dataroot", Path.Combine(data.Root, "missing"), "--checkpoints-dir", data.CheckpointsDir);
+        Assert.NotEqual(0, exit);
+        Assert.Contains("missing", error);
+        Assert.DoesNotContain("   at ", error);
+    }
+
+    [Fact]
+    public void Bench_reports_seconds_per_iteration_as_json()
+    {
+        var (exit, output, error) = Invoke(BenchCommand.Create(),
+            "--netG", "encoder_decoder", "--ngf", "8", "--ndf", "8", "--crop-size", "32", "--iters", "2", "--warmup", "1", "--threads", "1", "--json");
+        Assert.True(exit == 0, error);
+        using var json = System.Text.Json.JsonDocument.Parse(output);
+        Assert.True(json.RootElement.GetProperty("seconds_per_iter_mean").GetDouble() > 0);
+        Assert.Equal(2, json.RootElement.GetProperty("iters").GetInt32());
+        Assert.Equal(1, json.RootElement.GetProperty("threads").GetInt32());
+        Assert.True(json.RootElement.GetProperty("cores").GetInt32() >= 1);
+    }
+}
