@@ -99,7 +99,7 @@ public static class Fid
         double[] bs = DenseMatrix.Multiply(b, sigma2, n, n, n);
         double[] m = DenseMatrix.MultiplyTransposed(bs, b, n, n, n);
         DenseMatrix.Symmetrize(m, n);
-        var (mValues, _) = SymmetricEigen.Decompose(m, n);
+        double[] mValues = SymmetricEigen.Values(m, n);
         double trace = 0;
         foreach (double v in mValues) trace += Math.Sqrt(Math.Max(0, v));
         return trace;

@@ -20,15 +20,33 @@ public static class SymmetricEigen
         var d = new double[n];
         var e = new double[n];
         Tridiagonalize(v, d, e, n);
-        Transpose(v, n); // QL rotates pairs of columns; as rows they are contiguous in memory
-        DiagonalizeTridiagonal(v, d, e, n);
+        DiagonalizeTridiagonal(v, d, e, n, vectors: true);
         return SortAscending(d, v, n);
     }
 
-    /// <summary>Householder reduction: v becomes the orthogonal transform (column-wise), d the diagonal, e the sub-diagonal.</summary>
+    /// <summary>Eigenvalues only, ascending: skips the O(n³) eigenvector rotations of the QL step.</summary>
+    public static double[] Values(ReadOnlySpan<double> a, int n)
+    {
+        if (a.Length != n * n) throw new ArgumentException($"expected {n}x{n} values, got {a.Length}", nameof(a));
+        if (n == 0) return [];
+        double[] v = a.ToArray();
+        var d = new double[n];
+        var e = new double[n];
+        Tridiagonalize(v, d, e, n);
+        DiagonalizeTridiagonal(v, d, e, n, vectors: false);
+        Array.Sort(d);
+        return d;
+    }
+
+    /// <summary>
+    /// Householder reduction: d gets the diagonal, e the sub-diagonal, v the orthogonal transform.
+    /// Written with row and column swapped against the textbook (a is symmetric, so the input is the same):
+    /// the O(n³) loops then walk rows, contiguous in memory, and v ends up holding the transform transposed,
+    /// whose rows are what the QL step rotates.
+    /// </summary>
     private static void Tridiagonalize(double[] v, double[] d, double[] e, int n)
     {
-        for (int j = 0; j < n; j++) d[j] = v[(n - 1) * n + j];
+        for (int j = 0; j < n; j++) d[j] = v[j * n + n - 1];
         for (int i = n - 1; i > 0; i--)
         {
             double scale = 0, h = 0;
@@ -38,9 +56,9 @@ public static class SymmetricEigen
                 e[i] = d[i - 1];
                 for (int j = 0; j < i; j++)
                 {
-                    d[j] = v[(i - 1) * n + j];
-                    v[i * n + j] = 0;
+                    d[j] = v[j * n + i - 1];
                     v[j * n + i] = 0;
+                    v[i * n + j] = 0;
                 }
             }
             else
@@ -60,12 +78,12 @@ public static class SymmetricEigen
                 for (int j = 0; j < i; j++)
                 {
                     f = d[j];
-                    v[j * n + i] = f;
+                    v[i * n + j] = f;
                     g = e[j] + v[j * n + j] * f;
                     for (int k = j + 1; k <= i - 1; k++)
                     {
-                        g += v[k * n + j] * d[k];
-                        e[k] += v[k * n + j] * f;
+                        g += v[j * n + k] * d[k];
+                        e[k] += v[j * n + k] * f;
                     }
                     e[j] = g;
                 }
@@ -81,9 +99,9 @@ public static class SymmetricEigen
                 {
                     f = d[j];
                     g = e[j];
-                    for (int k = j; k <= i - 1; k++) v[k * n + j] -= f * e[k] + g * d[k];
-                    d[j] = v[(i - 1) * n + j];
-                    v[i * n + j] = 0;
+                    for (int k = j; k <= i - 1; k++) v[j * n + k] -= f * e[k] + g * d[k];
+                    d[j] = v[j * n + i - 1];
+                    v[j * n + i] = 0;
                 }
             }
             d[i] = h;
@@ -92,32 +110,32 @@ public static class SymmetricEigen
         // Accumulate the transformations.
         for (int i = 0; i < n - 1; i++)
         {
-            v[(n - 1) * n + i] = v[i * n + i];
+            v[i * n + n - 1] = v[i * n + i];
             v[i * n + i] = 1;
             double h = d[i + 1];
             if (h != 0)
             {
-                for (int k = 0; k <= i; k++) d[k] = v[k * n + i + 1] / h;
+                for (int k = 0; k <= i; k++) d[k] = v[(i + 1) * n + k] / h;
                 for (int j = 0; j <= i; j++)
                 {
                     double g = 0;
-                    for (int k = 0; k <= i; k++) g += v[k * n + i + 1] * v[k * n + j];
-                    for (int k = 0; k <= i; k++) v[k * n + j] -= g * d[k];
+                    for (int k = 0; k <= i; k++) g += v[(i + 1) * n + k] * v[j * n + k];
+                    for (int k = 0; k <= i; k++) v[j * n + k] -= g * d[k];
                 }
             }
-            for (int k = 0; k <= i; k++) v[k * n + i + 1] = 0;
+            for (int k = 0; k <= i; k++) v[(i + 1) * n + k] = 0;
         }
         for (int j = 0; j < n; j++)
         {
-            d[j] = v[(n - 1) * n + j];
-            v[(n - 1) * n + j] = 0;
+            d[j] = v[j * n + n - 1];
+            v[j * n + n - 1] = 0;
         }
         v[(n - 1) * n + n - 1] = 1;
         e[0] = 0;
     }
 
     /// <summary>Implicit QL iterations on the tridiagonal (d, e); w holds the transform transposed (rows are vectors).</summary>
-    private static void DiagonalizeTridiagonal(double[] w, double[] d, double[] e, int n)
+    private static void DiagonalizeTridiagonal(double[] w, double[] d, double[] e, int n, bool vectors)
     {
         for (int i = 1; i < n; i++) e[i - 1] = e[i];
         e[n - 1] = 0;
@@ -163,7 +181,7 @@ public static class SymmetricEigen
                         c = p / r;
                         p = c * d[i] - s * g;
                         d[i + 1] = h + s * (c * g + s * d[i]);
-                        Rotate(w.AsSpan(i * n, n), w.AsSpan((i + 1) * n, n), c, s);
+                        if (vectors) Rotate(w.AsSpan(i * n, n), w.AsSpan((i + 1) * n, n), c, s);
                     }
                     p = -s * s2 * c3 * el1 * e[l] / dl1;
                     e[l] = s * p;
@@ -191,13 +209,6 @@ public static class SymmetricEigen
         b = Math.Abs(b);
         if (a > b) return a * Math.Sqrt(1 + b / a * (b / a));
         return b == 0 ? 0 : b * Math.Sqrt(1 + a / b * (a / b));
-    }
-
-    private static void Transpose(double[] m, int n)
-    {
-        for (int i = 0; i < n; i++)
-            for (int j = i + 1; j < n; j++)
-                (m[i * n + j], m[j * n + i]) = (m[j * n + i], m[i * n + j]);
     }
 
     private static (double[] Values, double[] Vectors) SortAscending(double[] d, double[] w, int n)

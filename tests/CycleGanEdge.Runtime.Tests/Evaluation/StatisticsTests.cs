@@ -69,6 +69,15 @@ public class StatisticsTests
     }
 
     [Fact]
+    public void Values_only_agree_with_the_full_decomposition()
+    {
+        double[] a = RandomSymmetric(25, 6);
+        var full = SymmetricEigen.Decompose(a, 25).Values;
+        var values = SymmetricEigen.Values(a, 25);
+        for (int i = 0; i < 25; i++) Assert.Equal(full[i], values[i], 1e-11);
+    }
+
+    [Fact]
     public void Eigenvalues_of_known_matrices()
     {
         Assert.Equal([1.0, 3.0], SymmetricEigen.Decompose([2, 1, 1, 2], 2).Values.Select(v => Math.Round(v, 12)));
