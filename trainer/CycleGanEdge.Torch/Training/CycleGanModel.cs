@@ -38,7 +38,7 @@ public sealed class CycleGanModel : IDisposable
     {
         _o = options;
         Device = device;
-        if (device.type == DeviceType.CPU) TorchSetup.ConfigureCpu();
+        if (device.type == DeviceType.CPU) TorchSetup.ConfigureCpu(options.OneDnn);
         bool dropout = !options.NoDropout;
         GA = Nets.CreateGenerator(new GeneratorOptions { Arch = options.NetG, InputNc = options.InputNc, OutputNc = options.OutputNc, Ngf = options.Ngf, Norm = options.Norm, UseDropout = dropout });
         GB = Nets.CreateGenerator(new GeneratorOptions { Arch = options.NetG, InputNc = options.OutputNc, OutputNc = options.InputNc, Ngf = options.Ngf, Norm = options.Norm, UseDropout = dropout });

@@ -14,16 +14,19 @@ public static class TorchSetup
     ///   (about 1 run in 2 over 60 tiny steps); with it off, 480 steps in 8 runs were all finite.
     /// - NNPACK: on CPUs it does not support, libtorch 2.10 probes it before every convolution and
     ///   prints "Could not initialize NNPACK! Reason: Unsupported hardware." each time.
-    /// Convolutions then use libtorch's own CPU kernels. Without the symbols (another libtorch), nothing changes.
+    /// Convolutions then use libtorch's own CPU kernels, which measured about 2.5x slower than oneDNN
+    /// (resnet_9blocks, 64 px, 2 cores): <paramref name="oneDnn"/> (--onednn) keeps oneDNN for speed, at the
+    /// risk above (the NaN guard then stops the run at the last good checkpoint).
+    /// Without the symbols (another libtorch), nothing changes. The first call decides.
     /// </summary>
-    public static void ConfigureCpu()
+    public static void ConfigureCpu(bool oneDnn)
     {
         if (Interlocked.Exchange(ref _done, 1) == 1) return;
         try
         {
             _ = TorchSharp.torch.get_num_threads(); // makes sure TorchSharp has loaded libtorch
             IntPtr context = GlobalContext();
-            SetUserEnabledMkldnn(context, false);
+            SetUserEnabledMkldnn(context, oneDnn);
             SetUserEnabledNnpack(context, false);
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { }
