@@ -18,7 +18,18 @@ public static class Cli
     /// <summary>Parses and runs; parse errors are printed one per line and give <see cref="ExitCodes.UsageError"/>.</summary>
     public static async Task<int> InvokeAsync(RootCommand root, string[] args, TextWriter output, TextWriter error, CancellationToken ct = default)
     {
-        var parse = root.Parse(args);
+        ParseResult parse;
+        try
+        {
+            parse = root.Parse(args);
+        }
+        catch (InvalidOperationException e)
+        {
+            // System.CommandLine runs validators even on values it could not convert, and reading such a
+            // value throws: that is a usage error ("Cannot parse argument 'abc' for option '--tile' ..."), not a crash.
+            await error.WriteLineAsync($"error: {e.Message}");
+            return ExitCodes.UsageError;
+        }
         if (parse.Errors.Count > 0)
         {
             foreach (var e in parse.Errors)

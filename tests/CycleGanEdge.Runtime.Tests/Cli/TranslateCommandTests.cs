@@ -137,6 +137,8 @@ public class TranslateCommandTests
     [InlineData("--jobs", "fast")]
     [InlineData("--batch", "0")]
     [InlineData("--no-such-option", "1")]
+    [InlineData("--tile", "abc")]      // validators also see values that failed to convert
+    [InlineData("--threads", "two")]
     public async Task Bad_options_are_usage_errors(string option, string value)
     {
         string dir = MixedFolder();
