@@ -109,9 +109,11 @@ public static class EvalCommand
                     }
                 }
 
-                if (parse.GetValue(truth) is { } truthDir)
+                var truthByName = parse.GetValue(truth) is { } truthDir
+                    ? LoadFolder(truthDir.FullName, io.Error).ToDictionary(x => x.Name, x => x.Image)
+                    : null;
+                if (truthByName is not null)
                 {
-                    var truthByName = LoadFolder(truthDir.FullName, io.Error).ToDictionary(x => x.Name, x => x.Image);
                     for (int i = 0; i < candidates.Count; i++)
                         rows[i] = Paired(rows[i], candidates[i], truthByName, io.Error);
                 }
@@ -127,7 +129,7 @@ public static class EvalCommand
                 }
 
                 string outDir = parse.GetValue(output)!.FullName;
-                WriteReport(outDir, rows, inputs, candidates, parse.GetValue(gridCount));
+                WriteReport(outDir, rows, inputs, candidates, truthByName, parse.GetValue(gridCount));
                 io.Output.Write(EvalReport.Markdown(rows));
                 io.Output.WriteLine($"report: {Path.Combine(outDir, "index.html")}");
                 return ExitCodes.Success;
@@ -225,7 +227,8 @@ public static class EvalCommand
         return row with { Psnr = infinite > 0 ? double.PositiveInfinity : psnr / n, Ssim = ssim / n, L1 = l1 / n };
     }
 
-    private static void WriteReport(string outDir, List<EvalRow> rows, List<(string Name, RgbaImage Image)> inputs, List<Candidate> candidates, int gridCount)
+    private static void WriteReport(string outDir, List<EvalRow> rows, List<(string Name, RgbaImage Image)> inputs, List<Candidate> candidates,
+        Dictionary<string, RgbaImage>? truthByName, int gridCount)
     {
         Directory.CreateDirectory(Path.Combine(outDir, "grid"));
         var names = inputs.Count > 0 ? inputs.Select(x => x.Name).ToList() : candidates.SelectMany(c => c.Images.Select(x => x.Name)).Distinct().Order(StringComparer.Ordinal).ToList();
@@ -233,17 +236,27 @@ public static class EvalCommand
         var columns = new List<string>();
         if (inputs.Count > 0) columns.Add("input");
         columns.AddRange(candidates.Select(c => c.Name));
+        if (truthByName is not null) columns.Add("ground truth");
+        var sheetRows = new List<IReadOnlyList<RgbaImage?>>();
         foreach (string name in names.Take(gridCount))
         {
             var cells = new List<string?>();
-            if (inputs.Count > 0) cells.Add(SaveGridImage(outDir, "input", name, inputs.First(x => x.Name == name).Image));
-            for (int i = 0; i < candidates.Count; i++)
+            var images = new List<RgbaImage?>();
+            void Add(string column, RgbaImage? image)
             {
-                var match = candidates[i].Images.FirstOrDefault(x => x.Name == name);
-                cells.Add(match.Image is null ? null : SaveGridImage(outDir, $"c{i}", name, match.Image));
+                cells.Add(image is null ? null : SaveGridImage(outDir, column, name, image));
+                images.Add(image);
             }
+            if (inputs.Count > 0) Add("input", inputs.First(x => x.Name == name).Image);
+            for (int i = 0; i < candidates.Count; i++)
+                Add($"c{i}", candidates[i].Images.FirstOrDefault(x => x.Name == name).Image);
+            if (truthByName is not null) Add("truth", truthByName.GetValueOrDefault(name));
             grid.Add((name, cells));
+            sheetRows.Add(images);
         }
+        // The same grid as one picture (for READMEs and model cards): a row per example, a column per image kind.
+        if (sheetRows.Count > 0)
+            AtomicFile.WriteAllBytes(Path.Combine(outDir, "grid.png"), ImageCodec.Encode(ContactSheet.Compose(sheetRows, cellSize: 96), ImageFormat.Png));
         AtomicFile.WriteAllBytes(Path.Combine(outDir, "results.md"), System.Text.Encoding.UTF8.GetBytes(EvalReport.Markdown(rows)));
         AtomicFile.WriteAllBytes(Path.Combine(outDir, "results.csv"), System.Text.Encoding.UTF8.GetBytes(EvalReport.Csv(rows)));
         AtomicFile.WriteAllBytes(Path.Combine(outDir, "index.html"), System.Text.Encoding.UTF8.GetBytes(EvalReport.Html(rows, columns, grid)));

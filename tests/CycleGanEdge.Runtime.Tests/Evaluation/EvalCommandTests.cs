@@ -105,7 +105,10 @@ public class EvalCommandTests
         Assert.Contains("| negate | 6 |", output);
         string html = File.ReadAllText(Path.Combine(report, "index.html"));
         Assert.Contains("grid/c1_img2.png", html);
-        Assert.Equal(3 * 4, Directory.GetFiles(Path.Combine(report, "grid")).Length); // 3 inputs x (input + 3 candidates)
+        Assert.Equal(3 * 5, Directory.GetFiles(Path.Combine(report, "grid")).Length); // 3 inputs x (input + 3 candidates + truth)
+        Assert.Contains("grid/truth_img2.png", html);
+        var sheet = ImageCodec.Decode(Path.Combine(report, "grid.png")); // the same grid as one picture: 3 rows, 5 columns
+        Assert.Equal((4 + 5 * 100, 4 + 3 * 100), (sheet.Width, sheet.Height));
         Assert.Single(Directory.GetFiles(cache));
 
         // Second run: the real set's features come from the cache, with the same numbers.
