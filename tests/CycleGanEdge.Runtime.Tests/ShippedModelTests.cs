@@ -1,0 +1,89 @@
+using System.Globalization;
+using CycleGanEdge.Run;
+
+namespace CycleGanEdge.Runtime.Tests;
+
+/// <summary>
+/// Every shipped model folder (models/NAME) records the eval command behind its model card's numbers
+/// (eval/args.txt, paths relative to the folder) and that command's table (eval/results.csv).
+/// Running the command again on the shipped model and test split must give the same table.
+/// </summary>
+public class ShippedModelTests
+{
+    private static readonly string ModelsDir = Path.Combine(RepoRoot(), "models");
+
+    public static TheoryData<string> ShippedModels()
+    {
+        var data = new TheoryData<string>();
+        foreach (string dir in Directory.EnumerateDirectories(ModelsDir).Order(StringComparer.Ordinal))
+            if (File.Exists(Path.Combine(dir, "eval", "args.txt")))
+                data.Add(Path.GetFileName(dir));
+        return data;
+    }
+
+    [Fact]
+    public void Two_models_are_shipped() => Assert.True(ShippedModels().Count >= 2, $"expected shipped models with eval/args.txt in {ModelsDir}");
+
+    [Theory]
+    [MemberData(nameof(ShippedModels))]
+    public async Task The_cards_metrics_are_reproduced_by_their_eval_command(string model)
+    {
+        string folder = Path.Combine(ModelsDir, model);
+        var args = File.ReadAllLines(Path.Combine(folder, "eval", "args.txt"))
+            .Select(l => l.Trim())
+            .Where(l => l.Length > 0 && !l.StartsWith('#'))
+            .Select(a => File.Exists(Path.Combine(folder, a)) || Directory.Exists(Path.Combine(folder, a)) ? Path.Combine(folder, a) : a)
+            .ToList();
+        string outDir = Path.Combine(Path.GetTempPath(), "cge-shipped-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            args.AddRange(["-o", outDir, "--threads", "1"]);
+            var output = new StringWriter();
+            var error = new StringWriter();
+            int code = await CycleGanEdge.Run.Cli.InvokeAsync(Program.CreateRoot(), ["eval", .. args], output, error);
+            Assert.True(code == 0, $"eval exited {code}: {error}");
+
+            var expected = ReadTable(Path.Combine(folder, "eval", "results.csv"));
+            var actual = ReadTable(Path.Combine(outDir, "results.csv"));
+            Assert.Equal(expected.Keys.Order(), actual.Keys.Order());
+            foreach (var (row, cells) in expected)
+                foreach (var (column, value) in cells)
+                {
+                    double got = actual[row][column];
+                    // PSNR in dB gets 0.01; the others (SSIM, L1, cycle L1 in [0,1]) 1e-4.
+                    double tolerance = column.StartsWith("PSNR", StringComparison.Ordinal) ? 0.01 : 1e-4;
+                    Assert.True(Math.Abs(got - value) <= tolerance, $"{model}: {row} {column} is {got}, the card says {value}");
+                }
+        }
+        finally
+        {
+            if (Directory.Exists(outDir)) Directory.Delete(outDir, recursive: true);
+        }
+    }
+
+    /// <summary>name -> (column -> value) for every numeric cell of eval's results.csv.</summary>
+    private static Dictionary<string, Dictionary<string, double>> ReadTable(string path)
+    {
+        var lines = File.ReadAllLines(path).Where(l => l.Length > 0).ToArray();
+        string[] header = lines[0].Split(',');
+        var table = new Dictionary<string, Dictionary<string, double>>();
+        foreach (string line in lines.Skip(1))
+        {
+            string[] cells = line.Split(',');
+            var values = new Dictionary<string, double>();
+            for (int i = 1; i < header.Length; i++)
+                if (double.TryParse(cells[i], NumberStyles.Float, CultureInfo.InvariantCulture, out double v))
+                    values[header[i]] = v;
+            table[cells[0]] = values;
+        }
+        return table;
+    }
+
+    private static string RepoRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "CycleGanEdge.sln")))
+                return dir.FullName;
+        throw new InvalidOperationException("CycleGanEdge.sln not found above " + AppContext.BaseDirectory);
+    }
+}
