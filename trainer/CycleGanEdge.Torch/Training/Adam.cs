@@ -42,8 +42,8 @@ public sealed class Adam : IDisposable
         double stepSize = LearningRate / biasCorrection1;
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        // Scalars are native objects: made once and disposed explicitly so none can be finalized while
-        // a native call still reads it (temporaries from implicit double conversions could be).
+        // Scalars are native objects: made once per step and disposed here, rather than one temporary
+        // per parameter and operation from implicit double conversions.
         using Scalar beta1 = _beta1, oneMinusBeta1 = 1 - _beta1, beta2 = _beta2, oneMinusBeta2 = 1 - _beta2;
         using Scalar eps = _eps, negStepSize = -stepSize, bc2 = biasCorrection2Sqrt;
         for (int i = 0; i < _parameters.Length; i++)
