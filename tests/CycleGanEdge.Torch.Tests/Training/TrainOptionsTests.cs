@@ -2,6 +2,7 @@ using CycleGanEdge.Torch.Training;
 
 namespace CycleGanEdge.Torch.Tests.Training;
 
+[Collection(TorchGlobalRandom.Name)]
 public class TrainOptionsTests
 {
     [Fact]
