@@ -38,4 +38,17 @@ public static class ModelContract
 
     public const string IoFloat32Nchw = "float32-nchw";
     public const string IoUint8Nhwc = "uint8-nhwc";
+
+    // Domain classifier models (docs/onnx-contract.md, "Domain classifier models"): written by
+    // cyclegan-train classifier, read by cyclegan-run eval --classifier. Separate keys: a classifier is not a generator.
+    public const int ClassifierVersion = 1;
+    public const string ClassifierOutputName = "logits";
+    public const string ClassifierVersionKey = "cyclegan.classifier_version";
+    public const string ClassifierLabelsKey = "cyclegan.classifier_labels";
+    public const string ClassifierImageSizeKey = "cyclegan.classifier_image_size";
+    public const string ClassifierPixelRangeKey = "cyclegan.classifier_pixel_range";
+
+    /// <summary>Every key a classifier model carries, in the order of the doc's table.</summary>
+    public static readonly IReadOnlyList<string> ClassifierKeys =
+        [ClassifierVersionKey, ClassifierLabelsKey, ClassifierImageSizeKey, ClassifierPixelRangeKey];
 }

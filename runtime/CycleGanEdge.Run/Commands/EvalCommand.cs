@@ -9,7 +9,9 @@ namespace CycleGanEdge.Run.Commands;
 /// <summary>
 /// cyclegan-run eval: compare models (or folders of their outputs) in one run. FID/KID against a folder of
 /// real target images with a user-supplied ONNX feature network; PSNR/SSIM/L1 against ground truth
-/// paired by file name; cycle L1 of an A→B, B→A pair. Writes results.md, results.csv and index.html.
+/// paired by file name; cycle L1 of an A→B, B→A pair; with a domain classifier (cyclegan-train classifier), the share
+/// of translated images classified as the target domain, with the real images' shares as reference rows.
+/// Writes results.md, results.csv and index.html.
 /// </summary>
 public static class EvalCommand
 {
@@ -23,7 +25,7 @@ public static class EvalCommand
         input.AcceptExistingOnly();
         var translated = new Option<DirectoryInfo[]>("--translated") { Description = "Folder(s) of already translated images to evaluate (repeat for several)" };
         translated.AcceptExistingOnly();
-        var real = new Option<DirectoryInfo>("--real") { Description = "Real target-domain images (FID/KID reference)" };
+        var real = new Option<DirectoryInfo>("--real") { Description = "Real target-domain images (FID/KID reference; the classifier's reference row)" };
         real.AcceptExistingOnly();
         var truth = new Option<DirectoryInfo>("--ground-truth") { Description = "Target images paired with the inputs by file name (PSNR, SSIM, L1)" };
         truth.AcceptExistingOnly();
@@ -40,6 +42,9 @@ public static class EvalCommand
         a2b.AcceptExistingOnly();
         var b2a = new Option<FileInfo>("--model-b2a") { Description = "With --model-a2b: the B→A generator" };
         b2a.AcceptExistingOnly();
+        var classifier = new Option<FileInfo>("--classifier") { Description = "Domain classifier ONNX (cyclegan-train classifier): share of images classified as the target domain" };
+        classifier.AcceptExistingOnly();
+        var targetDomain = new Option<string?>("--target-domain") { Description = "With --classifier: the target domain, by name or A/B (default: the first --model's output domain)" };
         var output = new Option<DirectoryInfo>("--out", "-o") { Description = "Report folder", DefaultValueFactory = _ => new DirectoryInfo("eval-report") };
         var gridCount = SharedOptions.NonNegative(new Option<int>("--grid") { Description = "Example inputs shown in index.html", DefaultValueFactory = _ => 8 });
         var cacheDir = new Option<DirectoryInfo>("--cache-dir") { Description = $"Where real-set features are cached (default {FeatureCache.DefaultDirectory})" };
@@ -48,7 +53,7 @@ public static class EvalCommand
 
         var command = new Command("eval", "FID/KID against real images, PSNR/SSIM/L1 against paired ground truth, cycle L1; several models in one report")
         {
-            models, input, translated, real, truth, features, layer, imageSize, normalize, batch, kidSubset, kidSubsets, a2b, b2a, output, gridCount, cacheDir, provider, threads,
+            models, input, translated, real, truth, features, layer, imageSize, normalize, batch, kidSubset, kidSubsets, a2b, b2a, classifier, targetDomain, output, gridCount, cacheDir, provider, threads,
         };
         command.Validators.Add(r =>
         {
@@ -57,7 +62,10 @@ public static class EvalCommand
             if ((r.GetValue(a2b) is null) != (r.GetValue(b2a) is null)) r.AddError("--model-a2b and --model-b2a go together");
             if (r.GetValue(models) is not { Length: > 0 } && r.GetValue(translated) is not { Length: > 0 } && r.GetValue(a2b) is null)
                 r.AddError("nothing to evaluate: give --model (with --input), --translated, or --model-a2b/--model-b2a");
-            if ((r.GetValue(real) is null) != (r.GetValue(features) is null)) r.AddError("FID/KID need both --real and --features");
+            if (r.GetValue(features) is not null && r.GetValue(real) is null) r.AddError("FID/KID need both --real and --features");
+            if (r.GetValue(real) is not null && r.GetValue(features) is null && r.GetValue(classifier) is null)
+                r.AddError("--real is used with --features (FID/KID) or --classifier (reference row)");
+            if (r.GetValue(targetDomain) is not null && r.GetValue(classifier) is null) r.AddError("--target-domain needs --classifier");
         });
         command.SetAction(parse =>
         {
@@ -68,9 +76,11 @@ public static class EvalCommand
             {
                 var inputs = parse.GetValue(input) is { } inDir ? LoadFolder(inDir.FullName, io.Error) : [];
                 var candidates = new List<Candidate>();
+                string? firstDomainOut = null;
                 foreach (var m in parse.GetValue(models) ?? [])
                 {
                     using var t = Translator.Open(m.FullName, translatorOptions);
+                    firstDomainOut ??= t.Model.DomainOut;
                     var images = new List<(string, RgbaImage)>();
                     console.Progress().Start(ctx =>
                     {
@@ -116,6 +126,26 @@ public static class EvalCommand
                 {
                     for (int i = 0; i < candidates.Count; i++)
                         rows[i] = Paired(rows[i], candidates[i], truthByName, io.Error);
+                }
+
+                if (parse.GetValue(classifier) is { } classifierPath)
+                {
+                    using var c = DomainClassifier.Open(classifierPath.FullName, translatorOptions);
+                    string target = parse.GetValue(targetDomain) ?? firstDomainOut
+                        ?? throw new ArgumentException("--classifier: give --target-domain (no --model to take the output domain from)");
+                    int label = c.LabelIndex(target);
+                    io.Error.WriteLine($"classifier: target domain '{c.Labels[label]}' ({(label == 0 ? "A" : "B")}); the other is '{c.Labels[1 - label]}'");
+                    for (int i = 0; i < candidates.Count; i++)
+                        rows[i] = rows[i] with { TargetRate = c.Rate(candidates[i].Images.Select(x => x.Image).ToList(), label) };
+                    // Reference rows: what the classifier says of real target and real source images.
+                    if (parse.GetValue(real) is { } realDir)
+                    {
+                        var images = LoadFolder(realDir.FullName, io.Error).Select(x => x.Image).ToList();
+                        rows.Add(new EvalRow($"real target ({realDir.Name})", images.Count, null, null, null, null, null, null, c.Rate(images, label)));
+                    }
+                    if (inputs.Count > 0)
+                        rows.Add(new EvalRow($"real source ({parse.GetValue(input)!.Name})", inputs.Count, null, null, null, null, null, null,
+                            c.Rate(inputs.Select(x => x.Image).ToList(), label)));
                 }
 
                 if (parse.GetValue(a2b) is { } forward && parse.GetValue(b2a) is { } backward)

@@ -4,19 +4,22 @@ using System.Text;
 
 namespace CycleGanEdge.Runtime.Evaluation;
 
-/// <summary>One evaluated candidate (a model, or a folder of translated images); null where a metric was not asked for.</summary>
-public sealed record EvalRow(string Name, int Images, double? Fid, KidResult? Kid, double? Psnr, double? Ssim, double? L1, double? CycleL1);
+/// <summary>
+/// One evaluated candidate (a model, or a folder of translated images); null where a metric was not asked for.
+/// <paramref name="TargetRate"/>: share of the images a domain classifier puts in the target domain.
+/// </summary>
+public sealed record EvalRow(string Name, int Images, double? Fid, KidResult? Kid, double? Psnr, double? Ssim, double? L1, double? CycleL1, double? TargetRate = null);
 
 /// <summary>The same results as a markdown table, CSV, and an HTML page with a grid of example images.</summary>
 public static class EvalReport
 {
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
-    private static readonly string[] Columns = ["name", "images", "FID", "KID", "KID std", "PSNR dB", "SSIM", "L1", "cycle L1"];
+    private static readonly string[] Columns = ["name", "images", "FID", "KID", "KID std", "PSNR dB", "SSIM", "L1", "cycle L1", "classified as target"];
 
     private static string[] Cells(EvalRow r) =>
     [
         r.Name, r.Images.ToString(Inv), F(r.Fid, "F3"), F(r.Kid?.Mean, "F5"), F(r.Kid?.StdDev, "F5"),
-        F(r.Psnr, "F2"), F(r.Ssim, "F4"), F(r.L1, "F4"), F(r.CycleL1, "F4"),
+        F(r.Psnr, "F2"), F(r.Ssim, "F4"), F(r.L1, "F4"), F(r.CycleL1, "F4"), F(r.TargetRate, "F4"),
     ];
 
     private static string F(double? v, string format) => v switch
