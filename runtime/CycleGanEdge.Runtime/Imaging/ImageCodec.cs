@@ -72,12 +72,17 @@ public static class ImageCodec
                 throw new ImageDecodeException(nameForErrors,
                     $"{header.Width}x{header.Height} is {pixelCount:N0} pixels, above the limit of {limits.MaxPixels:N0}");
 
+            // A raised --max-pixels must not turn a huge header into an OverflowException: .NET arrays stop at Array.MaxLength.
+            if (pixelCount > Array.MaxLength / 4)
+                throw new ImageDecodeException(nameForErrors,
+                    $"{header.Width}x{header.Height} is {pixelCount:N0} pixels, too many to hold in memory (at most {Array.MaxLength / 4:N0})");
+
             // Rgba8888/Unpremul makes Skia convert palette, grey, 16-bit and CMYK sources to RGBA8.
             var info = new SKImageInfo(header.Width, header.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
-            var pixels = new byte[checked((int)pixelCount * 4)];
+            var pixels = new byte[pixelCount * 4];
             SKCodecResult result;
             fixed (byte* dst = pixels)
-                result = codec.GetPixels(info, (IntPtr)dst); // frame 0 of an animation
+                result = codec.GetPixels(info, (IntPtr)dst); // animated GIF/WebP: the first frame, by design (docs/threat-model.md)
             if (result != SKCodecResult.Success)
                 throw new ImageDecodeException(nameForErrors, result switch
                 {
