@@ -1,11 +1,16 @@
 using System.CommandLine;
 using System.CommandLine.Help;
 using System.Security.Cryptography;
+using System.Globalization;
+using CycleGanEdge.Exporter.Onnx;
 using CycleGanEdge.Exporter.PyTorch;
+using CycleGanEdge.Exporter.Quantization;
 using CycleGanEdge.Runtime;
 using CycleGanEdge.Runtime.Imaging;
 using CycleGanEdge.Torch.Checkpoints;
 using CycleGanEdge.Torch.Networks;
+using Google.Protobuf;
+using Microsoft.ML.OnnxRuntime;
 using static TorchSharp.torch;
 
 namespace CycleGanEdge.Exporter;
@@ -18,7 +23,7 @@ public static class ExportCommand
 {
     private static readonly Argument<FileInfo?> Checkpoint = new("CHECKPOINT")
     {
-        Description = "Generator checkpoint (.ckpt) written by cyclegan-train",
+        Description = "Generator checkpoint (.ckpt) written by cyclegan-train; with --quantize also an exported float32 model (.onnx)",
         Arity = ArgumentArity.ZeroOrOne,
     };
     private static readonly Option<FileInfo?> Output = new("--output", "-o") { Description = "The ONNX file to write", HelpName = "OUT.onnx" };
@@ -84,7 +89,31 @@ public static class ExportCommand
         Description = "--from-pytorch: the generator was built without dropout (as the reference's --no_dropout)",
     };
 
-    private static readonly Option[] ExportOnly = [Output, Fp16, FoldBatchNorm, Io, Opset, Name, Direction, DomainIn, DomainOut, TrainSize, FromPyTorch, Arch, Ngf, Norm, InputNc, OutputNc, NoDropout];
+    // Static int8 quantization, calibrated on sample images: of the export, or of an existing float32 .onnx.
+    private static readonly Option<string?> Quantize = new Option<string?>("--quantize")
+    {
+        Description = "Write a statically quantized QDQ model (int8 convolutions, uint8 activations calibrated on --calibration)",
+    }.AcceptOnlyFromAmong("int8");
+    private static readonly Option<DirectoryInfo?> Calibration = new("--calibration")
+    {
+        Description = "--quantize: folder of sample input-domain images to calibrate activation ranges on",
+        HelpName = "DIR",
+    };
+    private static readonly Option<string> CalibrationMethodOption = new Option<string>("--calibration-method")
+    {
+        Description = "--quantize: activation range from the minimum and maximum seen, or between percentiles (clips outliers)",
+        DefaultValueFactory = _ => "percentile",
+    }.AcceptOnlyFromAmong("minmax", "percentile");
+    private static readonly Option<double> Percentile = new("--percentile")
+    {
+        Description = "--calibration-method percentile: keep values between the (100-P)th and the Pth percentile",
+        HelpName = "P",
+        DefaultValueFactory = _ => new QuantizeOptions().Percentile,
+    };
+
+    private static readonly Option[] ExportOnly = [Output, Fp16, FoldBatchNorm, Io, Opset, Name, Direction, DomainIn, DomainOut, TrainSize, FromPyTorch, Arch, Ngf, Norm, InputNc, OutputNc, NoDropout, Quantize, Calibration, CalibrationMethodOption, Percentile];
+    private static readonly Option[] QuantizeOnly = [Calibration, CalibrationMethodOption, Percentile];
+    private static readonly Option[] CheckpointOnly = [Fp16, FoldBatchNorm, Io, Opset, Name, Direction, DomainIn, DomainOut, TrainSize, FromPyTorch, Arch, Ngf, Norm, InputNc, OutputNc, NoDropout];
     private static readonly Option[] PyTorchOnly = [Arch, Ngf, Norm, InputNc, OutputNc, NoDropout];
 
     /// <summary>The root command, named explicitly so help reads the same from any host process.</summary>
@@ -95,6 +124,7 @@ public static class ExportCommand
             "  cyclegan-export CHECKPOINT -o OUT.onnx [--fp16] [--fold-batchnorm] [--io uint8-nhwc] [--opset N]\n" +
             "  cyclegan-export --from-pytorch latest_net_G_A.pth --arch resnet_9blocks -o OUT.onnx\n" +
             "  cyclegan-export --check MODEL.onnx\n" +
+            "  cyclegan-export CHECKPOINT|MODEL.onnx --quantize int8 --calibration DIR -o OUT.int8.onnx\n" +
             "Exit codes: 0 ok, 1 failed (bad file, unsupported layer, parity), 2 wrong command line.");
         command.Add(new HelpOption());
         command.Add(new VersionOption());
@@ -138,8 +168,53 @@ public static class ExportCommand
             return ModelCheck.Run(model.FullName, stdout, stderr);
         }
 
+        QuantizeOptions? quantize = null;
+        if (parse.GetValue(Quantize) is null)
+        {
+            if (QuantizeOnly.Any(Given))
+                return Usage("--calibration, --calibration-method and --percentile go with --quantize int8");
+        }
+        else
+        {
+            if (parse.GetValue(Calibration) is not { } calibrationDir)
+                return Usage("--quantize int8 needs --calibration DIR (sample images of the model's input domain)");
+            if (!calibrationDir.Exists)
+                return Usage($"{calibrationDir.FullName}: calibration folder not found");
+            if (parse.GetValue(Fp16))
+                return Usage("--quantize int8 and --fp16 exclude each other");
+            double percentile = parse.GetValue(Percentile);
+            if (percentile is <= 50 or > 100)
+                return Usage(string.Create(CultureInfo.InvariantCulture, $"--percentile {percentile} must be above 50 and at most 100 (e.g. 99.99)"));
+            if (parse.GetValue(CalibrationMethodOption) == "minmax" && Given(Percentile))
+                return Usage("--percentile goes with --calibration-method percentile");
+            quantize = new QuantizeOptions
+            {
+                Method = parse.GetValue(CalibrationMethodOption) == "minmax" ? CalibrationMethod.MinMax : CalibrationMethod.Percentile,
+                Percentile = percentile,
+            };
+            try
+            {
+                CalibrationSet.ImageFiles(calibrationDir.FullName); // fail before a long export
+            }
+            catch (CalibrationException e)
+            {
+                stderr.WriteLine($"error: {e.Message}");
+                return ExitCodes.Failure;
+            }
+        }
+
         var checkpoint = parse.GetValue(Checkpoint);
         var pth = parse.GetValue(FromPyTorch);
+        if (checkpoint is not null && checkpoint.Extension.Equals(".onnx", StringComparison.OrdinalIgnoreCase))
+        {
+            if (quantize is null)
+                return Usage($"{checkpoint.FullName}: already an ONNX model: add --quantize int8 --calibration DIR to quantize it, or use --check to verify it");
+            if (CheckpointOnly.Any(Given))
+                return Usage("an .onnx input takes only -o and the --quantize options (the other options apply to exporting a checkpoint)");
+            if (parse.GetValue(Output) is not { } quantizedOutput)
+                return Usage("-o/--output OUT.onnx is required");
+            return QuantizeExisting(checkpoint.FullName, quantizedOutput.FullName, parse.GetValue(Calibration)!.FullName, quantize, stdout, stderr);
+        }
         if ((checkpoint is null) == (pth is null))
             return Usage("give either a CHECKPOINT or --from-pytorch FILE (or --check MODEL.onnx)");
         if (pth is not null && parse.GetValue(Arch) is null)
@@ -225,6 +300,12 @@ public static class ExportCommand
                 stderr.WriteLine($"error: {source}: parity check failed: ONNX Runtime and TorchSharp differ by more than the bound; nothing written");
                 return ExitCodes.Failure;
             }
+            if (quantize is not null)
+            {
+                var quantized = QuantizeBytes(onnx, parse.GetValue(Calibration)!.FullName, quantize, stdout, stderr);
+                if (quantized is null) return ExitCodes.Failure;
+                onnx = quantized;
+            }
             try
             {
                 AtomicFile.WriteAllBytes(output.FullName, onnx);
@@ -235,7 +316,7 @@ public static class ExportCommand
                 return ExitCodes.Failure;
             }
             stdout.WriteLine($"wrote {output.FullName}: {arch.Arch} {identity.Direction} ({identity.DomainIn} -> {identity.DomainOut}), " +
-                $"opset {options.Opset}, {(options.Fp16 ? "fp16" : "fp32")}, {options.Io}{(options.FoldBatchNorm ? ", batch norm folded" : "")}, {onnx.Length / 1024} KiB");
+                $"opset {options.Opset}, {(quantize is not null ? "int8 QDQ" : options.Fp16 ? "fp16" : "fp32")}, {options.Io}{(options.FoldBatchNorm ? ", batch norm folded" : "")}, {onnx.Length / 1024} KiB");
             return ExitCodes.Success;
         }
         catch (InvalidDataException e)
@@ -257,6 +338,85 @@ public static class ExportCommand
         finally
         {
             generator?.Dispose();
+        }
+    }
+
+    /// <summary>cyclegan-export MODEL.onnx --quantize int8: quantizes a float32 model we exported earlier.</summary>
+    private static int QuantizeExisting(string source, string output, string calibration, QuantizeOptions options, TextWriter stdout, TextWriter stderr)
+    {
+        if (!File.Exists(source))
+        {
+            stderr.WriteLine($"error: {source}: file not found");
+            return ExitCodes.Usage;
+        }
+        byte[] fp32;
+        try
+        {
+            fp32 = File.ReadAllBytes(source);
+            var problems = ModelCheck.ContractProblems(ModelProto.Parser.ParseFrom(fp32));
+            if (problems.Count > 0)
+            {
+                stderr.WriteLine($"error: {source}: not a cyclegan-export model: {string.Join("; ", problems)}");
+                return ExitCodes.Failure;
+            }
+        }
+        catch (InvalidProtocolBufferException e)
+        {
+            stderr.WriteLine($"error: {source}: not an ONNX model (damaged or truncated: {e.Message})");
+            return ExitCodes.Failure;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            stderr.WriteLine($"error: {source}: cannot read: {e.Message}");
+            return ExitCodes.Failure;
+        }
+        try
+        {
+            var int8 = QuantizeBytes(fp32, calibration, options, stdout, stderr);
+            if (int8 is null) return ExitCodes.Failure;
+            AtomicFile.WriteAllBytes(output, int8);
+            stdout.WriteLine($"wrote {output}: int8 QDQ of {source}, {int8.Length / 1024} KiB");
+            return ExitCodes.Success;
+        }
+        catch (ExportException e)
+        {
+            stderr.WriteLine($"error: {source}: {e.Message}");
+            return ExitCodes.Failure;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            stderr.WriteLine($"error: {output}: cannot write: {e.Message}");
+            return ExitCodes.Failure;
+        }
+    }
+
+    /// <summary>
+    /// Quantizes an exported float32 model, prints the report and checks that the result still keeps the
+    /// contract and runs in ONNX Runtime; null (after one error line) when the calibration images or the model fail.
+    /// </summary>
+    private static byte[]? QuantizeBytes(byte[] fp32, string calibration, QuantizeOptions options, TextWriter stdout, TextWriter stderr)
+    {
+        try
+        {
+            var meta = ModelProto.Parser.ParseFrom(fp32).MetadataProps.ToDictionary(e => e.Key, e => e.Value);
+            var inputs = CalibrationSet.Load(calibration, meta, stderr);
+            var (int8, report) = Int8Quantizer.Quantize(fp32, inputs, options);
+            foreach (string line in report.Lines())
+                stdout.WriteLine(line);
+            var problems = ModelCheck.ContractProblems(ModelProto.Parser.ParseFrom(int8));
+            if (problems.Count > 0)
+                throw new ExportException($"the quantized model breaks the contract: {string.Join("; ", problems)}");
+            return int8;
+        }
+        catch (CalibrationException e)
+        {
+            stderr.WriteLine($"error: {e.Message}");
+            return null;
+        }
+        catch (OnnxRuntimeException e)
+        {
+            stderr.WriteLine($"error: ONNX Runtime failed while quantizing: {e.Message.Split('\n')[0].Trim()}");
+            return null;
         }
     }
 

@@ -51,4 +51,10 @@ public static class ModelContract
     /// <summary>Every key a classifier model carries, in the order of the doc's table.</summary>
     public static readonly IReadOnlyList<string> ClassifierKeys =
         [ClassifierVersionKey, ClassifierLabelsKey, ClassifierImageSizeKey, ClassifierPixelRangeKey];
+
+    /// <summary>Optional: how the graph is quantized; absent for float models. <see cref="QuantizationInt8Qdq"/>: QDQ int8 convolutions.</summary>
+    public const string QuantizationKey = "cyclegan.quantization";
+    /// <summary>Optional, with <see cref="QuantizationKey"/>: how activation ranges were calibrated ("percentile 99.99 on 90 images").</summary>
+    public const string CalibrationKey = "cyclegan.calibration";
+    public const string QuantizationInt8Qdq = "int8-qdq";
 }

@@ -2,17 +2,27 @@ using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Globalization;
 using System.Text.Json;
+using Microsoft.ML.OnnxRuntime;
 using CycleGanEdge.Runtime;
 using CycleGanEdge.Runtime.Bench;
 
 namespace CycleGanEdge.Run.Commands;
 
-/// <summary>cyclegan-run bench: model latency percentiles, images/s and achieved GFLOP/s against the machine's peak.</summary>
+/// <summary>
+/// cyclegan-run bench: model latency percentiles, images/s and achieved GFLOP/s against the machine's peak;
+/// with several -m, one table comparing them (e.g. fp32, fp16 and int8 exports of one generator), interleaved.
+/// </summary>
 public static class BenchCommand
 {
     public static Command Create()
     {
-        var model = SharedOptions.Model();
+        // Like SharedOptions.Model(), but repeatable: several models are compared in one table.
+        var model = new Option<FileInfo[]>("--model", "-m")
+        {
+            Description = "Exported generator (.onnx); repeat to compare models in one table (throughput relative to the first)",
+            Required = true,
+            AllowMultipleArgumentsPerToken = false,
+        }.AcceptExistingOnly();
         var sizes = ListOption<int>("--sizes", "Square input sides, comma separated (rounded up to the model's spatial multiple)", "256", v => v >= 1);
         var batches = ListOption<int>("--batch", "Batch sizes, comma separated", "1", v => v >= 1);
         var threads = ListOption<int>("--threads", "Intra-op thread counts, comma separated (0 = ONNX Runtime decides)", "0", v => v >= 0);
@@ -22,11 +32,21 @@ public static class BenchCommand
         var iterations = SharedOptions.AtLeastOne(new Option<int>("--iters") { Description = "Timed runs per configuration", DefaultValueFactory = _ => 20 });
         var warmup = SharedOptions.NonNegative(new Option<int>("--warmup") { Description = "Untimed runs first", DefaultValueFactory = _ => 3 });
         var noPeak = new Option<bool>("--no-peak") { Description = "Skip the peak probe (a 1024x1024 MatMul)" };
+        var rounds = SharedOptions.AtLeastOne(new Option<int>("--rounds")
+        {
+            Description = "Repeat the timed runs this many times, the models taking turns (a passing load then spreads over all of them)",
+            DefaultValueFactory = _ => 1,
+        });
+        var graphOpt = new Option<string>("--graph-opt")
+        {
+            Description = "ONNX Runtime graph optimisations (cpu): all is what cyclegan-run uses (with the NCHWc layout); the others show what it buys",
+            DefaultValueFactory = _ => "all",
+        }.AcceptOnlyFromAmong("none", "basic", "extended", "all");
         var json = new Option<bool>("--json") { Description = "Print the results as JSON instead of a table" };
 
         var command = new Command("bench", "Time the model: latency p50/p90/p99, images/s, GFLOP/s and share of the machine's peak")
         {
-            model, sizes, batches, threads, providers, device, iterations, warmup, noPeak, json,
+            model, sizes, batches, threads, providers, device, iterations, warmup, noPeak, rounds, graphOpt, json,
         };
         command.SetAction(parse =>
         {
@@ -41,19 +61,28 @@ public static class BenchCommand
                 Iterations = parse.GetValue(iterations),
                 Warmup = parse.GetValue(warmup),
                 MeasurePeak = !parse.GetValue(noPeak),
+                Rounds = parse.GetValue(rounds),
+                GraphOptimization = parse.GetValue(graphOpt) switch
+                {
+                    "none" => GraphOptimizationLevel.ORT_DISABLE_ALL,
+                    "basic" => GraphOptimizationLevel.ORT_ENABLE_BASIC,
+                    "extended" => GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+                    _ => null,
+                },
             };
-            string path = parse.GetValue(model)!.FullName;
+            string[] paths = [.. parse.GetValue(model)!.Select(f => f.FullName)];
+            bool compare = paths.Length > 1;
             bool asJson = parse.GetValue(json);
             try
             {
-                if (!asJson) io.Output.WriteLine(Header);
-                var results = new List<BenchResult>();
-                foreach (var r in ModelBenchmark.Run(path, settings, s => io.Error.WriteLine(s)))
+                if (!asJson) io.Output.WriteLine(compare ? CompareHeader : Header);
+                var results = new List<ComparedResult>();
+                foreach (var r in ModelBenchmark.Compare(paths, settings, s => io.Error.WriteLine(s)))
                 {
                     results.Add(r);
-                    if (!asJson) io.Output.WriteLine(Row(r));
+                    if (!asJson) io.Output.WriteLine(compare ? CompareRow(r) : Row(r.Result));
                 }
-                if (asJson) io.Output.WriteLine(ToJson(path, results));
+                if (asJson) io.Output.WriteLine(compare ? CompareJson(results) : ToJson(paths[0], [.. results.Select(r => r.Result)]));
                 return ExitCodes.Success;
             }
             catch (Exception e) when (e is InvalidModelException or ProviderUnavailableException or ArgumentException)
@@ -76,6 +105,35 @@ public static class BenchCommand
             $"{r.Provider,-8} {(r.Threads == 0 ? "auto" : r.Threads.ToString(c)),7} {r.Size,6} {r.Batch,5} {r.P50Ms,9:F2} {r.P90Ms,9:F2} {r.P99Ms,9:F2} {r.ImagesPerSecond,10:F2} " +
             $"{Opt(r.GigaMacsPerImage, "F2", 9)} {Opt(r.Gflops, "F1", 8)} {Opt(r.PeakGflops, "F1", 13)} {Opt(r.PeakFraction * 100, "F0", 7)}%");
     }
+
+    private const string CompareHeader =
+        "model                          precision provider threads   size batch    p50 ms    p90 ms  images/s*  GFLOP/s  of peak  vs first";
+
+    /// <summary>*images/s from the median latency, so one slow run caused by another process does not decide a comparison.</summary>
+    private static string CompareRow(ComparedResult c)
+    {
+        var r = c.Result;
+        var inv = CultureInfo.InvariantCulture;
+        string name = Path.GetFileName(c.ModelPath);
+        if (name.Length > 30) name = "…" + name[^29..];
+        string Opt(double? v, string format, int width) => (v is { } x ? x.ToString(format, inv) : "-").PadLeft(width);
+        return string.Create(inv,
+            $"{name,-30} {c.Precision,-9} {r.Provider,-8} {(r.Threads == 0 ? "auto" : r.Threads.ToString(inv)),7} {r.Size,6} {r.Batch,5} {r.P50Ms,9:F2} {r.P90Ms,9:F2} " +
+            $"{r.Batch * 1000 / r.P50Ms,10:F2} {Opt(r.Gflops, "F1", 8)} {Opt(r.PeakFraction * 100, "F0", 7)}% {c.RatioToFirst,8:F2}x");
+    }
+
+    private static string CompareJson(List<ComparedResult> results) =>
+        JsonSerializer.Serialize(new
+        {
+            processorCount = Environment.ProcessorCount,
+            accelerator = SessionFactory.BuildAccelerator,
+            results = results.Select(c => new
+            {
+                model = c.ModelPath, c.Precision, c.RatioToFirst,
+                c.Result.Provider, c.Result.Threads, c.Result.Size, c.Result.Batch, c.Result.Iterations, c.Result.P50Ms, c.Result.P90Ms, c.Result.P99Ms,
+                c.Result.MeanMs, c.Result.ImagesPerSecond, c.Result.GigaMacsPerImage, c.Result.Gflops, c.Result.PeakGflops, c.Result.PeakFraction,
+            }),
+        }, new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase });
 
     private static string ToJson(string modelPath, List<BenchResult> results) =>
         JsonSerializer.Serialize(new

@@ -15,6 +15,16 @@ public sealed record BenchSettings
     public int Warmup { get; init; } = 3;
     /// <summary>Also measure the provider's practical peak (a large MatMul) to rate the model against.</summary>
     public bool MeasurePeak { get; init; } = true;
+    /// <summary>
+    /// Comparing models: each round times every model <see cref="Iterations"/> times in turn, so a load that comes
+    /// and goes (other processes) spreads over all of them instead of falling on one.
+    /// </summary>
+    public int Rounds { get; init; } = 1;
+    /// <summary>
+    /// ONNX Runtime graph optimisations: null is what cyclegan-run uses (all, which includes the NCHWc layout
+    /// transformer); basic or extended show what the higher levels buy (CPU provider only).
+    /// </summary>
+    public GraphOptimizationLevel? GraphOptimization { get; init; }
 }
 
 /// <summary>One configuration's timings. Latencies are of one model run (a whole batch), in milliseconds.</summary>
@@ -27,83 +37,179 @@ public sealed record BenchResult(
     public double? PeakFraction => Gflops / PeakGflops;
 }
 
+/// <summary>One model's result in a comparison, with its throughput relative to the first model's (from median latencies).</summary>
+public sealed record ComparedResult(string ModelPath, string Precision, BenchResult Result, double RatioToFirst);
+
 /// <summary>
 /// Times the model alone: input filled once with seeded noise, output preallocated, both bound, so each
 /// timed run is one native call (no pixel conversion, padding or image IO; those are in the video/translate numbers).
 /// </summary>
 public static class ModelBenchmark
 {
-    public static IEnumerable<BenchResult> Run(string modelPath, BenchSettings settings, Action<string>? status = null)
+    public static IEnumerable<BenchResult> Run(string modelPath, BenchSettings settings, Action<string>? status = null) =>
+        Compare([modelPath], settings, status).Select(r => r.Result);
+
+    /// <summary>
+    /// Every configuration for every model, the models interleaved round by round (see <see cref="BenchSettings.Rounds"/>);
+    /// yields one result per model and configuration, the first model's first.
+    /// </summary>
+    public static IEnumerable<ComparedResult> Compare(IReadOnlyList<string> modelPaths, BenchSettings settings, Action<string>? status = null)
     {
         if (settings.Iterations < 1 || settings.Warmup < 0) throw new ArgumentException("--iters must be at least 1 and --warmup at least 0");
+        if (settings.Rounds < 1) throw new ArgumentException("--rounds must be at least 1");
+        if (modelPaths.Count == 0) throw new ArgumentException("no model to benchmark");
         foreach (string provider in settings.Providers)
             foreach (int threads in settings.Threads)
             {
                 var options = new TranslatorOptions { Provider = provider, Threads = threads, DeviceId = settings.DeviceId };
-                using var session = SessionFactory.Create(modelPath, options, out string actualProvider);
-                var model = ModelInfo.FromSession(session, modelPath);
-                var layers = GeneratorCost.Layers(model);
-                double? peak = null;
-                if (settings.MeasurePeak)
+                var sessions = new List<(string Path, InferenceSession Session, ModelInfo Model, string Provider)>();
+                try
                 {
-                    status?.Invoke($"peak probe: {actualProvider}, threads {threads}");
-                    peak = PeakProbe.MeasureGflops(options);
-                }
-                foreach (int size in settings.Sizes)
-                    foreach (int batch in settings.Batches)
+                    foreach (string path in modelPaths)
                     {
-                        status?.Invoke($"{actualProvider}, threads {threads}, {size}px, batch {batch}");
-                        yield return Measure(session, model, layers, actualProvider, threads, size, batch, settings, peak);
+                        var session = OpenSession(path, options, settings.GraphOptimization, out string actualProvider);
+                        sessions.Add((path, session, ModelInfo.FromSession(session, path), actualProvider));
                     }
+                    double? peak = null;
+                    if (settings.MeasurePeak)
+                    {
+                        status?.Invoke($"peak probe: {sessions[0].Provider}, threads {threads}");
+                        peak = PeakProbe.MeasureGflops(options);
+                    }
+                    foreach (int size in settings.Sizes)
+                        foreach (int batch in settings.Batches)
+                        {
+                            if (size < 1 || batch < 1) throw new ArgumentException("sizes and batch sizes must be positive");
+                            var runs = sessions.Select(s => new BoundRun(s.Session, s.Model, size, batch)).ToList();
+                            try
+                            {
+                                var timings = runs.Select(_ => new List<double>()).ToList();
+                                for (int round = 0; round < settings.Rounds; round++)
+                                    for (int m = 0; m < runs.Count; m++)
+                                    {
+                                        status?.Invoke($"{Path.GetFileName(sessions[m].Path)}: {sessions[m].Provider}, threads {threads}, {runs[m].Side}px, batch {batch}" +
+                                            (settings.Rounds > 1 ? $", round {round + 1}/{settings.Rounds}" : ""));
+                                        runs[m].Run(settings.Warmup);
+                                        timings[m].AddRange(runs[m].Time(settings.Iterations));
+                                    }
+                                BenchResult? first = null;
+                                for (int m = 0; m < runs.Count; m++)
+                                {
+                                    var s = sessions[m];
+                                    var result = Summarize(timings[m], GeneratorCost.Layers(s.Model), s.Provider, threads, runs[m].Side, batch, peak);
+                                    first ??= result;
+                                    yield return new ComparedResult(s.Path, PrecisionOf(s.Model), result, first.P50Ms / result.P50Ms);
+                                }
+                            }
+                            finally
+                            {
+                                foreach (var run in runs) run.Dispose();
+                            }
+                        }
+                }
+                finally
+                {
+                    foreach (var s in sessions) s.Session.Dispose();
+                }
             }
     }
 
-    private static BenchResult Measure(InferenceSession session, ModelInfo model, IReadOnlyList<ConvLayer>? layers,
-        string provider, int threads, int size, int batch, BenchSettings settings, double? peak)
+    /// <summary>fp32, fp16, or int8 for a quantized model (whose float parts are fp32).</summary>
+    public static string PrecisionOf(ModelInfo model) =>
+        model.Metadata.GetValueOrDefault(ModelContract.QuantizationKey) == ModelContract.QuantizationInt8Qdq ? "int8" : model.Precision;
+
+    private static InferenceSession OpenSession(string path, TranslatorOptions options, GraphOptimizationLevel? level, out string provider)
     {
-        if (size < 1 || batch < 1) throw new ArgumentException("sizes and batch sizes must be positive");
-        int side = (size + model.SpatialMultiple - 1) / model.SpatialMultiple * model.SpatialMultiple;
-        var random = new Random(1);
-        long[] inShape = model.IsUint8 ? [batch, side, side, model.ChannelsIn] : [batch, model.ChannelsIn, side, side];
-        long[] outShape = model.IsUint8 ? [batch, side, side, model.ChannelsOut] : [batch, model.ChannelsOut, side, side];
-        int inCount = checked(batch * side * side * model.ChannelsIn), outCount = checked(batch * side * side * model.ChannelsOut);
-        OrtValue input, output;
-        if (model.IsUint8)
+        if (level is null) return SessionFactory.Create(path, options, out provider);
+        if (options.Provider is not ("cpu" or "auto"))
+            throw new ArgumentException("--graph-opt applies to the cpu provider only");
+        if (!File.Exists(path)) throw new InvalidModelException(path, "model file not found");
+        // A bench-only session: cyclegan-run always optimises fully; this shows what each level contributes.
+        using var sessionOptions = new SessionOptions { GraphOptimizationLevel = level.Value };
+        if (options.Threads > 0) sessionOptions.IntraOpNumThreads = options.Threads;
+        provider = "cpu";
+        try
         {
-            var data = new byte[inCount];
-            random.NextBytes(data);
-            input = OrtValue.CreateTensorValueFromMemory(data, inShape);
-            output = OrtValue.CreateTensorValueFromMemory(new byte[outCount], outShape);
+            return new InferenceSession(path, sessionOptions);
         }
-        else
+        catch (OnnxRuntimeException e)
         {
-            var data = new float[inCount];
-            for (int i = 0; i < data.Length; i++) data[i] = (float)(random.NextDouble() * 2 - 1);
-            input = OrtValue.CreateTensorValueFromMemory(data, inShape);
-            output = OrtValue.CreateTensorValueFromMemory(new float[outCount], outShape);
+            throw new InvalidModelException(path, $"ONNX Runtime cannot load it: {e.Message.Split('\n')[0].Trim()}", e);
         }
-        using (input)
-        using (output)
-        using (var binding = session.CreateIoBinding())
-        using (var run = new RunOptions())
+    }
+
+    private static BenchResult Summarize(List<double> timings, IReadOnlyList<ConvLayer>? layers, string provider, int threads, int side, int batch, double? peak)
+    {
+        var ms = timings.ToArray();
+        Array.Sort(ms);
+        double mean = ms.Average();
+        double? gmacs = layers is null ? null : GeneratorCost.MultiplyAccumulates(layers, side, side) / 1e9;
+        double? gflops = gmacs * 2 * batch / (mean / 1000);
+        return new BenchResult(provider, threads, side, batch, ms.Length,
+            Percentile(ms, 0.50), Percentile(ms, 0.90), Percentile(ms, 0.99), mean, batch / (mean / 1000),
+            gmacs, gflops, peak);
+    }
+
+    /// <summary>Input and output of one size and batch, filled and bound once; each timed run is one native call.</summary>
+    private sealed class BoundRun : IDisposable
+    {
+        private readonly InferenceSession _session;
+        private readonly OrtValue _input, _output;
+        private readonly OrtIoBinding _binding;
+        private readonly RunOptions _runOptions = new();
+
+        public BoundRun(InferenceSession session, ModelInfo model, int size, int batch)
         {
-            binding.BindInput(ModelContract.InputName, input);
-            binding.BindOutput(ModelContract.OutputName, output);
-            for (int i = 0; i < settings.Warmup; i++) session.RunWithBinding(run, binding);
-            var ms = new double[settings.Iterations];
+            _session = session;
+            Side = (size + model.SpatialMultiple - 1) / model.SpatialMultiple * model.SpatialMultiple;
+            var random = new Random(1);
+            long[] inShape = model.IsUint8 ? [batch, Side, Side, model.ChannelsIn] : [batch, model.ChannelsIn, Side, Side];
+            long[] outShape = model.IsUint8 ? [batch, Side, Side, model.ChannelsOut] : [batch, model.ChannelsOut, Side, Side];
+            int inCount = checked(batch * Side * Side * model.ChannelsIn), outCount = checked(batch * Side * Side * model.ChannelsOut);
+            if (model.IsUint8)
+            {
+                var data = new byte[inCount];
+                random.NextBytes(data);
+                _input = OrtValue.CreateTensorValueFromMemory(data, inShape);
+                _output = OrtValue.CreateTensorValueFromMemory(new byte[outCount], outShape);
+            }
+            else
+            {
+                var data = new float[inCount];
+                for (int i = 0; i < data.Length; i++) data[i] = (float)(random.NextDouble() * 2 - 1);
+                _input = OrtValue.CreateTensorValueFromMemory(data, inShape);
+                _output = OrtValue.CreateTensorValueFromMemory(new float[outCount], outShape);
+            }
+            _binding = session.CreateIoBinding();
+            _binding.BindInput(ModelContract.InputName, _input);
+            _binding.BindOutput(ModelContract.OutputName, _output);
+        }
+
+        public int Side { get; }
+
+        public void Run(int times)
+        {
+            for (int i = 0; i < times; i++) _session.RunWithBinding(_runOptions, _binding);
+        }
+
+        public double[] Time(int iterations)
+        {
+            var ms = new double[iterations];
             for (int i = 0; i < ms.Length; i++)
             {
                 long start = Stopwatch.GetTimestamp();
-                session.RunWithBinding(run, binding);
+                _session.RunWithBinding(_runOptions, _binding);
                 ms[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
             }
-            Array.Sort(ms);
-            double mean = ms.Average();
-            double? gmacs = layers is null ? null : GeneratorCost.MultiplyAccumulates(layers, side, side) / 1e9;
-            double? gflops = gmacs * 2 * batch / (mean / 1000);
-            return new BenchResult(provider, threads, side, batch, ms.Length,
-                Percentile(ms, 0.50), Percentile(ms, 0.90), Percentile(ms, 0.99), mean, batch / (mean / 1000),
-                gmacs, gflops, peak);
+            return ms;
+        }
+
+        public void Dispose()
+        {
+            _binding.Dispose();
+            _input.Dispose();
+            _output.Dispose();
+            _runOptions.Dispose();
         }
     }
 
