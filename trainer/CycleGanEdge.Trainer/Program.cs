@@ -6,6 +6,7 @@ var root = new RootCommand("cyclegan-train: CycleGAN training with TorchSharp")
     TrainCommand.Create(),
     BenchCommand.Create(),
     DataCommand.Create(),
+    ClassifierCommand.Create(),
 };
 
 ParseResult parse;

@@ -332,13 +332,15 @@ public sealed class TrainingRun
         }
     }
 
-    /// <summary>--domain-a/--domain-b, else "horse" and "zebra" from a data root named horse2zebra, else A and B.</summary>
-    private (string A, string B) DomainNames()
+    private (string A, string B) DomainNames() => DomainNames(_o.DataRoot, _o.DomainA, _o.DomainB);
+
+    /// <summary>The given names, else "horse" and "zebra" from a data root named horse2zebra, else A and B.</summary>
+    public static (string A, string B) DomainNames(string dataRoot, string? domainA, string? domainB)
     {
-        string root = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(_o.DataRoot)));
+        string root = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(dataRoot)));
         var parts = root.Split('2');
         bool named = parts.Length == 2 && parts[0].Length > 0 && parts[1].Length > 0;
-        return (_o.DomainA ?? (named ? parts[0] : "A"), _o.DomainB ?? (named ? parts[1] : "B"));
+        return (domainA ?? (named ? parts[0] : "A"), domainB ?? (named ? parts[1] : "B"));
     }
 
     private static string FormatLosses(TrainingPosition p, double lr, StepLosses losses, double secondsPerIter)
