@@ -49,11 +49,16 @@ public static class TranslateCommand
         var batch = SharedOptions.AtLeastOne(new Option<int>("--batch") { Description = "Images of the same size per model run", DefaultValueFactory = _ => 1 });
         var maxPixels = SharedOptions.AtLeastOne(new Option<long>("--max-pixels") { Description = "Refuse images with more pixels (decompression bombs)", DefaultValueFactory = _ => ImageLimits.Default.MaxPixels });
         var cacheOptimized = new Option<bool>("--cache-optimized") { Description = "Save the optimised graph beside the model and reuse it" };
+        var shard = new Option<string?>("--shard") { Description = "Do only worker i's share of n workers (0-based i/n, split by a hash of each output path)" };
+        shard.Validators.Add(r =>
+        {
+            if (Shard.Parse(r.GetValueOrDefault<string?>()) is null) r.AddError(Shard.Usage);
+        });
 
         var command = new Command("translate", "Translate images, folders or glob patterns into an output folder")
         {
             model, inputs, output, format, quality, recursive, skipExisting, jobs, provider, deviceId, threads,
-            tile, tileOverlap, maxSide, batch, maxPixels, cacheOptimized,
+            tile, tileOverlap, maxSide, batch, maxPixels, cacheOptimized, shard,
         };
         command.Validators.Add(r =>
         {
@@ -84,14 +89,14 @@ public static class TranslateCommand
                 Limits = new ImageLimits { MaxPixels = parse.GetValue(maxPixels) },
             };
             return await RunAsync(parse.GetRequiredValue(model).FullName, parse.GetRequiredValue(inputs), parse.GetRequiredValue(output).FullName,
-                options, procs, settings, parse.GetValue(recursive), parse.GetValue(skipExisting),
+                options, procs, settings, parse.GetValue(recursive), parse.GetValue(skipExisting), Shard.Parse(parse.GetValue(shard)),
                 parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct);
         });
         return command;
     }
 
     private static async Task<int> RunAsync(string modelPath, string[] inputs, string outputRoot, TranslatorOptions options, int procs,
-        PipelineSettings settings, bool recursive, bool skipExisting, TextWriter output, TextWriter error, CancellationToken ct)
+        PipelineSettings settings, bool recursive, bool skipExisting, Shard? shard, TextWriter output, TextWriter error, CancellationToken ct)
     {
         var translators = new List<Translator>();
         try
@@ -115,11 +120,17 @@ public static class TranslateCommand
         {
             var scan = InputScanner.Scan(inputs, outputRoot, settings.Format, recursive);
             var items = scan.Items;
+            if (shard is not null)
+            {
+                items = [.. items.Where(i => shard.Owns(Path.GetRelativePath(outputRoot, i.Output)))];
+                await error.WriteLineAsync($"shard {shard}: {items.Count} of {scan.Items.Count} images");
+            }
             int skipped = 0;
             if (skipExisting)
             {
-                items = [.. scan.Items.Where(i => !File.Exists(i.Output))];
-                skipped = scan.Items.Count - items.Count;
+                int before = items.Count;
+                items = [.. items.Where(i => !File.Exists(i.Output))];
+                skipped = before - items.Count;
             }
 
             var clock = Stopwatch.StartNew();
@@ -150,7 +161,8 @@ public static class TranslateCommand
                 $"({clock.Elapsed.TotalSeconds:0.0} s, {rate:0.0} images/s, {translators[0].Provider}) -> {outputRoot}");
             if (scan.IgnoredFiles > 0)
                 await output.WriteLineAsync($"ignored {scan.IgnoredFiles} file(s) without an image extension");
-            if (result.Done + skipped + failures.Count == 0)
+            // A shard may own none of a few images; the inputs themselves were not empty.
+            if (scan.Items.Count + failures.Count == 0)
             {
                 await error.WriteLineAsync("error: no images found in the inputs");
                 return ExitCodes.SomeFailed;
