@@ -167,4 +167,45 @@ internal static class TestModels
         a.Ints.AddRange(v);
         return a;
     }
+
+    /// <summary>
+    /// A domain classifier (cyclegan-train classifier's network and ONNX writer) with hand-set weights: logit 0
+    /// (domain "red", A) is the mean red, logit 1 (domain "blue", B) the mean blue. Red images are A, blue images B.
+    /// </summary>
+    public static byte[] RedBlueClassifier(int imageSize = 32)
+    {
+        using var net = new CycleGanEdge.Torch.Evaluation.DomainClassifierNet(width: 2);
+        using (var noGrad = TorchSharp.torch.no_grad())
+        {
+            foreach (var p in net.parameters()) p.zero_();
+            var convs = net.Convolutions;
+            // conv1: channel 0 averages R, channel 1 averages B over its 4x4 window; bias 1 keeps both positive (LeakyReLU passes them).
+            convs[0].weight![0, 0].fill_(1f / 16);
+            convs[0].weight![1, 2].fill_(1f / 16);
+            convs[0].bias!.fill_(1f);
+            foreach (var conv in convs.Skip(1))
+            {
+                conv.weight![0, 0].fill_(1f / 16);
+                conv.weight![1, 1].fill_(1f / 16);
+            }
+            net.Head.weight![0, 0].fill_(1f);
+            net.Head.weight![1, 1].fill_(1f);
+        }
+        return CycleGanEdge.Exporter.ClassifierExport.ToBytes(net, imageSize, ["red", "blue"]);
+    }
+
+    /// <summary>A solid-colour image with a little seeded noise.</summary>
+    public static CycleGanEdge.Runtime.Imaging.RgbaImage Solid(int size, byte r, byte g, byte b, int seed)
+    {
+        var rng = new Random(seed);
+        var pixels = new byte[size * size * 4];
+        for (int i = 0; i < pixels.Length; i += 4)
+        {
+            pixels[i] = (byte)Math.Clamp(r + rng.Next(-20, 21), 0, 255);
+            pixels[i + 1] = (byte)Math.Clamp(g + rng.Next(-20, 21), 0, 255);
+            pixels[i + 2] = (byte)Math.Clamp(b + rng.Next(-20, 21), 0, 255);
+            pixels[i + 3] = 255;
+        }
+        return new CycleGanEdge.Runtime.Imaging.RgbaImage(size, size, pixels, hasAlpha: false);
+    }
 }

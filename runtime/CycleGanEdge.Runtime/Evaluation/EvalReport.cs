@@ -14,13 +14,23 @@ public sealed record EvalRow(string Name, int Images, double? Fid, KidResult? Ki
 public static class EvalReport
 {
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
-    private static readonly string[] Columns = ["name", "images", "FID", "KID", "KID std", "PSNR dB", "SSIM", "L1", "cycle L1", "classified as target"];
+    private static readonly string[] BaseColumns = ["name", "images", "FID", "KID", "KID std", "PSNR dB", "SSIM", "L1", "cycle L1"];
+    public const string TargetRateColumn = "classified as target";
 
-    private static string[] Cells(EvalRow r) =>
-    [
-        r.Name, r.Images.ToString(Inv), F(r.Fid, "F3"), F(r.Kid?.Mean, "F5"), F(r.Kid?.StdDev, "F5"),
-        F(r.Psnr, "F2"), F(r.Ssim, "F4"), F(r.L1, "F4"), F(r.CycleL1, "F4"), F(r.TargetRate, "F4"),
-    ];
+    // The classifier column only appears when a classifier was given, so reports without one keep their layout.
+    private static bool HasClassifier(IReadOnlyList<EvalRow> rows) => rows.Any(r => r.TargetRate is not null);
+
+    private static string[] Columns(IReadOnlyList<EvalRow> rows) => HasClassifier(rows) ? [.. BaseColumns, TargetRateColumn] : BaseColumns;
+
+    private static string[] Cells(EvalRow r, IReadOnlyList<EvalRow> rows)
+    {
+        string[] cells =
+        [
+            r.Name, r.Images.ToString(Inv), F(r.Fid, "F3"), F(r.Kid?.Mean, "F5"), F(r.Kid?.StdDev, "F5"),
+            F(r.Psnr, "F2"), F(r.Ssim, "F4"), F(r.L1, "F4"), F(r.CycleL1, "F4"),
+        ];
+        return HasClassifier(rows) ? [.. cells, F(r.TargetRate, "F4")] : cells;
+    }
 
     private static string F(double? v, string format) => v switch
     {
@@ -32,9 +42,9 @@ public static class EvalReport
     public static string Markdown(IReadOnlyList<EvalRow> rows)
     {
         var sb = new StringBuilder();
-        sb.AppendLine("| " + string.Join(" | ", Columns) + " |");
-        sb.AppendLine("|" + string.Concat(Columns.Select(_ => "---|")));
-        foreach (var r in rows) sb.AppendLine("| " + string.Join(" | ", Cells(r).Select(c => c.Replace("|", "\\|"))) + " |");
+        sb.AppendLine("| " + string.Join(" | ", Columns(rows)) + " |");
+        sb.AppendLine("|" + string.Concat(Columns(rows).Select(_ => "---|")));
+        foreach (var r in rows) sb.AppendLine("| " + string.Join(" | ", Cells(r, rows).Select(c => c.Replace("|", "\\|"))) + " |");
         return sb.ToString();
     }
 
@@ -42,8 +52,8 @@ public static class EvalReport
     {
         static string Quote(string s) => s.IndexOfAny([',', '"', '\n']) >= 0 ? "\"" + s.Replace("\"", "\"\"") + "\"" : s;
         var sb = new StringBuilder();
-        sb.AppendLine(string.Join(',', Columns.Select(Quote)));
-        foreach (var r in rows) sb.AppendLine(string.Join(',', Cells(r).Select(Quote)));
+        sb.AppendLine(string.Join(',', Columns(rows).Select(Quote)));
+        foreach (var r in rows) sb.AppendLine(string.Join(',', Cells(r, rows).Select(Quote)));
         return sb.ToString();
     }
 
@@ -58,8 +68,8 @@ public static class EvalReport
         sb.AppendLine("<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>cyclegan-run eval</title>");
         sb.AppendLine("<style>body{font-family:sans-serif}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}" +
                       "td:first-child,th:first-child{text-align:left}.grid img{width:128px;image-rendering:pixelated}</style></head><body>");
-        sb.AppendLine("<h1>Evaluation</h1><table><tr>" + string.Concat(Columns.Select(c => $"<th>{E(c)}</th>")) + "</tr>");
-        foreach (var r in rows) sb.AppendLine("<tr>" + string.Concat(Cells(r).Select(c => $"<td>{E(c)}</td>")) + "</tr>");
+        sb.AppendLine("<h1>Evaluation</h1><table><tr>" + string.Concat(Columns(rows).Select(c => $"<th>{E(c)}</th>")) + "</tr>");
+        foreach (var r in rows) sb.AppendLine("<tr>" + string.Concat(Cells(r, rows).Select(c => $"<td>{E(c)}</td>")) + "</tr>");
         sb.AppendLine("</table>");
         if (grid.Count > 0)
         {
