@@ -109,6 +109,15 @@ public static class ModelCheck
             error.WriteLine($"error: {path}: file not found");
             return ExitCodes.Usage;
         }
+        try
+        {
+            ModelFileCheck.Verify(path); // the runtime's size limit and external data rule
+        }
+        catch (InvalidModelException e)
+        {
+            error.WriteLine($"error: {e.Message}");
+            return ExitCodes.Failure;
+        }
         byte[] bytes;
         ModelProto model;
         try
@@ -137,7 +146,7 @@ public static class ModelCheck
         try
         {
             var meta = model.MetadataProps.ToDictionary(e => e.Key, e => e.Value);
-            using var session = new InferenceSession(bytes);
+            using var session = new InferenceSession(path); // from the path: external data resolves against its folder
             // The runtime's own reading of the contract, so --check accepts exactly what cyclegan-run accepts.
             ModelInfo.FromSession(session, path);
             var (min, max, shape) = RunOnce(session, meta);

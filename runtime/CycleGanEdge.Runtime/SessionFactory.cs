@@ -35,6 +35,7 @@ public static class SessionFactory
             throw new ProviderUnavailableException($"Unknown provider '{options.Provider}'. Use one of: {string.Join(", ", ProviderNames)}.");
         if (!File.Exists(modelPath))
             throw new InvalidModelException(modelPath, "model file not found");
+        ModelFileCheck.Verify(modelPath); // size limit; external data must stay in the model's folder
 
         if (requested != "auto")
         {
@@ -95,7 +96,11 @@ public static class SessionFactory
                 if (File.Exists(cached) && File.GetLastWriteTimeUtc(cached) >= File.GetLastWriteTimeUtc(modelPath))
                     pathToLoad = cached;
                 else
+                {
                     sessionOptions.OptimizedModelFilePath = cached;
+                    // ONNX Runtime warns that the saved graph suits only this machine: the cache lives beside the model on this machine.
+                    sessionOptions.LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR;
+                }
             }
 
             try

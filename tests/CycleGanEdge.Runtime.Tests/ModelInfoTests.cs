@@ -65,7 +65,7 @@ public class ModelInfoTests
         string garbage = Path.Combine(TestFiles.TempFolder(), "g.onnx");
         File.WriteAllText(garbage, "this is not a model");
         var e = Assert.Throws<InvalidModelException>(() => Translator.Open(garbage, Cpu));
-        Assert.Contains("ONNX Runtime cannot load it", e.Reason);
+        Assert.Contains("not an ONNX model (damaged or truncated", e.Reason);
     }
 
     [Fact]
