@@ -35,18 +35,18 @@ public static class TranslateCommand
         });
         var recursive = new Option<bool>("--recursive", "-r") { Description = "Include subfolders of input folders" };
         var skipExisting = new Option<bool>("--skip-existing") { Description = "Leave images whose output already exists (outputs are never partial)" };
-        var jobs = new Option<string>("--jobs", "-j") { Description = "Threads for load:proc:save (proc = model sessions)", DefaultValueFactory = _ => "1:1:2" };
+        var jobs = new Option<string>("--jobs", "-j") { Description = $"Threads for load:proc:save (proc = model sessions) [default: {AutoSettings.Loaders}:{AutoSettings.Processors}:{AutoSettings.Savers}]" };
         jobs.Validators.Add(r =>
         {
             if (ParseJobs(r.GetValueOrDefault<string>()) is null) r.AddError("--jobs must be three whole numbers >= 1 as load:proc:save, e.g. 2:1:2.");
         });
         var provider = SharedOptions.Provider();
         var deviceId = SharedOptions.DeviceId();
-        var threads = SharedOptions.Threads();
+        var threads = SharedOptions.NonNegative(new Option<int>("--threads") { Description = "Threads per model run (0 = ONNX Runtime decides) [default: cores - 1, leaving one to decode and encode]" });
         var tile = SharedOptions.NonNegative(new Option<int>("--tile") { Description = "Tile size in pixels for large images (0 = whole image)" });
         var tileOverlap = SharedOptions.NonNegative(new Option<int>("--tile-overlap") { Description = "Pixels shared by neighbouring tiles", DefaultValueFactory = _ => 32 });
         var maxSide = SharedOptions.NonNegative(new Option<int>("--max-side") { Description = "Scale images down so the longer side is at most this (0 = keep size)" });
-        var batch = SharedOptions.AtLeastOne(new Option<int>("--batch") { Description = "Images of the same size per model run", DefaultValueFactory = _ => 1 });
+        var batch = SharedOptions.AtLeastOne(new Option<int>("--batch") { Description = $"Images of the same size per model run [default: {AutoSettings.Batch}]" });
         var maxPixels = SharedOptions.AtLeastOne(new Option<long>("--max-pixels") { Description = "Refuse images with more pixels (decompression bombs)", DefaultValueFactory = _ => ImageLimits.Default.MaxPixels });
         var cacheOptimized = new Option<bool>("--cache-optimized") { Description = "Save the optimised graph beside the model and reuse it" };
         var shard = new Option<string?>("--shard") { Description = "Do only worker i's share of n workers (0-based i/n, split by a hash of each output path)" };
@@ -68,12 +68,15 @@ public static class TranslateCommand
 
         command.SetAction(async (parse, ct) =>
         {
-            var (loaders, procs, savers) = ParseJobs(parse.GetValue(jobs))!.Value;
+            // Options left unset get the automatic choice; whatever is given on the command line wins.
+            var (loaders, procs, savers) = Given(parse, jobs)
+                ? ParseJobs(parse.GetValue(jobs))!.Value
+                : (AutoSettings.Loaders, AutoSettings.Processors, AutoSettings.Savers);
             var options = new TranslatorOptions
             {
                 Provider = parse.GetValue(provider)!,
                 DeviceId = parse.GetValue(deviceId),
-                Threads = parse.GetValue(threads),
+                Threads = Given(parse, threads) ? parse.GetValue(threads) : AutoSettings.Threads(Environment.ProcessorCount),
                 Tile = parse.GetValue(tile),
                 TileOverlap = parse.GetValue(tileOverlap),
                 MaxSide = parse.GetValue(maxSide),
@@ -83,7 +86,7 @@ public static class TranslateCommand
             {
                 Format = parse.GetValue(format) switch { "jpg" => ImageFormat.Jpeg, "webp" => ImageFormat.Webp, _ => ImageFormat.Png },
                 Quality = parse.GetValue(quality),
-                Batch = parse.GetValue(batch),
+                Batch = Given(parse, batch) ? parse.GetValue(batch) : AutoSettings.Batch,
                 Loaders = loaders,
                 Savers = savers,
                 Limits = new ImageLimits { MaxPixels = parse.GetValue(maxPixels) },
@@ -111,6 +114,13 @@ public static class TranslateCommand
             await error.WriteLineAsync($"error: {e.Message}");
             return ExitCodes.UsageError;
         }
+
+        string cache = options.CacheOptimizedModel
+            ? $"optimised model cached at {SessionFactory.OptimizedModelPath(modelPath, translators[0].Provider)}"
+            : "optimised model not cached (--cache-optimized)";
+        await error.WriteLineAsync(
+            $"settings: provider {translators[0].Provider}, threads {(options.Threads == 0 ? "chosen by ONNX Runtime" : options.Threads)}, batch {settings.Batch}, " +
+            $"jobs {settings.Loaders}:{procs}:{settings.Savers}, graph optimisation all, {cache}");
 
         if (options.Tile > 0 && translators[0].Model.Norm == "instance")
             await error.WriteLineAsync($"note: {Path.GetFileName(modelPath)} uses instance norm, which normalises each tile on its own: " +
@@ -179,6 +189,8 @@ public static class TranslateCommand
             foreach (var t in translators) t.Dispose();
         }
     }
+
+    private static bool Given(ParseResult parse, Option option) => parse.GetResult(option) is { Implicit: false };
 
     internal static (int Load, int Proc, int Save)? ParseJobs(string? value)
     {

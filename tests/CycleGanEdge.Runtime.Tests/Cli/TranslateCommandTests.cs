@@ -35,7 +35,7 @@ public class TranslateCommandTests
         Assert.Equal(1, r.ExitCode);
         string[] expected = ["a.png", "b.png", Path.Combine("sub", "c.png"), Path.Combine("sub", "deeper", "d.png")];
         Assert.Equal(expected.Order(), Directory.GetFiles(outDir, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(outDir, f)).Order());
-        var failed = r.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var failed = r.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => !l.StartsWith("settings: ", StringComparison.Ordinal));
         Assert.Equal($"failed: {Path.Combine(dir, "in", "sub", "broken.png")}: truncated image data", Assert.Single(failed));
         Assert.Contains("done: 4, skipped: 0, failed: 1", r.Output);
         Assert.Contains("ignored 1 file(s)", r.Output);
@@ -162,7 +162,7 @@ public class TranslateCommandTests
         File.WriteAllText(notModel, "hello");
         var bad = await CliRunner.RunAsync("translate", "-m", notModel, input, "-o", Path.Combine(dir, "out"));
         Assert.Equal(2, bad.ExitCode);
-        Assert.StartsWith($"error: {notModel}: ONNX Runtime cannot load it", bad.Error);
+        Assert.StartsWith($"error: {notModel}: not an ONNX model", bad.Error);
 
         var cuda = await CliRunner.RunAsync("translate", "-m", NegateModel, input, "-o", Path.Combine(dir, "out"), "--provider", "cuda");
         Assert.Equal(2, cuda.ExitCode);
@@ -202,5 +202,22 @@ public class TranslateCommandTests
         var bad = await CliRunner.RunAsync("info", "-m", TestModels.Save(TestModels.Negate(new() { Metadata = { [ModelContract.IoKey] = null } })));
         Assert.Equal(2, bad.ExitCode);
         Assert.Contains("metadata key(s) missing: cyclegan.io", bad.Error);
+    }
+
+    [Fact]
+    public async Task Settings_line_shows_the_automatic_choices_and_given_options_override_them()
+    {
+        string dir = MixedFolder();
+        var auto = await CliRunner.RunAsync("translate", "-m", NegateModel, Path.Combine(dir, "in"), "-o", Path.Combine(dir, "auto"));
+        int threads = Math.Max(1, Environment.ProcessorCount - 1);
+        Assert.Contains($"settings: provider cpu, threads {threads}, batch 1, jobs 1:1:4, graph optimisation all, optimised model not cached", auto.Error);
+
+        string model = TestModels.Save(TestModels.Negate(new()), dir);
+        var given = await CliRunner.RunAsync("translate", "-m", model, Path.Combine(dir, "in"), "-o", Path.Combine(dir, "given"),
+            "--threads", "3", "--batch", "5", "-j", "2:1:3", "--cache-optimized");
+        string cached = SessionFactory.OptimizedModelPath(model, "cpu");
+        Assert.Contains($"settings: provider cpu, threads 3, batch 5, jobs 2:1:3, graph optimisation all, optimised model cached at {cached}", given.Error);
+        Assert.True(File.Exists(cached));
+        Assert.Equal(auto.ExitCode, given.ExitCode);
     }
 }
