@@ -44,14 +44,39 @@ public static class Plots
         Save(plot, path);
     }
 
-    public static void Metrics(string path, IReadOnlyList<(int Epoch, double CycleA, double CycleB)> rows)
+    /// <summary>
+    /// Test-set metrics per epoch: cycle L1, SSIM and classifier rates share the left axis (all in [0, 1]);
+    /// PSNR, in dB, has the right axis. Series that were never measured are left out.
+    /// </summary>
+    public static void Metrics(string path, IReadOnlyList<EpochMetrics> rows)
     {
-        var plot = NewPlot("Test-set cycle L1 (lower is better)", "epoch", "mean |x - G'(G(x))|");
-        double[] epochs = rows.Select(r => (double)r.Epoch).ToArray();
-        var a = plot.Add.Scatter(epochs, rows.Select(r => r.CycleA).ToArray());
-        a.LegendText = "A -> B -> A";
-        var b = plot.Add.Scatter(epochs, rows.Select(r => r.CycleB).ToArray());
-        b.LegendText = "B -> A -> B";
+        bool hasPsnr = rows.Any(r => r.Quality?.PsnrAtoB is not null);
+        var plot = NewPlot("Test-set metrics per epoch", "epoch", "cycle L1 (lower is better), SSIM, classified as target");
+        void Series(string label, Func<EpochMetrics, double?> value, bool rightAxis = false)
+        {
+            var points = rows.Where(r => value(r) is double v && double.IsFinite(v)).ToList();
+            if (points.Count == 0) return;
+            var line = plot.Add.Scatter(points.Select(r => (double)r.Epoch).ToArray(), points.Select(r => value(r)!.Value).ToArray());
+            line.LegendText = label;
+            line.MarkerSize = 5;
+            if (rightAxis)
+            {
+                line.Axes.YAxis = plot.Axes.Right;
+                line.LinePattern = ScottPlot.LinePattern.Dashed;
+            }
+        }
+        Series("cycle L1 A -> B -> A", r => r.CycleA);
+        Series("cycle L1 B -> A -> B", r => r.CycleB);
+        Series("SSIM A -> B", r => r.Quality?.SsimAtoB);
+        Series("SSIM B -> A", r => r.Quality?.SsimBtoA);
+        Series("classified as B: A -> B", r => r.Quality?.ClassifiedAtoB);
+        Series("classified as A: B -> A", r => r.Quality?.ClassifiedBtoA);
+        if (hasPsnr)
+        {
+            Series("PSNR A -> B (dB, right)", r => r.Quality?.PsnrAtoB, rightAxis: true);
+            Series("PSNR B -> A (dB, right)", r => r.Quality?.PsnrBtoA, rightAxis: true);
+            plot.Axes.Right.Label.Text = "PSNR dB (higher is better)";
+        }
         Save(plot, path);
     }
 

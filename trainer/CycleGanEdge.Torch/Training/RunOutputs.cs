@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using CycleGanEdge.Runtime.Imaging;
+using CycleGanEdge.Torch.Evaluation;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -16,11 +17,12 @@ public sealed class RunOutputs : IDisposable
     public const string LossesCsv = "losses.csv";
     public const string MetricsCsv = "metrics.csv";
     private static readonly string LossHeader = "epoch,total_iters,epoch_iter,lr," + string.Join(',', StepLosses.Names);
-    private const string MetricsHeader = "epoch,cycle_l1_A,cycle_l1_B,images_A,images_B";
+    // The quality columns (train --eval-freq with paired test images or --eval-classifier) are empty when not measured.
+    private const string MetricsHeader = "epoch,cycle_l1_A,cycle_l1_B,images_A,images_B,pairs,psnr_AtoB,ssim_AtoB,psnr_BtoA,ssim_BtoA,classified_B_AtoB,classified_A_BtoA";
 
     private readonly string _dir;
     private readonly List<(long Iter, double?[] Values)> _losses = [];
-    private readonly List<(int Epoch, double CycleA, double CycleB)> _metrics = [];
+    private readonly List<EpochMetrics> _metrics = [];
     private readonly List<int> _sampleEpochs = [];
     private StreamWriter? _lossWriter;
 
@@ -33,7 +35,7 @@ public sealed class RunOutputs : IDisposable
     public string LossesPath => Path.Combine(_dir, LossesCsv);
     public string MetricsPath => Path.Combine(_dir, MetricsCsv);
     public string ImagesDir => Path.Combine(_dir, "web", "images");
-    public IReadOnlyList<(int Epoch, double CycleA, double CycleB)> Metrics => _metrics;
+    public IReadOnlyList<EpochMetrics> Metrics => _metrics;
 
     /// <summary>
     /// Starts the logs. When resuming, rows written after the saved position (the iterations a kill
@@ -61,7 +63,7 @@ public sealed class RunOutputs : IDisposable
                 var cells = line.Split(',');
                 if (cells.Length < 3 || !int.TryParse(cells[0], CultureInfo.InvariantCulture, out int epoch) || epoch >= nextEpoch) continue;
                 metricLines.Add(line);
-                _metrics.Add((epoch, double.Parse(cells[1], CultureInfo.InvariantCulture), double.Parse(cells[2], CultureInfo.InvariantCulture)));
+                _metrics.Add(EpochMetrics.Parse(cells));
             }
         }
         if (resume)
@@ -91,12 +93,12 @@ public sealed class RunOutputs : IDisposable
     /// <summary>Makes the appended loss rows durable (called whenever a checkpoint is saved).</summary>
     public void Flush() => _lossWriter?.Flush();
 
-    public void AppendMetrics(int epoch, double cycleA, double cycleB, int imagesA, int imagesB)
+    public void AppendMetrics(EpochMetrics metrics)
     {
-        _metrics.Add((epoch, cycleA, cycleB));
+        _metrics.Add(metrics);
         var text = new StringBuilder(MetricsHeader).Append('\n');
         foreach (var line in File.ReadLines(MetricsPath).Skip(1)) text.Append(line).Append('\n');
-        text.Append(CultureInfo.InvariantCulture, $"{epoch},{cycleA:G7},{cycleB:G7},{imagesA},{imagesB}\n");
+        text.Append(metrics.ToCsv()).Append('\n');
         WriteText(MetricsPath, text.ToString());
     }
 
@@ -128,7 +130,7 @@ public sealed class RunOutputs : IDisposable
         html.Append(CultureInfo.InvariantCulture, $"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{t}</title>\n");
         html.Append("<style>body{font-family:sans-serif} img{image-rendering:pixelated;max-width:100%}</style></head><body>\n");
         html.Append(CultureInfo.InvariantCulture, $"<h1>{t}</h1>\n<p><img src=\"../losses.png\" alt=\"losses\"></p>\n");
-        if (_metrics.Count > 0) html.Append("<p><img src=\"../metrics.png\" alt=\"test-set cycle L1\"></p>\n");
+        if (_metrics.Count > 0) html.Append("<p><img src=\"../metrics.png\" alt=\"test-set metrics\"></p>\n");
         html.Append("<p>Each row: real | translated | reconstructed (A rows: G_A then G_B; B rows: G_B then G_A).</p>\n");
         foreach (int epoch in _sampleEpochs.OrderDescending())
         {
@@ -159,4 +161,27 @@ public sealed class RunOutputs : IDisposable
     }
 
     private static void WriteText(string path, string text) => AtomicFile.WriteAllBytes(path, Encoding.UTF8.GetBytes(text));
+}
+
+/// <summary>One row of metrics.csv: the test-set cycle L1 and, when measured, the translation quality.</summary>
+public sealed record EpochMetrics(int Epoch, double CycleA, double CycleB, int ImagesA, int ImagesB, EpochQuality? Quality = null)
+{
+    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+
+    public string ToCsv()
+    {
+        static string F(double? v) => v is double d ? d.ToString("G7", Inv) : "";
+        var q = Quality;
+        return string.Join(',', Epoch.ToString(Inv), CycleA.ToString("G7", Inv), CycleB.ToString("G7", Inv), ImagesA.ToString(Inv), ImagesB.ToString(Inv),
+            q is null ? "" : q.Pairs.ToString(Inv), F(q?.PsnrAtoB), F(q?.SsimAtoB), F(q?.PsnrBtoA), F(q?.SsimBtoA), F(q?.ClassifiedAtoB), F(q?.ClassifiedBtoA));
+    }
+
+    /// <summary>A metrics.csv row (older runs wrote only the first five columns).</summary>
+    public static EpochMetrics Parse(string[] cells)
+    {
+        double? D(int i) => i < cells.Length && double.TryParse(cells[i], NumberStyles.Float, Inv, out double v) ? v : null;
+        int I(int i) => i < cells.Length && int.TryParse(cells[i], NumberStyles.Integer, Inv, out int v) ? v : 0;
+        var quality = cells.Length > 5 && cells[5].Length > 0 ? new EpochQuality(I(5), D(6), D(7), D(8), D(9), D(10), D(11)) : null;
+        return new EpochMetrics(I(0), D(1) ?? double.NaN, D(2) ?? double.NaN, I(3), I(4), quality);
+    }
 }

@@ -38,6 +38,8 @@ public sealed record TrainOptions
     public int SampleCount { get; init; } = 4;
     /// <summary>Test images per domain used for the per-epoch cycle L1 (the reference tests 50 by default).</summary>
     public int EvalImages { get; init; } = 50;
+    /// <summary>Domain classifier ONNX (cyclegan-train classifier): each eval also reports the share of translations classified as the target domain.</summary>
+    public string? EvalClassifier { get; init; }
     public bool ContinueTrain { get; init; }
     public string Epoch { get; init; } = "latest";
     public int EpochCount { get; init; } = 1;

@@ -4,6 +4,7 @@ using System.Text;
 using CycleGanEdge.Runtime.Imaging;
 using CycleGanEdge.Torch.Checkpoints;
 using CycleGanEdge.Torch.Data;
+using CycleGanEdge.Torch.Evaluation;
 using CycleGanEdge.Torch.Networks;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -62,6 +63,9 @@ public sealed class TrainingRun
 
         using var train = OpenDataset(_o.Phase, required: true)!;
         using var eval = _o.EvalFreq > 0 ? OpenDataset("test", required: false) : null;
+        if (_o.EvalClassifier is not null && eval is null)
+            throw new TrainingException($"--eval-classifier needs --eval-freq > 0 and test images in {Path.Combine(_o.DataRoot, "testA")} and testB");
+        using var quality = eval is not null ? TestSetQuality.Open(_o, _o.EvalClassifier, _log) : null;
         var (domainA, domainB) = DomainNames();
 
         torch.manual_seed(_o.Seed);
@@ -152,7 +156,7 @@ public sealed class TrainingRun
 
             double? cycle = null;
             bool evaluate = eval is not null && (epoch % _o.EvalFreq == 0 || epoch == _o.LastEpoch);
-            if (evaluate) cycle = Evaluate(model, eval!, outputs, epoch);
+            if (evaluate) cycle = Evaluate(model, eval!, quality, outputs, epoch);
             else if (lastBatch is not null) SaveSamples(model, outputs, epoch, lastBatch);
 
             // Plateau watches the test-set cycle L1 when there is one, else the epoch's mean generator loss.
@@ -168,8 +172,8 @@ public sealed class TrainingRun
         return new TrainingResult(TrainingOutcome.Completed, position, $"Finished {_o.LastEpoch} epochs; checkpoints in {dir}.");
     }
 
-    /// <summary>Mean per-image cycle L1 over the test set (each image once), plus the sample grids.</summary>
-    private double Evaluate(CycleGanModel model, UnalignedDataset eval, RunOutputs outputs, int epoch)
+    /// <summary>Mean per-image cycle L1 over the test set (each image once), the sample grids, and the translation quality when measured.</summary>
+    private double Evaluate(CycleGanModel model, UnalignedDataset eval, TestSetQuality? quality, RunOutputs outputs, int epoch)
     {
         var seenA = new HashSet<string>(StringComparer.Ordinal);
         var seenB = new HashSet<string>(StringComparer.Ordinal);
@@ -205,7 +209,14 @@ public sealed class TrainingRun
             foreach (var t in samplesA.Concat(samplesB)) t.Dispose();
         }
         double cycleA = sumA / Math.Max(1, seenA.Count), cycleB = sumB / Math.Max(1, seenB.Count);
-        outputs.AppendMetrics(epoch, cycleA, cycleB, seenA.Count, seenB.Count);
+        var measured = quality?.Measure(model);
+        if (measured is not null)
+            _log.WriteLine($"Epoch {epoch} test quality: " + string.Join(", ", new[]
+            {
+                measured.PsnrAtoB is double p ? $"A->B PSNR {p:F2} dB SSIM {measured.SsimAtoB:F4}, B->A PSNR {measured.PsnrBtoA:F2} dB SSIM {measured.SsimBtoA:F4} ({measured.Pairs} pairs)" : null,
+                measured.ClassifiedAtoB is double c ? $"classified as target: A->B {c:P1}, B->A {measured.ClassifiedBtoA:P1}" : null,
+            }.Where(x => x is not null)));
+        outputs.AppendMetrics(new EpochMetrics(epoch, cycleA, cycleB, seenA.Count, seenB.Count, measured));
         return (cycleA + cycleB) / 2;
     }
 

@@ -39,12 +39,15 @@ public static class TrainCommand
         var printFreq = set.Add("--print-freq", "Print losses every this many iterations", d.PrintFreq);
         var continueTrain = set.Add("--continue-train", "Resume the run in <checkpoints-dir>/<name>", d.ContinueTrain);
         var epoch = set.Add("--epoch", "With --continue-train: latest (full resume) or an epoch number (its weights only)", d.Epoch);
-        var evalFreq = set.Add("--eval-freq", "Test-set cycle L1 and sample grids every this many epochs (0 = off)", d.EvalFreq);
+        var evalFreq = set.Add("--eval-freq", "Test-set metrics (cycle L1; PSNR/SSIM against same-named testA/testB images; classifier rates) and sample grids every this many epochs (0 = off)", d.EvalFreq);
         var evalImages = set.Add("--eval-images", "Test images per domain for the cycle L1", d.EvalImages);
+        var evalClassifier = new Option<FileInfo>("--eval-classifier") { Description = "Domain classifier ONNX (cyclegan-train classifier): each eval reports the share of test translations classified as the target domain" };
+        evalClassifier.AcceptExistingOnly();
         var sampleCount = set.Add("--sample-count", "Images per domain in each epoch's sample grid", d.SampleCount);
 
         var command = new Command("train", "Train a CycleGAN (options and defaults as the reference trainer)") { dataRoot };
         foreach (var option in set.All) command.Options.Add(option);
+        command.Options.Add(evalClassifier);
 
         command.SetAction((p, ct) =>
         {
@@ -76,6 +79,7 @@ public static class TrainCommand
                 Epoch = p.GetValue(epoch)!,
                 EvalFreq = p.GetValue(evalFreq),
                 EvalImages = p.GetValue(evalImages),
+                EvalClassifier = p.GetValue(evalClassifier)?.FullName,
                 SampleCount = p.GetValue(sampleCount),
             };
             return Task.FromResult(Run(options, p.InvocationConfiguration.Output, p.InvocationConfiguration.Error, ct));
