@@ -6,6 +6,7 @@ public static class AtomicFile
     private const int DiskFullHResultLinux = 28;        // ENOSPC
     private const int DiskFullHResultWindows = unchecked((int)0x80070070);
     private const int ReadOnlyFileSystemLinux = 30;     // EROFS
+    private const int FileTooLargeLinux = 27;           // EFBIG (also ulimit -f)
 
     public static void WriteAllBytes(string path, ReadOnlySpan<byte> data)
     {
@@ -25,7 +26,7 @@ public static class AtomicFile
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             TryDelete(temp);
-            throw new IOException($"{path}: cannot write ({Describe(e)})", e);
+            throw new IOException($"{path}: cannot write ({DescribeWriteError(e)})", e);
         }
         catch
         {
@@ -34,7 +35,8 @@ public static class AtomicFile
         }
     }
 
-    private static string Describe(Exception e)
+    /// <summary>A short reason for a failed write: "disk full", "read-only file system", "permission denied", ...</summary>
+    public static string DescribeWriteError(Exception e)
     {
         int code = e.HResult & 0xFFFF;
         if (e.HResult == DiskFullHResultWindows || code == DiskFullHResultLinux || e.Message.Contains("No space left", StringComparison.OrdinalIgnoreCase))
@@ -45,6 +47,8 @@ public static class AtomicFile
             return "permission denied";
         if (e is DirectoryNotFoundException)
             return "folder does not exist";
+        if (e.HResult == FileTooLargeLinux || (e.HResult & 0xFFFF) == FileTooLargeLinux)
+            return "file too large for this file system or for the process's file size limit";
         return e.Message;
     }
 

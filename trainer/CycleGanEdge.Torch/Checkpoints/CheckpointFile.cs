@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using CycleGanEdge.Runtime.Imaging;
 using CycleGanEdge.Torch.Networks;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -43,7 +44,8 @@ public static class CheckpointFile
         (ScalarType.Float32, 1), (ScalarType.Float64, 2), (ScalarType.Int64, 3), (ScalarType.Float16, 4),
     ];
 
-    public static void Save(string path, CheckpointHeader header, IReadOnlyDictionary<string, Tensor> tensors)
+    /// <param name="beforeReplace">Called with the full target path once the new file is complete, just before it replaces the old one.</param>
+    public static void Save(string path, CheckpointHeader header, IReadOnlyDictionary<string, Tensor> tensors, Action<string>? beforeReplace = null)
     {
         ArgumentNullException.ThrowIfNull(header);
         ArgumentNullException.ThrowIfNull(tensors);
@@ -74,13 +76,25 @@ public static class CheckpointFile
                 stream.Write(writer.Checksum());
                 stream.Flush(flushToDisk: true);
             }
+            beforeReplace?.Invoke(fullPath);
             File.Move(temp, fullPath, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            TryDelete(temp);
+            throw new IOException($"{path}: cannot write the checkpoint ({AtomicFile.DescribeWriteError(e)}); the previous file is unchanged", e);
         }
         catch
         {
-            File.Delete(temp);
+            TryDelete(temp);
             throw;
         }
+    }
+
+    private static void TryDelete(string path)
+    {
+        try { File.Delete(path); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { /* the write error matters more */ }
     }
 
     public static (CheckpointHeader Header, Dictionary<string, Tensor> Tensors) Load(string path)

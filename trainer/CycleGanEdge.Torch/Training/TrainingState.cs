@@ -18,6 +18,8 @@ public static class TrainingState
 {
     public const string Kind = "training-state";
     public const string FileName = "latest_state" + CheckpointFile.Extension;
+    /// <summary>The state before the latest one, kept in case the latest file is damaged later (disk errors, copies).</summary>
+    public const string PreviousFileName = "previous_state" + CheckpointFile.Extension;
 
     public static void Save(string path, CycleGanModel model, LearningRateSchedule schedule, TrainingPosition position, TrainOptions options)
     {
@@ -51,13 +53,62 @@ public static class TrainingState
                 ["options"] = options.ToJson(),
             },
         };
-        CheckpointFile.Save(path, header, tensors);
+        CheckpointFile.Save(path, header, tensors, beforeReplace: KeepPrevious);
+    }
+
+    /// <summary>Copies the state about to be replaced to previous_state.ckpt (atomically, so it is whole or absent).</summary>
+    private static void KeepPrevious(string latest)
+    {
+        if (!File.Exists(latest)) return;
+        string previous = Path.Combine(Path.GetDirectoryName(latest)!, PreviousFileName);
+        string temp = previous + ".tmp";
+        try
+        {
+            File.Copy(latest, temp, overwrite: true);
+            File.Move(temp, previous, overwrite: true);
+        }
+        catch
+        {
+            File.Delete(temp);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Loads a state file; when it is damaged, the error says whether previous_state.ckpt is intact and how to resume from it.
+    /// </summary>
+    private static (CheckpointHeader Header, Dictionary<string, Tensor> Tensors) LoadChecked(string path)
+    {
+        try
+        {
+            return CheckpointFile.Load(path);
+        }
+        catch (InvalidDataException e)
+        {
+            string previous = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, PreviousFileName);
+            if (Path.GetFileName(path) == PreviousFileName || !File.Exists(previous))
+                throw;
+            string hint;
+            try
+            {
+                var (header, tensors) = CheckpointFile.Load(previous);
+                foreach (var t in tensors.Values) t.Dispose();
+                string iter = header.Extra.GetValueOrDefault("epoch_iter", "?");
+                hint = $"The previous state {previous} (epoch {header.Epoch}, iteration {iter} of the epoch) is intact: " +
+                       $"to continue from it, run: mv '{previous}' '{path}' and start again with --continue-train.";
+            }
+            catch (InvalidDataException)
+            {
+                hint = $"The previous state {previous} is damaged too: start again without --continue-train.";
+            }
+            throw new InvalidDataException($"{e.Message}. {hint}", e);
+        }
     }
 
     /// <summary>Restores everything into <paramref name="model"/> and <paramref name="schedule"/>; returns where to continue.</summary>
     public static TrainingPosition Load(string path, CycleGanModel model, LearningRateSchedule schedule)
     {
-        var (header, tensors) = CheckpointFile.Load(path);
+        var (header, tensors) = LoadChecked(path);
         try
         {
             if (header.Kind != Kind)
@@ -101,7 +152,7 @@ public static class TrainingState
     /// <summary>The options a state was written with (to check a resumed run matches).</summary>
     public static TrainOptions ReadOptions(string path)
     {
-        var (header, tensors) = CheckpointFile.Load(path);
+        var (header, tensors) = LoadChecked(path);
         foreach (var t in tensors.Values) t.Dispose();
         return header.Extra.TryGetValue("options", out var json)
             ? TrainOptions.FromJson(json)
