@@ -2,7 +2,7 @@ using CycleGanEdge.Torch.Training;
 
 namespace CycleGanEdge.Torch.Tests.Training;
 
-/// <summary>The lr each epoch trains with, stepping once per epoch as the reference's get_scheduler does.</summary>
+/// <summary>The lr each epoch trains with, stepping once per epoch as the reference's train.py and get_scheduler do.</summary>
 public class LearningRateScheduleTests
 {
     private static double[] LrPerEpoch(TrainOptions options, Func<int, double>? metric = null)
@@ -18,44 +18,48 @@ public class LearningRateScheduleTests
     }
 
     [Fact]
-    public void Linear_keeps_lr_for_n_epochs_then_decays_to_one_step_above_zero()
+    public void Linear_steps_at_the_start_of_every_epoch_as_the_reference_so_the_last_epoch_has_lr_zero()
     {
+        // train.py calls update_learning_rate() before each epoch's iterations: epoch e trains with
+        // LambdaLR after e steps, 1 - max(0, e + epoch_count - n_epochs) / (n_epochs_decay + 1).
         var lrs = LrPerEpoch(new TrainOptions { Lr = 0.0002, NEpochs = 100, NEpochsDecay = 100 });
         Assert.Equal(200, lrs.Length);
-        Assert.All(lrs.Take(100), lr => Assert.Equal(0.0002, lr, 12));
-        // LambdaLR: 1 - max(0, epoch + epoch_count - n_epochs) / (n_epochs_decay + 1), epoch = steps taken.
-        Assert.Equal(0.0002 * (1 - 1.0 / 101), lrs[100], 12);
-        Assert.Equal(0.0002 * (1 - 50.0 / 101), lrs[149], 12);
-        Assert.Equal(0.0002 / 101, lrs[199], 12);
+        Assert.All(lrs.Take(99), lr => Assert.Equal(0.0002, lr, 12));
+        Assert.Equal(0.0002 * (1 - 1.0 / 101), lrs[99], 12);
+        Assert.Equal(0.0002 * (1 - 51.0 / 101), lrs[149], 12);
+        Assert.Equal(0.0002 * (1 - 100.0 / 101), lrs[198], 12);
+        Assert.Equal(0, lrs[199], 12);
     }
 
     [Fact]
     public void Linear_with_a_later_epoch_count_starts_inside_the_decay()
     {
-        // --epoch-count 151 (the reference's way to continue at epoch 151) starts at the epoch-151 lr.
+        // --epoch-count 151 (the reference's way to continue at epoch 151): one step, then 1 - (1 + 151 - 100) / 101.
         var lrs = LrPerEpoch(new TrainOptions { Lr = 1, NEpochs = 100, NEpochsDecay = 100, EpochCount = 151 });
         Assert.Equal(50, lrs.Length);
-        Assert.Equal(1 - 51.0 / 101, lrs[0], 12);
-        Assert.Equal(1 - 100.0 / 101, lrs[^1], 12);
+        Assert.Equal(1 - 52.0 / 101, lrs[0], 12);
+        Assert.Equal(0, lrs[^1], 12);
     }
 
     [Fact]
     public void Step_divides_by_ten_every_lr_decay_iters_epochs()
     {
+        // StepLR after e steps: 0.1 ^ floor(e / lr_decay_iters); epoch 50 is the 50th step.
         var lrs = LrPerEpoch(new TrainOptions { Lr = 1, NEpochs = 60, NEpochsDecay = 60, LrPolicy = "step", LrDecayIters = 50 });
         Assert.Equal(1, lrs[0], 12);
-        Assert.Equal(1, lrs[49], 12);
-        Assert.Equal(0.1, lrs[50], 12);
-        Assert.Equal(0.01, lrs[100], 12);
+        Assert.Equal(1, lrs[48], 12);
+        Assert.Equal(0.1, lrs[49], 12);
+        Assert.Equal(0.01, lrs[99], 12);
     }
 
     [Fact]
-    public void Cosine_anneals_to_zero_over_n_epochs()
+    public void Cosine_anneals_to_zero_at_epoch_n_epochs()
     {
         var lrs = LrPerEpoch(new TrainOptions { Lr = 1, NEpochs = 10, NEpochsDecay = 0, LrPolicy = "cosine" });
         for (int e = 0; e < 10; e++)
-            Assert.Equal((1 + Math.Cos(Math.PI * e / 10)) / 2, lrs[e], 12);
-        Assert.Equal(0.5, lrs[5], 12);
+            Assert.Equal((1 + Math.Cos(Math.PI * (e + 1) / 10)) / 2, lrs[e], 12);
+        Assert.Equal(0.5, lrs[4], 12);
+        Assert.Equal(0, lrs[9], 12);
     }
 
     [Fact]

@@ -1,10 +1,16 @@
 namespace CycleGanEdge.Torch.Training;
 
 /// <summary>
-/// The reference's get_scheduler (models/networks.py), stepped once at the end of every epoch:
+/// The reference's get_scheduler (models/networks.py):
 /// linear = LambdaLR keeping lr for n_epochs then decaying linearly over n_epochs_decay (+1),
 /// step = StepLR(lr_decay_iters, 0.1), cosine = CosineAnnealingLR(T_max = n_epochs),
 /// plateau = ReduceLROnPlateau(min, factor 0.2, threshold 0.01 relative, patience 5).
+/// The reference's train.py calls model.update_learning_rate() (one scheduler step) at the start of
+/// every epoch, the first included, so epoch k of a run trains with the lr after k steps: the first
+/// epoch already has one step, and with the default linear policy the last epoch trains at lr 0.
+/// Here <see cref="Step"/> is called at the end of each epoch, so <see cref="CurrentLr"/> is always one
+/// step ahead of <see cref="Steps"/>. Plateau is the exception: it needs the finished epoch's metric
+/// (the reference feeds it a constant 0), so its first cut comes from real measurements.
 /// The state is a few numbers so a resumed run continues the same sequence.
 /// </summary>
 public sealed class LearningRateSchedule
@@ -14,10 +20,10 @@ public sealed class LearningRateSchedule
     public LearningRateSchedule(TrainOptions options)
     {
         _options = options;
-        CurrentLr = Evaluate(0);
+        CurrentLr = Evaluate(1);
     }
 
-    /// <summary>Scheduler steps taken so far (PyTorch's last_epoch).</summary>
+    /// <summary>Epochs finished in this run (PyTorch's last_epoch is one more, except for plateau).</summary>
     public int Steps { get; private set; }
     public double CurrentLr { get; private set; }
     public double PlateauBest { get; private set; } = double.PositiveInfinity;
@@ -29,7 +35,7 @@ public sealed class LearningRateSchedule
         Steps++;
         if (_options.LrPolicy != "plateau")
         {
-            CurrentLr = Evaluate(Steps);
+            CurrentLr = Evaluate(Steps + 1);
             return;
         }
         const double factor = 0.2, threshold = 0.01, eps = 1e-8;
@@ -62,6 +68,7 @@ public sealed class LearningRateSchedule
         PlateauBadEpochs = (int)state[3];
     }
 
+    /// <summary>The lr after <paramref name="steps"/> scheduler steps (not used for plateau).</summary>
     private double Evaluate(int steps)
     {
         double lr0 = _options.Lr;
