@@ -1,0 +1,102 @@
+using System.Text.Json;
+using CycleGanEdge.Exporter;
+using CycleGanEdge.Exporter.Quantization;
+using CycleGanEdge.Run;
+using CycleGanEdge.Runtime.Bench;
+using CycleGanEdge.Runtime.Evaluation;
+using CycleGanEdge.Torch.Networks;
+
+namespace CycleGanEdge.Runtime.Tests.Bench;
+
+/// <summary>An int8 QDQ export of a tiny generator in the runtime: bench comparison, translate, info.</summary>
+public class QuantizedModelTests
+{
+    /// <summary>A tiny resnet_6blocks (ngf 8) at 32 px as fp32 and as int8 calibrated on generated images, saved in one folder.</summary>
+    private static (string Fp32, string Int8) Models()
+    {
+        TorchSharp.torch.random.manual_seed(3);
+        var options = new GeneratorOptions { Arch = "resnet_6blocks", Ngf = 8 };
+        using var generator = Networks.CreateGenerator(options);
+        byte[] fp32 = OnnxExport.ToBytes(generator, options, new ExportOptions(), new ModelIdentity { TrainSize = 32 });
+        var inputs = Enumerable.Range(0, 4)
+            .Select(i => CalibrationSet.ToInput($"{i}", TestImages.Random(32, 32, seed: i), trainSize: 32, multiple: 4, channels: 3, uint8: false))
+            .ToList();
+        var (int8, _) = Int8Quantizer.Quantize(fp32, inputs, new QuantizeOptions { Method = CalibrationMethod.MinMax });
+        string folder = TestFiles.TempFolder();
+        return (TestModels.Save(fp32, folder, "g.fp32.onnx"), TestModels.Save(int8, folder, "g.int8.onnx"));
+    }
+
+    [Fact]
+    public async Task Bench_compares_two_models_in_one_table_relative_to_the_first()
+    {
+        var (fp32, int8) = Models();
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int code = await CycleGanEdge.Run.Cli.InvokeAsync(Program.CreateRoot(),
+            ["bench", "-m", fp32, "-m", int8, "--sizes", "32", "--threads", "1", "--iters", "2", "--warmup", "1", "--rounds", "2", "--no-peak"],
+            output, error);
+        Assert.Equal(0, code);
+        var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(3, lines.Length);
+        Assert.StartsWith("model ", lines[0]);
+        Assert.Contains("vs first", lines[0]);
+        Assert.Matches(@"^g\.fp32\.onnx\s+fp32\s+cpu\s+1\s+32\s+1\s.*\s1\.00x$", lines[1].TrimEnd());
+        Assert.Matches(@"^g\.int8\.onnx\s+int8\s+cpu\s+1\s+32\s+1\s.*\s\d+\.\d\dx$", lines[2].TrimEnd());
+        // The rounds take turns: model 1, model 2, model 1, model 2.
+        var order = error.ToString().Split('\n').Where(l => l.Contains("round", StringComparison.Ordinal)).Select(l => l[..l.IndexOf(':')]).ToList();
+        Assert.Equal(["g.fp32.onnx", "g.int8.onnx", "g.fp32.onnx", "g.int8.onnx"], order);
+    }
+
+    [Fact]
+    public async Task Bench_compare_json_has_each_models_precision_and_ratio()
+    {
+        var (fp32, int8) = Models();
+        var output = new StringWriter();
+        int code = await CycleGanEdge.Run.Cli.InvokeAsync(Program.CreateRoot(),
+            ["bench", "-m", fp32, "-m", int8, "--sizes", "32", "--batch", "1,2", "--threads", "1", "--iters", "3", "--warmup", "0", "--rounds", "2", "--no-peak", "--json"],
+            output, new StringWriter());
+        Assert.Equal(0, code);
+        using var doc = JsonDocument.Parse(output.ToString());
+        var results = doc.RootElement.GetProperty("results").EnumerateArray().ToList();
+        Assert.Equal(["fp32", "int8", "fp32", "int8"], results.Select(r => r.GetProperty("precision").GetString()));
+        Assert.Equal([1, 1, 2, 2], results.Select(r => r.GetProperty("batch").GetInt32()));
+        for (int i = 0; i < results.Count; i += 2)
+        {
+            var first = results[i];
+            var second = results[i + 1];
+            Assert.Equal(1.0, first.GetProperty("ratioToFirst").GetDouble());
+            Assert.Equal(first.GetProperty("p50Ms").GetDouble() / second.GetProperty("p50Ms").GetDouble(), second.GetProperty("ratioToFirst").GetDouble(), 9);
+            Assert.Equal(6, second.GetProperty("iterations").GetInt32()); // 3 per round, 2 rounds
+        }
+    }
+
+    [Fact]
+    public void Bench_graph_optimisation_levels_all_run_the_model()
+    {
+        var (fp32, int8) = Models();
+        foreach (var level in new Microsoft.ML.OnnxRuntime.GraphOptimizationLevel?[] { Microsoft.ML.OnnxRuntime.GraphOptimizationLevel.ORT_DISABLE_ALL, Microsoft.ML.OnnxRuntime.GraphOptimizationLevel.ORT_ENABLE_EXTENDED, null })
+        {
+            var settings = new BenchSettings { Sizes = [16], Threads = [1], Iterations = 1, Warmup = 0, MeasurePeak = false, GraphOptimization = level };
+            var results = ModelBenchmark.Compare([fp32, int8], settings).ToList();
+            Assert.Equal(["fp32", "int8"], results.Select(r => r.Precision));
+        }
+    }
+
+    [Fact]
+    public async Task Translate_and_info_accept_the_int8_model_and_its_images_stay_close_to_fp32()
+    {
+        var (fp32, int8) = Models();
+        var image = TestImages.Random(32, 32, seed: 11);
+        using var a = Translator.Open(fp32, new TranslatorOptions { Provider = "cpu" });
+        using var b = Translator.Open(int8, new TranslatorOptions { Provider = "cpu" });
+        Assert.Equal("int8", ModelBenchmark.PrecisionOf(b.Model));
+        double psnr = ImageMetrics.Psnr(a.Translate(image), b.Translate(image));
+        Assert.InRange(psnr, 28, 100); // 8-bit images of a random ngf-8 net; measured ~36 dB
+
+        var output = new StringWriter();
+        int code = await CycleGanEdge.Run.Cli.InvokeAsync(Program.CreateRoot(), ["info", "-m", int8], output, new StringWriter());
+        Assert.Equal(0, code);
+        Assert.Contains("cyclegan.quantization = int8-qdq", output.ToString());
+        Assert.Contains("cyclegan.calibration = minmax on 4 images", output.ToString());
+    }
+}
