@@ -105,7 +105,8 @@ public static class VideoCommand
             io.Output.WriteLine(
                 $"{options.Output}: {result.Frames} frames {result.Width}x{result.Height} at {result.Fps:0.###} fps, " +
                 $"{result.FramesPerSecond:F1} frames/s end to end, inference {result.InferenceShare:P0} of the time " +
-                $"({translator.Provider}), audio {(result.AudioKept ? "kept" : "none")}");
+                $"(waiting for the decoder {result.DecoderWaitShare:P0}, the encoder {result.EncoderWaitShare:P0}; {translator.Provider}), " +
+                $"audio {(result.AudioKept ? "kept" : "none")}");
             return stop.IsCancellationRequested ? ExitCodes.Interrupted : ExitCodes.Success;
         }
         catch (Exception e) when (e is FfmpegException or IOException or UnauthorizedAccessException)

@@ -33,11 +33,22 @@ public sealed record VideoProgress(long Frames, long? TotalFrames, double Frames
         ? TimeSpan.FromSeconds(Math.Max(0, total - Frames) / FramesPerSecond) : null;
 }
 
-public sealed record VideoResult(long Frames, int Width, int Height, double Fps, TimeSpan Elapsed, TimeSpan InferenceTime, bool AudioKept)
+/// <summary>
+/// What a run did and where its wall time went, seen from the thread that runs the model: inside the
+/// transform, waiting for a decoded frame (<see cref="DecoderWait"/>, including ffmpeg's start), or waiting
+/// for the encoder to take a frame (<see cref="EncoderWait"/>). Decode and encode overlap inference, so
+/// they only cost wall time when they show up as waits.
+/// </summary>
+public sealed record VideoResult(long Frames, int Width, int Height, double Fps, TimeSpan Elapsed, TimeSpan InferenceTime, bool AudioKept,
+    TimeSpan DecoderWait = default, TimeSpan EncoderWait = default)
 {
     public double FramesPerSecond => Elapsed.TotalSeconds > 0 ? Frames / Elapsed.TotalSeconds : 0;
-    /// <summary>Share of the wall time spent inside the frame transform (the rest is decode, encode and copying, partly overlapped).</summary>
-    public double InferenceShare => Elapsed.TotalSeconds > 0 ? InferenceTime.TotalSeconds / Elapsed.TotalSeconds : 0;
+    /// <summary>Share of the wall time spent inside the frame transform.</summary>
+    public double InferenceShare => Share(InferenceTime);
+    public double DecoderWaitShare => Share(DecoderWait);
+    public double EncoderWaitShare => Share(EncoderWait);
+
+    private double Share(TimeSpan part) => Elapsed.TotalSeconds > 0 ? part.TotalSeconds / Elapsed.TotalSeconds : 0;
 }
 
 /// <summary>
@@ -71,11 +82,11 @@ public static class VideoTranslation
         try
         {
             encoder = Ffmpeg.Start("ffmpeg", EncoderArgs(options, width, height, fps, keepAudio, temp), redirectStdin: true, redirectStdout: false);
-            var (frames, elapsed, inference) = Pump(decoder, encoder, width, height, options, total, transform, progress, stop);
-            if (frames == 0) throw new FfmpegException($"no frames decoded from '{options.Input}'");
+            var pumped = Pump(decoder, encoder, width, height, options, total, transform, progress, stop);
+            if (pumped.Frames == 0) throw new FfmpegException($"no frames decoded from '{options.Input}'");
             encoder.WaitForExit($"cannot encode '{options.Output}'");
             File.Move(temp, fullOutput, overwrite: true);
-            return new VideoResult(frames, width, height, fps, elapsed, inference, keepAudio);
+            return new VideoResult(pumped.Frames, width, height, fps, pumped.Elapsed, pumped.Inference, keepAudio, pumped.DecoderWait, pumped.EncoderWait);
         }
         finally
         {
@@ -126,7 +137,7 @@ public static class VideoTranslation
         return args;
     }
 
-    private static (long Frames, TimeSpan Elapsed, TimeSpan Inference) Pump(
+    private static (long Frames, TimeSpan Elapsed, TimeSpan Inference, TimeSpan DecoderWait, TimeSpan EncoderWait) Pump(
         RunningTool decoder, RunningTool encoder, int width, int height, VideoOptions options, long? total,
         FrameTransform transform, IProgress<VideoProgress>? progress, CancellationToken stop)
     {
@@ -187,18 +198,25 @@ public static class VideoTranslation
         });
 
         long frames = 0;
-        long inferenceTicks = 0;
+        long inferenceTicks = 0, decoderWaitTicks = 0, encoderWaitTicks = 0;
         long lastReport = 0;
         try
         {
+            long waitFrom = Stopwatch.GetTimestamp();
             foreach (byte[] input in decoded.GetConsumingEnumerable(failed.Token))
             {
+                long got = Stopwatch.GetTimestamp();
+                decoderWaitTicks += got - waitFrom;
                 byte[] output = freeOut.Take(failed.Token);
                 long start = Stopwatch.GetTimestamp();
+                encoderWaitTicks += start - got;
                 transform(input.AsSpan(0, frameBytes), output.AsSpan(0, frameBytes), width, height);
-                inferenceTicks += Stopwatch.GetTimestamp() - start;
+                long end = Stopwatch.GetTimestamp();
+                inferenceTicks += end - start;
                 freeIn.Add(input);
                 translated.Add(output, failed.Token);
+                waitFrom = Stopwatch.GetTimestamp();
+                encoderWaitTicks += waitFrom - end;
                 frames++;
                 if (progress is not null && stopwatch.ElapsedMilliseconds - lastReport >= 500)
                 {
@@ -226,6 +244,7 @@ public static class VideoTranslation
         if (!decoderKilled) decoder.WaitForExit($"cannot decode '{options.Input}'");
         stopwatch.Stop();
         progress?.Report(new VideoProgress(frames, total ?? frames, frames / Math.Max(1e-9, stopwatch.Elapsed.TotalSeconds), stopwatch.Elapsed));
-        return (frames, stopwatch.Elapsed, Stopwatch.GetElapsedTime(0, inferenceTicks));
+        return (frames, stopwatch.Elapsed, Stopwatch.GetElapsedTime(0, inferenceTicks),
+            Stopwatch.GetElapsedTime(0, decoderWaitTicks), Stopwatch.GetElapsedTime(0, encoderWaitTicks));
     }
 }

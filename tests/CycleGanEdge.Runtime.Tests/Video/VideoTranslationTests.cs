@@ -154,6 +154,21 @@ public class VideoTranslationTests
         Assert.Equal(1, code);
     }
 
+    [FfmpegFact]
+    public async Task The_command_ends_with_frames_rate_and_where_the_time_went()
+    {
+        string folder = TestFiles.TempFolder();
+        string clip = MakeClip(folder);
+        string output = Path.Combine(folder, "o.mp4");
+        var r = await Cli.CliRunner.RunAsync("video", "-m", TestModels.Save(TestModels.Negate(new()), folder), clip, "-o", output);
+        Assert.Equal(0, r.ExitCode);
+        var line = System.Text.RegularExpressions.Regex.Match(r.Output,
+            @"15 frames 64x48 at 10 fps, [0-9.]+ frames/s end to end, inference (\d+) ?% of the time \(waiting for the decoder (\d+) ?%, the encoder (\d+) ?%; cpu\), audio kept");
+        Assert.True(line.Success, r.Output);
+        // The three are disjoint parts of the model thread's wall time.
+        Assert.InRange(Enumerable.Range(1, 3).Sum(g => int.Parse(line.Groups[g].Value, CultureInfo.InvariantCulture)), 0, 101);
+    }
+
     [Fact]
     public void Probe_json_gives_size_rate_frames_and_audio()
     {
