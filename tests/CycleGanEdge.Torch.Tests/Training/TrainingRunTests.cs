@@ -158,6 +158,67 @@ public class TrainingRunTests
         }
     }
 
+    [Fact]
+    public void Eval_freq_adds_paired_psnr_ssim_and_classifier_rates_at_the_eval_epochs()
+    {
+        using var data = new TinyDomains(trainCount: 4, testCount: 3);
+        // A classifier that says "B" for every image: A->B translations are all "classified as B" (1),
+        // B->A translations never "classified as A" (0); a swapped direction would show.
+        string classifierPath = Path.Combine(data.CheckpointsDir, "always_b.onnx");
+        Directory.CreateDirectory(data.CheckpointsDir);
+        using (var net = new CycleGanEdge.Torch.Evaluation.DomainClassifierNet(width: 2))
+        {
+            using (var noGrad = no_grad())
+            {
+                foreach (var p in net.parameters()) p.zero_();
+                net.Head.bias![1].fill_(1f);
+            }
+            File.WriteAllBytes(classifierPath, CycleGanEdge.Exporter.ClassifierExport.ToBytes(net, 32, ["shapes", "inverted"]));
+        }
+        var options = data.Options("quality", epochs: 3) with { EvalFreq = 2, EvalClassifier = classifierPath };
+        var log = new StringWriter();
+
+        var result = new TrainingRun(options, log).Run();
+
+        Assert.Equal(TrainingOutcome.Completed, result.Outcome);
+        var lines = File.ReadAllLines(Path.Combine(options.RunDirectory, "metrics.csv"));
+        Assert.Equal("epoch,cycle_l1_A,cycle_l1_B,images_A,images_B,pairs,psnr_AtoB,ssim_AtoB,psnr_BtoA,ssim_BtoA,classified_B_AtoB,classified_A_BtoA", lines[0]);
+        var rows = lines.Skip(1).Select(l => l.Split(',')).ToList();
+        Assert.Equal(["2", "3"], rows.Select(r => r[0])); // every 2nd epoch and the last
+        foreach (var r in rows)
+        {
+            double D(int i) => double.Parse(r[i], CultureInfo.InvariantCulture);
+            Assert.Equal("3", r[5]); // TinyDomains names testA/testB files alike: 3 pairs
+            Assert.InRange(D(6), 1, 99);
+            Assert.InRange(D(7), -1, 1);
+            Assert.InRange(D(8), 1, 99);
+            Assert.InRange(D(9), -1, 1);
+            Assert.Equal(1.0, D(10));
+            Assert.Equal(0.0, D(11));
+        }
+        Assert.Contains("PSNR/SSIM on 3 pairs", log.ToString());
+        Assert.True(File.Exists(Path.Combine(options.RunDirectory, "metrics.png")));
+
+        // Without test pairs or a classifier the quality columns stay empty.
+        foreach (var f in Directory.GetFiles(Path.Combine(data.Root, "testB"))) File.Move(f, Path.Combine(Path.GetDirectoryName(f)!, "b" + Path.GetFileName(f)));
+        var plain = data.Options("plain", epochs: 1);
+        new TrainingRun(plain, TextWriter.Null).Run();
+        var plainRow = File.ReadAllLines(Path.Combine(plain.RunDirectory, "metrics.csv"))[1].Split(',');
+        Assert.Equal(12, plainRow.Length);
+        Assert.All(plainRow[5..], c => Assert.Equal("", c));
+    }
+
+    [Fact]
+    public void A_classifier_without_test_images_is_a_clear_error()
+    {
+        using var data = new TinyDomains(trainCount: 2, testCount: 1);
+        Directory.Delete(Path.Combine(data.Root, "testB"), recursive: true);
+        var options = data.Options("noeval", epochs: 1) with { EvalClassifier = Path.Combine(data.Root, "c.onnx") };
+        var e = Assert.Throws<TrainingException>(() => new TrainingRun(options, TextWriter.Null).Run());
+        Assert.Contains("--eval-classifier", e.Message);
+        Assert.Contains("testA", e.Message);
+    }
+
     private static List<(int Epoch, double Mean)> ReadMetrics(TrainOptions options) =>
         File.ReadAllLines(Path.Combine(options.RunDirectory, "metrics.csv")).Skip(1)
             .Select(l => l.Split(','))
