@@ -46,11 +46,13 @@ public class ShippedModelTests
             var expected = ReadTable(Path.Combine(folder, "eval", "results.csv"));
             var actual = ReadTable(Path.Combine(outDir, "results.csv"));
             Assert.Equal(expected.Keys.Order(), actual.Keys.Order());
+            // Same columns too: a metric the card reports (e.g. the classifier's) must not silently disappear.
+            Assert.Equal(Header(Path.Combine(folder, "eval", "results.csv")), Header(Path.Combine(outDir, "results.csv")));
             foreach (var (row, cells) in expected)
                 foreach (var (column, value) in cells)
                 {
                     double got = actual[row][column];
-                    // PSNR in dB gets 0.01; the others (SSIM, L1, cycle L1 in [0,1]) 1e-4.
+                    // PSNR in dB gets 0.01; the others (SSIM, L1, cycle L1, classified as target, in [0,1]) 1e-4.
                     double tolerance = column.StartsWith("PSNR", StringComparison.Ordinal) ? 0.01 : 1e-4;
                     Assert.True(Math.Abs(got - value) <= tolerance, $"{model}: {row} {column} is {got}, the card says {value}");
                 }
@@ -60,6 +62,8 @@ public class ShippedModelTests
             if (Directory.Exists(outDir)) Directory.Delete(outDir, recursive: true);
         }
     }
+
+    private static string Header(string path) => File.ReadLines(path).First();
 
     /// <summary>name -> (column -> value) for every numeric cell of eval's results.csv.</summary>
     private static Dictionary<string, Dictionary<string, double>> ReadTable(string path)
