@@ -18,7 +18,8 @@ public static class AutoSettings
 
     /// <summary>
     /// Savers mostly wait for the disk (each output is flushed before its rename: 6-8 ms per small file
-    /// measured here, 0.3 ms of it CPU), so several of them overlap those waits at almost no CPU cost.
+    /// measured here, 0.3 ms of it CPU). Concurrent flushes share journal commits: 1 saver wrote ~130
+    /// files/s, 2 wrote 700-1,200, 4 wrote 720-1,700, so 4 keep saving far from being the limit.
     /// </summary>
     public const int Savers = 4;
 
