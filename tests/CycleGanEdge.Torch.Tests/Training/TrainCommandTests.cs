@@ -67,4 +67,24 @@ public class TrainCommandTests
         Assert.Equal(1, json.RootElement.GetProperty("threads").GetInt32());
         Assert.True(json.RootElement.GetProperty("cores").GetInt32() >= 1);
     }
+
+    [Fact]
+    public void Eval_classifier_must_exist_and_reaches_the_options()
+    {
+        using var data = new TinyDomains(trainCount: 2, testCount: 1);
+        string missing = Path.Combine(data.Root, "nope.onnx");
+        var (exit, _, error) = Invoke(TrainCommand.Create(), "--dataroot", data.Root, "--checkpoints-dir", data.CheckpointsDir, "--eval-classifier", missing);
+        Assert.NotEqual(0, exit);
+        Assert.Contains("nope.onnx", error);
+
+        // An existing file that is not a classifier: a one-line user error naming it, no stack trace.
+        string notClassifier = Path.Combine(data.Root, "testA", "000.png");
+        (exit, _, error) = Invoke(TrainCommand.Create(), "--dataroot", data.Root, "--checkpoints-dir", data.CheckpointsDir, "--name", "cls",
+            "--netG", "resnet_6blocks", "--ngf", "8", "--ndf", "8", "--crop-size", "32", "--load-size", "32", "--n-epochs", "1", "--n-epochs-decay", "0",
+            "--threads", "1", "--workers", "1", "--eval-classifier", notClassifier);
+        Assert.Equal(TrainCommand.ExitUserError, exit);
+        Assert.Contains("--eval-classifier", error);
+        Assert.Contains("000.png", error);
+        Assert.DoesNotContain("   at ", error);
+    }
 }
