@@ -35,6 +35,13 @@ public static class TranslatePipeline
         void Finish() => onImageFinished?.Invoke();
         void Fail(WorkItem item, string reason) { failures.Add(new Failure(item.Display, reason)); Finish(); }
 
+        // Each stage loop blocks a pool thread while it decodes, runs the model, encodes or waits for the disk.
+        // The pool starts with one thread per core and adds more only every ~0.5 s when starved, so without
+        // this the first seconds of a run have stages waiting for a thread.
+        int stages = settings.Loaders + translators.Count + settings.Savers;
+        ThreadPool.GetMinThreads(out int minWorkers, out int minIo);
+        if (minWorkers < stages + 1) ThreadPool.SetMinThreads(stages + 1, minIo);
+
         int queue = Math.Max(2, settings.Batch * translators.Count * 2);
         var decoded = Channel.CreateBounded<Decoded>(new BoundedChannelOptions(queue) { SingleReader = translators.Count == 1 });
         var translated = Channel.CreateBounded<Translated>(new BoundedChannelOptions(queue) { SingleWriter = translators.Count == 1 });
