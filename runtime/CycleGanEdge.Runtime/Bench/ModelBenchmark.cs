@@ -63,6 +63,7 @@ public static class ModelBenchmark
             {
                 var options = new TranslatorOptions { Provider = provider, Threads = threads, DeviceId = settings.DeviceId };
                 var sessions = new List<(string Path, InferenceSession Session, ModelInfo Model, string Provider)>();
+                PeakProbe? probe = null;
                 try
                 {
                     foreach (string path in modelPaths)
@@ -70,12 +71,8 @@ public static class ModelBenchmark
                         var session = OpenSession(path, options, settings.GraphOptimization, out string actualProvider);
                         sessions.Add((path, session, ModelInfo.FromSession(session, path), actualProvider));
                     }
-                    double? peak = null;
                     if (settings.MeasurePeak)
-                    {
-                        status?.Invoke($"peak probe: {sessions[0].Provider}, threads {threads}");
-                        peak = PeakProbe.MeasureGflops(options);
-                    }
+                        probe = PeakProbe.Open(options);
                     foreach (int size in settings.Sizes)
                         foreach (int batch in settings.Batches)
                         {
@@ -84,7 +81,15 @@ public static class ModelBenchmark
                             try
                             {
                                 var timings = runs.Select(_ => new List<double>()).ToList();
+                                var peaks = new List<double>();
                                 for (int round = 0; round < settings.Rounds; round++)
+                                {
+                                    if (probe is not null)
+                                    {
+                                        // The probe takes its turn in every round, like the models (median over rounds).
+                                        status?.Invoke($"peak probe: {sessions[0].Provider}, threads {threads}");
+                                        peaks.Add(probe.Measure(iterations: Math.Max(3, 10 / settings.Rounds), warmup: round == 0 ? 2 : 1));
+                                    }
                                     for (int m = 0; m < runs.Count; m++)
                                     {
                                         status?.Invoke($"{Path.GetFileName(sessions[m].Path)}: {sessions[m].Provider}, threads {threads}, {runs[m].Side}px, batch {batch}" +
@@ -92,6 +97,9 @@ public static class ModelBenchmark
                                         runs[m].Run(settings.Warmup);
                                         timings[m].AddRange(runs[m].Time(settings.Iterations));
                                     }
+                                }
+                                peaks.Sort();
+                                double? peak = peaks.Count > 0 ? Percentile(peaks, 0.5) : null;
                                 BenchResult? first = null;
                                 for (int m = 0; m < runs.Count; m++)
                                 {
@@ -109,6 +117,7 @@ public static class ModelBenchmark
                 }
                 finally
                 {
+                    probe?.Dispose();
                     foreach (var s in sessions) s.Session.Dispose();
                 }
             }

@@ -6,52 +6,82 @@ namespace CycleGanEdge.Runtime.Bench;
 
 /// <summary>
 /// The machine's practical peak for this ONNX Runtime build and provider: the GFLOP/s of one large
-/// square float32 MatMul (the GEMM that convolutions become), run like the model benchmark.
+/// square float32 MatMul (the GEMM that convolutions become), run like the model benchmark, with the
+/// model's provider and thread count. Kept open so a comparison can probe between the models' rounds:
+/// under a load that comes and goes, a peak measured at another moment than the model says little.
 /// </summary>
-public static class PeakProbe
+public sealed class PeakProbe : IDisposable
 {
     public const int DefaultSide = 1024;
 
-    /// <summary>Median GFLOP/s of an n×n·n×n MatMul (2n³ flops per run).</summary>
-    public static double MeasureGflops(TranslatorOptions options, int side = DefaultSide, int iterations = 10, int warmup = 2)
+    private readonly int _side;
+    private readonly InferenceSession _session;
+    private readonly OrtValue _a, _b, _c;
+    private readonly OrtIoBinding _binding;
+    private readonly RunOptions _run = new();
+
+    private PeakProbe(TranslatorOptions options, int side)
     {
+        _side = side;
         string path = Path.Combine(Path.GetTempPath(), $"cyclegan-peak-{side}-{Environment.ProcessId}-{Guid.NewGuid():N}.onnx");
         File.WriteAllBytes(path, MatMulModel(side));
         try
         {
-            using var session = SessionFactory.Create(path, options, out _);
-            var a = new float[side * side];
-            var b = new float[side * side];
-            var c = new float[side * side];
-            var random = new Random(1);
-            for (int i = 0; i < a.Length; i++)
-            {
-                a[i] = (float)random.NextDouble() - 0.5f;
-                b[i] = (float)random.NextDouble() - 0.5f;
-            }
-            long[] shape = [side, side];
-            using var va = OrtValue.CreateTensorValueFromMemory(a, shape);
-            using var vb = OrtValue.CreateTensorValueFromMemory(b, shape);
-            using var vc = OrtValue.CreateTensorValueFromMemory(c, shape);
-            using var binding = session.CreateIoBinding();
-            binding.BindInput("A", va);
-            binding.BindInput("B", vb);
-            binding.BindOutput("C", vc);
-            using var run = new RunOptions();
-            var seconds = new double[iterations];
-            for (int i = 0; i < warmup + iterations; i++)
-            {
-                long start = Stopwatch.GetTimestamp();
-                session.RunWithBinding(run, binding);
-                if (i >= warmup) seconds[i - warmup] = Stopwatch.GetElapsedTime(start).TotalSeconds;
-            }
-            Array.Sort(seconds);
-            return 2.0 * side * side * side / seconds[iterations / 2] / 1e9;
+            _session = SessionFactory.Create(path, options, out _);
         }
         finally
         {
             File.Delete(path);
         }
+        var a = new float[side * side];
+        var b = new float[side * side];
+        var random = new Random(1);
+        for (int i = 0; i < a.Length; i++)
+        {
+            a[i] = (float)random.NextDouble() - 0.5f;
+            b[i] = (float)random.NextDouble() - 0.5f;
+        }
+        long[] shape = [side, side];
+        _a = OrtValue.CreateTensorValueFromMemory(a, shape);
+        _b = OrtValue.CreateTensorValueFromMemory(b, shape);
+        _c = OrtValue.CreateTensorValueFromMemory(new float[side * side], shape);
+        _binding = _session.CreateIoBinding();
+        _binding.BindInput("A", _a);
+        _binding.BindInput("B", _b);
+        _binding.BindOutput("C", _c);
+    }
+
+    public static PeakProbe Open(TranslatorOptions options, int side = DefaultSide) => new(options, side);
+
+    /// <summary>Median GFLOP/s of an n×n·n×n MatMul (2n³ flops per run).</summary>
+    public double Measure(int iterations = 10, int warmup = 2)
+    {
+        var seconds = new double[iterations];
+        for (int i = 0; i < warmup + iterations; i++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            _session.RunWithBinding(_run, _binding);
+            if (i >= warmup) seconds[i - warmup] = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        }
+        Array.Sort(seconds);
+        return 2.0 * _side * _side * _side / seconds[iterations / 2] / 1e9;
+    }
+
+    /// <summary>Opens, measures once and closes.</summary>
+    public static double MeasureGflops(TranslatorOptions options, int side = DefaultSide, int iterations = 10, int warmup = 2)
+    {
+        using var probe = Open(options, side);
+        return probe.Measure(iterations, warmup);
+    }
+
+    public void Dispose()
+    {
+        _binding.Dispose();
+        _a.Dispose();
+        _b.Dispose();
+        _c.Dispose();
+        _run.Dispose();
+        _session.Dispose();
     }
 
     /// <summary>
