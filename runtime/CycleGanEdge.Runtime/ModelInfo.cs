@@ -36,7 +36,20 @@ public sealed record ModelInfo
     /// <summary>Reads and validates the metadata and the input/output signature of an open session.</summary>
     public static ModelInfo FromSession(InferenceSession session, string path)
     {
-        var meta = session.ModelMetadata.CustomMetadataMap;
+        IReadOnlyDictionary<string, string> meta;
+        IReadOnlyDictionary<string, NodeMetadata> inputs, outputs;
+        try
+        {
+            meta = session.ModelMetadata.CustomMetadataMap;
+            inputs = session.InputMetadata;
+            outputs = session.OutputMetadata;
+        }
+        catch (Exception e) when (e is NullReferenceException or ArgumentException or OnnxRuntimeException)
+        {
+            // Fuzz finding: a damaged text field (e.g. the producer name) that ORT loads but its C# API
+            // cannot read back throws NullReferenceException from ModelMetadata.
+            throw new InvalidModelException(path, $"ONNX Runtime cannot read its metadata or signature (damaged text fields: {e.GetType().Name})", e);
+        }
         var missing = ModelContract.RequiredKeys.Where(k => !meta.ContainsKey(k)).ToList();
         if (missing.Count == ModelContract.RequiredKeys.Count)
             throw new InvalidModelException(path, "not a CycleGanEdge model (no cyclegan.* metadata; export it with cyclegan-export)");
@@ -81,8 +94,8 @@ public sealed record ModelInfo
             SourceSha256 = meta[ModelContract.SourceSha256Key],
             ExporterVersion = meta[ModelContract.ExporterVersionKey],
             Metadata = new Dictionary<string, string>(meta),
-            Input = TensorSignature.Of(session.InputMetadata, ModelContract.InputName),
-            Output = TensorSignature.Of(session.OutputMetadata, ModelContract.OutputName),
+            Input = TensorSignature.Of(inputs, ModelContract.InputName),
+            Output = TensorSignature.Of(outputs, ModelContract.OutputName),
         };
         if (info.ChannelsIn == 2 || info.ChannelsOut == 2)
             throw new InvalidModelException(path, "channels must be 1 (grayscale) or 3 (RGB)");
@@ -91,8 +104,8 @@ public sealed record ModelInfo
             throw new InvalidModelException(path, $"metadata says io={info.Io} but pixel_range={info.PixelRange} (expected {expectedRange})");
 
         var elementType = info.IsUint8 ? TensorElementType.UInt8 : TensorElementType.Float;
-        CheckTensor(session.InputMetadata, ModelContract.InputName, "input", info, info.ChannelsIn, elementType);
-        CheckTensor(session.OutputMetadata, ModelContract.OutputName, "output", info, info.ChannelsOut, elementType);
+        CheckTensor(inputs, ModelContract.InputName, "input", info, info.ChannelsIn, elementType);
+        CheckTensor(outputs, ModelContract.OutputName, "output", info, info.ChannelsOut, elementType);
         return info;
     }
 

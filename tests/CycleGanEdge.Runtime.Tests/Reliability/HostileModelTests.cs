@@ -147,4 +147,29 @@ public class HostileModelTests
         Assert.True(e is InvalidOperationException or InvalidModelException, e.ToString());
         Assert.Contains(path, e.Message);
     }
+
+    [Fact]
+    public void A_damaged_metadata_entry_is_a_model_error_not_a_NullReferenceException()
+    {
+        // Fuzz finding (DecodeAndLoadFuzzTests): 00 00 FF FF written over a metadata entry's header. ORT loads the
+        // model, then its C# ModelMetadata throws NullReferenceException reading the entry back.
+        byte[] seed = TestModels.SmallConvNet("instance");
+        int nullReferences = 0;
+        for (int pos = seed.AsSpan().IndexOf("cyclegan."u8) - 32; pos + 4 <= seed.Length; pos++)
+        {
+            byte[] model = (byte[])seed.Clone();
+            model[pos] = 0; model[pos + 1] = 0; model[pos + 2] = 0xFF; model[pos + 3] = 0xFF;
+            string path = TestModels.Save(model);
+            try
+            {
+                Translator.Open(path, Cpu).Dispose();
+            }
+            catch (InvalidModelException e)
+            {
+                Assert.StartsWith(path + ": ", e.Message);
+                if (e.InnerException is NullReferenceException) nullReferences++;
+            }
+        }
+        Assert.True(nullReferences > 0, "the damage no longer reaches ORT's metadata reader; move it");
+    }
 }
