@@ -9,14 +9,17 @@ public static class TorchSetup
 
     /// <summary>
     /// Turns off two libtorch CPU backends, through at::globalContext() because TorchSharp has no switch:
-    /// - oneDNN (mkldnn): on this machine (AMD EPYC, AVX-512) its convolution backward intermittently
-    ///   returned NaN gradients from finite inputs, at random iterations of otherwise identical runs
-    ///   (about 1 run in 2 over 60 tiny steps); with it off, 480 steps in 8 runs were all finite.
+    /// - oneDNN (mkldnn): on this machine (AMD EPYC, AVX-512) libtorch 2.10's oneDNN 3.7.1 computes wrong
+    ///   input gradients for convolutions with 1 or 3 channels on one side (the generators' first and last
+    ///   7x7 layers, the PatchGAN score layer): errors as large as the gradients, and NaN when the memory it
+    ///   reads without writing held NaN bits, which is why training NaNs came and went at random steps.
+    ///   Capping its ISA at AVX2 does not fix it; SSE4.1 did in short checks. Evidence: benchmarks/TRAINING.md;
+    ///   CpuConvolutionGradientTests fails with oneDNN on.
     /// - NNPACK: on CPUs it does not support, libtorch 2.10 probes it before every convolution and
     ///   prints "Could not initialize NNPACK! Reason: Unsupported hardware." each time.
-    /// Convolutions then use libtorch's own CPU kernels, which measured about 2.5x slower than oneDNN
-    /// (resnet_9blocks, 64 px, 2 cores): <paramref name="oneDnn"/> (--onednn) keeps oneDNN for speed, at the
-    /// risk above (the NaN guard then stops the run at the last good checkpoint).
+    /// Convolutions then use libtorch's own CPU kernels, slower than oneDNN: <paramref name="oneDnn"/>
+    /// (--onednn) keeps oneDNN for speed, at the risk above (the NaN guard then stops the run at the last
+    /// good checkpoint, but finite wrong gradients go unnoticed).
     /// Without the symbols (another libtorch), nothing changes. The first call decides.
     /// </summary>
     public static void ConfigureCpu(bool oneDnn)
