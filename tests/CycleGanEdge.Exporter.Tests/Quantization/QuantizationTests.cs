@@ -254,6 +254,27 @@ public sealed class QuantizationTests(ITestOutputHelper log) : IDisposable
     }
 
     [Fact]
+    public async Task Cli_exports_and_quantizes_a_checkpoint_in_one_step()
+    {
+        var arch = TinyGenerators.Options("resnet_6blocks");
+        string checkpoint = Path.Combine(_dir, "latest_net_G_A.ckpt");
+        using (var generator = TinyGenerators.Create(arch))
+            CycleGanEdge.Torch.Checkpoints.CheckpointFile.SaveModule(checkpoint, new CycleGanEdge.Torch.Checkpoints.CheckpointHeader
+            {
+                Kind = CycleGanEdge.Torch.Checkpoints.CheckpointKinds.Generator, Generator = arch, Direction = "AtoB", DomainIn = "noto", DomainOut = "twemoji", TrainSize = 32,
+            }, generator);
+        string output = Path.Combine(_dir, "g.int8.onnx");
+        var result = await Run(checkpoint, "--quantize", "int8", "--calibration", CalibrationFolder(2), "--percentile", "99.9", "-o", output);
+        Assert.Equal(0, result.ExitCode);
+        Assert.Contains("parity ", result.Out); // the float export is checked against TorchSharp first
+        Assert.Contains("calibrated percentile 99.9 on 2 images", result.Out);
+        Assert.Contains($"wrote {output}: resnet_6blocks AtoB (noto -> twemoji), opset 17, int8 QDQ, float32-nchw", result.Out);
+        var meta = Metadata(File.ReadAllBytes(output));
+        Assert.Equal("int8-qdq", meta[ModelContract.QuantizationKey]);
+        Assert.Equal("twemoji", meta[ModelContract.DomainOutKey]);
+    }
+
+    [Fact]
     public async Task Cli_bad_calibration_folders_are_one_error_line_naming_the_folder()
     {
         string model = SaveFp32();
