@@ -18,10 +18,13 @@ public class PrecisionBenchmarks
     private OrtValue _input = null!, _output = null!;
     private RunOptions _runOptions = null!;
 
-    public static IEnumerable<string> Models() =>
+    private static string[] ModelPaths() =>
         (Environment.GetEnvironmentVariable("CYCLEGAN_BENCH_MODELS")
             ?? throw new InvalidOperationException("set CYCLEGAN_BENCH_MODELS to exported generators, comma separated (fp32 first)"))
         .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+    /// <summary>File names only: BenchmarkDotNet's table shortens long parameter values until paths look alike.</summary>
+    public static IEnumerable<string> Models() => ModelPaths().Select(Path.GetFileName)!;
 
     [ParamsSource(nameof(Models))]
     public string Model { get; set; } = "";
@@ -29,8 +32,9 @@ public class PrecisionBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _session = SessionFactory.Create(Model, new TranslatorOptions { Provider = "cpu" }, out _);
-        var info = ModelInfo.FromSession(_session, Model);
+        string path = ModelPaths().First(p => Path.GetFileName(p) == Model);
+        _session = SessionFactory.Create(path, new TranslatorOptions { Provider = "cpu" }, out _);
+        var info = ModelInfo.FromSession(_session, path);
         int size = int.TryParse(Environment.GetEnvironmentVariable("CYCLEGAN_BENCH_SIZE"), out int s) ? s : info.TrainSize;
         int side = (size + info.SpatialMultiple - 1) / info.SpatialMultiple * info.SpatialMultiple;
         var random = new Random(1);
