@@ -10,11 +10,11 @@ public static class TorchSetup
     /// <summary>
     /// Turns off two libtorch CPU backends, through at::globalContext() because TorchSharp has no switch:
     /// - oneDNN (mkldnn): on this machine (AMD EPYC, AVX-512) libtorch 2.10's oneDNN 3.7.1 computes wrong
-    ///   input gradients for convolutions with 1 or 3 channels on one side (the generators' first and last
-    ///   7x7 layers, the PatchGAN score layer): errors as large as the gradients, and NaN when the memory it
+    ///   input gradients for convolutions with fewer than 16 output channels (the generators' last 7x7
+    ///   layer, the PatchGAN score layer): errors as large as the gradients, and NaN when the memory it
     ///   reads without writing held NaN bits, which is why training NaNs came and went at random steps.
-    ///   Capping its ISA at AVX2 does not fix it; SSE4.1 did in short checks. Evidence: benchmarks/TRAINING.md;
-    ///   CpuConvolutionGradientTests fails with oneDNN on.
+    ///   An AVX2 cap does not fix it; an SSE4.1 cap does but is as slow as oneDNN off.
+    ///   Evidence: benchmarks/TRAINING.md; CpuConvolutionGradientTests fails with oneDNN on.
     /// - NNPACK: on CPUs it does not support, libtorch 2.10 probes it before every convolution and
     ///   prints "Could not initialize NNPACK! Reason: Unsupported hardware." each time.
     /// Convolutions then use libtorch's own CPU kernels, slower than oneDNN: <paramref name="oneDnn"/>
