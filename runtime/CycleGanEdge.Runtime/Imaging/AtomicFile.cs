@@ -23,7 +23,7 @@ public static class AtomicFile
             }
             File.Move(temp, fullPath, overwrite: true);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (IsWriteError(e))
         {
             TryDelete(temp);
             throw new IOException($"{path}: cannot write ({DescribeWriteError(e)})", e);
@@ -34,6 +34,14 @@ public static class AtomicFile
             throw;
         }
     }
+
+    /// <summary>
+    /// True for the exceptions a failing write throws. EFBIG (a file size limit, ulimit -f) surfaces from
+    /// FileStream.Write as ArgumentOutOfRangeException "Specified file length was too large" (parameter 'value'),
+    /// not as an IOException: found by DiskFullTests, it crashed a whole translate run.
+    /// </summary>
+    public static bool IsWriteError(Exception e) =>
+        e is IOException or UnauthorizedAccessException || e is ArgumentOutOfRangeException { ParamName: "value" };
 
     /// <summary>A short reason for a failed write: "disk full", "read-only file system", "permission denied", ...</summary>
     public static string DescribeWriteError(Exception e)
@@ -47,7 +55,7 @@ public static class AtomicFile
             return "permission denied";
         if (e is DirectoryNotFoundException)
             return "folder does not exist";
-        if (e.HResult == FileTooLargeLinux || (e.HResult & 0xFFFF) == FileTooLargeLinux)
+        if (e is ArgumentOutOfRangeException || (e.HResult & 0xFFFF) == FileTooLargeLinux)
             return "file too large for this file system or for the process's file size limit";
         return e.Message;
     }

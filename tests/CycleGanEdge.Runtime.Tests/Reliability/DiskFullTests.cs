@@ -55,4 +55,27 @@ public class DiskFullTests
         Assert.Equal(["00.png"], Directory.GetFiles(snapshot).Select(Path.GetFileName));
         Assert.Equal("an older result", File.ReadAllText(Path.Combine(snapshot, "00.png")));
     }
+
+    [Fact]
+    public async Task A_file_size_limit_fails_the_large_outputs_with_file_too_large_and_keeps_the_rest()
+    {
+        // RLIMIT_FSIZE (ulimit -f, in KiB) makes writes past the limit fail with EFBIG: no namespace needed.
+        var (dir, model, inputs) = Setup(images: 4);
+        File.WriteAllBytes(Path.Combine(inputs, "small.png"), ImageCodec.Encode(TestImages.Random(8, 8), ImageFormat.Png));
+        string outDir = Path.Combine(dir, "out");
+        string command = string.Join(' ', MountSandbox.Dotnet("cyclegan-run.dll", "translate", "-m", model, inputs, "-o", outDir, "--provider", "cpu").Select(a => $"'{a}'"));
+        var start = new System.Diagnostics.ProcessStartInfo("bash", ["-c", $"trap '' XFSZ; ulimit -f 8; exec {command}"])
+        { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.Environment["DOTNET_EnableWriteXorExecute"] = "0"; // W^X maps code through a memfd file, which the limit would stop
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        string error = await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+
+        Assert.True(process.ExitCode == 1, error);
+        Assert.True(4 == error.Split('\n').Count(l => l.EndsWith(": cannot write (file too large for this file system or for the process's file size limit)", StringComparison.Ordinal)), error);
+        Assert.Equal(["small.png"], Directory.GetFiles(outDir).Select(Path.GetFileName)); // no partial or temp files
+        Assert.Equal(8, ImageCodec.Decode(Path.Combine(outDir, "small.png")).Width);
+        Assert.Contains("done: 1, skipped: 0, failed: 4", await stdout);
+    }
 }

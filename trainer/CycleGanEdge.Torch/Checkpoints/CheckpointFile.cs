@@ -79,7 +79,7 @@ public static class CheckpointFile
             beforeReplace?.Invoke(fullPath);
             File.Move(temp, fullPath, overwrite: true);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (AtomicFile.IsWriteError(e))
         {
             TryDelete(temp);
             throw new IOException($"{path}: cannot write the checkpoint ({AtomicFile.DescribeWriteError(e)}); the previous file is unchanged", e);
