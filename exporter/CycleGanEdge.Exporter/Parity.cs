@@ -49,7 +49,7 @@ internal static class Parity
             meanBound = options.Fp16 ? Fp16MeanBound * 127.5 + 0.05 : 0.05;
         }
 
-        TorchSetup.ConfigureCpu(oneDnn: false); // as in training; also stops libtorch printing an NNPACK warning per convolution
+        TorchSetup.ConfigureCpu(oneDnn: true); // as in training (forward passes are right with oneDNN); also stops libtorch printing an NNPACK warning per convolution
         generator.eval();
         using var noGrad = no_grad();
         using var session = new InferenceSession(onnx);

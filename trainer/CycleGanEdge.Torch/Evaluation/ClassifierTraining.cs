@@ -83,7 +83,7 @@ public static class ClassifierTraining
     {
         if (o.ImageSize < 8) throw new TrainingException("--size must be at least 8");
         if (o.Epochs < 1 || o.BatchSize < 1 || o.Width < 1 || o.Lr <= 0) throw new TrainingException("--epochs, --batch-size, --width and --lr must be positive");
-        TorchSetup.ConfigureCpu(oneDnn: false);
+        TorchSetup.ConfigureCpu(oneDnn: true);
         torch.set_num_threads(o.Threads > 0 ? o.Threads : Environment.ProcessorCount);
         var (nameA, nameB) = TrainingRun.DomainNames(o.DataRoot, o.DomainA, o.DomainB);
         if (nameA.Contains(',') || nameB.Contains(',') || nameA == nameB)
@@ -102,6 +102,7 @@ public static class ClassifierTraining
 
         torch.manual_seed(o.Seed);
         var net = new DomainClassifierNet(o.Width);
+        NarrowConvolutionPadding.Apply(net); // for --width below 16 (see TorchSetup)
         using var optimizer = optim.Adam(net.parameters(), o.Lr);
         var random = new Random(o.Seed);
         for (int epoch = 1; epoch <= o.Epochs; epoch++)

@@ -38,7 +38,7 @@ public sealed class DomainClassifierNet : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x)
     {
-        foreach (var conv in Convolutions) x = nn.functional.leaky_relu(conv.forward(x), Slope);
+        foreach (var conv in Convolutions) x = nn.functional.leaky_relu(conv.call(x), Slope); // call runs hooks (NarrowConvolutionPadding)
         return fc.forward(x.mean([2L, 3L]));
     }
 }

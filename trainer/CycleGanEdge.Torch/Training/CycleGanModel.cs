@@ -47,6 +47,7 @@ public sealed class CycleGanModel : IDisposable
         foreach (var net in Networks)
         {
             Nets.InitWeights(net.Module, options.InitType, options.InitGain);
+            if (device.type == DeviceType.CPU && TorchSetup.OneDnnEnabled) NarrowConvolutionPadding.Apply(net.Module);
             net.Module.to(device);
             net.Module.train();
         }

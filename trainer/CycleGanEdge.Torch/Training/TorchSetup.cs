@@ -7,24 +7,25 @@ public static class TorchSetup
 {
     private static int _done;
 
+    /// <summary>Whether oneDNN convolutions are on for this process (libtorch's default until configured).</summary>
+    public static bool OneDnnEnabled { get; private set; } = true;
+
     /// <summary>
-    /// Turns off two libtorch CPU backends, through at::globalContext() because TorchSharp has no switch:
-    /// - oneDNN (mkldnn): on this machine (AMD EPYC, AVX-512) libtorch 2.10's oneDNN 3.7.1 computes wrong
-    ///   input gradients for convolutions with fewer than 16 output channels (the generators' last 7x7
-    ///   layer, the PatchGAN score layer): errors as large as the gradients, and NaN when the memory it
-    ///   reads without writing held NaN bits, which is why training NaNs came and went at random steps.
-    ///   An AVX2 cap does not fix it; an SSE4.1 cap does but is as slow as oneDNN off.
-    ///   Evidence: benchmarks/TRAINING.md; CpuConvolutionGradientTests fails with oneDNN on.
-    /// - NNPACK: on CPUs it does not support, libtorch 2.10 probes it before every convolution and
+    /// Chooses libtorch's CPU convolution backends, through at::globalContext() because TorchSharp has no switch:
+    /// - oneDNN (mkldnn) stays on unless <paramref name="oneDnn"/> is false (--onednn false). On this machine
+    ///   (AMD EPYC, AVX-512) libtorch 2.10's oneDNN 3.7.1 computes wrong input gradients for convolutions with
+    ///   fewer than 16 output channels, and NaN when the memory it reads without writing held NaN bits; 16 and
+    ///   more are right. Training therefore pads those layers to 16 (NarrowConvolutionPadding, applied by
+    ///   CycleGanModel when <see cref="OneDnnEnabled"/>). Without oneDNN the step is ~2.5-3x slower.
+    ///   Evidence: benchmarks/TRAINING.md; CpuConvolutionGradientTests.
+    /// - NNPACK is off: on CPUs it does not support, libtorch 2.10 probes it before every convolution and
     ///   prints "Could not initialize NNPACK! Reason: Unsupported hardware." each time.
-    /// Convolutions then use libtorch's own CPU kernels, slower than oneDNN: <paramref name="oneDnn"/>
-    /// (--onednn) keeps oneDNN for speed, at the risk above (the NaN guard then stops the run at the last
-    /// good checkpoint, but finite wrong gradients go unnoticed).
-    /// Without the symbols (another libtorch), nothing changes. The first call decides.
+    /// Without the symbols (another libtorch), nothing changes. The first call decides for the process.
     /// </summary>
     public static void ConfigureCpu(bool oneDnn)
     {
         if (Interlocked.Exchange(ref _done, 1) == 1) return;
+        OneDnnEnabled = oneDnn;
         try
         {
             _ = TorchSharp.torch.get_num_threads(); // makes sure TorchSharp has loaded libtorch

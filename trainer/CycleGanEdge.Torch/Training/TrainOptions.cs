@@ -46,8 +46,8 @@ public sealed record TrainOptions
     public string Device { get; init; } = "auto";
     public int Seed { get; init; }
     public int Threads { get; init; }
-    /// <summary>Keep libtorch's oneDNN CPU kernels (faster; gave intermittent NaN gradients here, see TorchSetup).</summary>
-    public bool OneDnn { get; init; }
+    /// <summary>libtorch's oneDNN CPU kernels (~2.5x faster; narrow convolutions padded, see NarrowConvolutionPadding).</summary>
+    public bool OneDnn { get; init; } = true;
 
     // Networks.
     public string NetG { get; init; } = "resnet_9blocks";
