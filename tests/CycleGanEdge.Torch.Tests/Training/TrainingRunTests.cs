@@ -68,7 +68,7 @@ public class TrainingRunTests
     public void Resumed_runs_end_exactly_where_an_uninterrupted_run_ends()
     {
         using var data = new TinyDomains(trainCount: 6, testCount: 2);
-        // 3 epochs x 6 iterations, lr decaying in epoch 3, a pool of 4 that fills and then swaps, saves every 4 iterations.
+        // 3 epochs x 6 iterations, lr decaying from epoch 2 (epoch 3 trains at lr 0, as in the reference), a pool of 4 that fills and then swaps, saves every 4 iterations.
         TrainOptions Options(string name) => data.Options(name) with { NEpochs = 2, NEpochsDecay = 1, SaveLatestFreq = 4, PoolSize = 4 };
 
         var straight = Options("straight");

@@ -166,7 +166,8 @@ public sealed class TrainingRun
             position = new TrainingPosition(epoch + 1, 0, position.TotalIters, 0, 0);
             SaveLatest(position);
             outputs.Render($"{_o.Name}: CycleGAN {_o.NetG}/{_o.NetD}, {_o.GanMode}, {_o.Objective}");
-            _log.WriteLine($"End of epoch {epoch} / {_o.LastEpoch}: lr now {schedule.CurrentLr:G6}" +
+            // The schedule has stepped for the next epoch; after the last one there is none (its lr may be below 0).
+            _log.WriteLine($"End of epoch {epoch} / {_o.LastEpoch}" + (epoch < _o.LastEpoch ? $": lr now {schedule.CurrentLr:G6}" : "") +
                 (cycle is double c ? $", test cycle L1 {c:F4}" : "") + $", {clock.Elapsed.TotalSeconds / Math.Max(1, itersThisRun):F3} s/it");
         }
         return new TrainingResult(TrainingOutcome.Completed, position, $"Finished {_o.LastEpoch} epochs; checkpoints in {dir}.");
