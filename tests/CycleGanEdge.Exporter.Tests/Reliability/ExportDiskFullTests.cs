@@ -1,3 +1,4 @@
+using CycleGanEdge.Tests.Shared;
 using CycleGanEdge.Torch.Checkpoints;
 using CycleGanEdge.Torch.Networks;
 

@@ -1,3 +1,4 @@
+using CycleGanEdge.Tests.Shared;
 using CycleGanEdge.Runtime.Imaging;
 
 namespace CycleGanEdge.Runtime.Tests.Reliability;

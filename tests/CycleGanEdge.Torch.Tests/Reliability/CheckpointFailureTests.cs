@@ -1,3 +1,4 @@
+using CycleGanEdge.Tests.Shared;
 using System.CommandLine;
 using System.Text.RegularExpressions;
 using CycleGanEdge.Torch.Checkpoints;

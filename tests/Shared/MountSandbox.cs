@@ -1,12 +1,13 @@
 using System.Diagnostics;
 
-namespace CycleGanEdge.Exporter.Tests.Reliability;
+namespace CycleGanEdge.Tests.Shared;
 
 /// <summary>
 /// Runs a command with a small tmpfs (disk full) or a read-only mount over a folder, in a user and mount namespace
-/// (<c>unshare -Urm</c>: no root needed, and chmod would not stop root anyway). A copy of the runtime tests' helper. The mount disappears with the
+/// (<c>unshare -Urm</c>: no root needed, and chmod would not stop root anyway). The mount disappears with the
 /// namespace, so the folder's final content is copied to a snapshot folder before the namespace ends.
 /// </summary>
+/// <remarks>Compiled into each test project that needs it (linked from tests/Shared in its .csproj).</remarks>
 internal static class MountSandbox
 {
     private static readonly Lazy<string?> Unavailable = new(() =>
@@ -58,7 +59,7 @@ internal static class MountSandbox
         return (process.ExitCode, output.Result, error);
     }
 
-    /// <summary>Arguments that start one of the test output folder's executables (cyclegan-export.dll).</summary>
+    /// <summary>Arguments that start one of the test output folder's executables (cyclegan-run.dll, cyclegan-export.dll, cyclegan-train.dll).</summary>
     public static string[] Dotnet(string dll, params string[] args) => ["dotnet", Path.Combine(AppContext.BaseDirectory, dll), .. args];
 }
 
