@@ -1,8 +1,8 @@
-using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using CsCheck;
 using CycleGanEdge.Exporter.PyTorch;
+using CycleGanEdge.Tests.Shared;
 using Xunit.Abstractions;
 
 namespace CycleGanEdge.Exporter.Tests.PyTorch;
@@ -16,12 +16,6 @@ public class CheckpointFuzzTests(ITestOutputHelper output)
 {
     const string Name = "fuzz.pth";
     static readonly TimeSpan HangLimit = TimeSpan.FromSeconds(10);
-    static readonly uint[] InterestingInts = [0, 1, 0x7f, 0x80, 0xff, 0x7fff, 0xffff, 0x7fffffff, 0x80000000, 0xffffffff, 64, 1 << 20];
-
-    sealed record Mutation(int Kind, int Position, byte Value, int Length);
-
-    static readonly Gen<Mutation> GenMutation =
-        Gen.Select(Gen.Int[0, 6], Gen.Int[0, int.MaxValue], Gen.Byte, Gen.Int[1, 24], (k, p, v, l) => new Mutation(k, p, v, l));
 
     static readonly Lazy<byte[][]> ZipSeeds = new(() =>
     [
@@ -40,8 +34,8 @@ public class CheckpointFuzzTests(ITestOutputHelper output)
     public void MutatedFileBytes_EndInAResultOrInvalidData()
     {
         var seeds = ZipSeeds.Value;
-        Run("file bytes", Gen.Select(Gen.Int[0, seeds.Length - 1], GenMutation.Array[1, 6]),
-            c => Mutate(seeds[c.Item1], c.Item2));
+        Run("file bytes", Gen.Select(Gen.Int[0, seeds.Length - 1], ByteMutations.Generator.Array[1, 6]),
+            c => ByteMutations.Apply(seeds[c.Item1], c.Item2, bigEndian: false));
     }
 
     [Fact]
@@ -49,9 +43,9 @@ public class CheckpointFuzzTests(ITestOutputHelper output)
     {
         // Re-zipping after the mutation gets past the zip's CRC, so the unpickler itself is fuzzed.
         var seeds = PickleSeeds.Value;
-        Run("data.pkl", Gen.Select(Gen.Int[0, seeds.Length - 1], GenMutation.Array[1, 6]), c =>
+        Run("data.pkl", Gen.Select(Gen.Int[0, seeds.Length - 1], ByteMutations.Generator.Array[1, 6]), c =>
         {
-            var entries = seeds[c.Item1].Select(e => e.Name.EndsWith("/data.pkl") ? (e.Name, Mutate(e.Data, c.Item2)) : e);
+            var entries = seeds[c.Item1].Select(e => e.Name.EndsWith("/data.pkl") ? (e.Name, ByteMutations.Apply(e.Data, c.Item2, bigEndian: false)) : e);
             return CheckpointZip.Rebuild(entries);
         });
     }
@@ -119,34 +113,5 @@ public class CheckpointFuzzTests(ITestOutputHelper output)
     {
         var chars = reason.Take(70).Select(c => char.IsDigit(c) ? '#' : c).ToArray();
         return new string(chars);
-    }
-
-    static byte[] Mutate(byte[] seed, Mutation[] mutations)
-    {
-        var bytes = seed;
-        foreach (var m in mutations)
-        {
-            int pos = (int)((uint)m.Position % (uint)(bytes.Length + 1));
-            int end = Math.Min(bytes.Length, pos + m.Length);
-            bytes = m.Kind switch
-            {
-                0 when pos < bytes.Length => With(bytes, b => b[pos] ^= (byte)(m.Value | 1)),
-                1 when pos < bytes.Length => With(bytes, b => b[pos] = m.Value),
-                2 => bytes[..pos],
-                3 => [.. bytes.AsSpan(0, pos), .. Enumerable.Repeat(m.Value, m.Length), .. bytes.AsSpan(pos)],
-                4 => [.. bytes.AsSpan(0, pos), .. bytes.AsSpan(end)],
-                5 when pos + 4 <= bytes.Length => With(bytes, b => BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(pos), InterestingInts[m.Value % InterestingInts.Length])),
-                6 => [.. bytes.AsSpan(0, end), .. bytes.AsSpan(pos, end - pos), .. bytes.AsSpan(end)], // repeat a chunk
-                _ => bytes,
-            };
-        }
-        return bytes;
-    }
-
-    static byte[] With(byte[] bytes, Action<byte[]> change)
-    {
-        var copy = (byte[])bytes.Clone();
-        change(copy);
-        return copy;
     }
 }

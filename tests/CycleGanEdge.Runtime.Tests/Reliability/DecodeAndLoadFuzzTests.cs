@@ -4,6 +4,7 @@ using System.Diagnostics;
 using CsCheck;
 using CycleGanEdge.Runtime.Imaging;
 using CycleGanEdge.Runtime.Tests.Imaging;
+using CycleGanEdge.Tests.Shared;
 using Xunit.Abstractions;
 
 namespace CycleGanEdge.Runtime.Tests.Reliability;
@@ -19,12 +20,6 @@ public class DecodeAndLoadFuzzTests(ITestOutputHelper output)
     private const string ImageName = "fuzz.img";
     private static readonly ImageLimits Limits = new() { MaxPixels = 1_000_000 };
     private static readonly TimeSpan HangLimit = TimeSpan.FromSeconds(20);
-    private static readonly uint[] InterestingInts = [0, 1, 0x7f, 0x80, 0xff, 0x7fff, 0xffff, 0x7fffffff, 0x80000000, 0xffffffff, 64, 1 << 20];
-
-    private sealed record Mutation(int Kind, int Position, byte Value, int Length);
-
-    private static readonly Gen<Mutation> GenMutation =
-        Gen.Select(Gen.Int[0, 6], Gen.Int[0, int.MaxValue], Gen.Byte, Gen.Int[1, 24], (k, p, v, l) => new Mutation(k, p, v, l));
 
     private static readonly Lazy<byte[][]> ImageSeeds = new(() =>
     {
@@ -67,9 +62,9 @@ public class DecodeAndLoadFuzzTests(ITestOutputHelper output)
     public void Mutated_images_decode_within_the_limit_or_throw_ImageDecodeException()
     {
         var seeds = ImageSeeds.Value;
-        Run("image decode", Gen.Select(Gen.Int[0, seeds.Length - 1], GenMutation.Array[1, 6]), seconds: 4, c =>
+        Run("image decode", Gen.Select(Gen.Int[0, seeds.Length - 1], ByteMutations.Generator.Array[1, 6]), seconds: 4, c =>
         {
-            byte[] file = Mutate(seeds[c.Item1], c.Item2);
+            byte[] file = ByteMutations.Apply(seeds[c.Item1], c.Item2, bigEndian: true);
             long before = GC.GetAllocatedBytesForCurrentThread();
             try
             {
@@ -101,10 +96,10 @@ public class DecodeAndLoadFuzzTests(ITestOutputHelper output)
         string dir = TestFiles.TempFolder();
         var cpu = new TranslatorOptions { Provider = "cpu", Threads = 1 };
         int next = 0;
-        Run("model load", Gen.Select(Gen.Int[0, seeds.Length - 1], GenMutation.Array[1, 4]), seconds: 4, c =>
+        Run("model load", Gen.Select(Gen.Int[0, seeds.Length - 1], ByteMutations.Generator.Array[1, 4]), seconds: 4, c =>
         {
             string path = Path.Combine(dir, $"m{Interlocked.Increment(ref next) % 64}.onnx");
-            File.WriteAllBytes(path, Mutate(seeds[c.Item1], c.Item2));
+            File.WriteAllBytes(path, ByteMutations.Apply(seeds[c.Item1], c.Item2, bigEndian: true));
             try
             {
                 using var t = Translator.Open(path, cpu);
@@ -150,33 +145,4 @@ public class DecodeAndLoadFuzzTests(ITestOutputHelper output)
     }
 
     private static string Shorten(string reason) => new(reason.Take(70).Select(c => char.IsDigit(c) ? '#' : c).ToArray());
-
-    private static byte[] Mutate(byte[] seed, Mutation[] mutations)
-    {
-        var bytes = seed;
-        foreach (var m in mutations)
-        {
-            int pos = (int)((uint)m.Position % (uint)(bytes.Length + 1));
-            int end = Math.Min(bytes.Length, pos + m.Length);
-            bytes = m.Kind switch
-            {
-                0 when pos < bytes.Length => With(bytes, b => b[pos] ^= (byte)(m.Value | 1)),
-                1 when pos < bytes.Length => With(bytes, b => b[pos] = m.Value),
-                2 => bytes[..pos],
-                3 => [.. bytes.AsSpan(0, pos), .. Enumerable.Repeat(m.Value, m.Length), .. bytes.AsSpan(pos)],
-                4 => [.. bytes.AsSpan(0, pos), .. bytes.AsSpan(end)],
-                5 when pos + 4 <= bytes.Length => With(bytes, b => BinaryPrimitives.WriteUInt32BigEndian(b.AsSpan(pos), InterestingInts[m.Value % InterestingInts.Length])),
-                6 => [.. bytes.AsSpan(0, end), .. bytes.AsSpan(pos, end - pos), .. bytes.AsSpan(end)],
-                _ => bytes,
-            };
-        }
-        return bytes;
-    }
-
-    private static byte[] With(byte[] bytes, Action<byte[]> change)
-    {
-        var copy = (byte[])bytes.Clone();
-        change(copy);
-        return copy;
-    }
 }

@@ -1,5 +1,5 @@
-using CycleGanEdge.Tests.Shared;
 using CycleGanEdge.Runtime.Imaging;
+using CycleGanEdge.Tests.Shared;
 
 namespace CycleGanEdge.Runtime.Tests.Reliability;
 

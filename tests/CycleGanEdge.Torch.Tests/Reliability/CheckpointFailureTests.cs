@@ -1,6 +1,6 @@
-using CycleGanEdge.Tests.Shared;
 using System.CommandLine;
 using System.Text.RegularExpressions;
+using CycleGanEdge.Tests.Shared;
 using CycleGanEdge.Torch.Checkpoints;
 using CycleGanEdge.Torch.Tests.Training;
 using CycleGanEdge.Torch.Training;
