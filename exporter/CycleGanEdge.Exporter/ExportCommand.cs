@@ -349,25 +349,11 @@ public static class ExportCommand
             stderr.WriteLine($"error: {source}: file not found");
             return ExitCodes.Usage;
         }
-        byte[] fp32;
-        try
+        if (ModelCheck.Read(source, stderr) is not var (fp32, model)) return ExitCodes.Failure;
+        var problems = ModelCheck.ContractProblems(model);
+        if (problems.Count > 0)
         {
-            fp32 = File.ReadAllBytes(source);
-            var problems = ModelCheck.ContractProblems(ModelProto.Parser.ParseFrom(fp32));
-            if (problems.Count > 0)
-            {
-                stderr.WriteLine($"error: {source}: not a cyclegan-export model: {string.Join("; ", problems)}");
-                return ExitCodes.Failure;
-            }
-        }
-        catch (InvalidProtocolBufferException e)
-        {
-            stderr.WriteLine($"error: {source}: not an ONNX model (damaged or truncated: {e.Message})");
-            return ExitCodes.Failure;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            stderr.WriteLine($"error: {source}: cannot read: {e.Message}");
+            stderr.WriteLine($"error: {source}: not a cyclegan-export model: {string.Join("; ", problems)}");
             return ExitCodes.Failure;
         }
         try

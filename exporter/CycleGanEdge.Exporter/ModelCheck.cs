@@ -101,6 +101,25 @@ public static class ModelCheck
             problems.Add($"{what} '{name}' has {channelDim.DimValue} channels but the metadata says {c}");
     }
 
+    /// <summary>Reads and parses an ONNX file; null after one error line naming it when it cannot.</summary>
+    public static (byte[] Bytes, ModelProto Model)? Read(string path, TextWriter error)
+    {
+        try
+        {
+            byte[] bytes = File.ReadAllBytes(path);
+            return (bytes, ModelProto.Parser.ParseFrom(bytes));
+        }
+        catch (InvalidProtocolBufferException e)
+        {
+            error.WriteLine($"error: {path}: not an ONNX model (damaged or truncated: {e.Message})");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            error.WriteLine($"error: {path}: cannot read: {e.Message}");
+        }
+        return null;
+    }
+
     /// <summary>Runs the whole check, printing one line on success or one error line; returns the exit code.</summary>
     public static int Run(string path, TextWriter output, TextWriter error)
     {
@@ -118,23 +137,7 @@ public static class ModelCheck
             error.WriteLine($"error: {e.Message}");
             return ExitCodes.Failure;
         }
-        byte[] bytes;
-        ModelProto model;
-        try
-        {
-            bytes = File.ReadAllBytes(path);
-            model = ModelProto.Parser.ParseFrom(bytes);
-        }
-        catch (InvalidProtocolBufferException e)
-        {
-            error.WriteLine($"error: {path}: not an ONNX model (damaged or truncated: {e.Message})");
-            return ExitCodes.Failure;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            error.WriteLine($"error: {path}: cannot read: {e.Message}");
-            return ExitCodes.Failure;
-        }
+        if (Read(path, error) is not var (bytes, model)) return ExitCodes.Failure;
 
         var problems = ContractProblems(model);
         if (problems.Count > 0)

@@ -316,6 +316,17 @@ public sealed class QuantizationTests(ITestOutputHelper log) : IDisposable
         Assert.False(File.Exists(output));
     }
 
+    [Fact]
+    public async Task Cli_a_damaged_source_model_is_one_error_line_naming_it()
+    {
+        string model = SaveFp32();
+        string truncated = Path.Combine(_dir, "truncated.onnx");
+        byte[] bytes = File.ReadAllBytes(model);
+        File.WriteAllBytes(truncated, bytes[..(bytes.Length / 2)]);
+        AssertError(await Run(truncated, "--quantize", "int8", "--calibration", CalibrationFolder(2), "-o", Path.Combine(_dir, "x.onnx")),
+            1, $"error: {truncated}: not an ONNX model (damaged or truncated");
+    }
+
     private void AssertError(Result result, int code, string startsWith)
     {
         Assert.Equal(code, result.ExitCode);
