@@ -69,6 +69,8 @@ internal sealed class GeneratorGraph
                 return _graph.Node("LeakyRelu", path, x, OnnxGraph.Float("alpha", (float)leaky.negative_slope));
             case Tanh:
                 return _graph.Node("Tanh", path, x);
+            case Upsample upsample:
+                return EmitNearestUpsample(upsample, path, x);
             case Sigmoid:
                 return _graph.Node("Sigmoid", path, x);
             case Dropout or Identity:
@@ -181,6 +183,23 @@ internal sealed class GeneratorGraph
         long left = padding[0], right = padding[1], top = padding[2], bottom = padding[3];
         string pads = _graph.Int64Initializer($"{path}.pads", [0, 0, top, left, 0, 0, bottom, right]);
         return _graph.Node("Pad", path, [x, pads], OnnxGraph.String("mode", mode));
+    }
+
+    /// <summary>
+    /// torch's nearest upsampling by an integer factor: output pixel i reads input floor(i / factor), which is ONNX
+    /// Resize with asymmetric coordinates and floor rounding. Scales are float32 whatever the tensor type.
+    /// </summary>
+    private string EmitNearestUpsample(Upsample upsample, string path, string x)
+    {
+        double[] factors = upsample.scale_factor.ToArray();
+        if (upsample.mode != UpsampleMode.Nearest || !upsample.size.IsEmpty || factors.Length != 2
+            || factors.Any(f => f != Math.Floor(f) || f < 1))
+            throw new ExportException($"unsupported layer '{path}' ({upsample.GetType().FullName}): only nearest upsampling by whole-number scale factors exports");
+        string scales = _graph.FloatInitializer($"{path}.scales", [1f, 1f, (float)factors[0], (float)factors[1]], [4], asHalf: false);
+        return _graph.Node("Resize", path, [x, "", scales],
+            OnnxGraph.String("mode", "nearest"),
+            OnnxGraph.String("coordinate_transformation_mode", "asymmetric"),
+            OnnxGraph.String("nearest_mode", "floor"));
     }
 
     private string EmitInstanceNorm(InstanceNorm2d norm, string path, string x)

@@ -25,7 +25,8 @@ public sealed class EncoderDecoderGenerator : Module<Tensor, Tensor>
     public readonly Sequential model;
     private readonly int inputNc;
 
-    public EncoderDecoderGenerator(int inputNc, int outputNc, int ngf, string norm, bool useDropout)
+    public EncoderDecoderGenerator(int inputNc, int outputNc, int ngf, string norm, bool useDropout,
+        string upsample = Networks.ConvTransposeUpsampling)
         : base(nameof(EncoderDecoderGenerator))
     {
         NormLayer.Validate(norm);
@@ -48,10 +49,12 @@ public sealed class EncoderDecoderGenerator : Module<Tensor, Tensor>
             layers.Add(new ResnetBlock(ngf * 4, norm, useDropout, useBias));
         layers.AddRange(
         [
-            ConvTranspose2d(ngf * 4, ngf * 2, kernel_size: 4, stride: 2, padding: 1, bias: useBias),
+            Networks.Upsampling2x(upsample, ngf * 4, ngf * 2, useBias,
+                () => ConvTranspose2d(ngf * 4, ngf * 2, kernel_size: 4, stride: 2, padding: 1, bias: useBias)),
             NormLayer.Create(norm, ngf * 2),
             ReLU(),
-            ConvTranspose2d(ngf * 2, ngf, kernel_size: 4, stride: 2, padding: 1, bias: useBias),
+            Networks.Upsampling2x(upsample, ngf * 2, ngf, useBias,
+                () => ConvTranspose2d(ngf * 2, ngf, kernel_size: 4, stride: 2, padding: 1, bias: useBias)),
             NormLayer.Create(norm, ngf),
             ReLU(),
             ReflectionPad2d(2),

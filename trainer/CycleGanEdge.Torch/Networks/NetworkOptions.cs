@@ -11,6 +11,8 @@ public sealed record GeneratorOptions
     /// <summary>One of <see cref="Networks.Norms"/>.</summary>
     public string Norm { get; init; } = "instance";
     public bool UseDropout { get; init; } = false;
+    /// <summary>One of <see cref="Networks.Upsamplings"/>: how the decoder doubles the resolution.</summary>
+    public string Upsample { get; init; } = Networks.ConvTransposeUpsampling;
 }
 
 /// <summary>Everything needed to rebuild a discriminator; saved in every discriminator checkpoint.</summary>

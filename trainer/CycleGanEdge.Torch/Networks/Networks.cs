@@ -17,6 +17,15 @@ public static class Networks
 
     public static IReadOnlyList<string> Norms { get; } = ["instance", "batch", "none"];
 
+    public const string ConvTransposeUpsampling = "convtranspose";
+    public const string ResizeUpsampling = "resize";
+
+    /// <summary>
+    /// convtranspose: the reference's stride-2 transposed convolution. resize: nearest x2 then a 3x3 convolution
+    /// (Odena et al. 2016, the reference FAQ), which cannot make checkerboard patterns from uneven kernel overlap.
+    /// </summary>
+    public static IReadOnlyList<string> Upsamplings { get; } = [ConvTransposeUpsampling, ResizeUpsampling];
+
     public static IReadOnlyList<string> InitTypes { get; } = ["normal", "xavier", "kaiming", "orthogonal"];
 
     public static Module<Tensor, Tensor> CreateGenerator(GeneratorOptions o)
@@ -25,13 +34,14 @@ public static class Networks
         CheckChannels(o.InputNc, o.OutputNc);
         ArgumentOutOfRangeException.ThrowIfLessThan(o.Ngf, 1);
         NormLayer.Validate(o.Norm);
+        CheckName("upsampling", o.Upsample, Upsamplings);
         return o.Arch switch
         {
-            "resnet_9blocks" => new ResnetGenerator(o.InputNc, o.OutputNc, o.Ngf, o.Norm, o.UseDropout, nBlocks: 9),
-            "resnet_6blocks" => new ResnetGenerator(o.InputNc, o.OutputNc, o.Ngf, o.Norm, o.UseDropout, nBlocks: 6),
-            "unet_128" => new UnetGenerator(o.InputNc, o.OutputNc, numDowns: 7, o.Ngf, o.Norm, o.UseDropout),
-            "unet_256" => new UnetGenerator(o.InputNc, o.OutputNc, numDowns: 8, o.Ngf, o.Norm, o.UseDropout),
-            "encoder_decoder" => new EncoderDecoderGenerator(o.InputNc, o.OutputNc, o.Ngf, o.Norm, o.UseDropout),
+            "resnet_9blocks" => new ResnetGenerator(o.InputNc, o.OutputNc, o.Ngf, o.Norm, o.UseDropout, nBlocks: 9, o.Upsample),
+            "resnet_6blocks" => new ResnetGenerator(o.InputNc, o.OutputNc, o.Ngf, o.Norm, o.UseDropout, nBlocks: 6, o.Upsample),
+            "unet_128" => new UnetGenerator(o.InputNc, o.OutputNc, numDowns: 7, o.Ngf, o.Norm, o.UseDropout, o.Upsample),
+            "unet_256" => new UnetGenerator(o.InputNc, o.OutputNc, numDowns: 8, o.Ngf, o.Norm, o.UseDropout, o.Upsample),
+            "encoder_decoder" => new EncoderDecoderGenerator(o.InputNc, o.OutputNc, o.Ngf, o.Norm, o.UseDropout, o.Upsample),
             _ => throw new ArgumentException(UnknownNameMessage("generator arch", o.Arch, GeneratorArchs), nameof(o)),
         };
     }
@@ -49,6 +59,25 @@ public static class Networks
             "pixel" => new PixelDiscriminator(o.InputNc, o.Ndf, o.Norm),
             "global" => new GlobalDiscriminator(o.InputNc, o.Ndf, o.Norm),
             _ => throw new ArgumentException(UnknownNameMessage("discriminator arch", o.Arch, DiscriminatorArchs), nameof(o)),
+        };
+    }
+
+    /// <summary>
+    /// The layer that doubles height and width in a decoder. convtranspose: <paramref name="transposed"/>, the
+    /// reference's layer. resize: a Sequential of nearest x2 upsampling (0) and a 3x3 convolution with zero
+    /// padding 1 (1), so the state_dict key is "&lt;index&gt;.1.weight" where the reference has "&lt;index&gt;.weight".
+    /// </summary>
+    public static Module<Tensor, Tensor> Upsampling2x(string upsample, int inNc, int outNc, bool bias,
+        Func<Module<Tensor, Tensor>> transposed)
+    {
+        ArgumentNullException.ThrowIfNull(transposed);
+        return upsample switch
+        {
+            ConvTransposeUpsampling => transposed(),
+            ResizeUpsampling => Sequential(
+                Upsample(scale_factor: [2.0, 2.0], mode: UpsampleMode.Nearest),
+                Conv2d(inNc, outNc, kernel_size: 3, padding: 1, bias: bias)),
+            _ => throw new ArgumentException(UnknownNameMessage("upsampling", upsample, Upsamplings), nameof(upsample)),
         };
     }
 

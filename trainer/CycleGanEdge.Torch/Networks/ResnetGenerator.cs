@@ -8,14 +8,15 @@ namespace CycleGanEdge.Torch.Networks;
 /// <summary>
 /// The reference ResnetGenerator (reflect padding, transposed-conv upsampling). Layout of <see cref="model"/>:
 /// 0 pad3, 1 conv7, 2 norm, 3 relu, then two stride-2 downs (conv3, norm, relu) at 4..9, then n_blocks
-/// ResnetBlocks at 10.., then two ups (convT3, norm, relu), pad3, conv7 (with bias), tanh.
+/// ResnetBlocks at 10.., then two ups (convT3 or resize-conv, norm, relu), pad3, conv7 (with bias), tanh.
 /// </summary>
 public sealed class ResnetGenerator : Module<Tensor, Tensor>
 {
     public readonly Sequential model;
     private readonly int inputNc;
 
-    public ResnetGenerator(int inputNc, int outputNc, int ngf, string norm, bool useDropout, int nBlocks)
+    public ResnetGenerator(int inputNc, int outputNc, int ngf, string norm, bool useDropout, int nBlocks,
+        string upsample = Networks.ConvTransposeUpsampling)
         : base(nameof(ResnetGenerator))
     {
         ArgumentOutOfRangeException.ThrowIfNegative(nBlocks);
@@ -45,8 +46,8 @@ public sealed class ResnetGenerator : Module<Tensor, Tensor>
         for (int i = 0; i < downsamplings; i++)
         {
             int mult = 1 << (downsamplings - i);
-            layers.Add(ConvTranspose2d(ngf * mult, ngf * mult / 2, kernel_size: 3, stride: 2, padding: 1,
-                output_padding: 1, bias: useBias));
+            layers.Add(Networks.Upsampling2x(upsample, ngf * mult, ngf * mult / 2, useBias,
+                () => ConvTranspose2d(ngf * mult, ngf * mult / 2, kernel_size: 3, stride: 2, padding: 1, output_padding: 1, bias: useBias)));
             layers.Add(NormLayer.Create(norm, ngf * mult / 2));
             layers.Add(ReLU());
         }

@@ -16,7 +16,8 @@ public sealed class UnetGenerator : Module<Tensor, Tensor>
     private readonly int inputNc;
     private readonly int spatialMultiple;
 
-    public UnetGenerator(int inputNc, int outputNc, int numDowns, int ngf, string norm, bool useDropout)
+    public UnetGenerator(int inputNc, int outputNc, int numDowns, int ngf, string norm, bool useDropout,
+        string upsample = Networks.ConvTransposeUpsampling)
         : base(nameof(UnetGenerator))
     {
         if (numDowns < 5)
@@ -25,13 +26,13 @@ public sealed class UnetGenerator : Module<Tensor, Tensor>
         this.inputNc = inputNc;
         spatialMultiple = 1 << numDowns;
 
-        var block = new UnetSkipConnectionBlock(ngf * 8, ngf * 8, ngf * 8, null, norm, UnetSkipConnectionBlock.Position.Innermost, false);
+        var block = new UnetSkipConnectionBlock(ngf * 8, ngf * 8, ngf * 8, null, norm, UnetSkipConnectionBlock.Position.Innermost, false, upsample);
         for (int i = 0; i < numDowns - 5; i++)
-            block = new UnetSkipConnectionBlock(ngf * 8, ngf * 8, ngf * 8, block, norm, UnetSkipConnectionBlock.Position.Middle, useDropout);
-        block = new UnetSkipConnectionBlock(ngf * 4, ngf * 8, ngf * 4, block, norm, UnetSkipConnectionBlock.Position.Middle, false);
-        block = new UnetSkipConnectionBlock(ngf * 2, ngf * 4, ngf * 2, block, norm, UnetSkipConnectionBlock.Position.Middle, false);
-        block = new UnetSkipConnectionBlock(ngf, ngf * 2, ngf, block, norm, UnetSkipConnectionBlock.Position.Middle, false);
-        model = new UnetSkipConnectionBlock(outputNc, ngf, inputNc, block, norm, UnetSkipConnectionBlock.Position.Outermost, false);
+            block = new UnetSkipConnectionBlock(ngf * 8, ngf * 8, ngf * 8, block, norm, UnetSkipConnectionBlock.Position.Middle, useDropout, upsample);
+        block = new UnetSkipConnectionBlock(ngf * 4, ngf * 8, ngf * 4, block, norm, UnetSkipConnectionBlock.Position.Middle, false, upsample);
+        block = new UnetSkipConnectionBlock(ngf * 2, ngf * 4, ngf * 2, block, norm, UnetSkipConnectionBlock.Position.Middle, false, upsample);
+        block = new UnetSkipConnectionBlock(ngf, ngf * 2, ngf, block, norm, UnetSkipConnectionBlock.Position.Middle, false, upsample);
+        model = new UnetSkipConnectionBlock(outputNc, ngf, inputNc, block, norm, UnetSkipConnectionBlock.Position.Outermost, false, upsample);
         RegisterComponents();
     }
 
@@ -58,7 +59,8 @@ public sealed class UnetSkipConnectionBlock : Module<Tensor, Tensor>
     public bool Outermost { get; }
 
     public UnetSkipConnectionBlock(int outerNc, int innerNc, int inputNc, UnetSkipConnectionBlock? submodule,
-        string norm, Position position, bool useDropout) : base(nameof(UnetSkipConnectionBlock))
+        string norm, Position position, bool useDropout, string upsample = Networks.ConvTransposeUpsampling)
+        : base(nameof(UnetSkipConnectionBlock))
     {
         Outermost = position == Position.Outermost;
         bool useBias = NormLayer.UseBias(norm);
@@ -71,18 +73,22 @@ public sealed class UnetSkipConnectionBlock : Module<Tensor, Tensor>
             Position.Outermost =>
             [
                 downconv, submodule!, ReLU(),
-                ConvTranspose2d(innerNc * 2, outerNc, kernel_size: 4, stride: 2, padding: 1), Tanh(),
+                Networks.Upsampling2x(upsample, innerNc * 2, outerNc, bias: true,
+                    () => ConvTranspose2d(innerNc * 2, outerNc, kernel_size: 4, stride: 2, padding: 1)),
+                Tanh(),
             ],
             Position.Innermost =>
             [
                 LeakyReLU(0.2), downconv, ReLU(),
-                ConvTranspose2d(innerNc, outerNc, kernel_size: 4, stride: 2, padding: 1, bias: useBias),
+                Networks.Upsampling2x(upsample, innerNc, outerNc, useBias,
+                    () => ConvTranspose2d(innerNc, outerNc, kernel_size: 4, stride: 2, padding: 1, bias: useBias)),
                 NormLayer.Create(norm, outerNc),
             ],
             _ =>
             [
                 LeakyReLU(0.2), downconv, NormLayer.Create(norm, innerNc), submodule!, ReLU(),
-                ConvTranspose2d(innerNc * 2, outerNc, kernel_size: 4, stride: 2, padding: 1, bias: useBias),
+                Networks.Upsampling2x(upsample, innerNc * 2, outerNc, useBias,
+                    () => ConvTranspose2d(innerNc * 2, outerNc, kernel_size: 4, stride: 2, padding: 1, bias: useBias)),
                 NormLayer.Create(norm, outerNc),
                 .. (useDropout ? new Module<Tensor, Tensor>[] { Dropout(0.5) } : []),
             ],

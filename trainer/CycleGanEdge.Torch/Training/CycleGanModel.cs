@@ -39,11 +39,10 @@ public sealed class CycleGanModel : IDisposable
         _o = options;
         Device = device;
         if (device.type == DeviceType.CPU) TorchSetup.ConfigureCpu(options.OneDnn);
-        bool dropout = !options.NoDropout;
-        GA = Nets.CreateGenerator(new GeneratorOptions { Arch = options.NetG, InputNc = options.InputNc, OutputNc = options.OutputNc, Ngf = options.Ngf, Norm = options.Norm, UseDropout = dropout });
-        GB = Nets.CreateGenerator(new GeneratorOptions { Arch = options.NetG, InputNc = options.OutputNc, OutputNc = options.InputNc, Ngf = options.Ngf, Norm = options.Norm, UseDropout = dropout });
-        DA = Nets.CreateDiscriminator(new DiscriminatorOptions { Arch = options.NetD, InputNc = options.OutputNc, Ndf = options.Ndf, NLayers = options.NLayersD, Norm = options.Norm });
-        DB = Nets.CreateDiscriminator(new DiscriminatorOptions { Arch = options.NetD, InputNc = options.InputNc, Ndf = options.Ndf, NLayers = options.NLayersD, Norm = options.Norm });
+        GA = Nets.CreateGenerator(options.GeneratorA);
+        GB = Nets.CreateGenerator(options.GeneratorB);
+        DA = Nets.CreateDiscriminator(options.DiscriminatorA);
+        DB = Nets.CreateDiscriminator(options.DiscriminatorB);
         foreach (var net in Networks)
         {
             Nets.InitWeights(net.Module, options.InitType, options.InitGain);

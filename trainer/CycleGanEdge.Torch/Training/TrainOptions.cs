@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using CycleGanEdge.Torch.Networks;
 
 namespace CycleGanEdge.Torch.Training;
 
@@ -58,6 +59,8 @@ public sealed record TrainOptions
     public string Norm { get; init; } = "instance";
     /// <summary>The reference CycleGAN sets no_dropout=True: its generators train without dropout.</summary>
     public bool NoDropout { get; init; } = true;
+    /// <summary>How the generators' decoders upsample: convtranspose (the reference) or resize (nearest x2 + 3x3 conv).</summary>
+    public string Upsample { get; init; } = Networks.Networks.ConvTransposeUpsampling;
     public string InitType { get; init; } = "normal";
     public double InitGain { get; init; } = 0.02;
     public int InputNc { get; init; } = 3;
@@ -88,6 +91,23 @@ public sealed record TrainOptions
     public string RunDirectory => Path.Combine(CheckpointsDir, Name);
     public int LastEpoch => NEpochs + NEpochsDecay;
 
+    /// <summary>G_A (A -> B); G_B is the same with the channels swapped.</summary>
+    [JsonIgnore]
+    public GeneratorOptions GeneratorA => new()
+    {
+        Arch = NetG, InputNc = InputNc, OutputNc = OutputNc, Ngf = Ngf, Norm = Norm, UseDropout = !NoDropout, Upsample = Upsample,
+    };
+
+    [JsonIgnore]
+    public GeneratorOptions GeneratorB => GeneratorA with { InputNc = OutputNc, OutputNc = InputNc };
+
+    /// <summary>D_A judges B-domain images; D_B is the same for A-domain images.</summary>
+    [JsonIgnore]
+    public DiscriminatorOptions DiscriminatorA => new() { Arch = NetD, InputNc = OutputNc, Ndf = Ndf, NLayers = NLayersD, Norm = Norm };
+
+    [JsonIgnore]
+    public DiscriminatorOptions DiscriminatorB => DiscriminatorA with { InputNc = InputNc };
+
     /// <summary>Objective switches (the paper's ablations, section 5.1.4).</summary>
     public bool UsesGan => Objective != "cycle-only";
     public bool UsesForwardCycle => Objective is "full" or "cycle-only" or "gan-forward-cycle";
@@ -108,6 +128,12 @@ public sealed record TrainOptions
         OneOf(LrPolicy, LrPolicies, "--lr-policy");
         OneOf(InitType, InitTypes, "--init-type");
         OneOf(Norm, Norms, "--norm");
+        OneOf(NetG, [.. Networks.Networks.GeneratorArchs], "--netG");
+        OneOf(NetD, [.. Networks.Networks.DiscriminatorArchs], "--netD");
+        OneOf(Upsample, [.. Networks.Networks.Upsamplings], "--upsample");
+        Check(double.IsFinite(InitGain) && InitGain > 0, $"--init-gain must be a positive number, not {InitGain.ToString(CultureInfo.InvariantCulture)}");
+        Check(Ngf >= 1 && Ndf >= 1, "--ngf and --ndf must be positive");
+        Check(NLayersD >= 1, "--n-layers-D must be at least 1");
         Check(CropSize > 0 && LoadSize > 0, "--crop-size and --load-size must be positive");
         Check(BatchSize > 0, "--batch-size must be positive");
         Check(InputNc is 1 or 3 && OutputNc is 1 or 3, "--input-nc and --output-nc must be 1 or 3");

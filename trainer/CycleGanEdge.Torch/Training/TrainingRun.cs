@@ -238,11 +238,7 @@ public sealed class TrainingRun
     private void SaveNetworks(CycleGanModel model, string prefix, int epoch, string domainA, string domainB)
     {
         string dir = _o.RunDirectory;
-        bool dropout = !_o.NoDropout;
-        var gA = new GeneratorOptions { Arch = _o.NetG, InputNc = _o.InputNc, OutputNc = _o.OutputNc, Ngf = _o.Ngf, Norm = _o.Norm, UseDropout = dropout };
-        var gB = gA with { InputNc = _o.OutputNc, OutputNc = _o.InputNc };
-        var dA = new DiscriminatorOptions { Arch = _o.NetD, InputNc = _o.OutputNc, Ndf = _o.Ndf, NLayers = _o.NLayersD, Norm = _o.Norm };
-        var dB = dA with { InputNc = _o.InputNc };
+        var (gA, gB, dA, dB) = (_o.GeneratorA, _o.GeneratorB, _o.DiscriminatorA, _o.DiscriminatorB);
         var extra = new Dictionary<string, string> { ["run"] = _o.Name, ["gan_mode"] = _o.GanMode, ["objective"] = _o.Objective };
         var headers = new (string Name, CheckpointHeader Header)[]
         {
@@ -291,6 +287,7 @@ public sealed class TrainingRun
         Same("--ndf", saved.Ndf, _o.Ndf);
         Same("--norm", saved.Norm, _o.Norm);
         Same("--no-dropout", saved.NoDropout, _o.NoDropout);
+        Same("--upsample", saved.Upsample, _o.Upsample);
         Same("--input-nc", saved.InputNc, _o.InputNc);
         Same("--output-nc", saved.OutputNc, _o.OutputNc);
         Same("--pool-size", saved.PoolSize, _o.PoolSize);

@@ -20,6 +20,7 @@ public sealed class TrainOptionSet
     public Option<int> Ndf { get; }
     public Option<string> Norm { get; }
     public Option<bool> NoDropout { get; }
+    public Option<string> Upsample { get; }
     public Option<string> InitType { get; }
     public Option<double> InitGain { get; }
     public Option<int> InputNc { get; }
@@ -48,6 +49,7 @@ public sealed class TrainOptionSet
         Ndf = Add("--ndf", "Discriminator filters in the first conv layer", D.Ndf);
         Norm = Add("--norm", "instance, batch or none", D.Norm);
         NoDropout = Add("--no-dropout", "No dropout in the generator (CycleGAN default: true; --no-dropout false enables it)", D.NoDropout);
+        Upsample = Add("--upsample", "Generator upsampling: convtranspose (the reference) or resize (nearest x2 + 3x3 conv, no checkerboard)", D.Upsample);
         InitType = Add("--init-type", "normal, xavier, kaiming or orthogonal", D.InitType);
         InitGain = Add("--init-gain", "Scale for normal, xavier and orthogonal init", D.InitGain);
         InputNc = Add("--input-nc", "Channels of domain A images (1 or 3)", D.InputNc);
@@ -79,6 +81,7 @@ public sealed class TrainOptionSet
         Ndf = p.GetValue(Ndf),
         Norm = p.GetValue(Norm)!,
         NoDropout = p.GetValue(NoDropout),
+        Upsample = p.GetValue(Upsample)!,
         InitType = p.GetValue(InitType)!,
         InitGain = p.GetValue(InitGain),
         InputNc = p.GetValue(InputNc),
