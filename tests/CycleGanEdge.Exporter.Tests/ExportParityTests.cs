@@ -1,3 +1,5 @@
+using CycleGanEdge.Torch.Networks;
+using CycleGanEdge.Exporter.Onnx;
 using CycleGanEdge.Runtime;
 
 namespace CycleGanEdge.Exporter.Tests;
@@ -6,9 +8,10 @@ public class ExportParityTests
 {
     private static readonly ModelIdentity Identity = new() { SourceSha256 = new string('0', 64) };
 
-    private static ParityReport ExportAndCheck(string arch, string norm, ExportOptions options, bool dropout = false, int channels = 3)
+    private static ParityReport ExportAndCheck(string arch, string norm, ExportOptions options, bool dropout = false, int channels = 3,
+        string upsample = Networks.ConvTransposeUpsampling)
     {
-        var arch_ = TinyGenerators.Options(arch, norm, inputNc: channels, outputNc: channels, dropout: dropout);
+        var arch_ = TinyGenerators.Options(arch, norm, inputNc: channels, outputNc: channels, dropout: dropout, upsample: upsample);
         using var generator = TinyGenerators.Create(arch_);
         var (std, saturated) = TinyGenerators.OutputSpread(generator, arch_);
         Console.WriteLine($"{arch}/{norm}: reference output std {std:G3}, saturated {saturated:P1}");
@@ -33,6 +36,51 @@ public class ExportParityTests
         Assert.Equal(Parity.Float32MaxBound, report.MaxBound);
         Assert.All(report.Samples, s => Assert.InRange(s.MaxAbsDiff, 0, 1e-4));
         Assert.True(report.Passed);
+    }
+
+    /// <summary>
+    /// Resize-conv decoders export as ONNX Resize (nearest, asymmetric, floor) + Conv and match TorchSharp at the
+    /// parity check's two sizes (square, and wider than tall), with no ConvTranspose left in the graph.
+    /// </summary>
+    [Theory]
+    [InlineData("resnet_6blocks", "instance")]
+    [InlineData("unet_128", "instance")]
+    [InlineData("encoder_decoder", "batch")]
+    public void ResizeConvUpsamplingMatchesTorchSharpAtTwoSizes(string arch, string norm)
+    {
+        var report = ExportAndCheck(arch, norm, new ExportOptions(), upsample: Networks.ResizeUpsampling);
+        Assert.Equal(2, report.Samples.Select(s => (s.Height, s.Width)).Distinct().Count());
+        Assert.All(report.Samples, s => Assert.InRange(s.MaxAbsDiff, 0, 1e-4));
+
+        var options = TinyGenerators.Options(arch, norm, upsample: Networks.ResizeUpsampling);
+        using var generator = TinyGenerators.Create(options);
+        var graph = ModelProto.Parser.ParseFrom(OnnxExport.ToBytes(generator, options, new ExportOptions(), Identity)).Graph;
+        int ups = arch.StartsWith("unet", StringComparison.Ordinal) ? 7 : 2;
+        Assert.Equal(ups, graph.Node.Count(n => n.OpType == "Resize"));
+        Assert.DoesNotContain(graph.Node, n => n.OpType == "ConvTranspose");
+    }
+
+    [Fact]
+    public void ResizeConvFp16ExportStaysWithinItsBound()
+    {
+        var report = ExportAndCheck("resnet_6blocks", "instance", new ExportOptions { Fp16 = true }, upsample: Networks.ResizeUpsampling);
+        Assert.True(report.Passed);
+    }
+
+    /// <summary>The same weights with the other upsampling give another function: the option is really in the graph.</summary>
+    [Fact]
+    public void UpsamplingChoiceChangesTheNetwork()
+    {
+        var transposed = TinyGenerators.Options("resnet_6blocks");
+        var resize = transposed with { Upsample = Networks.ResizeUpsampling };
+        using var a = TinyGenerators.Create(transposed);
+        using var b = TinyGenerators.Create(resize);
+        var keysA = a.state_dict().Keys.Where(k => k.StartsWith("model.19", StringComparison.Ordinal)).ToList();
+        var keysB = b.state_dict().Keys.Where(k => k.StartsWith("model.19", StringComparison.Ordinal)).ToList();
+        Assert.Equal(["model.19.weight", "model.19.bias"], keysA);
+        Assert.Equal(["model.19.1.weight", "model.19.1.bias"], keysB);
+        Assert.Equal([16L, 8, 3, 3], a.state_dict()["model.19.weight"].shape); // ConvTranspose: [in, out, k, k]
+        Assert.Equal([8L, 16, 3, 3], b.state_dict()["model.19.1.weight"].shape); // Conv: [out, in, k, k]
     }
 
     [Fact]

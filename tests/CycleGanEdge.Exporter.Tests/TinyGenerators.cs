@@ -6,8 +6,9 @@ namespace CycleGanEdge.Exporter.Tests;
 /// <summary>Small random generators for export tests (ngf 8).</summary>
 internal static class TinyGenerators
 {
-    public static GeneratorOptions Options(string arch, string norm = "instance", int inputNc = 3, int outputNc = 3, bool dropout = false) =>
-        new() { Arch = arch, Ngf = 8, Norm = norm, InputNc = inputNc, OutputNc = outputNc, UseDropout = dropout };
+    public static GeneratorOptions Options(string arch, string norm = "instance", int inputNc = 3, int outputNc = 3, bool dropout = false,
+        string upsample = Networks.ConvTransposeUpsampling) =>
+        new() { Arch = arch, Ngf = 8, Norm = norm, InputNc = inputNc, OutputNc = outputNc, UseDropout = dropout, Upsample = upsample };
 
     /// <summary>
     /// A generator with random weights. With batch norm, training-mode passes first move the running statistics

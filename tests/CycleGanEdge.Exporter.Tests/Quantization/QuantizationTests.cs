@@ -1,3 +1,4 @@
+using CycleGanEdge.Torch.Networks;
 using System.CommandLine;
 using Xunit.Abstractions;
 using CycleGanEdge.Exporter.Onnx;
@@ -59,9 +60,10 @@ public sealed class QuantizationTests(ITestOutputHelper log) : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static byte[] ExportTiny(string arch = "resnet_6blocks", string io = ModelContract.IoFloat32Nchw)
+    private static byte[] ExportTiny(string arch = "resnet_6blocks", string io = ModelContract.IoFloat32Nchw,
+        string upsample = Networks.ConvTransposeUpsampling)
     {
-        var options = TinyGenerators.Options(arch);
+        var options = TinyGenerators.Options(arch, upsample: upsample);
         using var generator = TinyGenerators.Create(options);
         return OnnxExport.ToBytes(generator, options, new ExportOptions { Io = io }, new ModelIdentity { TrainSize = 32 });
     }
@@ -166,6 +168,22 @@ public sealed class QuantizationTests(ITestOutputHelper log) : IDisposable
         int convs = ModelProto.Parser.ParseFrom(fp32).Graph.Node.Count(n => n.OpType == "Conv");
         Assert.Equal(convs, report.IntegerConvolutions);
         Assert.InRange(report.WorstPsnr, 28, 100); // measured 38.4 (encoder_decoder) and 42.3 dB (unet_128)
+    }
+
+    /// <summary>A resize-conv generator has no ConvTranspose: every convolution, upsampling ones included, runs as int8.</summary>
+    [Fact]
+    public void Resize_conv_generator_runs_every_convolution_as_int8()
+    {
+        byte[] fp32 = ExportTiny(upsample: Networks.ResizeUpsampling);
+        var inputs = CalibrationSet.Load(CalibrationFolder(4), Metadata(fp32), TextWriter.Null);
+        var (int8, report) = Int8Quantizer.Quantize(fp32, inputs, new QuantizeOptions());
+        foreach (string line in report.Lines()) log.WriteLine(line);
+        Assert.Empty(ModelCheck.ContractProblems(ModelProto.Parser.ParseFrom(int8)));
+        Assert.Equal(18, report.QuantizedConvolutions);
+        Assert.Equal(18, report.IntegerConvolutions);
+        Assert.False(report.OptimizedOps.ContainsKey("ConvTranspose"));
+        Assert.Equal(2, report.OptimizedOps["Resize"]);
+        Assert.InRange(report.WorstPsnr, 28, 100);
     }
 
     [Fact]

@@ -135,6 +135,30 @@ public class TrainingRunTests
         Assert.Contains("--ngf was 8, now 16", other.Message);
     }
 
+    [Fact]
+    public void Resize_upsampling_is_kept_in_opt_checkpoints_and_resume()
+    {
+        using var data = new TinyDomains(trainCount: 2, testCount: 1);
+        var options = data.Options("resize") with { EvalFreq = 0, Upsample = Networks.Networks.ResizeUpsampling };
+        new TrainingRun(options, TextWriter.Null).Run();
+
+        string dir = options.RunDirectory;
+        Assert.Matches(@"(?m)^ +upsample: resize\s+\[default: convtranspose\]$", File.ReadAllText(Path.Combine(dir, "opt.txt")));
+        var (generator, header) = CheckpointFile.LoadGenerator(Path.Combine(dir, "latest_net_G_A.ckpt"));
+        using (generator)
+        {
+            Assert.Equal(Networks.Networks.ResizeUpsampling, header.Generator!.Upsample);
+            Assert.Contains(generator.modules(), m => m is TorchSharp.Modules.Upsample);
+            Assert.DoesNotContain(generator.modules(), m => m is TorchSharp.Modules.ConvTranspose2d);
+        }
+
+        var other = Assert.Throws<TrainingException>(() =>
+            new TrainingRun(options with { ContinueTrain = true, Upsample = Networks.Networks.ConvTransposeUpsampling }, TextWriter.Null).Run());
+        Assert.Contains("--upsample was resize, now convtranspose", other.Message);
+        var resumed = new TrainingRun(options with { ContinueTrain = true, NEpochs = options.NEpochs + 1 }, TextWriter.Null).Run();
+        Assert.Equal(TrainingOutcome.Completed, resumed.Outcome);
+    }
+
     private static void AssertSameState(TrainOptions expected, TrainOptions actual)
     {
         var (headerE, tensorsE) = CheckpointFile.Load(Path.Combine(expected.RunDirectory, TrainingState.FileName));
