@@ -18,16 +18,11 @@ public static class BenchCommand
     public static Command Create()
     {
         var set = new TrainOptionSet();
-        var iters = set.Add("--iters", "Timed iterations", 20);
-        var warmup = set.Add("--warmup", "Untimed iterations first", 3);
+        var iters = set.Add("--iters", "Timed iterations", 20).AtLeast(1);
+        var warmup = set.Add("--warmup", "Untimed iterations first", 3).AtLeast(0);
         var json = set.Add("--json", "Print one JSON object instead of text", false);
         var command = new Command("bench", "Time one CycleGAN training iteration");
         foreach (var option in set.All) command.Options.Add(option);
-        command.Validators.Add(r =>
-        {
-            if (r.GetValue(iters) < 1) r.AddError("--iters must be at least 1");
-            if (r.GetValue(warmup) < 0) r.AddError("--warmup must be 0 or more");
-        });
         command.SetAction((p, ct) =>
         {
             var output = p.InvocationConfiguration.Output;

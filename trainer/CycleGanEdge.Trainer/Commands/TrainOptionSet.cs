@@ -1,4 +1,5 @@
 using System.CommandLine;
+using CycleGanEdge.Torch.Networks;
 using CycleGanEdge.Torch.Training;
 
 namespace CycleGanEdge.Trainer.Commands;
@@ -42,31 +43,31 @@ public sealed class TrainOptionSet
 
     public TrainOptionSet()
     {
-        NetG = Add("--netG", "Generator: resnet_9blocks, resnet_6blocks, unet_128, unet_256, encoder_decoder", D.NetG);
-        NetD = Add("--netD", "Discriminator: basic (70x70 PatchGAN), n_layers, pixel, global", D.NetD);
-        NLayersD = Add("--n-layers-D", "Discriminator conv layers (netD n_layers)", D.NLayersD);
-        Ngf = Add("--ngf", "Generator filters in the last conv layer", D.Ngf);
-        Ndf = Add("--ndf", "Discriminator filters in the first conv layer", D.Ndf);
-        Norm = Add("--norm", "instance, batch or none", D.Norm);
+        NetG = Choice("--netG", "Generator architecture", D.NetG, Networks.GeneratorArchs);
+        NetD = Choice("--netD", "Discriminator: basic (70x70 PatchGAN), n_layers, pixel, global", D.NetD, Networks.DiscriminatorArchs);
+        NLayersD = Add("--n-layers-D", "Discriminator conv layers (netD n_layers)", D.NLayersD).AtLeast(1);
+        Ngf = Add("--ngf", "Generator filters in the last conv layer", D.Ngf).AtLeast(1);
+        Ndf = Add("--ndf", "Discriminator filters in the first conv layer", D.Ndf).AtLeast(1);
+        Norm = Choice("--norm", "Normalisation layers", D.Norm, Networks.Norms);
         NoDropout = Add("--no-dropout", "No dropout in the generator (CycleGAN default: true; --no-dropout false enables it)", D.NoDropout);
-        Upsample = Add("--upsample", "Generator upsampling: convtranspose (the reference) or resize (nearest x2 + 3x3 conv, no checkerboard)", D.Upsample);
-        InitType = Add("--init-type", "normal, xavier, kaiming or orthogonal", D.InitType);
-        InitGain = Add("--init-gain", "Scale for normal, xavier and orthogonal init", D.InitGain);
+        Upsample = Choice("--upsample", "Generator upsampling: convtranspose (the reference) or resize (nearest x2 + 3x3 conv, no checkerboard)", D.Upsample, Networks.Upsamplings);
+        InitType = Choice("--init-type", "Weight initialisation", D.InitType, Networks.InitTypes);
+        InitGain = Add("--init-gain", "Scale for normal, xavier and orthogonal init", D.InitGain).Above(0);
         InputNc = Add("--input-nc", "Channels of domain A images (1 or 3)", D.InputNc);
         OutputNc = Add("--output-nc", "Channels of domain B images (1 or 3)", D.OutputNc);
-        CropSize = Add("--crop-size", "Training image size (crop after loading)", D.CropSize);
-        BatchSize = Add("--batch-size", "Images per batch", D.BatchSize);
-        GanMode = Add("--gan-mode", "lsgan, vanilla or wgangp (gradient penalty weight --lambda-gp)", D.GanMode);
-        Objective = Add("--objective", "full, gan-only, cycle-only, gan-forward-cycle, gan-backward-cycle (the paper's ablations)", D.Objective);
-        LambdaA = Add("--lambda-A", "Weight of the cycle loss A -> B -> A", D.LambdaA);
-        LambdaB = Add("--lambda-B", "Weight of the cycle loss B -> A -> B", D.LambdaB);
-        LambdaIdentity = Add("--lambda-identity", "Identity loss weight, relative to the cycle weights (0 = off)", D.LambdaIdentity);
-        PoolSize = Add("--pool-size", "Generated images kept for the discriminators (0 = none)", D.PoolSize);
-        Lr = Add("--lr", "Initial Adam learning rate", D.Lr);
-        Beta1 = Add("--beta1", "Adam momentum term", D.Beta1);
+        CropSize = Add("--crop-size", "Training image size (crop after loading)", D.CropSize).AtLeast(4);
+        BatchSize = Add("--batch-size", "Images per batch", D.BatchSize).AtLeast(1);
+        GanMode = Choice("--gan-mode", "GAN objective (wgangp: gradient penalty weight --lambda-gp)", D.GanMode, TrainOptions.GanModes);
+        Objective = Choice("--objective", "Loss terms (the paper's ablations)", D.Objective, TrainOptions.Objectives);
+        LambdaA = Add("--lambda-A", "Weight of the cycle loss A -> B -> A", D.LambdaA).Above(0, orEqual: true);
+        LambdaB = Add("--lambda-B", "Weight of the cycle loss B -> A -> B", D.LambdaB).Above(0, orEqual: true);
+        LambdaIdentity = Add("--lambda-identity", "Identity loss weight, relative to the cycle weights (0 = off)", D.LambdaIdentity).Above(0, orEqual: true);
+        PoolSize = Add("--pool-size", "Generated images kept for the discriminators (0 = none)", D.PoolSize).AtLeast(0);
+        Lr = Add("--lr", "Initial Adam learning rate", D.Lr).Above(0);
+        Beta1 = Add("--beta1", "Adam momentum term", D.Beta1).Above(0, orEqual: true);
         Device = Add("--device", "auto, cpu, cuda or cuda:N", D.Device);
         Seed = Add("--seed", "Seed for weights, data order and every random draw", D.Seed);
-        Threads = Add("--threads", "Torch CPU threads (0 = all cores)", D.Threads);
+        Threads = Add("--threads", "Torch CPU threads (0 = all cores)", D.Threads).AtLeast(0);
         OneDnn = Add("--onednn", "oneDNN CPU kernels (default: on, ~2.5x faster; --onednn false uses libtorch's own, slower kernels)", D.OneDnn);
     }
 
@@ -102,6 +103,20 @@ public sealed class TrainOptionSet
         Threads = p.GetValue(Threads),
         OneDnn = p.GetValue(OneDnn),
     };
+
+    /// <summary>A string option whose values the parser checks and --help lists.</summary>
+    public Option<string> Choice(string name, string description, string defaultValue, IReadOnlyList<string> choices)
+    {
+        var option = Add(name, description, defaultValue);
+        option.HelpName = string.Join('|', choices);
+        option.Validators.Add(r =>
+        {
+            string? value = r.GetValueOrDefault<string>();
+            if (value is null || !choices.Contains(value))
+                r.AddError($"{name} '{value}' is not one of: {string.Join(", ", choices)}");
+        });
+        return option;
+    }
 
     public Option<T> Add<T>(string name, string description, T defaultValue)
     {

@@ -1,0 +1,33 @@
+using System.CommandLine;
+using System.Globalization;
+
+namespace CycleGanEdge.Trainer.Commands;
+
+/// <summary>
+/// Range rules checked by the parser, so a bad number is a one-line usage error (exit 2) before any work starts,
+/// never an exception from deep inside the networks or the data loader.
+/// </summary>
+public static class OptionRules
+{
+    public static Option<int> AtLeast(this Option<int> option, int min)
+    {
+        option.Validators.Add(r =>
+        {
+            int value = r.GetValueOrDefault<int>();
+            if (value < min) r.AddError($"{option.Name} must be at least {min}, not {value}");
+        });
+        return option;
+    }
+
+    /// <summary>A finite number greater than <paramref name="min"/> (or equal to it when <paramref name="orEqual"/>).</summary>
+    public static Option<double> Above(this Option<double> option, double min, bool orEqual = false)
+    {
+        option.Validators.Add(r =>
+        {
+            double value = r.GetValueOrDefault<double>();
+            if (!double.IsFinite(value) || value < min || (!orEqual && value == min))
+                r.AddError($"{option.Name} must be a number {(orEqual ? "of at least" : "above")} {min.ToString(CultureInfo.InvariantCulture)}, not {value.ToString(CultureInfo.InvariantCulture)}");
+        });
+        return option;
+    }
+}
