@@ -44,6 +44,8 @@ public static class EvalCommand
         b2a.AcceptExistingOnly();
         var classifier = new Option<FileInfo>("--classifier") { Description = "Domain classifier ONNX (cyclegan-train classifier): share of images classified as the target domain" };
         classifier.AcceptExistingOnly();
+        var recolour = new Option<DirectoryInfo>("--recolour-palette") { Description = "Adds a baseline row: --input with every pixel snapped to a 32-colour palette of these images (a pure recolouring)" };
+        recolour.AcceptExistingOnly();
         var targetDomain = new Option<string?>("--target-domain") { Description = "With --classifier: the target domain, by name or A/B (default: the first --model's output domain)" };
         var output = new Option<DirectoryInfo>("--out", "-o") { Description = "Report folder", DefaultValueFactory = _ => new DirectoryInfo("eval-report") };
         var gridCount = SharedOptions.NonNegative(new Option<int>("--grid") { Description = "Example inputs shown in index.html", DefaultValueFactory = _ => 8 });
@@ -53,7 +55,7 @@ public static class EvalCommand
 
         var command = new Command("eval", "FID/KID against real images, PSNR/SSIM/L1 against paired ground truth, cycle L1; several models in one report")
         {
-            models, input, translated, real, truth, features, layer, imageSize, normalize, batch, kidSubset, kidSubsets, a2b, b2a, classifier, targetDomain, output, gridCount, cacheDir, provider, threads,
+            models, input, translated, real, truth, features, layer, imageSize, normalize, batch, kidSubset, kidSubsets, a2b, b2a, classifier, targetDomain, recolour, output, gridCount, cacheDir, provider, threads,
         };
         command.Validators.Add(r =>
         {
@@ -66,6 +68,7 @@ public static class EvalCommand
             if (r.GetValue(real) is not null && r.GetValue(features) is null && r.GetValue(classifier) is null)
                 r.AddError("--real is used with --features (FID/KID) or --classifier (reference row)");
             if (r.GetValue(targetDomain) is not null && r.GetValue(classifier) is null) r.AddError("--target-domain needs --classifier");
+            if (r.GetValue(recolour) is not null && r.GetValue(input) is null) r.AddError("--recolour-palette needs --input (the images to recolour)");
         });
         command.SetAction(parse =>
         {
@@ -95,6 +98,12 @@ public static class EvalCommand
                 }
                 foreach (var dir in parse.GetValue(translated) ?? [])
                     candidates.Add(new Candidate(UniqueName(dir.Name, candidates), LoadFolder(dir.FullName, io.Error)));
+                if (parse.GetValue(recolour) is { } paletteDir)
+                {
+                    var palette = PaletteSnap.Palette(LoadFolder(paletteDir.FullName, io.Error).Select(x => x.Image));
+                    candidates.Add(new Candidate(UniqueName($"recolour to {paletteDir.Name} palette", candidates),
+                        [.. inputs.Select(x => (x.Name, PaletteSnap.Snap(x.Image, palette)))]));
+                }
 
                 var rows = candidates.Select(c => new EvalRow(c.Name, c.Images.Count, null, null, null, null, null, null)).ToList();
 

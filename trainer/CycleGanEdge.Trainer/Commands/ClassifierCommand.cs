@@ -36,11 +36,12 @@ public static class ClassifierCommand
         var threads = new Option<int>("--threads") { Description = "Torch CPU threads (0 = all cores)", DefaultValueFactory = _ => d.Threads }.AtLeast(0);
         var domainA = new Option<string?>("--domain-a") { Description = "Name of domain A (default: from a data root named a2b, else A)" };
         var domainB = new Option<string?>("--domain-b") { Description = "Name of domain B (default: from a data root named a2b, else B)" };
+        var colour = new Option<bool>("--colour-augment") { Description = "Random hue, saturation, contrast and brightness per training image, so palette alone cannot decide (--colour-augment false: raw colours)", DefaultValueFactory = _ => d.ColourAugment };
         var output = new Option<FileInfo>("--output", "-o") { Description = "The classifier ONNX to write", Required = true };
 
         var command = new Command("classifier", "Train a domain classifier (A vs B) for evaluation and write it as ONNX")
         {
-            dataRoot, phase, testRoot, size, epochs, batch, lr, width, max, seed, threads, domainA, domainB, output,
+            dataRoot, phase, testRoot, size, epochs, batch, lr, width, max, seed, threads, domainA, domainB, colour, output,
         };
         command.SetAction(p => Run(new ClassifierOptions
         {
@@ -57,6 +58,7 @@ public static class ClassifierCommand
             Threads = p.GetValue(threads),
             DomainA = p.GetValue(domainA),
             DomainB = p.GetValue(domainB),
+            ColourAugment = p.GetValue(colour),
         }, p.GetValue(output)!.FullName, p.InvocationConfiguration.Output, p.InvocationConfiguration.Error));
         return command;
     }

@@ -16,6 +16,9 @@ public static class DataCommand
         command.Subcommands.Add(Kind("emoji",
             "Two emoji styles as unpaired domains: Noto (A, Apache-2.0) and Twemoji (B, CC-BY-4.0), fetched once with npm",
             withFrom: false, (options, _, log, ct) => DataKinds.Emoji(options, log, ct)));
+        command.Subcommands.Add(Kind("fluent",
+            "Microsoft Fluent Emoji, flat (A) and 3D (B): the same drawings in two shading styles (MIT), fetched once with npm",
+            withFrom: false, (options, _, log, ct) => DataKinds.Fluent(options, log, ct)));
         command.Subcommands.Add(Kind("colorize",
             "Gray (A) to colour (B); the test split keeps the true colour (default images: the Twemoji set)",
             withFrom: true, (options, p, log, ct) => DataKinds.Colorize(options, p.From, log, ct)));

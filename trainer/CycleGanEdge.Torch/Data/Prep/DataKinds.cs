@@ -36,6 +36,47 @@ public static class DataKinds
         "(https://creativecommons.org/licenses/by/4.0/), " +
         $"from the npm package `{TwitterPackage}` {EmojiVersion} (emoji-data by Cal Henderson, MIT). Credit them when you share results.";
 
+    public const string FluentVersion = "1.1.0";
+    public const string FluentFlatPackage = "@lobehub/fluent-emoji-flat";
+    public const string Fluent3dPackage = "@lobehub/fluent-emoji-3d";
+    /// <summary>The 3D set's images are 256x256; the flat SVGs are drawn at the same size before the common resize.</summary>
+    private const int FluentDrawSide = 256;
+
+    private const string FluentCredit =
+        "Fluent Emoji by Microsoft, MIT License (https://github.com/microsoft/fluentui-emoji), from the npm packages " +
+        $"`{FluentFlatPackage}` (flat style, SVG, drawn to pixels with Svg.Skia) and `{Fluent3dPackage}` (3D style, 256x256 WebP), " +
+        $"version {FluentVersion}, published by LobeHub (MIT).";
+
+    /// <summary>
+    /// Microsoft's Fluent Emoji in two renderings of the same drawings: flat (A) and 3D (B). Shapes match, so the
+    /// task is shading and texture style, and the true 3D image of every test emoji is known.
+    /// </summary>
+    public static DatasetCounts Fluent(PrepOptions options, TextWriter log, CancellationToken ct = default)
+    {
+        CheckOutput(options);
+        string flatSvg = Path.Combine(NpmPackage.Fetch(FluentFlatPackage, FluentVersion, options.Cache,
+            name => name is "package.json" or "README.md" || (name.StartsWith("assets/", StringComparison.Ordinal) && name.EndsWith(".svg", StringComparison.Ordinal)),
+            log, ct), "assets");
+        string threeD = Path.Combine(NpmPackage.Fetch(Fluent3dPackage, FluentVersion, options.Cache,
+            name => name is "package.json" or "README.md" || (name.StartsWith("assets/", StringComparison.Ordinal) && name.EndsWith(".webp", StringComparison.Ordinal)),
+            log, ct), "assets");
+        string flat = SvgRaster.DrawFolder(flatSvg, Path.Combine(options.Cache, $"fluent-flat-{FluentVersion}-{FluentDrawSide}px"), FluentDrawSide, log, ct);
+        var namesA = Names(flat, "*.png");
+        var namesB = Names(threeD, "*.webp");
+        var shared = namesA.Intersect(namesB, StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray();
+        if (shared.Length == 0)
+            throw new DatasetException($"{flat} and {threeD} have no emoji in common.");
+        log.WriteLine($"fluent: {namesA.Count} flat, {namesB.Count} 3D, {shared.Length} in both");
+        var a = shared.Select(n => new SourceImage(n, EmojiGroup(n), Path.Combine(flat, n + ".png"))).ToArray();
+        var b = shared.Select(n => new SourceImage(n, EmojiGroup(n), Path.Combine(threeD, n + ".webp"))).ToArray();
+        return Make(options, "Fluent Emoji styles: flat (A) to 3D (B)", a, b, log, ct,
+            what: ("Fluent flat emoji", "Fluent 3D emoji"),
+            sources: [FluentCredit],
+            notes: "Emoji are split by code point; an emoji and its skin-tone variants count as one, so the two " +
+                   "training folders never show the same emoji in either style. Test pairs share file names " +
+                   "(the code point): testA/x.png and testB/x.png are the same emoji in the two styles.");
+    }
+
     /// <summary>Noto (A) and Twemoji (B) styles of the emoji both sets draw; skin tones stay with their base emoji.</summary>
     public static DatasetCounts Emoji(PrepOptions options, TextWriter log, CancellationToken ct = default)
     {
@@ -133,9 +174,11 @@ public static class DataKinds
         return Path.Combine(folder, "img", set, "64");
     }
 
-    private static HashSet<string> PngNames(string folder) =>
+    private static HashSet<string> PngNames(string folder) => Names(folder, "*.png");
+
+    private static HashSet<string> Names(string folder, string pattern) =>
         Directory.Exists(folder)
-            ? Directory.EnumerateFiles(folder, "*.png").Select(Path.GetFileNameWithoutExtension).OfType<string>().ToHashSet(StringComparer.Ordinal)
+            ? Directory.EnumerateFiles(folder, pattern).Select(Path.GetFileNameWithoutExtension).OfType<string>().ToHashSet(StringComparer.Ordinal)
             : throw new DatasetException($"{folder}: folder not found (delete the cache folder above it and run again).");
 
     /// <summary>The emoji without skin-tone modifiers (U+1F3FB..U+1F3FF): "1f44b-1f3fd" → "1f44b".</summary>

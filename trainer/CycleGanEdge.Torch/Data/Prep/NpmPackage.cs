@@ -21,7 +21,10 @@ public static class NpmPackage
 
     /// <summary>Folder holding the package's files (without the archive's leading "package/").</summary>
     public static string CachedFolder(string cache, string package, string version) =>
-        Path.Combine(cache, "npm", $"{package}-{version}");
+        Path.Combine(cache, "npm", $"{FolderName(package)}-{version}");
+
+    /// <summary>A scoped name (@scope/name) as one folder name.</summary>
+    private static string FolderName(string package) => package.Replace('/', '+');
 
     /// <param name="include">Chooses files by their path inside the package, e.g. "img/google/64/1f600.png".</param>
     public static string Fetch(string package, string version, string cache, Func<string, bool> include,
@@ -34,7 +37,7 @@ public static class NpmPackage
             return final;
         }
         // Work folders beside the final one; the finished folder appears with one rename, so a partial fetch never counts.
-        string work = Path.Combine(cache, "npm", $".{package}-{version}.{Guid.NewGuid():N}");
+        string work = Path.Combine(cache, "npm", $".{FolderName(package)}-{version}.{Guid.NewGuid():N}");
         string download = Path.Combine(work, "download");
         string extract = Path.Combine(work, "files");
         Directory.CreateDirectory(download);
