@@ -1,6 +1,6 @@
 #:project ../runtime/CycleGanEdge.Runtime/CycleGanEdge.Runtime.csproj
 // Measurements for benchmarks/TILES.md (issue 15): tiled vs whole-image output, big images, video flicker.
-//   nice -n 10 dotnet run -c Release benchmarks/tiles.cs -- tiles   MODEL.onnx            # 1024x1024 and 2048x1536
+//   nice -n 10 dotnet run -c Release benchmarks/tiles.cs -- tiles   MODEL.onnx [WxH ...]  # default 1024x1024 and 2048x1536; TILES=256,512 OVERLAPS=32,64
 //   nice -n 10 dotnet run -c Release benchmarks/tiles.cs -- mosaic  MODEL_DIR_testA W H OUT.png
 //   nice -n 10 dotnet run -c Release benchmarks/tiles.cs -- flicker MODEL.onnx            # generated clips, 320x192
 using System.Diagnostics;
@@ -19,16 +19,19 @@ if (mode == "mosaic")
 var cpu = new TranslatorOptions { Provider = "cpu", Threads = 1, Tile = 0 };
 if (mode == "tiles")
 {
-    foreach (var (w, h) in new[] { (1024, 1024), (2048, 1536) })
+    var sizes = args.Length > 2 ? args[2..].Select(a => a.Split('x')).Select(p => (int.Parse(p[0]), int.Parse(p[1]))).ToArray() : [(1024, 1024), (2048, 1536)];
+    int[] tiles = Environment.GetEnvironmentVariable("TILES")?.Split(',').Select(int.Parse).ToArray() ?? [256, 512];
+    int[] overlaps = Environment.GetEnvironmentVariable("OVERLAPS")?.Split(',').Select(int.Parse).ToArray() ?? [64];
+    foreach (var (w, h) in sizes)
     {
-        var img = Mosaic(Emoji, w, h);
+        var img = Environment.GetEnvironmentVariable("IMAGE") == "scene" ? Scene(Emoji, w, h) : Mosaic(Emoji, w, h);
         using var whole = Translator.Open(args[1], cpu);
-        var (expected, wholeMs) = Timed(whole, img);
+        var (expected, wholeMs) = Timed(whole, img, runs: 3); // the first run includes ONNX Runtime's set-up at this size; tiled runs report one run
         Console.WriteLine($"## {w}x{h}: whole image {wholeMs:0} ms");
         Console.WriteLine("| tile | overlap | statistics | passes | mean abs diff | max abs diff | seam score (untiled at same lines) | time vs whole |");
         Console.WriteLine("|---|---|---|---|---|---|---|---|");
-        foreach (int tile in new[] { 256, 512 })
-            foreach (int overlap in new[] { 32, 64 })
+        foreach (int tile in tiles)
+            foreach (int overlap in overlaps)
                 foreach (var norm in new[] { TileNorm.Tile, TileNorm.Thumbnail, TileNorm.Image })
                 {
                     using var t = Translator.Open(args[1], cpu with { Tile = tile, TileOverlap = overlap, TileNorm = norm });
@@ -47,7 +50,7 @@ if (mode == "flicker")
     foreach (var (name, dx) in new[] { ("static camera, flashing object", 0), ("pan 3 px/frame, flashing object", 3) })
     {
         const int w = 320, h = 192, frames = 30;
-        var inputs = Clip(w, h, frames, dx);
+        var inputs = FlickerMeasure.GeneratedClip(w, h, frames, dx);
         var perFrame = new List<byte[]>();
         var filtered = new List<byte[]>();
         var filter = new TemporalFilter();
@@ -64,7 +67,6 @@ if (mode == "flicker")
             filter.Apply(frame, copy, w, h);
             filterMs += clock.Elapsed.TotalMilliseconds;
             filtered.Add(copy);
-            if (Environment.GetEnvironmentVariable("SHIFTS") is not null) Console.Write($"{filter.LastShift} ");
         }
         var (before, coverage) = FlickerMeasure.Measure(inputs, perFrame, w, h, dx);
         var (after, _) = FlickerMeasure.Measure(inputs, filtered, w, h, dx);
@@ -75,12 +77,11 @@ if (mode == "flicker")
     }
 }
 
-static (RgbaImage, double) Timed(Translator t, RgbaImage img)
+static (RgbaImage, double) Timed(Translator t, RgbaImage img, int runs = 1)
 {
-    t.Translate(img); // warm-up
     double best = double.MaxValue;
     RgbaImage result = img;
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < runs; i++)
     {
         var clock = Stopwatch.StartNew();
         result = t.Translate(img);
@@ -149,6 +150,37 @@ static double SeamScore(RgbaImage img, (List<int> Xs, List<int> Ys) lines, int o
     return border / nb / (rest / nr);
 }
 
+// Four emoji of the test split scaled up to about half the image height, on a sky-like vertical gradient: tiles see
+// very different content (plain sky, parts of one emoji), so per-tile statistics differ strongly.
+static RgbaImage Scene(string folder, int w, int h)
+{
+    var files = Directory.GetFiles(folder, "*.png").OrderBy(f => f, StringComparer.Ordinal).Take(4).ToArray();
+    int side = h / 2;
+    var px = new byte[w * h * 4];
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+        {
+            int d = (y * w + x) * 4;
+            px[d] = (byte)(90 + 150 * y / h);
+            px[d + 1] = (byte)(150 + 90 * y / h);
+            px[d + 2] = 235;
+            px[d + 3] = 255;
+        }
+    for (int e = 0; e < files.Length; e++)
+    {
+        var big = Translator.Resize(ImageCodec.Decode(files[e]), side, side);
+        int ox = e * (w - side) / Math.Max(1, files.Length - 1), oy = e % 2 == 0 ? h / 8 : h / 2 - h / 8;
+        for (int y = 0; y < side; y++)
+            for (int x = 0; x < side; x++)
+            {
+                int s = (y * side + x) * 4, d = ((oy + y) * w + ox + x) * 4;
+                int a = big.HasAlpha ? big.Pixels[s + 3] : 255;
+                for (int c = 0; c < 3; c++) px[d + c] = (byte)((big.Pixels[s + c] * a + px[d + c] * (255 - a) + 127) / 255);
+            }
+    }
+    return new RgbaImage(w, h, px, hasAlpha: false);
+}
+
 // Emoji of the test split composited on white, 64 px cells, row by row (repeating): what the model was trained on.
 static RgbaImage Mosaic(string folder, int w, int h)
 {
@@ -165,38 +197,4 @@ static RgbaImage Mosaic(string folder, int w, int h)
             px[d + 3] = 255;
         }
     return new RgbaImage(w, h, px, hasAlpha: false);
-}
-
-// A static textured scene (or one panning by dx px/frame) with a square whose colour changes every frame: the
-// changing square moves every instance norm's statistics, so per-frame translation flickers everywhere.
-static List<byte[]> Clip(int w, int h, int frames, int dx)
-{
-    var rng = new Random(5);
-    int sceneW = w + dx * frames;
-    var scene = new byte[sceneW * h * 3];
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < sceneW; x++)
-        {
-            int i = (y * sceneW + x) * 3;
-            scene[i] = (byte)(128 + 100 * Math.Sin(x * 0.05) * Math.Cos(y * 0.03));
-            scene[i + 1] = (byte)((x * 7 + y * 3) % 256);
-            scene[i + 2] = (byte)rng.Next(100, 156);
-        }
-    var clip = new List<byte[]>();
-    for (int t = 0; t < frames; t++)
-    {
-        var f = new byte[w * h * 3];
-        int offset = sceneW - w - t * dx; // the camera pans left, so content moves right by dx per frame
-        for (int y = 0; y < h; y++)
-            Array.Copy(scene, (y * sceneW + offset) * 3, f, y * w * 3, w * 3);
-        byte r = (byte)rng.Next(256), g = (byte)rng.Next(256), b = (byte)rng.Next(256);
-        for (int y = h / 3; y < h / 3 + h / 4; y++)
-            for (int x = w / 3; x < w / 3 + h / 4; x++)
-            {
-                int i = (y * w + x) * 3;
-                (f[i], f[i + 1], f[i + 2]) = (r, g, b);
-            }
-        clip.Add(f);
-    }
-    return clip;
 }

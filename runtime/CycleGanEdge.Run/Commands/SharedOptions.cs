@@ -23,7 +23,8 @@ public static class SharedOptions
     public static Option<int> Threads() => NonNegative(new Option<int>("--threads") { Description = "Threads per model run (0 = ONNX Runtime decides)" });
 
     /// <summary>--tile, --tile-overlap, --max-memory and --tile-norm: how images too large for memory run (translate and video).</summary>
-    public sealed class Tiling
+    /// <param name="defaultNorm">image for translate; video defaults to thumbnail, one pass per frame.</param>
+    public sealed class Tiling(string defaultNorm = "image")
     {
         public Option<int?> Tile { get; } = new("--tile")
         {
@@ -40,13 +41,13 @@ public static class SharedOptions
         public Option<int> Overlap { get; } = NonNegative(new Option<int>("--tile-overlap") { Description = "Pixels shared by neighbouring tiles", DefaultValueFactory = _ => new TranslatorOptions().TileOverlap });
         public Option<long> MaxMemory { get; } = AtLeastOne(new Option<long>("--max-memory")
         {
-            Description = "Memory budget of one model run in MB (an estimate from the model's size); larger images run in tiles " +
-                          $"[default: a quarter of this machine's memory, {TranslatorOptions.DefaultMaxMemory >> 20}]",
+            Description = "Memory budget of one model run in MB (estimated from the model's ngf); larger images run in tiles [default: a quarter of this machine's memory]",
         });
         public Option<string> Norm { get; } = new Option<string>("--tile-norm")
         {
-            Description = "Statistics of the instance norms in tiles: image (the whole image's, exact, 2-3 passes), thumbnail (a downscaled copy's, 1 pass), tile (each tile's own: seams)",
-            DefaultValueFactory = _ => "image",
+            Description = "Statistics of instance norms in tiles: image (the whole image's: exact, up to one pass over the tiles per norm layer), " +
+                          "thumbnail (a downscaled copy's: one pass, colours can shift), tile (each tile's own: seams)",
+            DefaultValueFactory = _ => defaultNorm,
         }.AcceptOnlyFromAmong("image", "thumbnail", "tile");
 
         public IEnumerable<Option> All => [Tile, Overlap, MaxMemory, Norm];

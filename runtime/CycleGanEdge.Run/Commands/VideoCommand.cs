@@ -26,7 +26,7 @@ public static class VideoCommand
         {
             Description = "Reduce flicker: blend each output with the previous one where the input did not change (following a global pan)",
         };
-        var tiling = new SharedOptions.Tiling();
+        var tiling = new SharedOptions.Tiling(defaultNorm: "thumbnail");
 
         var command = new Command("video", "Translate every frame of a video (file, stream URL or camera); audio is kept from the source")
         {

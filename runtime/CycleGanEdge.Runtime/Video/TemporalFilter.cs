@@ -143,4 +143,42 @@ public static class FlickerMeasure
                 }
         return n == 0 ? 0 : sum / n;
     }
+
+    /// <summary>
+    /// A generated RGB24 clip: a static textured scene (or one panning right by <paramref name="dx"/> px per frame) with a
+    /// square, fixed on screen, whose colour changes every frame. The square moves every instance norm's statistics, so
+    /// per-frame translation flickers everywhere; elsewhere consecutive inputs are exactly equal (after the pan).
+    /// </summary>
+    public static List<byte[]> GeneratedClip(int width, int height, int frames, int dx, int seed = 5)
+    {
+        var rng = new Random(seed);
+        int sceneW = width + dx * frames;
+        var scene = new byte[sceneW * height * 3];
+        for (int y = 0; y < height; y++)
+            for (int x = 0; x < sceneW; x++)
+            {
+                int i = (y * sceneW + x) * 3;
+                scene[i] = (byte)(128 + 100 * Math.Sin(x * 0.05) * Math.Cos(y * 0.03));
+                scene[i + 1] = (byte)((x * 7 + y * 3) % 256);
+                scene[i + 2] = (byte)rng.Next(100, 156);
+            }
+        var clip = new List<byte[]>();
+        int side = height / 4;
+        for (int t = 0; t < frames; t++)
+        {
+            var f = new byte[width * height * 3];
+            int offset = sceneW - width - t * dx; // the view moves left over the scene: content moves right
+            for (int y = 0; y < height; y++)
+                Array.Copy(scene, (y * sceneW + offset) * 3, f, y * width * 3, width * 3);
+            byte r = (byte)rng.Next(256), g = (byte)rng.Next(256), b = (byte)rng.Next(256);
+            for (int y = height / 3; y < height / 3 + side; y++)
+                for (int x = width / 3; x < width / 3 + side; x++)
+                {
+                    int i = (y * width + x) * 3;
+                    (f[i], f[i + 1], f[i + 2]) = (r, g, b);
+                }
+            clip.Add(f);
+        }
+        return clip;
+    }
 }

@@ -139,6 +139,8 @@ public class TranslateCommandTests
     [InlineData("--no-such-option", "1")]
     [InlineData("--tile", "abc")]      // validators also see values that failed to convert
     [InlineData("--threads", "two")]
+    [InlineData("--tile-norm", "median")]
+    [InlineData("--max-memory", "0")]
     public async Task Bad_options_are_usage_errors(string option, string value)
     {
         string dir = MixedFolder();
@@ -188,6 +190,27 @@ public class TranslateCommandTests
             var b = ImageCodec.Decode(Path.Combine(dir, "tiled", Path.GetRelativePath(Path.Combine(dir, "plain"), f)));
             Assert.True(TestImages.MaxDifference(a.Pixels, b.Pixels) <= 1, f);
         }
+    }
+
+    [Fact]
+    public async Task Auto_tiles_past_the_memory_budget_and_matches_the_whole_image()
+    {
+        // An instance-norm model: with the default --tile-norm image the tiles use the whole image's statistics.
+        string dir = TestFiles.TempFolder();
+        string model = TestModels.Save(TestModels.SmallConvNet("instance"), dir);
+        Directory.CreateDirectory(Path.Combine(dir, "in"));
+        WriteImage(Path.Combine(dir, "in", "big.png"), TestImages.Random(300, 200), ImageFormat.Png);
+        var whole = await CliRunner.RunAsync("translate", "-m", model, Path.Combine(dir, "in"), "-o", Path.Combine(dir, "whole"), "--tile", "0");
+        var auto = await CliRunner.RunAsync("translate", "-m", model, Path.Combine(dir, "in"), "-o", Path.Combine(dir, "auto"), "--max-memory", "1");
+        Assert.Equal((0, 0), (whole.ExitCode, auto.ExitCode));
+        var a = ImageCodec.Decode(Path.Combine(dir, "whole", "big.png"));
+        var b = ImageCodec.Decode(Path.Combine(dir, "auto", "big.png"));
+        Assert.True(TestImages.MaxDifference(a.Pixels, b.Pixels) <= 1);
+        // The same run cut into tiles that normalise on their own does differ.
+        var plain = await CliRunner.RunAsync("translate", "-m", model, Path.Combine(dir, "in"), "-o", Path.Combine(dir, "plain"), "--max-memory", "1", "--tile-norm", "tile");
+        Assert.Equal(0, plain.ExitCode);
+        Assert.Contains("--tile-norm tile normalises each tile on its own", plain.Error);
+        Assert.True(TestImages.MeanDifference(a.Pixels, ImageCodec.Decode(Path.Combine(dir, "plain", "big.png")).Pixels) > 1);
     }
 
     [Fact]
