@@ -72,6 +72,13 @@ public static class SessionFactory
             sessionOptions.GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL;
             if (options.Threads > 0)
                 sessionOptions.IntraOpNumThreads = options.Threads;
+            if (rewritten is not null)
+            {
+                // The tiling session runs two shapes (thumbnail, tile): without the arena and per-shape memory
+                // patterns, ONNX Runtime returns each run's memory, so the peak is one run's, not the sum rounded up.
+                sessionOptions.EnableCpuMemArena = false;
+                sessionOptions.EnableMemoryPattern = false;
+            }
             try
             {
                 switch (provider)
