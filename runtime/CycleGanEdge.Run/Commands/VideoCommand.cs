@@ -122,7 +122,7 @@ public static class VideoCommand
                 (filter is null ? "" : ", temporal filter on"));
             return stop.IsCancellationRequested ? ExitCodes.Interrupted : ExitCodes.Success;
         }
-        catch (Exception e) when (e is FfmpegException or IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is FfmpegException or IOException or UnauthorizedAccessException or InvalidModelException or InvalidOperationException)
         {
             io.Error.WriteLine($"error: {e.Message}");
             return ExitCodes.SomeFailed;

@@ -214,6 +214,31 @@ public class TranslateCommandTests
     }
 
     [Fact]
+    public async Task A_model_that_cannot_be_tiled_fails_its_large_images_in_one_line()
+    {
+        // The same instance-norm model with a weight moved to an external data file: ONNX Runtime loads it, but
+        // the tiling rewrite needs a single file. Small images still run whole; the large one fails, named with its reason.
+        string dir = TestFiles.TempFolder();
+        var model = CycleGanEdge.Runtime.Onnx.ModelProto.Parser.ParseFrom(TestModels.SmallConvNet("instance"));
+        var weight = model.Graph.Initializer.First(t => t.Name == "c1.w");
+        File.WriteAllBytes(Path.Combine(dir, "c1.w.bin"), weight.RawData.ToByteArray());
+        weight.ExternalData.Add(new CycleGanEdge.Runtime.Onnx.StringStringEntryProto { Key = "location", Value = "c1.w.bin" });
+        weight.DataLocation = CycleGanEdge.Runtime.Onnx.TensorProto.Types.DataLocation.External;
+        weight.RawData = Google.Protobuf.ByteString.Empty;
+        string path = Path.Combine(dir, "external.onnx");
+        File.WriteAllBytes(path, Google.Protobuf.MessageExtensions.ToByteArray(model));
+        Directory.CreateDirectory(Path.Combine(dir, "in"));
+        WriteImage(Path.Combine(dir, "in", "big.png"), TestImages.Random(300, 200), ImageFormat.Png);
+        WriteImage(Path.Combine(dir, "in", "small.png"), TestImages.Random(20, 20), ImageFormat.Png);
+        var r = await CliRunner.RunAsync("translate", "-m", path, Path.Combine(dir, "in"), "-o", Path.Combine(dir, "out"), "--max-memory", "1");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("failed: ", r.Error);
+        Assert.Contains("big.png: " + path + ": its weights are in an external data file", r.Error);
+        Assert.DoesNotContain("   at ", r.Error);
+        Assert.True(File.Exists(Path.Combine(dir, "out", "small.png")));
+    }
+
+    [Fact]
     public async Task Info_shows_metadata_signature_and_providers()
     {
         var r = await CliRunner.RunAsync("info", "-m", NegateModel);
