@@ -113,7 +113,13 @@ public static class TranslateCommand
             : "optimised model not cached (--cache-optimized)";
         await error.WriteLineAsync(
             $"settings: provider {translators[0].Provider}, threads {(options.Threads == 0 ? "chosen by ONNX Runtime" : options.Threads)}, batch {settings.Batch}, " +
-            $"jobs {settings.Loaders}:{procs}:{settings.Savers}, graph optimisation all, {cache}");
+            $"jobs {settings.Loaders}:{procs}:{settings.Savers}, graph optimisation all, {cache}, " +
+            (options.Tile switch
+            {
+                null => $"tiles above {options.MaxMemory >> 20} MB (--max-memory)",
+                0 => "no tiles",
+                int side => $"tiles of {side} px",
+            }) + $" with {options.TileNorm.ToString().ToLowerInvariant()} statistics");
 
         if (options.Tile != 0 && options.TileNorm == TileNorm.Tile && translators[0].Model.Norm == "instance")
             await error.WriteLineAsync($"note: {Path.GetFileName(modelPath)} uses instance norm and --tile-norm tile normalises each tile on its own: " +

@@ -259,12 +259,13 @@ public class TranslateCommandTests
         var auto = await CliRunner.RunAsync("translate", "-m", NegateModel, Path.Combine(dir, "in"), "-o", Path.Combine(dir, "auto"));
         int threads = Math.Max(1, Environment.ProcessorCount - 1);
         Assert.Contains($"settings: provider cpu, threads {threads}, batch 1, jobs 1:1:4, graph optimisation all, optimised model not cached", auto.Error);
+        Assert.Contains($"tiles above {TranslatorOptions.DefaultMaxMemory >> 20} MB (--max-memory) with image statistics", auto.Error);
 
         string model = TestModels.Save(TestModels.Negate(new()), dir);
         var given = await CliRunner.RunAsync("translate", "-m", model, Path.Combine(dir, "in"), "-o", Path.Combine(dir, "given"),
-            "--threads", "3", "--batch", "5", "-j", "2:1:3", "--cache-optimized");
+            "--threads", "3", "--batch", "5", "-j", "2:1:3", "--cache-optimized", "--tile", "512", "--tile-norm", "thumbnail");
         string cached = SessionFactory.OptimizedModelPath(model, "cpu");
-        Assert.Contains($"settings: provider cpu, threads 3, batch 5, jobs 2:1:3, graph optimisation all, optimised model cached at {cached}", given.Error);
+        Assert.Contains($"settings: provider cpu, threads 3, batch 5, jobs 2:1:3, graph optimisation all, optimised model cached at {cached}, tiles of 512 px with thumbnail statistics", given.Error);
         Assert.True(File.Exists(cached));
         Assert.Equal(auto.ExitCode, given.ExitCode);
     }
