@@ -1,11 +1,11 @@
 using System.Globalization;
-using CycleGanEdge.Exporter.Onnx;
+using CycleGanEdge.Runtime.Onnx;
 using CycleGanEdge.Runtime;
 using CycleGanEdge.Torch.Evaluation;
 using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
 using static TorchSharp.torch;
-using DataType = CycleGanEdge.Exporter.Onnx.TensorProto.Types.DataType;
+using DataType = CycleGanEdge.Runtime.Onnx.TensorProto.Types.DataType;
 
 namespace CycleGanEdge.Exporter;
 

@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.CommandLine.Help;
 using System.Security.Cryptography;
 using System.Globalization;
-using CycleGanEdge.Exporter.Onnx;
+using CycleGanEdge.Runtime.Onnx;
 using CycleGanEdge.Exporter.PyTorch;
 using CycleGanEdge.Exporter.Quantization;
 using CycleGanEdge.Runtime;

@@ -1,9 +1,9 @@
-using CycleGanEdge.Exporter.Onnx;
+using CycleGanEdge.Runtime.Onnx;
 using CycleGanEdge.Torch.Networks;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
-using DataType = CycleGanEdge.Exporter.Onnx.TensorProto.Types.DataType;
+using DataType = CycleGanEdge.Runtime.Onnx.TensorProto.Types.DataType;
 
 namespace CycleGanEdge.Exporter;
 

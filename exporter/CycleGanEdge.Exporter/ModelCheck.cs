@@ -1,9 +1,9 @@
 using System.Globalization;
-using CycleGanEdge.Exporter.Onnx;
+using CycleGanEdge.Runtime.Onnx;
 using CycleGanEdge.Runtime;
 using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
-using DataType = CycleGanEdge.Exporter.Onnx.TensorProto.Types.DataType;
+using DataType = CycleGanEdge.Runtime.Onnx.TensorProto.Types.DataType;
 
 namespace CycleGanEdge.Exporter;
 

@@ -1,5 +1,5 @@
 using System.Runtime.InteropServices;
-using CycleGanEdge.Exporter.Onnx;
+using CycleGanEdge.Runtime.Onnx;
 using Google.Protobuf;
 
 namespace CycleGanEdge.Exporter;

@@ -9,7 +9,7 @@ namespace CycleGanEdge.Runtime;
 /// ONNX Runtime 1.31 refuses "../x", absolute paths and links out of the folder itself (HostileModelTests shows
 /// its messages); this check says so before loading, in plain words, and also refuses names that are no file at all,
 /// such as ORT's in-memory tag "*/_ORT_MEM_ADDR_/*" whose offset ORT would take as a memory address. Reads only the
-/// few protobuf fields that can hold tensors with a small wire-format reader, so the runtime needs no protobuf library.
+/// few protobuf fields that can hold tensors with a small wire-format reader that survives any bytes (depth-limited), before anything parses the whole model.
 /// </summary>
 public static class ModelFileCheck
 {

@@ -15,8 +15,16 @@ internal sealed class ModelFrame : IDisposable
     private readonly float[] _inFloat = [], _outFloat = [];
     private readonly byte[] _inBytes = [], _outBytes = [];
     private readonly OrtValue _input, _output;
+    private readonly List<OrtValue> _normValues = [];
+    private readonly bool[] _useGiven = [false];
+    private readonly long[] _region = new long[4];
 
-    public ModelFrame(InferenceSession session, ModelInfo model, int batch, int contentWidth, int contentHeight)
+    /// <summary>
+    /// With <paramref name="normChannels"/> the session runs a graph from <see cref="InstanceNormRewrite"/> (batch 1):
+    /// its statistics inputs and outputs are bound to <see cref="GivenMean"/>, <see cref="GivenVariance"/>,
+    /// <see cref="RegionMean"/> and <see cref="RegionVariance"/>, one array per layer.
+    /// </summary>
+    public ModelFrame(InferenceSession session, ModelInfo model, int batch, int contentWidth, int contentHeight, int[]? normChannels = null)
     {
         _model = model;
         Batch = batch;
@@ -43,6 +51,50 @@ internal sealed class ModelFrame : IDisposable
         Binding = session.CreateIoBinding();
         Binding.BindInput(ModelContract.InputName, _input);
         Binding.BindOutput(ModelContract.OutputName, _output);
+
+        normChannels ??= [];
+        GivenMean = new float[normChannels.Length][];
+        GivenVariance = new float[normChannels.Length][];
+        RegionMean = new float[normChannels.Length][];
+        RegionVariance = new float[normChannels.Length][];
+        if (normChannels.Length == 0) return;
+        Bind(InstanceNormRewrite.UseGivenInput, _useGiven, [1], output: false);
+        Bind(InstanceNormRewrite.RegionInput, _region, [4], output: false);
+        for (int k = 0; k < normChannels.Length; k++)
+        {
+            long[] shape = [1, normChannels[k], 1, 1];
+            Bind(InstanceNormRewrite.MeanInput(k), GivenMean[k] = new float[normChannels[k]], shape, output: false);
+            Bind(InstanceNormRewrite.VarianceInput(k), GivenVariance[k] = new float[normChannels[k]], shape, output: false);
+            Bind(InstanceNormRewrite.RegionMeanOutput(k), RegionMean[k] = new float[normChannels[k]], shape, output: true);
+            Bind(InstanceNormRewrite.RegionVarianceOutput(k), RegionVariance[k] = new float[normChannels[k]], shape, output: true);
+        }
+    }
+
+    private void Bind<T>(string name, T[] buffer, long[] shape, bool output) where T : unmanaged
+    {
+        var value = OrtValue.CreateTensorValueFromMemory(buffer, shape);
+        _normValues.Add(value);
+        if (output) Binding.BindOutput(name, value);
+        else Binding.BindInput(name, value);
+    }
+
+    public float[][] GivenMean { get; }
+    public float[][] GivenVariance { get; }
+    public float[][] RegionMean { get; }
+    public float[][] RegionVariance { get; }
+
+    /// <summary>
+    /// Next run normalises with <see cref="GivenMean"/>/<see cref="GivenVariance"/> (or, if not <paramref name="useGiven"/>,
+    /// with the region's own statistics) and measures the statistics of each layer inside rows top..bottom-1,
+    /// columns left..right-1 of the padded frame.
+    /// </summary>
+    public void SetNormRegion(bool useGiven, int top, int left, int bottom, int right)
+    {
+        _useGiven[0] = useGiven;
+        _region[0] = top;
+        _region[1] = left;
+        _region[2] = bottom;
+        _region[3] = right;
     }
 
     public int Batch { get; }
@@ -161,9 +213,9 @@ internal sealed class ModelFrame : IDisposable
     /// <summary>
     /// Adds slot 0's output, weighted by a linear ramp across each overlap with a neighbouring tile.
     /// Tiles are laid over the image padded to the spatial multiple (<paramref name="tiledWidth"/> x <paramref name="tiledHeight"/>);
-    /// only pixels inside the image are kept.
+    /// only pixels inside the image are kept. The buffers hold image rows from <paramref name="bandTop"/> on.
     /// </summary>
-    public void Accumulate(float[] sum, float[] weight, int imageWidth, int imageHeight, int tiledWidth, int tiledHeight, int x0, int y0, int overlap)
+    public void Accumulate(float[] sum, float[] weight, int imageWidth, int imageHeight, int tiledWidth, int tiledHeight, int x0, int y0, int overlap, int bandTop)
     {
         bool left = x0 > 0, top = y0 > 0;
         bool right = x0 + ContentWidth < tiledWidth, bottom = y0 + ContentHeight < tiledHeight;
@@ -171,7 +223,7 @@ internal sealed class ModelFrame : IDisposable
         for (int py = 0; py < rows; py++)
         {
             float wy = Ramp(py, ContentHeight, overlap, top, bottom);
-            int i = (y0 + py) * imageWidth + x0;
+            int i = (y0 + py - bandTop) * imageWidth + x0;
             for (int px = 0; px < columns; px++, i++)
             {
                 float w = wy * Ramp(px, ContentWidth, overlap, left, right);
@@ -232,6 +284,7 @@ internal sealed class ModelFrame : IDisposable
     public void Dispose()
     {
         Binding.Dispose();
+        foreach (var v in _normValues) v.Dispose();
         _input.Dispose();
         _output.Dispose();
     }

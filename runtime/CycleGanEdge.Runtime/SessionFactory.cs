@@ -27,8 +27,12 @@ public static class SessionFactory
         return names;
     }
 
-    /// <summary>Opens the model on the requested provider; the name of the provider used is returned in <paramref name="provider"/>.</summary>
-    public static InferenceSession Create(string modelPath, TranslatorOptions options, out string provider)
+    /// <summary>
+    /// Opens the model on the requested provider; the name of the provider used is returned in <paramref name="provider"/>.
+    /// With <paramref name="rewritten"/> (a graph made from that file, e.g. by <see cref="InstanceNormRewrite"/>) those bytes
+    /// are loaded instead, never from or into the optimised-model cache.
+    /// </summary>
+    public static InferenceSession Create(string modelPath, TranslatorOptions options, out string provider, byte[]? rewritten = null)
     {
         string requested = options.Provider.ToLowerInvariant();
         if (!ProviderNames.Contains(requested))
@@ -40,7 +44,7 @@ public static class SessionFactory
         if (requested != "auto")
         {
             provider = requested;
-            return CreateOn(modelPath, options, requested);
+            return CreateOn(modelPath, options, requested, rewritten);
         }
         // auto: the best provider this build has; a GPU that fails to start falls back to the CPU.
         foreach (string candidate in AvailableProviders())
@@ -48,7 +52,7 @@ public static class SessionFactory
             try
             {
                 provider = candidate;
-                return CreateOn(modelPath, options, candidate);
+                return CreateOn(modelPath, options, candidate, rewritten);
             }
             catch (ProviderUnavailableException) when (candidate != "cpu")
             {
@@ -57,7 +61,7 @@ public static class SessionFactory
         throw new InvalidOperationException("unreachable: the CPU provider is always available");
     }
 
-    private static InferenceSession CreateOn(string modelPath, TranslatorOptions options, string provider)
+    private static InferenceSession CreateOn(string modelPath, TranslatorOptions options, string provider, byte[]? rewritten)
     {
         if (provider != "cpu" && !AvailableProviders().Contains(provider))
             throw new ProviderUnavailableException(NotInBuildMessage(provider));
@@ -68,6 +72,13 @@ public static class SessionFactory
             sessionOptions.GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL;
             if (options.Threads > 0)
                 sessionOptions.IntraOpNumThreads = options.Threads;
+            if (rewritten is not null)
+            {
+                // The tiling session runs two shapes (thumbnail, tile): without the arena and per-shape memory
+                // patterns, ONNX Runtime returns each run's memory, so the peak is one run's, not the sum rounded up.
+                sessionOptions.EnableCpuMemArena = false;
+                sessionOptions.EnableMemoryPattern = false;
+            }
             try
             {
                 switch (provider)
@@ -90,7 +101,7 @@ public static class SessionFactory
             }
 
             string pathToLoad = modelPath;
-            if (options.CacheOptimizedModel)
+            if (options.CacheOptimizedModel && rewritten is null)
             {
                 string cached = OptimizedModelPath(modelPath, provider);
                 if (File.Exists(cached) && File.GetLastWriteTimeUtc(cached) >= File.GetLastWriteTimeUtc(modelPath))
@@ -105,7 +116,7 @@ public static class SessionFactory
 
             try
             {
-                var session = new InferenceSession(pathToLoad, sessionOptions);
+                var session = rewritten is null ? new InferenceSession(pathToLoad, sessionOptions) : new InferenceSession(rewritten, sessionOptions);
                 sessionOptions.Dispose(); // the session keeps what it needs
                 return session;
             }

@@ -18,8 +18,16 @@ public sealed class Translator : IDisposable
     private readonly RunOptions _runOptions = new();
     private readonly TranslatorOptions _options;
     private ModelFrame? _frame;
-    private float[] _tileSum = [];
-    private float[] _tileWeight = [];
+    // Tiles with given statistics run a second session on the instance-norm rewrite, opened at the first such image.
+    private InferenceSession? _normSession;
+    private int[]? _normChannels;
+    private ModelFrame? _normTileFrame, _thumbFrame;
+    private byte[] _thumb = [];
+    private double[][] _sumMean = [], _sumSquare = [];
+    // Output of one row of tiles at a time, so memory grows with the tile and the image width, not the image.
+    private float[] _bandSum = [];
+    private float[] _bandWeight = [];
+    private int[] _xs = [], _ys = [];
 
     private Translator(InferenceSession session, ModelInfo model, string provider, TranslatorOptions options)
     {
@@ -36,8 +44,8 @@ public sealed class Translator : IDisposable
     public static Translator Open(string modelPath, TranslatorOptions? options = null)
     {
         options ??= new TranslatorOptions();
-        if (options.Tile < 0 || options.TileOverlap < 0 || options.MaxSide < 0)
-            throw new ArgumentException("--tile, --tile-overlap and --max-side cannot be negative.");
+        if (options.Tile < 0 || options.TileOverlap < 0 || options.MaxSide < 0 || options.MaxMemory <= 0)
+            throw new ArgumentException("--tile, --tile-overlap and --max-side cannot be negative, --max-memory must be positive.");
         if (options.Tile > 0 && options.TileOverlap * 2 >= options.Tile)
             throw new ArgumentException($"--tile-overlap ({options.TileOverlap}) must be less than half of --tile ({options.Tile}).");
         var session = SessionFactory.Create(modelPath, options, out string provider);
@@ -70,7 +78,7 @@ public sealed class Translator : IDisposable
         if (scaled.Any(i => i.Width != w || i.Height != h))
             throw new ArgumentException("A batch must hold images of one size.");
         var results = scaled.Select(i => new RgbaImage(w, h, new byte[i.Pixels.Length], i.HasAlpha)).ToArray();
-        if (scaled.Length == 1 || NeedsTiles(w, h))
+        if (scaled.Length == 1 || TileSideFor(w, h) > 0)
         {
             for (int i = 0; i < scaled.Length; i++)
                 Translate(scaled[i].Pixels, results[i].Pixels, w, h, PixelLayout.Rgba32);
@@ -79,7 +87,7 @@ public sealed class Translator : IDisposable
         var frame = FrameFor(scaled.Length, w, h);
         for (int b = 0; b < scaled.Length; b++)
             frame.Fill(b, scaled[b].Pixels, w, h, 4, 0, 0);
-        Run(frame);
+        Run(_session, frame);
         for (int b = 0; b < scaled.Length; b++)
             frame.Write(b, scaled[b].Pixels, results[b].Pixels, w, 4, 0, 0);
         return results;
@@ -95,77 +103,283 @@ public sealed class Translator : IDisposable
         if (src.Length < size || dst.Length < size)
             throw new ArgumentException($"{width}x{height} {layout} needs {size} bytes (src has {src.Length}, dst {dst.Length}).");
 
-        if (!NeedsTiles(width, height))
+        int tile = TileSideFor(width, height);
+        if (tile == 0)
         {
             var frame = FrameFor(1, width, height);
             frame.Fill(0, src, width, height, bpp, 0, 0);
-            Run(frame);
+            Run(_session, frame);
             frame.Write(0, src, dst, width, bpp, 0, 0);
+            LastTilePasses = 0;
             return;
         }
-        TranslateTiled(src, dst, width, height, bpp);
+        TranslateTiled(src, dst, width, height, bpp, tile);
     }
 
-    private bool NeedsTiles(int width, int height) =>
-        _options.Tile > 0 && (width > _options.Tile || height > _options.Tile);
+    /// <summary>How many passes over the tiles the last tiled image took (0: it ran whole).</summary>
+    public int LastTilePasses { get; private set; }
 
     /// <summary>
-    /// Overlapping tiles of one size, blended with weights that ramp linearly across each overlap so no
-    /// seam shows where tiles meet. Exact for models whose receptive field fits in the overlap and that
-    /// have no per-image statistics; instance-norm models normalise each tile on its own (runtime/README.md).
+    /// The tile side an image of this size runs with, 0 for the whole image. Automatic (<see cref="TranslatorOptions.Tile"/>
+    /// null): the whole image while its estimated memory fits <see cref="TranslatorOptions.MaxMemory"/>, else the largest
+    /// square tile that fits (but at least four overlaps wide).
     /// </summary>
-    private void TranslateTiled(ReadOnlySpan<byte> src, Span<byte> dst, int width, int height, int bpp)
+    public int TileSideFor(int width, int height)
     {
-        // Tiles cover the image padded to the spatial multiple, so every tile sees the same context
-        // (including the reflect padding) as the untiled run would.
-        int multiple = Model.SpatialMultiple;
-        int tiledW = PaddedSize(width, multiple), tiledH = PaddedSize(height, multiple);
-        int tile = PaddedSize(_options.Tile, multiple);
-        int tileW = Math.Min(tiledW, tile), tileH = Math.Min(tiledH, tile);
-        int overlap = _options.TileOverlap;
-        var frame = FrameFor(1, tileW, tileH);
-        int pixels = width * height;
-        if (_tileWeight.Length != pixels)
+        if (_options.Tile is int fixedTile)
+            return fixedTile > 0 && (width > fixedTile || height > fixedTile) ? fixedTile : 0;
+        int m = Model.SpatialMultiple;
+        int paddedW = PaddedSize(width, m), paddedH = PaddedSize(height, m);
+        if (EstimatedBytes(paddedW, paddedH) <= _options.MaxMemory) return 0;
+        int smallest = RoundUp(Math.Max(4 * _options.TileOverlap, 64), m);
+        int side = RoundUp(Math.Max(paddedW, paddedH), m);
+        while (side > smallest && EstimatedBytes(side, side) > _options.MaxMemory) side -= m;
+        return side;
+    }
+
+    /// <summary>
+    /// Estimated memory of one model run at this padded size: ONNX Runtime's activations (measured on resnet
+    /// generators: about <see cref="ActivationBytesPerNgfPixel"/> bytes per pixel and unit of ngf, runtime/README.md)
+    /// plus the frame's float input and output.
+    /// </summary>
+    public long EstimatedBytes(int paddedWidth, int paddedHeight)
+    {
+        long pixels = (long)paddedWidth * paddedHeight;
+        return pixels * (Model.Ngf * ActivationBytesPerNgfPixel + 4L * (Model.ChannelsIn + Model.ChannelsOut));
+    }
+
+    internal const long ActivationBytesPerNgfPixel = 24;
+
+    /// <summary>
+    /// Overlapping tiles of one size, blended with weights that ramp linearly across each overlap so no seam shows
+    /// where tiles meet. Instance norms use statistics of the whole image (<see cref="TileNorm"/>): measured on a
+    /// thumbnail, then (<see cref="TileNorm.Image"/>) refined pass after pass from every tile's share of the image
+    /// until they settle.
+    /// </summary>
+    private void TranslateTiled(ReadOnlySpan<byte> src, Span<byte> dst, int width, int height, int bpp, int tileSide)
+    {
+        // Tiles cover the image padded to the spatial multiple and start on multiples of it, so every tile sees the
+        // same context (including the reflect padding) as the untiled run, and its features line up with the whole image's.
+        int m = Model.SpatialMultiple;
+        var layout = new TileLayout { ImageWidth = width, ImageHeight = height, TiledWidth = PaddedSize(width, m), TiledHeight = PaddedSize(height, m) };
+        int tile = PaddedSize(tileSide, m);
+        layout.TileWidth = Math.Min(layout.TiledWidth, tile);
+        layout.TileHeight = Math.Min(layout.TiledHeight, tile);
+        layout.Overlap = Math.Min(RoundUp(_options.TileOverlap, m), (tile / 2 - 1) / m * m);
+        layout.Columns = Starts(layout.TiledWidth, layout.TileWidth, layout.Overlap, ref _xs);
+        layout.Rows = Starts(layout.TiledHeight, layout.TileHeight, layout.Overlap, ref _ys);
+
+        if (_options.TileNorm == TileNorm.Tile || NormChannels().Length == 0)
         {
-            _tileSum = new float[pixels * 3];
-            _tileWeight = new float[pixels];
+            TilePass(_session, FrameFor(1, layout.TileWidth, layout.TileHeight), layout, src, dst, bpp, useGiven: false, collect: false);
+            LastTilePasses = 1;
+            return;
+        }
+
+        var frame = NormFrame(ref _normTileFrame, layout.TileWidth, layout.TileHeight);
+        ThumbnailStatistics(src, width, height, bpp, tile, frame);
+        if (_options.TileNorm == TileNorm.Thumbnail)
+        {
+            TilePass(_normSession!, frame, layout, src, dst, bpp, useGiven: true, collect: false);
+            LastTilePasses = 1;
+            return;
+        }
+        // Pass p measures every layer's statistics under the previous pass's: the first layer's are exact after one
+        // pass, the k-th after k (a layer's statistics depend only on the layers before it), so this ends after at
+        // most one pass per layer plus one, earlier when nothing changes any more. Deep layers can be far off on the
+        // way (the iteration is not a contraction: measured on the emoji model it settled only after 13-16 of 18 passes).
+        for (int pass = 1; ; pass++)
+        {
+            TilePass(_normSession!, frame, layout, src, dst, bpp, useGiven: true, collect: true);
+            double change = TakeImageStatistics(frame, (double)layout.TiledWidth * layout.TiledHeight);
+            LastTilePasses = pass;
+            if (change <= StatisticsTolerance || pass > frame.GivenMean.Length) break;
+        }
+    }
+
+    /// <summary>Largest change of a layer's mean or standard deviation between passes, relative to the standard deviation, that ends refinement.</summary>
+    internal const double StatisticsTolerance = 0.01;
+
+    private struct TileLayout
+    {
+        public int ImageWidth, ImageHeight, TiledWidth, TiledHeight, TileWidth, TileHeight, Overlap, Columns, Rows;
+    }
+
+    /// <summary>Runs every tile once, row by row, and writes the blended output; optionally sums each tile's share of the statistics.</summary>
+    private void TilePass(InferenceSession session, ModelFrame frame, TileLayout t, ReadOnlySpan<byte> src, Span<byte> dst, int bpp, bool useGiven, bool collect)
+    {
+        int width = t.ImageWidth, band = t.TileHeight * width;
+        if (_bandWeight.Length != band)
+        {
+            _bandSum = new float[band * 3];
+            _bandWeight = new float[band];
         }
         else
         {
-            Array.Clear(_tileSum);
-            Array.Clear(_tileWeight);
+            Array.Clear(_bandSum);
+            Array.Clear(_bandWeight);
         }
-
-        for (int y0 = 0; ; y0 += tileH - overlap)
-        {
-            y0 = Math.Min(y0, tiledH - tileH);
-            for (int x0 = 0; ; x0 += tileW - overlap)
+        if (collect)
+            for (int k = 0; k < _sumMean.Length; k++)
             {
-                x0 = Math.Min(x0, tiledW - tileW);
-                frame.Fill(0, src, width, height, bpp, x0, y0);
-                Run(frame);
-                frame.Accumulate(_tileSum, _tileWeight, width, height, tiledW, tiledH, x0, y0, overlap);
-                if (x0 + tileW >= tiledW) break;
+                Array.Clear(_sumMean[k]);
+                Array.Clear(_sumSquare[k]);
             }
-            if (y0 + tileH >= tiledH) break;
-        }
 
-        for (int i = 0; i < pixels; i++)
+        for (int row = 0; row < t.Rows; row++)
         {
-            float inv = 1f / _tileWeight[i];
-            int d = i * bpp;
-            dst[d] = ClampToByte(_tileSum[i * 3] * inv);
-            dst[d + 1] = ClampToByte(_tileSum[i * 3 + 1] * inv);
-            dst[d + 2] = ClampToByte(_tileSum[i * 3 + 2] * inv);
-            if (bpp == 4) dst[d + 3] = src[d + 3];
+            int y0 = _ys[row];
+            var (top, bottom) = Owned(_ys, t.Rows, row, t.TileHeight, t.TiledHeight, Model.SpatialMultiple);
+            for (int column = 0; column < t.Columns; column++)
+            {
+                int x0 = _xs[column];
+                var (left, right) = Owned(_xs, t.Columns, column, t.TileWidth, t.TiledWidth, Model.SpatialMultiple);
+                frame.Fill(0, src, width, t.ImageHeight, bpp, x0, y0);
+                // Each pixel of the padded image belongs to the statistics of exactly one tile: the one whose middle it is nearest.
+                frame.SetNormRegion(useGiven, top, left, bottom, right);
+                Run(session, frame);
+                if (collect) AddRegionStatistics(frame, (double)(bottom - top) * (right - left));
+                frame.Accumulate(_bandSum, _bandWeight, width, t.ImageHeight, t.TiledWidth, t.TiledHeight, x0, y0, t.Overlap, bandTop: y0);
+            }
+            // Rows above the next row of tiles are final: write them and move the rest of the band up.
+            int next = row + 1 < t.Rows ? _ys[row + 1] : t.TiledHeight;
+            int done = Math.Min(next, t.ImageHeight) - y0;
+            for (int i = 0; i < done * width; i++)
+            {
+                float inv = 1f / _bandWeight[i];
+                int d = (y0 * width + i) * bpp;
+                dst[d] = ClampToByte(_bandSum[i * 3] * inv);
+                dst[d + 1] = ClampToByte(_bandSum[i * 3 + 1] * inv);
+                dst[d + 2] = ClampToByte(_bandSum[i * 3 + 2] * inv);
+                if (bpp == 4) dst[d + 3] = src[d + 3];
+            }
+            int shift = (next - y0) * width, keep = band - shift;
+            Array.Copy(_bandSum, shift * 3, _bandSum, 0, keep * 3);
+            Array.Clear(_bandSum, keep * 3, shift * 3);
+            Array.Copy(_bandWeight, shift, _bandWeight, 0, keep);
+            Array.Clear(_bandWeight, keep, shift);
         }
     }
 
-    private void Run(ModelFrame frame)
+    /// <summary>Tile starts along one side: a step of length - overlap, the last one moved back to end at the edge.</summary>
+    private static int Starts(int total, int length, int overlap, ref int[] starts)
+    {
+        int step = length - overlap;
+        int count = total <= length ? 1 : 1 + (total - length + step - 1) / step;
+        if (starts.Length < count) starts = new int[count];
+        for (int i = 0; i < count; i++) starts[i] = Math.Min(i * step, total - length);
+        return count;
+    }
+
+    /// <summary>The part of tile i (in its own coordinates) nearer its middle than its neighbours', on the model's grid.</summary>
+    private static (int From, int To) Owned(int[] starts, int count, int i, int length, int total, int multiple)
+    {
+        static int Middle(int a, int b, int length, int m) => (a + length + b) / 2 / m * m;
+        int from = i == 0 ? 0 : Middle(starts[i - 1], starts[i], length, multiple);
+        int to = i == count - 1 ? total : Middle(starts[i], starts[i + 1], length, multiple);
+        return (from - starts[i], to - starts[i]);
+    }
+
+    /// <summary>Sets the frame's given statistics to those of a thumbnail of the image no larger than one tile (Thumbnail Instance Normalization).</summary>
+    private void ThumbnailStatistics(ReadOnlySpan<byte> src, int width, int height, int bpp, int tile, ModelFrame tileFrame)
+    {
+        double scale = Math.Min(1.0, (double)tile / Math.Max(width, height));
+        int tw = Math.Max(1, (int)(width * scale)), th = Math.Max(1, (int)(height * scale));
+        if (_thumb.Length != tw * th * bpp) _thumb = new byte[tw * th * bpp];
+        BoxDownscale(src, width, height, bpp, _thumb, tw, th);
+        var thumb = NormFrame(ref _thumbFrame, tw, th);
+        thumb.Fill(0, _thumb, tw, th, bpp, 0, 0);
+        thumb.SetNormRegion(false, 0, 0, thumb.PaddedHeight, thumb.PaddedWidth);
+        Run(_normSession!, thumb);
+        for (int k = 0; k < thumb.RegionMean.Length; k++)
+        {
+            thumb.RegionMean[k].CopyTo(tileFrame.GivenMean[k], 0);
+            thumb.RegionVariance[k].CopyTo(tileFrame.GivenVariance[k], 0);
+        }
+    }
+
+    /// <summary>Averages the source pixels under each thumbnail pixel (area averaging: no aliasing into the statistics).</summary>
+    private static void BoxDownscale(ReadOnlySpan<byte> src, int width, int height, int bpp, Span<byte> dst, int tw, int th)
+    {
+        for (int ty = 0; ty < th; ty++)
+        {
+            int y0 = (int)((long)ty * height / th), y1 = Math.Max(y0 + 1, (int)((long)(ty + 1) * height / th));
+            for (int tx = 0; tx < tw; tx++)
+            {
+                int x0 = (int)((long)tx * width / tw), x1 = Math.Max(x0 + 1, (int)((long)(tx + 1) * width / tw));
+                int r = 0, g = 0, b = 0;
+                for (int y = y0; y < y1; y++)
+                    for (int x = x0, s = (y * width + x0) * bpp; x < x1; x++, s += bpp)
+                    {
+                        r += src[s];
+                        g += src[s + 1];
+                        b += src[s + 2];
+                    }
+                int n = (y1 - y0) * (x1 - x0), d = (ty * tw + tx) * bpp;
+                dst[d] = (byte)((r + n / 2) / n);
+                dst[d + 1] = (byte)((g + n / 2) / n);
+                dst[d + 2] = (byte)((b + n / 2) / n);
+                if (bpp == 4) dst[d + 3] = 255;
+            }
+        }
+    }
+
+    private void AddRegionStatistics(ModelFrame frame, double area)
+    {
+        for (int k = 0; k < frame.RegionMean.Length; k++)
+        {
+            float[] mean = frame.RegionMean[k], variance = frame.RegionVariance[k];
+            for (int c = 0; c < mean.Length; c++)
+            {
+                _sumMean[k][c] += area * mean[c];
+                _sumSquare[k][c] += area * (variance[c] + (double)mean[c] * mean[c]);
+            }
+        }
+    }
+
+    /// <summary>Makes the summed statistics the frame's given ones; returns the largest change relative to the standard deviation.</summary>
+    private double TakeImageStatistics(ModelFrame frame, double area)
+    {
+        double change = 0;
+        for (int k = 0; k < _sumMean.Length; k++)
+            for (int c = 0; c < _sumMean[k].Length; c++)
+            {
+                double mean = _sumMean[k][c] / area;
+                double variance = Math.Max(0, _sumSquare[k][c] / area - mean * mean);
+                double std = Math.Sqrt(variance + 1e-5), oldStd = Math.Sqrt(frame.GivenVariance[k][c] + 1e-5);
+                change = Math.Max(change, Math.Max(Math.Abs(mean - frame.GivenMean[k][c]), Math.Abs(std - oldStd)) / std);
+                frame.GivenMean[k][c] = (float)mean;
+                frame.GivenVariance[k][c] = (float)variance;
+            }
+        return change;
+    }
+
+    /// <summary>Channels of each instance-norm layer (empty: none); opens the rewritten session the first time it has some.</summary>
+    private int[] NormChannels()
+    {
+        if (_normChannels is not null) return _normChannels;
+        byte[] original = File.ReadAllBytes(Model.Path);
+        if (InstanceNormRewrite.CountLayers(original) == 0) return _normChannels = [];
+        var (rewritten, channels) = InstanceNormRewrite.Rewrite(original, Model.Path);
+        _normSession = SessionFactory.Create(Model.Path, _options with { Provider = Provider }, out _, rewritten);
+        _sumMean = [.. channels.Select(c => new double[c])];
+        _sumSquare = [.. channels.Select(c => new double[c])];
+        return _normChannels = channels;
+    }
+
+    private ModelFrame NormFrame(ref ModelFrame? frame, int width, int height)
+    {
+        if (frame is { } f && f.ContentWidth == width && f.ContentHeight == height) return f;
+        frame?.Dispose();
+        frame = null;
+        return frame = new ModelFrame(_normSession!, Model, 1, width, height, _normChannels);
+    }
+
+    private void Run(InferenceSession session, ModelFrame frame)
     {
         try
         {
-            _session.RunWithBinding(_runOptions, frame.Binding);
+            session.RunWithBinding(_runOptions, frame.Binding);
         }
         catch (OnnxRuntimeException e)
         {
@@ -223,7 +437,10 @@ public sealed class Translator : IDisposable
     public void Dispose()
     {
         _frame?.Dispose();
+        _normTileFrame?.Dispose();
+        _thumbFrame?.Dispose();
         _runOptions.Dispose();
+        _normSession?.Dispose();
         _session.Dispose();
     }
 }

@@ -1,5 +1,16 @@
 namespace CycleGanEdge.Runtime;
 
+/// <summary>Which statistics the instance norms of a tiled image use (docs/onnx-contract.md, runtime/README.md).</summary>
+public enum TileNorm
+{
+    /// <summary>The whole image's: every layer's statistics accumulated over all tiles, pass after pass, until they settle.</summary>
+    Image,
+    /// <summary>A downscaled thumbnail's (Thumbnail Instance Normalization): one extra small run, then one pass of tiles.</summary>
+    Thumbnail,
+    /// <summary>Each tile's own (plain tiling: colours can jump at tile borders).</summary>
+    Tile,
+}
+
 public sealed record TranslatorOptions
 {
     /// <summary>auto (best available), cpu, cuda or directml.</summary>
@@ -9,10 +20,19 @@ public sealed record TranslatorOptions
     public int Threads { get; init; }
     /// <summary>Images whose longer side is above this are scaled down first (0 = never). Applies to <see cref="Translator.Translate(Imaging.RgbaImage)"/>.</summary>
     public int MaxSide { get; init; }
-    /// <summary>Run images larger than this many pixels per side in overlapping tiles (0 = whole image).</summary>
-    public int Tile { get; init; }
-    /// <summary>Pixels each tile shares with its neighbour; blended with a linear ramp.</summary>
-    public int TileOverlap { get; init; } = 32;
+    /// <summary>
+    /// Tile side in pixels for images larger than this; 0 = always the whole image; null (auto) = tiles only when the
+    /// whole image would need more than <see cref="MaxMemory"/>, then the largest tile that fits it.
+    /// </summary>
+    public int? Tile { get; init; }
+    /// <summary>Pixels each tile shares with its neighbour (rounded up to the model's spatial multiple); blended with a linear ramp.</summary>
+    public int TileOverlap { get; init; } = 64;
+    /// <summary>Memory budget in bytes for one model run (estimated, <see cref="Translator.EstimatedBytes"/>); decides automatic tiling.</summary>
+    public long MaxMemory { get; init; } = DefaultMaxMemory;
+    public TileNorm TileNorm { get; init; } = TileNorm.Image;
     /// <summary>Save the optimised graph beside the model and load it next time.</summary>
     public bool CacheOptimizedModel { get; init; }
+
+    /// <summary>A quarter of the memory this process may use (the machine's, or the container's limit).</summary>
+    public static long DefaultMaxMemory { get; } = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 4;
 }

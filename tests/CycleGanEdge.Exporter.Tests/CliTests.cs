@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Security.Cryptography;
-using CycleGanEdge.Exporter.Onnx;
+using CycleGanEdge.Runtime.Onnx;
 using CycleGanEdge.Runtime;
 using CycleGanEdge.Torch.Checkpoints;
 using Microsoft.ML.OnnxRuntime;

@@ -72,7 +72,7 @@ public class TranslatorTests
     [Fact]
     public void Frame_call_allocates_nothing_after_warm_up()
     {
-        foreach (var (model, tile) in new[] { (TestModels.Negate(new()), 0), (TestModels.Negate(new() { Io = "uint8-nhwc" }), 0), (TestModels.SmallConvNet("none"), 16) })
+        foreach (var (model, tile) in new[] { (TestModels.Negate(new()), 0), (TestModels.Negate(new() { Io = "uint8-nhwc" }), 0), (TestModels.SmallConvNet("none"), 16), (TestModels.SmallConvNet("instance"), 16) })
         {
             using var t = Translator.Open(TestModels.Save(model), Cpu with { Tile = tile, TileOverlap = 4 });
             const int w = 45, h = 30;
@@ -102,15 +102,15 @@ public class TranslatorTests
     }
 
     [Fact]
-    public void Tiled_output_of_an_instance_norm_model_differs_within_a_stated_bound()
+    public void Tiled_output_of_an_instance_norm_model_with_per_tile_norm_differs_within_a_stated_bound()
     {
-        // Each tile normalises with its own mean/variance (runtime/README.md). Measured on this image and
+        // --tile-norm tile: each tile normalises with its own mean/variance (runtime/README.md; TileStatisticsTests has the fix). Measured on this image and
         // random-weight net: mean |tiled - untiled| = 25.7 levels of 255. The bound documents that the
         // difference is real and stays below a third of the range; it is not a quality promise.
         string model = TestModels.Save(TestModels.SmallConvNet("instance"));
         var img = TestImages.Random(96, 64);
         using var whole = Translator.Open(model, Cpu);
-        using var tiled = Translator.Open(model, Cpu with { Tile = 48, TileOverlap = 8 });
+        using var tiled = Translator.Open(model, Cpu with { Tile = 48, TileOverlap = 8, TileNorm = TileNorm.Tile });
         double mean = TestImages.MeanDifference(whole.Translate(img).Pixels, tiled.Translate(img).Pixels);
         Assert.InRange(mean, 1, 40);
     }

@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
-using CycleGanEdge.Exporter.Onnx;
+using CycleGanEdge.Runtime.Onnx;
 using Google.Protobuf;
-using DataType = CycleGanEdge.Exporter.Onnx.TensorProto.Types.DataType;
+using DataType = CycleGanEdge.Runtime.Onnx.TensorProto.Types.DataType;
 
 namespace CycleGanEdge.Exporter.Quantization;
 

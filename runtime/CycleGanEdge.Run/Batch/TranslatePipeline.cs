@@ -100,7 +100,8 @@ public static class TranslatePipeline
                 {
                     results = batch.Count == 1 ? [t.Translate(batch[0].Image)] : t.TranslateBatch([.. batch.Select(d => d.Image)]);
                 }
-                catch (Exception e) when (e is InvalidOperationException or OutOfMemoryException)
+                // InvalidModelException: a model that cannot be tiled with whole-image statistics (external weights).
+                catch (Exception e) when (e is InvalidOperationException or OutOfMemoryException or InvalidModelException)
                 {
                     foreach (var d in batch) Fail(d.Item, e.Message);
                     continue;

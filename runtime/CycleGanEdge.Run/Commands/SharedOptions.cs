@@ -22,6 +22,56 @@ public static class SharedOptions
 
     public static Option<int> Threads() => NonNegative(new Option<int>("--threads") { Description = "Threads per model run (0 = ONNX Runtime decides)" });
 
+    /// <summary>--tile, --tile-overlap, --max-memory and --tile-norm: how images too large for memory run (translate and video).</summary>
+    /// <param name="defaultNorm">image for translate; video defaults to thumbnail, one pass per frame.</param>
+    public sealed class Tiling(string defaultNorm = "image")
+    {
+        public Option<int?> Tile { get; } = new("--tile")
+        {
+            Description = "Tile side in pixels; 0 = always the whole image; auto = tiles only when the whole image would need more than --max-memory [default: auto]",
+            CustomParser = r =>
+            {
+                string value = r.Tokens.Count == 1 ? r.Tokens[0].Value : "";
+                if (value == "auto") return null;
+                if (int.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int side)) return side;
+                r.AddError($"--tile must be auto or a whole number of pixels (0 = whole image), not '{value}'.");
+                return null;
+            },
+        };
+        public Option<int> Overlap { get; } = NonNegative(new Option<int>("--tile-overlap") { Description = "Pixels shared by neighbouring tiles", DefaultValueFactory = _ => new TranslatorOptions().TileOverlap });
+        public Option<long> MaxMemory { get; } = AtLeastOne(new Option<long>("--max-memory")
+        {
+            Description = "Memory budget of one model run in MB (estimated from the model's ngf); larger images run in tiles [default: a quarter of this machine's memory]",
+        });
+        public Option<string> Norm { get; } = new Option<string>("--tile-norm")
+        {
+            Description = "Statistics of instance norms in tiles: image (the whole image's: exact, up to one pass over the tiles per norm layer), " +
+                          "thumbnail (a downscaled copy's: one pass, colours can shift), tile (each tile's own: seams)",
+            DefaultValueFactory = _ => defaultNorm,
+        }.AcceptOnlyFromAmong("image", "thumbnail", "tile");
+
+        public IEnumerable<Option> All => [Tile, Overlap, MaxMemory, Norm];
+
+        /// <summary>Adds the options and their cross-check to a command.</summary>
+        public void AddTo(Command command)
+        {
+            foreach (var o in All) command.Options.Add(o);
+            command.Validators.Add(r =>
+            {
+                int t = r.GetValue(Tile) ?? 0, o = r.GetValue(Overlap);
+                if (t > 0 && o * 2 >= t) r.AddError($"--tile-overlap ({o}) must be less than half of --tile ({t}).");
+            });
+        }
+
+        public TranslatorOptions Apply(ParseResult parse, TranslatorOptions options) => options with
+        {
+            Tile = parse.GetValue(Tile),
+            TileOverlap = parse.GetValue(Overlap),
+            MaxMemory = parse.GetResult(MaxMemory) is { Implicit: false } ? parse.GetValue(MaxMemory) << 20 : TranslatorOptions.DefaultMaxMemory,
+            TileNorm = Enum.Parse<TileNorm>(parse.GetValue(Norm)!, ignoreCase: true),
+        };
+    }
+
     public static Option<T> NonNegative<T>(Option<T> option) where T : System.Numerics.INumber<T>
     {
         option.Validators.Add(r =>

@@ -43,8 +43,7 @@ public static class TranslateCommand
         var provider = SharedOptions.Provider();
         var deviceId = SharedOptions.DeviceId();
         var threads = SharedOptions.NonNegative(new Option<int>("--threads") { Description = "Threads per model run (0 = ONNX Runtime decides) [default: cores - 1, leaving one to decode and encode]" });
-        var tile = SharedOptions.NonNegative(new Option<int>("--tile") { Description = "Tile size in pixels for large images (0 = whole image)" });
-        var tileOverlap = SharedOptions.NonNegative(new Option<int>("--tile-overlap") { Description = "Pixels shared by neighbouring tiles", DefaultValueFactory = _ => 32 });
+        var tiling = new SharedOptions.Tiling();
         var maxSide = SharedOptions.NonNegative(new Option<int>("--max-side") { Description = "Scale images down so the longer side is at most this (0 = keep size)" });
         var batch = SharedOptions.AtLeastOne(new Option<int>("--batch") { Description = $"Images of the same size per model run [default: {AutoSettings.Batch}]" });
         var maxPixels = SharedOptions.AtLeastOne(new Option<long>("--max-pixels") { Description = "Refuse images with more pixels (decompression bombs)", DefaultValueFactory = _ => ImageLimits.Default.MaxPixels });
@@ -58,13 +57,9 @@ public static class TranslateCommand
         var command = new Command("translate", "Translate images, folders or glob patterns into an output folder")
         {
             model, inputs, output, format, quality, recursive, skipExisting, jobs, provider, deviceId, threads,
-            tile, tileOverlap, maxSide, batch, maxPixels, cacheOptimized, shard,
         };
-        command.Validators.Add(r =>
-        {
-            int t = r.GetValue(tile), o = r.GetValue(tileOverlap);
-            if (t > 0 && o * 2 >= t) r.AddError($"--tile-overlap ({o}) must be less than half of --tile ({t}).");
-        });
+        tiling.AddTo(command);
+        foreach (Option o in new Option[] { maxSide, batch, maxPixels, cacheOptimized, shard }) command.Options.Add(o);
 
         command.SetAction(async (parse, ct) =>
         {
@@ -72,16 +67,14 @@ public static class TranslateCommand
             var (loaders, procs, savers) = Given(parse, jobs)
                 ? ParseJobs(parse.GetValue(jobs))!.Value
                 : (AutoSettings.Loaders, AutoSettings.Processors, AutoSettings.Savers);
-            var options = new TranslatorOptions
+            var options = tiling.Apply(parse, new TranslatorOptions
             {
                 Provider = parse.GetValue(provider)!,
                 DeviceId = parse.GetValue(deviceId),
                 Threads = Given(parse, threads) ? parse.GetValue(threads) : AutoSettings.Threads(Environment.ProcessorCount),
-                Tile = parse.GetValue(tile),
-                TileOverlap = parse.GetValue(tileOverlap),
                 MaxSide = parse.GetValue(maxSide),
                 CacheOptimizedModel = parse.GetValue(cacheOptimized),
-            };
+            });
             var settings = new PipelineSettings
             {
                 Format = parse.GetValue(format) switch { "jpg" => ImageFormat.Jpeg, "webp" => ImageFormat.Webp, _ => ImageFormat.Png },
@@ -120,11 +113,17 @@ public static class TranslateCommand
             : "optimised model not cached (--cache-optimized)";
         await error.WriteLineAsync(
             $"settings: provider {translators[0].Provider}, threads {(options.Threads == 0 ? "chosen by ONNX Runtime" : options.Threads)}, batch {settings.Batch}, " +
-            $"jobs {settings.Loaders}:{procs}:{settings.Savers}, graph optimisation all, {cache}");
+            $"jobs {settings.Loaders}:{procs}:{settings.Savers}, graph optimisation all, {cache}, " +
+            (options.Tile switch
+            {
+                null => $"tiles above {options.MaxMemory >> 20} MB (--max-memory)",
+                0 => "no tiles",
+                int side => $"tiles of {side} px",
+            }) + $" with {options.TileNorm.ToString().ToLowerInvariant()} statistics");
 
-        if (options.Tile > 0 && translators[0].Model.Norm == "instance")
-            await error.WriteLineAsync($"note: {Path.GetFileName(modelPath)} uses instance norm, which normalises each tile on its own: " +
-                "tiled images can differ in colour from whole-image runs. Prefer a larger --tile, or --max-side.");
+        if (options.Tile != 0 && options.TileNorm == TileNorm.Tile && translators[0].Model.Norm == "instance")
+            await error.WriteLineAsync($"note: {Path.GetFileName(modelPath)} uses instance norm and --tile-norm tile normalises each tile on its own: " +
+                "tiled images can differ in colour from whole-image runs. Prefer --tile-norm image.");
 
         try
         {

@@ -22,11 +22,17 @@ public static class VideoCommand
         var provider = SharedOptions.Provider();
         var device = SharedOptions.DeviceId();
         var threads = SharedOptions.Threads();
+        var temporal = new Option<bool>("--temporal")
+        {
+            Description = "Reduce flicker: blend each output with the previous one where the input did not change (following a global pan)",
+        };
+        var tiling = new SharedOptions.Tiling(defaultNorm: "thumbnail");
 
         var command = new Command("video", "Translate every frame of a video (file, stream URL or camera); audio is kept from the source")
         {
-            model, input, output, format, fps, crf, codec, frames, maxSide, provider, device, threads,
+            model, input, output, format, fps, crf, codec, frames, maxSide, provider, device, threads, temporal,
         };
+        tiling.AddTo(command);
         command.Validators.Add(r =>
         {
             if (r.GetValue(frames) is <= 0) r.AddError("--frames must be positive");
@@ -47,19 +53,20 @@ public static class VideoCommand
                 MaxFrames = parse.GetValue(frames),
                 MaxSide = parse.GetValue(maxSide),
             };
-            var translatorOptions = new TranslatorOptions
+            var translatorOptions = tiling.Apply(parse, new TranslatorOptions
             {
                 Provider = parse.GetValue(provider)!,
                 DeviceId = parse.GetValue(device),
                 Threads = parse.GetValue(threads),
-            };
-            return Task.FromResult(Run(options, parse.GetValue(model)!.FullName, translatorOptions, parse.InvocationConfiguration, stop));
+            });
+            var filter = parse.GetValue(temporal) ? new TemporalFilter() : null;
+            return Task.FromResult(Run(options, parse.GetValue(model)!.FullName, translatorOptions, filter, parse.InvocationConfiguration, stop));
         });
         return command;
     }
 
     /// <summary>Ctrl+C (<paramref name="stop"/>) ends the capture early and still finishes the file: the way to end a camera recording.</summary>
-    private static int Run(VideoOptions options, string modelPath, TranslatorOptions translatorOptions, InvocationConfiguration io, CancellationToken stop)
+    private static int Run(VideoOptions options, string modelPath, TranslatorOptions translatorOptions, TemporalFilter? filter, InvocationConfiguration io, CancellationToken stop)
     {
         if (!Ffmpeg.IsAvailable)
         {
@@ -79,7 +86,11 @@ public static class VideoCommand
         using var _ = translator;
         try
         {
-            FrameTransform transform = (src, dst, w, h) => translator.Translate(src, dst, w, h, PixelLayout.Rgb24);
+            FrameTransform transform = (src, dst, w, h) =>
+            {
+                translator.Translate(src, dst, w, h, PixelLayout.Rgb24);
+                filter?.Apply(src, dst, w, h);
+            };
             VideoResult result = null!;
             // Progress goes to stderr: stdout carries only the result line.
             var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(io.Error) });
@@ -106,10 +117,12 @@ public static class VideoCommand
                 $"{options.Output}: {result.Frames} frames {result.Width}x{result.Height} at {result.Fps:0.###} fps, " +
                 $"{result.FramesPerSecond:F1} frames/s end to end, inference {result.InferenceShare:P0} of the time " +
                 $"(waiting for the decoder {result.DecoderWaitShare:P0}, the encoder {result.EncoderWaitShare:P0}; {translator.Provider}), " +
-                $"audio {(result.AudioKept ? "kept" : "none")}");
+                $"audio {(result.AudioKept ? "kept" : "none")}" +
+                (translator.LastTilePasses > 0 ? $", tiles of {translator.TileSideFor(result.Width, result.Height)} px ({translator.LastTilePasses} pass(es) per frame)" : "") +
+                (filter is null ? "" : ", temporal filter on"));
             return stop.IsCancellationRequested ? ExitCodes.Interrupted : ExitCodes.Success;
         }
-        catch (Exception e) when (e is FfmpegException or IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is FfmpegException or IOException or UnauthorizedAccessException or InvalidModelException or InvalidOperationException)
         {
             io.Error.WriteLine($"error: {e.Message}");
             return ExitCodes.SomeFailed;

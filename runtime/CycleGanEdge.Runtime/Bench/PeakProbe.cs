@@ -1,5 +1,6 @@
 using System.Diagnostics;
-using System.Text;
+using CycleGanEdge.Runtime.Onnx;
+using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
 
 namespace CycleGanEdge.Runtime.Bench;
@@ -84,71 +85,30 @@ public sealed class PeakProbe : IDisposable
         _session.Dispose();
     }
 
-    /// <summary>
-    /// ONNX bytes of C = MatMul(A, B) with float inputs [n, n], written field by field (protobuf wire
-    /// format, field numbers from onnx.proto) so the runtime needs no protobuf package.
-    /// </summary>
+    /// <summary>ONNX bytes of C = MatMul(A, B) with float inputs [n, n].</summary>
     public static byte[] MatMulModel(int n)
     {
-        var node = new Proto().Text(1, "A").Text(1, "B").Text(2, "C").Text(3, "matmul").Text(4, "MatMul");
-        var graph = new Proto()
-            .Message(1, node)
-            .Text(2, "peak_probe")
-            .Message(11, SquareFloat("A", n))
-            .Message(11, SquareFloat("B", n))
-            .Message(12, SquareFloat("C", n));
-        return new Proto()
-            .Varint(1, 8)                                           // ir_version
-            .Text(2, "cyclegan-run bench")                          // producer_name
-            .Message(7, graph)
-            .Message(8, new Proto().Text(1, "").Varint(2, 17))      // opset_import: default domain, opset 17
-            .ToArray();
+        var node = new NodeProto { OpType = "MatMul", Name = "matmul" };
+        node.Input.Add("A");
+        node.Input.Add("B");
+        node.Output.Add("C");
+        var graph = new GraphProto { Name = "peak_probe" };
+        graph.Node.Add(node);
+        graph.Input.Add(SquareFloat("A", n));
+        graph.Input.Add(SquareFloat("B", n));
+        graph.Output.Add(SquareFloat("C", n));
+        var model = new ModelProto { IrVersion = 8, ProducerName = "cyclegan-run bench", Graph = graph };
+        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = 17 });
+        return model.ToByteArray();
     }
 
     /// <summary>ValueInfoProto of a float32 [n, n] tensor.</summary>
-    private static Proto SquareFloat(string name, int n)
+    private static ValueInfoProto SquareFloat(string name, int n)
     {
-        var shape = new Proto()
-            .Message(1, new Proto().Varint(1, n))
-            .Message(1, new Proto().Varint(1, n));
-        var tensorType = new Proto().Varint(1, 1 /* FLOAT */).Message(2, shape);
-        return new Proto().Text(1, name).Message(2, new Proto().Message(1, tensorType));
-    }
-
-    /// <summary>Just enough of the protobuf wire format: varint (type 0) and length-delimited (type 2) fields.</summary>
-    private sealed class Proto
-    {
-        private readonly MemoryStream _bytes = new();
-
-        public Proto Varint(int field, long value)
-        {
-            WriteVarint((ulong)field << 3);
-            WriteVarint((ulong)value);
-            return this;
-        }
-
-        public Proto Text(int field, string value) => Bytes(field, Encoding.UTF8.GetBytes(value));
-
-        public Proto Message(int field, Proto message) => Bytes(field, message.ToArray());
-
-        public byte[] ToArray() => _bytes.ToArray();
-
-        private Proto Bytes(int field, byte[] value)
-        {
-            WriteVarint(((ulong)field << 3) | 2);
-            WriteVarint((ulong)value.Length);
-            _bytes.Write(value);
-            return this;
-        }
-
-        private void WriteVarint(ulong v)
-        {
-            while (v >= 0x80)
-            {
-                _bytes.WriteByte((byte)(v | 0x80));
-                v >>= 7;
-            }
-            _bytes.WriteByte((byte)v);
-        }
+        var shape = new TensorShapeProto();
+        shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = n });
+        shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = n });
+        var tensor = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float, Shape = shape };
+        return new ValueInfoProto { Name = name, Type = new TypeProto { TensorType = tensor } };
     }
 }

@@ -1,12 +1,12 @@
 using CycleGanEdge.Torch.Networks;
 using System.CommandLine;
 using Xunit.Abstractions;
-using CycleGanEdge.Exporter.Onnx;
+using CycleGanEdge.Runtime.Onnx;
 using CycleGanEdge.Exporter.Quantization;
 using CycleGanEdge.Runtime;
 using CycleGanEdge.Runtime.Imaging;
 using Microsoft.ML.OnnxRuntime;
-using DataType = CycleGanEdge.Exporter.Onnx.TensorProto.Types.DataType;
+using DataType = CycleGanEdge.Runtime.Onnx.TensorProto.Types.DataType;
 
 namespace CycleGanEdge.Exporter.Tests.Quantization;
 

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using CycleGanEdge.Exporter;
-using CycleGanEdge.Exporter.Onnx;
+using CycleGanEdge.Runtime.Onnx;
 using CycleGanEdge.Run;
 using CycleGanEdge.Runtime.Bench;
 using CycleGanEdge.Torch.Networks;

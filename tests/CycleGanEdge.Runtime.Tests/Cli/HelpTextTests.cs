@@ -11,6 +11,7 @@ public class HelpTextTests
     [Theory]
     [InlineData("translate")]
     [InlineData("info")]
+    [InlineData("video")]
     public async Task Help_text_matches_the_approved_text(string command)
     {
         var r = await CliRunner.RunAsync(command, "--help");

@@ -139,6 +139,8 @@ public class TranslateCommandTests
     [InlineData("--no-such-option", "1")]
     [InlineData("--tile", "abc")]      // validators also see values that failed to convert
     [InlineData("--threads", "two")]
+    [InlineData("--tile-norm", "median")]
+    [InlineData("--max-memory", "0")]
     public async Task Bad_options_are_usage_errors(string option, string value)
     {
         string dir = MixedFolder();
@@ -191,6 +193,52 @@ public class TranslateCommandTests
     }
 
     [Fact]
+    public async Task Auto_tiles_past_the_memory_budget_and_matches_the_whole_image()
+    {
+        // An instance-norm model: with the default --tile-norm image the tiles use the whole image's statistics.
+        string dir = TestFiles.TempFolder();
+        string model = TestModels.Save(TestModels.SmallConvNet("instance"), dir);
+        Directory.CreateDirectory(Path.Combine(dir, "in"));
+        WriteImage(Path.Combine(dir, "in", "big.png"), TestImages.Random(300, 200), ImageFormat.Png);
+        var whole = await CliRunner.RunAsync("translate", "-m", model, Path.Combine(dir, "in"), "-o", Path.Combine(dir, "whole"), "--tile", "0");
+        var auto = await CliRunner.RunAsync("translate", "-m", model, Path.Combine(dir, "in"), "-o", Path.Combine(dir, "auto"), "--max-memory", "1");
+        Assert.Equal((0, 0), (whole.ExitCode, auto.ExitCode));
+        var a = ImageCodec.Decode(Path.Combine(dir, "whole", "big.png"));
+        var b = ImageCodec.Decode(Path.Combine(dir, "auto", "big.png"));
+        Assert.True(TestImages.MaxDifference(a.Pixels, b.Pixels) <= 1);
+        // The same run cut into tiles that normalise on their own does differ.
+        var plain = await CliRunner.RunAsync("translate", "-m", model, Path.Combine(dir, "in"), "-o", Path.Combine(dir, "plain"), "--max-memory", "1", "--tile-norm", "tile");
+        Assert.Equal(0, plain.ExitCode);
+        Assert.Contains("--tile-norm tile normalises each tile on its own", plain.Error);
+        Assert.True(TestImages.MeanDifference(a.Pixels, ImageCodec.Decode(Path.Combine(dir, "plain", "big.png")).Pixels) > 1);
+    }
+
+    [Fact]
+    public async Task A_model_that_cannot_be_tiled_fails_its_large_images_in_one_line()
+    {
+        // The same instance-norm model with a weight moved to an external data file: ONNX Runtime loads it, but
+        // the tiling rewrite needs a single file. Small images still run whole; the large one fails, named with its reason.
+        string dir = TestFiles.TempFolder();
+        var model = CycleGanEdge.Runtime.Onnx.ModelProto.Parser.ParseFrom(TestModels.SmallConvNet("instance"));
+        var weight = model.Graph.Initializer.First(t => t.Name == "c1.w");
+        File.WriteAllBytes(Path.Combine(dir, "c1.w.bin"), weight.RawData.ToByteArray());
+        weight.ExternalData.Add(new CycleGanEdge.Runtime.Onnx.StringStringEntryProto { Key = "location", Value = "c1.w.bin" });
+        weight.DataLocation = CycleGanEdge.Runtime.Onnx.TensorProto.Types.DataLocation.External;
+        weight.RawData = Google.Protobuf.ByteString.Empty;
+        string path = Path.Combine(dir, "external.onnx");
+        File.WriteAllBytes(path, Google.Protobuf.MessageExtensions.ToByteArray(model));
+        Directory.CreateDirectory(Path.Combine(dir, "in"));
+        WriteImage(Path.Combine(dir, "in", "big.png"), TestImages.Random(300, 200), ImageFormat.Png);
+        WriteImage(Path.Combine(dir, "in", "small.png"), TestImages.Random(20, 20), ImageFormat.Png);
+        var r = await CliRunner.RunAsync("translate", "-m", path, Path.Combine(dir, "in"), "-o", Path.Combine(dir, "out"), "--max-memory", "1");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("failed: ", r.Error);
+        Assert.Contains("big.png: " + path + ": its weights are in an external data file", r.Error);
+        Assert.DoesNotContain("   at ", r.Error);
+        Assert.True(File.Exists(Path.Combine(dir, "out", "small.png")));
+    }
+
+    [Fact]
     public async Task Info_shows_metadata_signature_and_providers()
     {
         var r = await CliRunner.RunAsync("info", "-m", NegateModel);
@@ -211,12 +259,13 @@ public class TranslateCommandTests
         var auto = await CliRunner.RunAsync("translate", "-m", NegateModel, Path.Combine(dir, "in"), "-o", Path.Combine(dir, "auto"));
         int threads = Math.Max(1, Environment.ProcessorCount - 1);
         Assert.Contains($"settings: provider cpu, threads {threads}, batch 1, jobs 1:1:4, graph optimisation all, optimised model not cached", auto.Error);
+        Assert.Contains($"tiles above {TranslatorOptions.DefaultMaxMemory >> 20} MB (--max-memory) with image statistics", auto.Error);
 
         string model = TestModels.Save(TestModels.Negate(new()), dir);
         var given = await CliRunner.RunAsync("translate", "-m", model, Path.Combine(dir, "in"), "-o", Path.Combine(dir, "given"),
-            "--threads", "3", "--batch", "5", "-j", "2:1:3", "--cache-optimized");
+            "--threads", "3", "--batch", "5", "-j", "2:1:3", "--cache-optimized", "--tile", "512", "--tile-norm", "thumbnail");
         string cached = SessionFactory.OptimizedModelPath(model, "cpu");
-        Assert.Contains($"settings: provider cpu, threads 3, batch 5, jobs 2:1:3, graph optimisation all, optimised model cached at {cached}", given.Error);
+        Assert.Contains($"settings: provider cpu, threads 3, batch 5, jobs 2:1:3, graph optimisation all, optimised model cached at {cached}, tiles of 512 px with thumbnail statistics", given.Error);
         Assert.True(File.Exists(cached));
         Assert.Equal(auto.ExitCode, given.ExitCode);
     }

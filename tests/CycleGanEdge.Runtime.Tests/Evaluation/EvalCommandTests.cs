@@ -1,10 +1,10 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
-using CycleGanEdge.Exporter.Onnx;
+using CycleGanEdge.Runtime.Onnx;
 using CycleGanEdge.Runtime.Evaluation;
 using CycleGanEdge.Runtime.Imaging;
 using Google.Protobuf;
-using DataType = CycleGanEdge.Exporter.Onnx.TensorProto.Types.DataType;
+using DataType = CycleGanEdge.Runtime.Onnx.TensorProto.Types.DataType;
 
 namespace CycleGanEdge.Runtime.Tests.Evaluation;
 

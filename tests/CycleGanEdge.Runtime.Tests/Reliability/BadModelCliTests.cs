@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using CycleGanEdge.Exporter.Onnx;
+using CycleGanEdge.Runtime.Onnx;
 using CycleGanEdge.Runtime.Imaging;
 using CycleGanEdge.Runtime.Tests.Cli;
 using Google.Protobuf;

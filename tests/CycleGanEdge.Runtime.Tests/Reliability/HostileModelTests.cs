@@ -1,4 +1,4 @@
-using CycleGanEdge.Exporter.Onnx;
+using CycleGanEdge.Runtime.Onnx;
 using Google.Protobuf;
 
 namespace CycleGanEdge.Runtime.Tests.Reliability;
