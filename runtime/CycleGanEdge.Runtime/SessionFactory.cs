@@ -68,6 +68,12 @@ public static class SessionFactory
             sessionOptions.GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL;
             if (options.Threads > 0)
                 sessionOptions.IntraOpNumThreads = options.Threads;
+            if (options.ProfilePrefix is not null)
+            {
+                // The prefix first: setting EnableProfiling starts the profiler with the prefix it has then.
+                sessionOptions.ProfileOutputPathPrefix = options.ProfilePrefix;
+                sessionOptions.EnableProfiling = true;
+            }
             try
             {
                 switch (provider)

@@ -15,4 +15,6 @@ public sealed record TranslatorOptions
     public int TileOverlap { get; init; } = 32;
     /// <summary>Save the optimised graph beside the model and load it next time.</summary>
     public bool CacheOptimizedModel { get; init; }
+    /// <summary>Write ONNX Runtime's per-operator profile (JSON) to files starting with this path (bench --profile).</summary>
+    public string? ProfilePrefix { get; init; }
 }

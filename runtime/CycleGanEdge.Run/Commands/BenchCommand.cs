@@ -43,10 +43,14 @@ public static class BenchCommand
             DefaultValueFactory = _ => "all",
         }.AcceptOnlyFromAmong("none", "basic", "extended", "all");
         var json = new Option<bool>("--json") { Description = "Print the results as JSON instead of a table" };
+        var profile = new Option<DirectoryInfo?>("--profile")
+        {
+            Description = "Write ONNX Runtime's per-operator profile of each model into this folder and print time per operator type",
+        };
 
         var command = new Command("bench", "Time the model: latency p50/p90/p99, images/s, GFLOP/s and share of the cores' measured FMA peak")
         {
-            model, sizes, batches, threads, providers, device, iterations, warmup, noPeak, rounds, graphOpt, json,
+            model, sizes, batches, threads, providers, device, iterations, warmup, noPeak, rounds, graphOpt, json, profile,
         };
         command.SetAction(parse =>
         {
@@ -69,7 +73,10 @@ public static class BenchCommand
                     "extended" => GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
                     _ => null,
                 },
+                ProfileDirectory = parse.GetValue(profile)?.FullName,
             };
+            if (settings.ProfileDirectory is not null) Directory.CreateDirectory(settings.ProfileDirectory);
+            var started = DateTime.UtcNow;
             string[] paths = [.. parse.GetValue(model)!.Select(f => f.FullName)];
             bool compare = paths.Length > 1;
             bool asJson = parse.GetValue(json);
@@ -86,6 +93,9 @@ public static class BenchCommand
                 if (!asJson)
                     foreach (var peak in results.Select(r => r.Result.Peak).OfType<FmaPeak>().Distinct())
                         io.Output.WriteLine(peak.Describe());
+                if (settings.ProfileDirectory is not null && !asJson)
+                    foreach (var file in new DirectoryInfo(settings.ProfileDirectory).GetFiles("*.json").Where(f => f.LastWriteTimeUtc >= started).OrderBy(f => f.Name))
+                        PrintProfile(io.Output, file.FullName, results, settings);
                 if (asJson) io.Output.WriteLine(compare ? CompareJson(results) : ToJson(paths[0], [.. results.Select(r => r.Result)]));
                 return ExitCodes.Success;
             }
@@ -120,6 +130,29 @@ public static class BenchCommand
         if (c.Result.PeakFraction is not { } f) return "      -";
         string percent = (f * 100).ToString("F0", CultureInfo.InvariantCulture) + "%";
         return (c.Precision == "int8" ? $"({percent})" : percent).PadLeft(7);
+    }
+
+    /// <summary>Kernel time per operator type, with the convolutions' GFLOP/s and their share of the measured FMA peak.</summary>
+    private static void PrintProfile(TextWriter output, string path, List<ComparedResult> results, BenchSettings settings)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        // ModelBenchmark names each file <model>-<provider>-threads<n>_<time>.json.
+        string name = Path.GetFileName(path);
+        var result = results.FirstOrDefault(r => name.StartsWith(
+            $"{Path.GetFileNameWithoutExtension(r.ModelPath)}-{r.Result.Provider}-threads{r.Result.Threads}_", StringComparison.Ordinal));
+        // Conv rates need every run of the file at one size and batch.
+        bool oneShape = settings.Sizes.Count == 1 && settings.Batches.Count == 1 && result is not null;
+        var ops = OrtProfile.Summarize(path, oneShape ? GeneratorCost.Layers(result!.Model) : null, result?.Result.Size ?? 0, result?.Result.Batch ?? 1);
+        output.WriteLine();
+        output.WriteLine($"profile {path} (all runs, warm-up included):");
+        output.WriteLine("op type                  calls   total ms   share   GFLOP/s");
+        foreach (var op in ops)
+        {
+            string rate = op.Gflops is { } g
+                ? g.ToString("F1", inv) + (result?.Result.PeakGflops is { } y ? string.Create(inv, $" ({g / y * 100:F0}% of the measured FMA peak)") : "")
+                : "";
+            output.WriteLine(string.Create(inv, $"{op.OpType,-22} {op.Calls,7} {op.Milliseconds,10:F1} {op.Share * 100,6:F1}%   {rate}"));
+        }
     }
 
     private const string CompareHeader =

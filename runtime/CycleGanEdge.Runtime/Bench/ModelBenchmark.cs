@@ -25,6 +25,8 @@ public sealed record BenchSettings
     /// transformer); basic or extended show what the higher levels buy (CPU provider only).
     /// </summary>
     public GraphOptimizationLevel? GraphOptimization { get; init; }
+    /// <summary>Write each model session's ONNX Runtime per-operator profile into this folder (see <see cref="OrtProfile"/>).</summary>
+    public string? ProfileDirectory { get; init; }
 }
 
 /// <summary>One configuration's timings. Latencies are of one model run (a whole batch), in milliseconds.</summary>
@@ -41,7 +43,7 @@ public sealed record BenchResult(
 }
 
 /// <summary>One model's result in a comparison, with its throughput relative to the first model's (from median latencies).</summary>
-public sealed record ComparedResult(string ModelPath, string Precision, BenchResult Result, double RatioToFirst);
+public sealed record ComparedResult(string ModelPath, string Precision, BenchResult Result, double RatioToFirst, ModelInfo Model);
 
 /// <summary>
 /// Times the model alone: input filled once with seeded noise, output preallocated, both bound, so each
@@ -70,7 +72,9 @@ public static class ModelBenchmark
                 {
                     foreach (string path in modelPaths)
                     {
-                        var session = OpenSession(path, options, settings.GraphOptimization, out string actualProvider);
+                        var profiled = settings.ProfileDirectory is null ? options
+                            : options with { ProfilePrefix = Path.Combine(settings.ProfileDirectory, $"{Path.GetFileNameWithoutExtension(path)}-{provider}-threads{threads}") };
+                        var session = OpenSession(path, profiled, settings.GraphOptimization, out string actualProvider);
                         sessions.Add((path, session, ModelInfo.FromSession(session, path), actualProvider));
                     }
                     foreach (int size in settings.Sizes)
@@ -107,7 +111,7 @@ public static class ModelBenchmark
                                     var s = sessions[m];
                                     var result = Summarize(timings[m], GeneratorCost.Layers(s.Model), s.Provider, threads, runs[m].Side, batch, peak);
                                     first ??= result;
-                                    yield return new ComparedResult(s.Path, PrecisionOf(s.Model), result, first.P50Ms / result.P50Ms);
+                                    yield return new ComparedResult(s.Path, PrecisionOf(s.Model), result, first.P50Ms / result.P50Ms, s.Model);
                                 }
                             }
                             finally
@@ -118,7 +122,11 @@ public static class ModelBenchmark
                 }
                 finally
                 {
-                    foreach (var s in sessions) s.Session.Dispose();
+                    foreach (var s in sessions)
+                    {
+                        if (settings.ProfileDirectory is not null) s.Session.EndProfiling(); // writes the JSON file
+                        s.Session.Dispose();
+                    }
                 }
             }
     }
@@ -136,6 +144,12 @@ public static class ModelBenchmark
         // A bench-only session: cyclegan-run always optimises fully; this shows what each level contributes.
         using var sessionOptions = new SessionOptions { GraphOptimizationLevel = level.Value };
         if (options.Threads > 0) sessionOptions.IntraOpNumThreads = options.Threads;
+        if (options.ProfilePrefix is not null)
+        {
+            // The prefix first: setting EnableProfiling starts the profiler with the prefix it has then.
+            sessionOptions.ProfileOutputPathPrefix = options.ProfilePrefix;
+            sessionOptions.EnableProfiling = true;
+        }
         provider = "cpu";
         try
         {

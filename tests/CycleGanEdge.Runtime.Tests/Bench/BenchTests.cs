@@ -127,6 +127,33 @@ public class BenchTests
     }
 
     [Fact]
+    public void The_profile_counts_every_convolution_run_with_the_generators_macs()
+    {
+        string model = TestModels.Save(Export("resnet_6blocks"));
+        string folder = Directory.CreateTempSubdirectory("cyclegan-profile-").FullName;
+        try
+        {
+            var settings = new BenchSettings { Sizes = [32], Threads = [1], Iterations = 2, Warmup = 1, MeasurePeak = false, ProfileDirectory = folder };
+            _ = ModelBenchmark.Run(model, settings).ToList();
+            var layers = GeneratorCost.Layers("resnet_6blocks", 8, 3, 3)!;
+            var ops = OrtProfile.Summarize(Assert.Single(Directory.GetFiles(folder, "*.json")), layers, 32, 1);
+
+            // 3 runs (warm-up included) of every layer, each op type rated with its own layers' MACs.
+            var conv = Assert.Single(ops, o => o.OpType == "Conv");
+            Assert.Equal(3 * layers.Count(l => !l.Transposed), conv.Calls);
+            Assert.Equal(3 * GeneratorCost.MultiplyAccumulates([.. layers.Where(l => !l.Transposed)], 32, 32) / 1e9, conv.GigaMacs!.Value, 12);
+            var up = Assert.Single(ops, o => o.OpType == "ConvTranspose");
+            Assert.Equal(3 * GeneratorCost.MultiplyAccumulates([.. layers.Where(l => l.Transposed)], 32, 32) / 1e9, up.GigaMacs!.Value, 12);
+            Assert.Null(Assert.Single(ops, o => o.OpType == "InstanceNormalization").GigaMacs);
+            Assert.Equal(1.0, ops.Sum(o => o.Share), 9);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task The_command_prints_json_with_the_peak_and_rejects_bad_lists()
     {
         string model = TestModels.Save(Export("resnet_6blocks"));
