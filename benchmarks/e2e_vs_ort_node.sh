@@ -5,7 +5,7 @@
 # default (--threads cores-1) as the "before". Not part of the test suite.
 #   benchmarks/e2e_vs_ort_node.sh [ROUNDS] [MODEL.onnx]
 # Without MODEL, an untrained resnet_9blocks ngf 64 is exported (benchmarks/tools/untrained_generator.cs).
-# Rates: translate's own "images/s" (pipeline only, session creation excluded); node's after one warm-up run.
+# Rates: translate's images over its own seconds (the pipeline: model load excluded); node's after one warm-up run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-3}
@@ -26,10 +26,11 @@ MODEL=${2:-$WORK/r9_ngf64.onnx}
 [ -d "$WORK/img256" ] || nice -n 10 dotnet run benchmarks/tools/scale_images.cs -- models/emoji-noto2twemoji/test/testA "$WORK/img256" 256 24 >&2
 [ -d "$WORK/img64" ] || nice -n 10 dotnet run benchmarks/tools/scale_images.cs -- models/emoji-noto2twemoji/test/testA "$WORK/img64" 64 240 >&2
 
-translate() { # folder, extra options... -> images/s from translate's summary line
+translate() { # folder, extra options... -> images/s from the summary line's count and seconds (its rate has one decimal)
   local dir=$1; shift
   rm -rf "$WORK/out"
-  "$RUN" translate -m "$MODEL" "$WORK/$dir" -o "$WORK/out" "$@" 2>"$WORK/settings.txt" | sed -n 's/.*s, \([0-9.]*\) images\/s.*/\1/p'
+  "$RUN" translate -m "$MODEL" "$WORK/$dir" -o "$WORK/out" "$@" 2>"$WORK/settings.txt" |
+    sed -n 's/^done: \([0-9]*\),.*(\([0-9.]*\) s,.*/\1 \2/p' | awk '{printf "%.3f\n", $1 / $2}'
 }
 node_rate() { # size, images
   NODE_PATH="$CACHE/node_modules" node benchmarks/ort_node_infer.js "$MODEL" "$1" "$2" "$CORES" | awk '{print $2}'

@@ -18,21 +18,48 @@ public sealed record ImageWork(double ModelGigaMacs, double DecodeEncodeMs)
 
 /// <summary>
 /// What translate uses for the options a user leaves unset. Rules from measurements on 2 cores (runtime/README.md,
-/// benchmarks/RESULTS.md); the only probing at start is one decode and encode of the first image.
+/// benchmarks/RESULTS.md); the only probing at start is one decode and encode of the first image and 40 ms of
+/// spinning to see how many cores are free.
 /// </summary>
 public static class AutoSettings
 {
     /// <summary>
-    /// Inference threads from the work per image. With all cores but one, the spare core decodes and encodes while the
-    /// model runs, so decode and encode never preempt ONNX Runtime's threads (each model run waits for its slowest
-    /// thread). That pays while they keep the spare core busy: at 64 px on the emoji model (decode + encode ~13% of
-    /// the model's time) 1 thread ran 353 images/s, 2 threads 134. When they need less than
-    /// <see cref="SpareCoreShare"/> of the model's time the spare core mostly idles, and giving it to the model won:
-    /// resnet_9blocks ngf 64 at 64 and 256 px (under 1%), benchmarks/RESULTS.md. Without a known architecture or a
-    /// readable first image: all cores but one, as before.
+    /// Inference threads from the work per image and the cores other processes leave free. With all free cores but
+    /// one, the spare core decodes and encodes while the model runs, so decode and encode never preempt ONNX Runtime's
+    /// threads (each model run waits for its slowest thread). That pays while they keep the spare core busy: at 64 px
+    /// on the emoji model (decode + encode ~13% of the model's time) 1 thread ran 353 images/s, 2 threads 134. When
+    /// they need less than <see cref="SpareCoreShare"/> of the model's time the spare core mostly idles and goes to
+    /// the model (resnet_9blocks ngf 64 at 64 and 256 px: under 1%). A core another process keeps busy is not given
+    /// to the model either: a thread that waits for it stalls every operator (at 256 px with two other busy processes
+    /// on 2 cores, 1 thread ran 1.36-1.52 images/s, 2 threads 0.87-1.10; benchmarks/RESULTS.md). Without a known
+    /// architecture or a readable first image: all cores but one, as before.
     /// </summary>
-    public static int Threads(int cores, ImageWork? work) =>
-        cores <= 1 ? 1 : work is not null && work.DecodeEncodeMs < SpareCoreShare * work.ModelMs ? cores : cores - 1;
+    public static int Threads(int cores, ImageWork? work, int freeCores)
+    {
+        if (work is null) return Math.Max(1, cores - 1);
+        int free = Math.Clamp(freeCores, 1, cores);
+        return work.DecodeEncodeMs < SpareCoreShare * work.ModelMs ? free : Math.Max(1, free - 1);
+    }
+
+    /// <summary>
+    /// Cores this process gets: <paramref name="cores"/> threads spin for <paramref name="milliseconds"/> and the
+    /// process's CPU time over that span is counted (getrusage, so it also sees a container's CPU quota, which a
+    /// system-wide load figure would not). Other busy processes make the share fall below 1.
+    /// </summary>
+    public static int FreeCores(int cores, int milliseconds = 40)
+    {
+        var before = Environment.CpuUsage.TotalTime;
+        long start = Stopwatch.GetTimestamp();
+        var spinners = Enumerable.Range(0, cores).Select(_ => new Thread(() =>
+        {
+            while (Stopwatch.GetElapsedTime(start).TotalMilliseconds < milliseconds) Thread.SpinWait(100);
+        })).ToList();
+        foreach (var t in spinners) t.Start();
+        foreach (var t in spinners) t.Join();
+        double wall = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        double cpu = (Environment.CpuUsage.TotalTime - before).TotalMilliseconds;
+        return Math.Clamp((int)Math.Round(cpu / wall), 1, cores);
+    }
 
     /// <summary>Decode + encode below this share of the model's one-core time leave the spare core mostly idle.</summary>
     public const double SpareCoreShare = 0.05;
@@ -78,12 +105,13 @@ public static class AutoSettings
     }
 
     /// <summary>Why <see cref="Threads"/> chose what it did, for the settings line.</summary>
-    public static string Reason(ImageWork? work, int threads, int cores)
+    public static string Reason(ImageWork? work, int threads, int cores, int freeCores)
     {
         if (work is null) return "all cores but one: model cost unknown";
-        string choice = threads == cores ? "every core to the model" : "one core left for them";
+        string busy = freeCores < cores ? string.Create(CultureInfo.InvariantCulture, $", other processes leave {freeCores} of {cores} cores") : "";
+        string choice = threads == Math.Min(freeCores, cores) ? "all of them to the model" : "one left for decode and encode";
         return string.Create(CultureInfo.InvariantCulture,
-            $"model ~{work.ModelMs:0.#} ms/image on one core, decode+encode {work.DecodeEncodeMs:0.##} ms = {work.DecodeEncodeMs / work.ModelMs * 100:0.#}%: {choice}");
+            $"model ~{work.ModelMs:0.#} ms/image on one core, decode+encode {work.DecodeEncodeMs:0.##} ms = {work.DecodeEncodeMs / work.ModelMs * 100:0.#}%{busy}: {choice}");
     }
 
     public const int Loaders = 1;

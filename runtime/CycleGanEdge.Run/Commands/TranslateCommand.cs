@@ -42,7 +42,7 @@ public static class TranslateCommand
         });
         var provider = SharedOptions.Provider();
         var deviceId = SharedOptions.DeviceId();
-        var threads = SharedOptions.NonNegative(new Option<int>("--threads") { Description = "Threads per model run (0 = ONNX Runtime decides) [default: from the work per image: all cores when decoding and encoding are under 5% of the model's work, else cores - 1]" });
+        var threads = SharedOptions.NonNegative(new Option<int>("--threads") { Description = "Threads per model run (0 = ONNX Runtime decides) [default: the cores other processes leave free, minus one for decode and encode unless they are under 5% of the model's work]" });
         var tile = SharedOptions.NonNegative(new Option<int>("--tile") { Description = "Tile size in pixels for large images (0 = whole image)" });
         var tileOverlap = SharedOptions.NonNegative(new Option<int>("--tile-overlap") { Description = "Pixels shared by neighbouring tiles", DefaultValueFactory = _ => 32 });
         var maxSide = SharedOptions.NonNegative(new Option<int>("--max-side") { Description = "Scale images down so the longer side is at most this (0 = keep size)" });
@@ -107,8 +107,10 @@ public static class TranslateCommand
         if (autoThreads)
         {
             var work = AutoSettings.Measure(modelPath, scan.Items.FirstOrDefault()?.Source, settings, options.MaxSide);
-            options = options with { Threads = AutoSettings.Threads(Environment.ProcessorCount, work) };
-            threadsReason = $" ({AutoSettings.Reason(work, options.Threads, Environment.ProcessorCount)})";
+            int cores = Environment.ProcessorCount;
+            int free = work is null ? cores : AutoSettings.FreeCores(cores);
+            options = options with { Threads = AutoSettings.Threads(cores, work, free) };
+            threadsReason = $" ({AutoSettings.Reason(work, options.Threads, cores, free)})";
         }
 
         var translators = new List<Translator>();
