@@ -46,8 +46,8 @@ for size in 256 64; do
     b=$(translate "img$size" --threads $((CORES > 1 ? CORES - 1 : 1))); echo "$b" >>"$WORK/before.$size"
     a=$(translate "img$size"); echo "$a" >>"$WORK/after.$size"
     echo "$size px round $round: onnxruntime-node $n, translate before (--threads $((CORES > 1 ? CORES - 1 : 1))) $b, translate default $a images/s"
+    echo "  default chose: $(grep -o 'threads [^,]*([^)]*)' "$WORK/settings.txt")"
   done
-  echo "  default settings: $(grep -o 'threads [^,]*([^)]*)' "$WORK/settings.txt")"
   n=$(median <"$WORK/node.$size"); b=$(median <"$WORK/before.$size"); a=$(median <"$WORK/after.$size")
   awk -v s="$size" -v n="$n" -v b="$b" -v a="$a" 'BEGIN {
     printf "%s px medians: onnxruntime-node %.3f, before %.3f, default %.3f images/s; default/node %.2fx, before/node %.2fx, default/before %.2fx\n",

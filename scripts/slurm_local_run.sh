@@ -12,7 +12,8 @@ WORK=${SLURM_WORK:-/tmp/cyclegan-slurm}
 CONF=/etc/slurm/slurm.conf
 
 stop() {
-  for pidfile in "$WORK/slurmd.pid" "$WORK/slurmctld.pid" "$WORK/munged.pid"; do
+  # Each daemon writes its own pid file (munged's is /run/munge/munged.pid).
+  for pidfile in "$WORK/slurmd.pid" "$WORK/slurmctld.pid" /run/munge/munged.pid; do
     [ -f "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null || true
   done
 }
@@ -26,6 +27,7 @@ if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
 fi
 
 stop
+sleep 1
 rm -rf "$WORK/state" "$WORK/spool"
 mkdir -p "$WORK/state" "$WORK/spool" /etc/slurm /etc/munge /run/munge /var/lib/munge /var/log/munge
 chown munge:munge /etc/munge /run/munge /var/lib/munge /var/log/munge
@@ -63,7 +65,6 @@ CONF
 
 # In this order (NOTES.md): munged, slurmctld, slurmd; each in the foreground of its own background process.
 runuser -u munge -- munged --foreground >"$WORK/munged.log" 2>&1 &
-echo $! >"$WORK/munged.pid"
 for _ in $(seq 50); do munge -n >/dev/null 2>&1 && break; sleep 0.2; done
 munge -n | unmunge >/dev/null
 slurmctld -D -f "$CONF" >>"$WORK/slurmctld.out" 2>&1 &
@@ -103,13 +104,17 @@ same "$WORK/out-single" "$WORK/out-array"
 
 echo "== array job, task 1 cancelled while running, then requeued"
 JOB=$(submit "$WORK/out-requeue")
-until [ "$(squeue -h -j "${JOB}_1" -o %T 2>/dev/null)" = RUNNING ]; do sleep 0.1; done
-sleep 1
+outputs() { find "$WORK/out-requeue" -name '*.png' 2>/dev/null | wc -l; }
+# Cancel task 1 once it has written part of its share (200 files after its start line).
+until grep -qs 'shard 1/4' "$WORK/task-${JOB}_1.log"; do sleep 0.05; done
+base=$(outputs)
+until [ "$(outputs)" -ge $((base + 200)) ]; do sleep 0.05; done
 scancel "${JOB}_1"
 wait_job "$JOB"
 echo "after the cancel: $(find "$WORK/out-requeue" -name '*.png' | wc -l) of $TOTAL outputs; task 1: $(scontrol show job "${JOB}_1" | grep -o 'JobState=[A-Z_]*')"
 if scontrol requeue "${JOB}_1" 2>"$WORK/requeue.err"; then
   echo "scontrol requeue ${JOB}_1: requeued"
+  scontrol update JobId="${JOB}_1" StartTime=now # a requeued job otherwise waits ~2 minutes (BeginTime)
 else
   # Slurm refuses to requeue some cancelled jobs; the README's way: resubmit the one task by its id.
   echo "scontrol requeue ${JOB}_1: $(cat "$WORK/requeue.err"); resubmitting task 1: sbatch --array=1"

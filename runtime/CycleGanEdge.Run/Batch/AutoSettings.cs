@@ -109,7 +109,7 @@ public static class AutoSettings
     {
         if (work is null) return "all cores but one: model cost unknown";
         string busy = freeCores < cores ? string.Create(CultureInfo.InvariantCulture, $", other processes leave {freeCores} of {cores} cores") : "";
-        string choice = threads == Math.Min(freeCores, cores) ? "all of them to the model" : "one left for decode and encode";
+        string choice = threads == Math.Min(freeCores, cores) ? "every free core to the model" : "one free core left for decode and encode";
         return string.Create(CultureInfo.InvariantCulture,
             $"model ~{work.ModelMs:0.#} ms/image on one core, decode+encode {work.DecodeEncodeMs:0.##} ms = {work.DecodeEncodeMs / work.ModelMs * 100:0.#}%{busy}: {choice}");
     }

@@ -70,14 +70,17 @@ public static class FmaProbe
         double one = 0;
         for (int i = 0; i < bursts; i++)
             one = Math.Max(one, FlopsPerIteration * BurstIterations / Run(1, BurstIterations) / 1e9);
-        double all = FlopsPerIteration * BurstIterations * cores / AllCoreBursts(cores, 3 * bursts).Min() / 1e9;
+        double all = 0;
+        for (int i = 0; i < 3 * bursts; i++)
+            all = Math.Max(all, FlopsPerIteration * BurstIterations * cores / Run(cores, BurstIterations) / 1e9);
         int units = Math.Max(1, (int)Math.Round(one / clock / 2 / Lanes));
         return new FmaPeak(Isa, Lanes, units, clock, CpuInfoMhz(), cores, one, all);
     }
 
     /// <summary>Runs <paramref name="iterations"/> on each of <paramref name="threads"/> threads at once; seconds until the last one ends.</summary>
-    /// <remarks>One dedicated thread per kernel, released together: with a thread pool (Parallel.For) a loaded machine lets
-    /// the calling thread run the other kernels too, one after another, and all cores then measure as one.</remarks>
+    /// <remarks>One dedicated thread per kernel, pinned one per core (Linux) and released together. With a thread pool
+    /// (Parallel.For) a loaded machine let the calling thread run the other kernels too, one after another; unpinned, it
+    /// often put both threads on one core for a whole run: either way all cores measured as one in about half the runs.</remarks>
     public static double Run(int threads, long iterations)
     {
         if (threads == 1)
@@ -89,9 +92,11 @@ public static class FmaProbe
         // Each worker times itself: the span from the first start to the last end is the run.
         var starts = new long[threads];
         var ends = new long[threads];
+        var cpus = AllowedCpus();
         using var go = new Barrier(threads);
         var workers = Enumerable.Range(0, threads).Select(t => new Thread(() =>
         {
+            if (t < cpus.Count) PinCurrentThread(cpus[t]);
             go.SignalAndWait();
             starts[t] = Stopwatch.GetTimestamp();
             Sink = Kernel(iterations);
@@ -100,42 +105,6 @@ public static class FmaProbe
         foreach (var w in workers) w.Start();
         foreach (var w in workers) w.Join();
         return (double)(ends.Max() - starts.Min()) / Stopwatch.Frequency;
-    }
-
-    /// <summary>
-    /// Seconds of each of <paramref name="bursts"/> bursts on <paramref name="cores"/> threads started together, one
-    /// pinned to each core (Linux). Unpinned, a loaded machine often put both threads on one core for a whole run (the
-    /// other core busy with another process), and all cores measured as one in about half of the runs.
-    /// </summary>
-    private static double[] AllCoreBursts(int cores, int bursts)
-    {
-        var seconds = new double[bursts];
-        var starts = new long[cores];
-        var ends = new long[cores];
-        using var go = new Barrier(cores + 1);
-        using var done = new Barrier(cores + 1);
-        var cpus = AllowedCpus();
-        var workers = Enumerable.Range(0, cores).Select(t => new Thread(() =>
-        {
-            if (t < cpus.Count) PinCurrentThread(cpus[t]);
-            for (int b = 0; b < bursts; b++)
-            {
-                go.SignalAndWait();
-                starts[t] = Stopwatch.GetTimestamp();
-                Sink = Kernel(BurstIterations);
-                ends[t] = Stopwatch.GetTimestamp();
-                done.SignalAndWait();
-            }
-        }) { IsBackground = true }).ToList();
-        foreach (var w in workers) w.Start();
-        for (int b = 0; b < bursts; b++)
-        {
-            go.SignalAndWait();
-            done.SignalAndWait();
-            seconds[b] = (double)(ends.Max() - starts.Min()) / Stopwatch.Frequency;
-        }
-        foreach (var w in workers) w.Join();
-        return seconds;
     }
 
     /// <summary>The CPU numbers this process may run on (Linux, up to 64), or none where that is not known.</summary>
