@@ -77,7 +77,7 @@ echo "slurm: $(sinfo -h -o '%P %D %T %c cpus')"
 nice -n 10 dotnet build -c Release runtime/CycleGanEdge.Run -v q -nologo >/dev/null
 RUN=$REPO/runtime/CycleGanEdge.Run/bin/Release/net10.0/linux-x64/cyclegan-run
 MODEL=$REPO/models/emoji-noto2twemoji/noto2twemoji.onnx
-rm -rf "$WORK/in" "$WORK"/out-*
+rm -rf "$WORK/in" "$WORK"/out-* "$WORK"/task-*.log
 for copy in $(seq -w 1 40); do
   mkdir -p "$WORK/in/part$((10#$copy % 2))"
   for f in models/emoji-noto2twemoji/test/testA/*.png; do cp "$f" "$WORK/in/part$((10#$copy % 2))/${copy}_$(basename "$f")"; done
@@ -106,10 +106,10 @@ echo "== array job, task 1 cancelled while running, then requeued"
 JOB=$(submit "$WORK/out-requeue")
 outputs() { find "$WORK/out-requeue" -name '*.png' 2>/dev/null | wc -l; }
 # Cancel task 1 once it has written part of its share (200 files after its start line).
-until grep -qs 'shard 1/4' "$WORK/task-${JOB}_1.log"; do sleep 0.05; done
+until [ "$(squeue -h -j "${JOB}_1" -o %T 2>/dev/null)" = RUNNING ] && grep -qs 'shard 1/4' "$WORK/task-${JOB}_1.log"; do sleep 0.05; done
 base=$(outputs)
 until [ "$(outputs)" -ge $((base + 200)) ]; do sleep 0.05; done
-scancel "${JOB}_1"
+scancel "${JOB}_1" || true
 wait_job "$JOB"
 echo "after the cancel: $(find "$WORK/out-requeue" -name '*.png' | wc -l) of $TOTAL outputs; task 1: $(scontrol show job "${JOB}_1" | grep -o 'JobState=[A-Z_]*')"
 if scontrol requeue "${JOB}_1" 2>"$WORK/requeue.err"; then
