@@ -135,6 +135,54 @@ public static class ModelFileCheck
     };
 
     private const int TensorName = 8, TensorExternalData = 13, TensorDataLocation = 14, EntryKey = 1, EntryValue = 2;
+    private const int ModelMetadataProps = 14;
+
+    /// <summary>
+    /// The model's metadata_props, read before a session exists (translate chooses its threads from them) without
+    /// loading the graph: every other top-level field is skipped by its length. Throws FormatException on a damaged file.
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> ReadMetadata(string path)
+    {
+        var metadata = new Dictionary<string, string>();
+        using var file = File.OpenRead(path);
+        while (file.Position < file.Length)
+        {
+            ulong tag = ReadVarint(file);
+            switch (tag & 7)
+            {
+                case 0: ReadVarint(file); break;
+                case 1: file.Seek(8, SeekOrigin.Current); break;
+                case 5: file.Seek(4, SeekOrigin.Current); break;
+                case 2:
+                    ulong length = ReadVarint(file);
+                    if (length > (ulong)(file.Length - file.Position)) throw new FormatException("a field runs past the end of the file");
+                    if (tag >> 3 == ModelMetadataProps)
+                    {
+                        var entry = new byte[length];
+                        file.ReadExactly(entry);
+                        var (key, value) = ReadEntry(entry);
+                        metadata[key] = value;
+                    }
+                    else file.Seek((long)length, SeekOrigin.Current);
+                    break;
+                default: throw new FormatException($"wire type {tag & 7}");
+            }
+        }
+        return metadata;
+    }
+
+    private static ulong ReadVarint(Stream stream)
+    {
+        ulong value = 0;
+        for (int shift = 0; shift < 64; shift += 7)
+        {
+            int b = stream.ReadByte();
+            if (b < 0) throw new FormatException("truncated varint");
+            value |= (ulong)(b & 0x7F) << shift;
+            if (b < 0x80) return value;
+        }
+        throw new FormatException("varint longer than 10 bytes");
+    }
 
     private static void ReadMessage(ReadOnlySpan<byte> data, Message kind, int depth, List<(string, string)> locations)
     {

@@ -79,6 +79,12 @@ public static class SessionFactory
                 sessionOptions.EnableCpuMemArena = false;
                 sessionOptions.EnableMemoryPattern = false;
             }
+            if (options.ProfilePrefix is not null)
+            {
+                // The prefix first: setting EnableProfiling starts the profiler with the prefix it has then.
+                sessionOptions.ProfileOutputPathPrefix = options.ProfilePrefix;
+                sessionOptions.EnableProfiling = true;
+            }
             try
             {
                 switch (provider)

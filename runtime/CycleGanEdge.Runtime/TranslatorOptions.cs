@@ -32,6 +32,8 @@ public sealed record TranslatorOptions
     public TileNorm TileNorm { get; init; } = TileNorm.Image;
     /// <summary>Save the optimised graph beside the model and load it next time.</summary>
     public bool CacheOptimizedModel { get; init; }
+    /// <summary>Write ONNX Runtime's per-operator profile (JSON) to files starting with this path (bench --profile).</summary>
+    public string? ProfilePrefix { get; init; }
 
     /// <summary>A quarter of the memory this process may use (the machine's, or the container's limit).</summary>
     public static long DefaultMaxMemory { get; } = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 4;

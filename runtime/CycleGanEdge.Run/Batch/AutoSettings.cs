@@ -1,17 +1,118 @@
+using System.Diagnostics;
+using System.Globalization;
+using CycleGanEdge.Runtime;
+using CycleGanEdge.Runtime.Bench;
+using CycleGanEdge.Runtime.Imaging;
+
 namespace CycleGanEdge.Run.Batch;
 
 /// <summary>
-/// What translate uses for the options a user leaves unset. Fixed rules from measurements on 2 cores
-/// (runtime/README.md), no probing at start: the first image is written as soon as it would be anyway.
+/// What one image costs: the model's multiply-accumulates at the image's size (from its architecture, as bench counts
+/// them) and the decode + encode of that image, timed once at start.
+/// </summary>
+public sealed record ImageWork(double ModelGigaMacs, double DecodeEncodeMs)
+{
+    /// <summary>The model's time per image on one core, at <see cref="AutoSettings.ModelGflopsPerCore"/>.</summary>
+    public double ModelMs => ModelGigaMacs * 2 / AutoSettings.ModelGflopsPerCore * 1000;
+}
+
+/// <summary>
+/// What translate uses for the options a user leaves unset. Rules from measurements on 2 cores (runtime/README.md,
+/// benchmarks/RESULTS.md); the only probing at start is one decode and encode of the first image and 40 ms of
+/// spinning to see how many cores are free.
 /// </summary>
 public static class AutoSettings
 {
     /// <summary>
-    /// Inference threads: all cores but one. The core left over decodes and encodes while the model runs;
-    /// with every core given to ONNX Runtime, decode and encode preempt its threads and each model run
-    /// waits for its slowest thread (on 2 cores at 64 px, 1 thread ran 353 images/s, 2 threads 134).
+    /// Inference threads from the work per image and the cores other processes leave free. With all free cores but
+    /// one, the spare core decodes and encodes while the model runs, so decode and encode never preempt ONNX Runtime's
+    /// threads (each model run waits for its slowest thread). That pays while they keep the spare core busy: at 64 px
+    /// on the emoji model (decode + encode ~13% of the model's time) 1 thread ran 353 images/s, 2 threads 134. When
+    /// they need less than <see cref="SpareCoreShare"/> of the model's time the spare core mostly idles and goes to
+    /// the model (resnet_9blocks ngf 64 at 64 and 256 px: under 1%). A core another process keeps busy is not given
+    /// to the model either: a thread that waits for it stalls every operator (at 256 px with two other busy processes
+    /// on 2 cores, 1 thread ran 1.36-1.52 images/s, 2 threads 0.87-1.10; benchmarks/RESULTS.md). Without a known
+    /// architecture or a readable first image: all cores but one, as before.
     /// </summary>
-    public static int Threads(int cores) => Math.Max(1, cores - 1);
+    public static int Threads(int cores, ImageWork? work, int freeCores)
+    {
+        if (work is null) return Math.Max(1, cores - 1);
+        int free = Math.Clamp(freeCores, 1, cores);
+        return work.DecodeEncodeMs < SpareCoreShare * work.ModelMs ? free : Math.Max(1, free - 1);
+    }
+
+    /// <summary>
+    /// Cores this process gets: <paramref name="cores"/> threads spin for <paramref name="milliseconds"/> and the
+    /// process's CPU time over that span is counted (getrusage, so it also sees a container's CPU quota, which a
+    /// system-wide load figure would not). Other busy processes make the share fall below 1.
+    /// </summary>
+    public static int FreeCores(int cores, int milliseconds = 40)
+    {
+        var before = Environment.CpuUsage.TotalTime;
+        long start = Stopwatch.GetTimestamp();
+        var spinners = Enumerable.Range(0, cores).Select(_ => new Thread(() =>
+        {
+            while (Stopwatch.GetElapsedTime(start).TotalMilliseconds < milliseconds) Thread.SpinWait(100);
+        })).ToList();
+        foreach (var t in spinners) t.Start();
+        foreach (var t in spinners) t.Join();
+        double wall = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        double cpu = (Environment.CpuUsage.TotalTime - before).TotalMilliseconds;
+        return Math.Clamp((int)Math.Round(cpu / wall), 1, cores);
+    }
+
+    /// <summary>Decode + encode below this share of the model's one-core time leave the spare core mostly idle.</summary>
+    public const double SpareCoreShare = 0.05;
+
+    /// <summary>
+    /// A round figure for ONNX Runtime's float32 convolutions on one core: 130-160 GFLOP/s measured for resnet_9blocks
+    /// at 256 px on one thread here, less on smaller layers. Only the order of magnitude matters for <see cref="Threads"/>.
+    /// </summary>
+    public const double ModelGflopsPerCore = 100;
+
+    /// <summary>
+    /// The work of <paramref name="firstImage"/> through <paramref name="modelPath"/>; null when the architecture is
+    /// unknown or the image or model cannot be read (the pipeline reports those). Decode and encode run twice and the
+    /// second is timed: the first pays for loading the codecs.
+    /// </summary>
+    public static ImageWork? Measure(string modelPath, string? firstImage, PipelineSettings settings, int maxSide)
+    {
+        if (firstImage is null) return null;
+        try
+        {
+            var meta = ModelFileCheck.ReadMetadata(modelPath);
+            int Int(string key) => int.Parse(meta[key], CultureInfo.InvariantCulture);
+            var layers = GeneratorCost.Layers(meta[ModelContract.ArchKey], Int(ModelContract.NgfKey), Int(ModelContract.ChannelsInKey), Int(ModelContract.ChannelsOutKey));
+            int multiple = Int(ModelContract.SpatialMultipleKey);
+            if (layers is null || multiple < 1) return null;
+
+            RgbaImage image = ImageCodec.Decode(firstImage, settings.Limits);
+            ImageCodec.Encode(image, settings.Format, settings.Quality);
+            long start = Stopwatch.GetTimestamp();
+            image = ImageCodec.Decode(firstImage, settings.Limits);
+            ImageCodec.Encode(image, settings.Format, settings.Quality);
+            double ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+
+            double scale = maxSide > 0 ? Math.Min(1.0, maxSide / (double)Math.Max(image.Width, image.Height)) : 1.0;
+            int Padded(int side) => ((int)Math.Round(side * scale) + multiple - 1) / multiple * multiple;
+            return new ImageWork(GeneratorCost.MultiplyAccumulates(layers, Padded(image.Width), Padded(image.Height)) / 1e9, ms);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or KeyNotFoundException
+                                      or OverflowException or ImageDecodeException or InvalidModelException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Why <see cref="Threads"/> chose what it did, for the settings line.</summary>
+    public static string Reason(ImageWork? work, int threads, int cores, int freeCores)
+    {
+        if (work is null) return "all cores but one: model cost unknown";
+        string busy = freeCores < cores ? string.Create(CultureInfo.InvariantCulture, $", other processes leave {freeCores} of {cores} cores") : "";
+        string choice = threads == Math.Min(freeCores, cores) ? "every free core to the model" : "one free core left for decode and encode";
+        return string.Create(CultureInfo.InvariantCulture,
+            $"model ~{work.ModelMs:0.#} ms/image on one core, decode+encode {work.DecodeEncodeMs:0.##} ms = {work.DecodeEncodeMs / work.ModelMs * 100:0.#}%{busy}: {choice}");
+    }
 
     public const int Loaders = 1;
     public const int Processors = 1;

@@ -9,7 +9,7 @@ using CycleGanEdge.Runtime.Bench;
 namespace CycleGanEdge.Run.Commands;
 
 /// <summary>
-/// cyclegan-run bench: model latency percentiles, images/s and achieved GFLOP/s against the machine's peak;
+/// cyclegan-run bench: model latency percentiles, images/s and achieved GFLOP/s against the cores' measured FMA peak;
 /// with several -m, one table comparing them (e.g. fp32, fp16 and int8 exports of one generator), interleaved.
 /// </summary>
 public static class BenchCommand
@@ -31,7 +31,7 @@ public static class BenchCommand
         var device = SharedOptions.DeviceId();
         var iterations = SharedOptions.AtLeastOne(new Option<int>("--iters") { Description = "Timed runs per configuration", DefaultValueFactory = _ => 20 });
         var warmup = SharedOptions.NonNegative(new Option<int>("--warmup") { Description = "Untimed runs first", DefaultValueFactory = _ => 3 });
-        var noPeak = new Option<bool>("--no-peak") { Description = "Skip the peak probe (a 1024x1024 MatMul)" };
+        var noPeak = new Option<bool>("--no-peak") { Description = "Skip the FMA peak probe (vector FMA throughput of one core and of all cores)" };
         var rounds = SharedOptions.AtLeastOne(new Option<int>("--rounds")
         {
             Description = "Repeat the timed runs this many times, the models taking turns (a passing load then spreads over all of them)",
@@ -43,10 +43,14 @@ public static class BenchCommand
             DefaultValueFactory = _ => "all",
         }.AcceptOnlyFromAmong("none", "basic", "extended", "all");
         var json = new Option<bool>("--json") { Description = "Print the results as JSON instead of a table" };
-
-        var command = new Command("bench", "Time the model: latency p50/p90/p99, images/s, GFLOP/s and share of the machine's peak")
+        var profile = new Option<DirectoryInfo?>("--profile")
         {
-            model, sizes, batches, threads, providers, device, iterations, warmup, noPeak, rounds, graphOpt, json,
+            Description = "Write ONNX Runtime's per-operator profile of each model into this folder and print time per operator type",
+        };
+
+        var command = new Command("bench", "Time the model: latency p50/p90/p99, images/s, GFLOP/s and share of the cores' measured FMA peak")
+        {
+            model, sizes, batches, threads, providers, device, iterations, warmup, noPeak, rounds, graphOpt, json, profile,
         };
         command.SetAction(parse =>
         {
@@ -69,7 +73,10 @@ public static class BenchCommand
                     "extended" => GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
                     _ => null,
                 },
+                ProfileDirectory = parse.GetValue(profile)?.FullName,
             };
+            if (settings.ProfileDirectory is not null) Directory.CreateDirectory(settings.ProfileDirectory);
+            var started = DateTime.UtcNow;
             string[] paths = [.. parse.GetValue(model)!.Select(f => f.FullName)];
             bool compare = paths.Length > 1;
             bool asJson = parse.GetValue(json);
@@ -80,8 +87,15 @@ public static class BenchCommand
                 foreach (var r in ModelBenchmark.Compare(paths, settings, s => io.Error.WriteLine(s)))
                 {
                     results.Add(r);
-                    if (!asJson) io.Output.WriteLine(compare ? CompareRow(r) : Row(r.Result));
+                    if (!asJson) io.Output.WriteLine(compare ? CompareRow(r) : Row(r));
                 }
+                // Under the table: the peak the "of peak" column divides by, measured against its theoretical value.
+                if (!asJson)
+                    foreach (var peak in results.Select(r => r.Result.Peak).OfType<FmaPeak>().Distinct())
+                        io.Output.WriteLine(peak.Describe());
+                if (settings.ProfileDirectory is not null && !asJson)
+                    foreach (var file in new DirectoryInfo(settings.ProfileDirectory).GetFiles("*.json").Where(f => f.LastWriteTimeUtc >= started).OrderBy(f => f.Name))
+                        PrintProfile(io.Output, file.FullName, results, settings);
                 if (asJson) io.Output.WriteLine(compare ? CompareJson(results) : ToJson(paths[0], [.. results.Select(r => r.Result)]));
                 return ExitCodes.Success;
             }
@@ -97,13 +111,48 @@ public static class BenchCommand
     private const string Header =
         "provider threads   size batch    p50 ms    p90 ms    p99 ms   images/s  GMAC/img  GFLOP/s  peak GFLOP/s  of peak";
 
-    private static string Row(BenchResult r)
+    private static string Row(ComparedResult compared)
     {
+        var r = compared.Result;
         var c = CultureInfo.InvariantCulture;
         string Opt(double? v, string format, int width) => (v is { } x ? x.ToString(format, c) : "-").PadLeft(width);
         return string.Create(c,
             $"{r.Provider,-8} {(r.Threads == 0 ? "auto" : r.Threads.ToString(c)),7} {r.Size,6} {r.Batch,5} {r.P50Ms,9:F2} {r.P90Ms,9:F2} {r.P99Ms,9:F2} {r.ImagesPerSecond,10:F2} " +
-            $"{Opt(r.GigaMacsPerImage, "F2", 9)} {Opt(r.Gflops, "F1", 8)} {Opt(r.PeakGflops, "F1", 13)} {Opt(r.PeakFraction * 100, "F0", 7)}%");
+            $"{Opt(r.GigaMacsPerImage, "F2", 9)} {Opt(r.Gflops, "F1", 8)} {Opt(r.PeakGflops, "F1", 13)} {OfPeak(compared)}");
+    }
+
+    /// <summary>
+    /// Share of the measured FMA peak, in parentheses for int8: its convolutions run integer dot products (VNNI: 4 MACs per
+    /// 32-bit lane), which can pass the float FMA peak.
+    /// </summary>
+    private static string OfPeak(ComparedResult c)
+    {
+        if (c.Result.PeakFraction is not { } f) return "      -";
+        string percent = (f * 100).ToString("F0", CultureInfo.InvariantCulture) + "%";
+        return (c.Precision == "int8" ? $"({percent})" : percent).PadLeft(7);
+    }
+
+    /// <summary>Kernel time per operator type, with the convolutions' GFLOP/s and their share of the measured FMA peak.</summary>
+    private static void PrintProfile(TextWriter output, string path, List<ComparedResult> results, BenchSettings settings)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        // ModelBenchmark names each file <model>-<provider>-threads<n>_<time>.json.
+        string name = Path.GetFileName(path);
+        var result = results.FirstOrDefault(r => name.StartsWith(
+            $"{Path.GetFileNameWithoutExtension(r.ModelPath)}-{r.Result.Provider}-threads{r.Result.Threads}_", StringComparison.Ordinal));
+        // Conv rates need every run of the file at one size and batch.
+        bool oneShape = settings.Sizes.Count == 1 && settings.Batches.Count == 1 && result is not null;
+        var ops = OrtProfile.Summarize(path, oneShape ? GeneratorCost.Layers(result!.Model) : null, result?.Result.Size ?? 0, result?.Result.Batch ?? 1);
+        output.WriteLine();
+        output.WriteLine($"profile {path} (all runs, warm-up included):");
+        output.WriteLine("op type                  calls   total ms   share   GFLOP/s");
+        foreach (var op in ops)
+        {
+            string rate = op.Gflops is { } g
+                ? g.ToString("F1", inv) + (result?.Result.PeakGflops is { } y ? string.Create(inv, $" ({g / y * 100:F0}% of the measured FMA peak)") : "")
+                : "";
+            output.WriteLine(string.Create(inv, $"{op.OpType,-22} {op.Calls,7} {op.Milliseconds,10:F1} {op.Share * 100,6:F1}%   {rate}"));
+        }
     }
 
     private const string CompareHeader =
@@ -119,7 +168,7 @@ public static class BenchCommand
         string Opt(double? v, string format, int width) => (v is { } x ? x.ToString(format, inv) : "-").PadLeft(width);
         return string.Create(inv,
             $"{name,-30} {c.Precision,-9} {r.Provider,-8} {(r.Threads == 0 ? "auto" : r.Threads.ToString(inv)),7} {r.Size,6} {r.Batch,5} {r.P50Ms,9:F2} {r.P90Ms,9:F2} " +
-            $"{r.Batch * 1000 / r.P50Ms,10:F2} {Opt(r.Gflops, "F1", 8)} {Opt(r.PeakFraction * 100, "F0", 7)}% {c.RatioToFirst,8:F2}x");
+            $"{r.Batch * 1000 / r.P50Ms,10:F2} {Opt(r.Gflops, "F1", 8)} {OfPeak(c)} {c.RatioToFirst,8:F2}x");
     }
 
     private static string CompareJson(List<ComparedResult> results) =>
@@ -132,6 +181,7 @@ public static class BenchCommand
                 model = c.ModelPath, c.Precision, c.RatioToFirst,
                 c.Result.Provider, c.Result.Threads, c.Result.Size, c.Result.Batch, c.Result.Iterations, c.Result.P50Ms, c.Result.P90Ms, c.Result.P99Ms,
                 c.Result.MeanMs, c.Result.ImagesPerSecond, c.Result.GigaMacsPerImage, c.Result.Gflops, c.Result.PeakGflops, c.Result.PeakFraction,
+                fmaPeak = c.Result.Peak,
             }),
         }, new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase });
 
@@ -144,7 +194,7 @@ public static class BenchCommand
             results = results.Select(r => new
             {
                 r.Provider, r.Threads, r.Size, r.Batch, r.Iterations, r.P50Ms, r.P90Ms, r.P99Ms, r.MeanMs, r.ImagesPerSecond,
-                r.GigaMacsPerImage, r.Gflops, r.PeakGflops, r.PeakFraction,
+                r.GigaMacsPerImage, r.Gflops, r.PeakGflops, r.PeakFraction, fmaPeak = r.Peak,
             }),
         }, new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase });
 

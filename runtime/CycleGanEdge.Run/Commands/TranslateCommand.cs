@@ -42,7 +42,7 @@ public static class TranslateCommand
         });
         var provider = SharedOptions.Provider();
         var deviceId = SharedOptions.DeviceId();
-        var threads = SharedOptions.NonNegative(new Option<int>("--threads") { Description = "Threads per model run (0 = ONNX Runtime decides) [default: cores - 1, leaving one to decode and encode]" });
+        var threads = SharedOptions.NonNegative(new Option<int>("--threads") { Description = "Threads per model run (0 = ONNX Runtime decides) [default: the cores other processes leave free, minus one for decode and encode unless they are under 5% of the model's work]" });
         var tiling = new SharedOptions.Tiling();
         var maxSide = SharedOptions.NonNegative(new Option<int>("--max-side") { Description = "Scale images down so the longer side is at most this (0 = keep size)" });
         var batch = SharedOptions.AtLeastOne(new Option<int>("--batch") { Description = $"Images of the same size per model run [default: {AutoSettings.Batch}]" });
@@ -71,7 +71,7 @@ public static class TranslateCommand
             {
                 Provider = parse.GetValue(provider)!,
                 DeviceId = parse.GetValue(deviceId),
-                Threads = Given(parse, threads) ? parse.GetValue(threads) : AutoSettings.Threads(Environment.ProcessorCount),
+                Threads = parse.GetValue(threads), // unless given, chosen in RunAsync from the first image
                 MaxSide = parse.GetValue(maxSide),
                 CacheOptimizedModel = parse.GetValue(cacheOptimized),
             });
@@ -85,15 +85,27 @@ public static class TranslateCommand
                 Limits = new ImageLimits { MaxPixels = parse.GetValue(maxPixels) },
             };
             return await RunAsync(parse.GetRequiredValue(model).FullName, parse.GetRequiredValue(inputs), parse.GetRequiredValue(output).FullName,
-                options, procs, settings, parse.GetValue(recursive), parse.GetValue(skipExisting), Shard.Parse(parse.GetValue(shard)),
+                options, !Given(parse, threads), procs, settings, parse.GetValue(recursive), parse.GetValue(skipExisting), Shard.Parse(parse.GetValue(shard)),
                 parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct);
         });
         return command;
     }
 
-    private static async Task<int> RunAsync(string modelPath, string[] inputs, string outputRoot, TranslatorOptions options, int procs,
-        PipelineSettings settings, bool recursive, bool skipExisting, Shard? shard, TextWriter output, TextWriter error, CancellationToken ct)
+    private static async Task<int> RunAsync(string modelPath, string[] inputs, string outputRoot, TranslatorOptions options, bool autoThreads,
+        int procs, PipelineSettings settings, bool recursive, bool skipExisting, Shard? shard, TextWriter output, TextWriter error, CancellationToken ct)
     {
+        // Scanning only lists folders; its results are used after the model opened.
+        var scan = InputScanner.Scan(inputs, outputRoot, settings.Format, recursive);
+        string threadsReason = "";
+        if (autoThreads)
+        {
+            var work = AutoSettings.Measure(modelPath, scan.Items.FirstOrDefault()?.Source, settings, options.MaxSide);
+            int cores = Environment.ProcessorCount;
+            int free = work is null ? cores : AutoSettings.FreeCores(cores);
+            options = options with { Threads = AutoSettings.Threads(cores, work, free) };
+            threadsReason = $" ({AutoSettings.Reason(work, options.Threads, cores, free)})";
+        }
+
         var translators = new List<Translator>();
         try
         {
@@ -112,7 +124,7 @@ public static class TranslateCommand
             ? $"optimised model cached at {SessionFactory.OptimizedModelPath(modelPath, translators[0].Provider)}"
             : "optimised model not cached (--cache-optimized)";
         await error.WriteLineAsync(
-            $"settings: provider {translators[0].Provider}, threads {(options.Threads == 0 ? "chosen by ONNX Runtime" : options.Threads)}, batch {settings.Batch}, " +
+            $"settings: provider {translators[0].Provider}, threads {(options.Threads == 0 ? "chosen by ONNX Runtime" : options.Threads)}{threadsReason}, batch {settings.Batch}, " +
             $"jobs {settings.Loaders}:{procs}:{settings.Savers}, graph optimisation all, {cache}, " +
             (options.Tile switch
             {
@@ -127,7 +139,6 @@ public static class TranslateCommand
 
         try
         {
-            var scan = InputScanner.Scan(inputs, outputRoot, settings.Format, recursive);
             var items = scan.Items;
             if (shard is not null)
             {

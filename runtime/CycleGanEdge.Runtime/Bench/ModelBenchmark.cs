@@ -13,7 +13,7 @@ public sealed record BenchSettings
     public int DeviceId { get; init; }
     public int Iterations { get; init; } = 20;
     public int Warmup { get; init; } = 3;
-    /// <summary>Also measure the provider's practical peak (a large MatMul) to rate the model against.</summary>
+    /// <summary>Also measure the cores' float32 FMA peak (<see cref="FmaProbe"/>) to rate the model against.</summary>
     public bool MeasurePeak { get; init; } = true;
     /// <summary>
     /// Comparing models: each round times every model <see cref="Iterations"/> times in turn, so a load that comes
@@ -25,20 +25,25 @@ public sealed record BenchSettings
     /// transformer); basic or extended show what the higher levels buy (CPU provider only).
     /// </summary>
     public GraphOptimizationLevel? GraphOptimization { get; init; }
+    /// <summary>Write each model session's ONNX Runtime per-operator profile into this folder (see <see cref="OrtProfile"/>).</summary>
+    public string? ProfileDirectory { get; init; }
 }
 
 /// <summary>One configuration's timings. Latencies are of one model run (a whole batch), in milliseconds.</summary>
 public sealed record BenchResult(
     string Provider, int Threads, int Size, int Batch, int Iterations,
     double P50Ms, double P90Ms, double P99Ms, double MeanMs, double ImagesPerSecond,
-    double? GigaMacsPerImage, double? Gflops, double? PeakGflops)
+    double? GigaMacsPerImage, double? Gflops, FmaPeak? Peak)
 {
-    /// <summary>Achieved GFLOP/s as a share of the probe's.</summary>
+    /// <summary>The measured FMA peak of the cores this run's threads can use.</summary>
+    public double? PeakGflops => Peak?.For(Threads);
+
+    /// <summary>Achieved GFLOP/s as a share of the measured FMA peak.</summary>
     public double? PeakFraction => Gflops / PeakGflops;
 }
 
 /// <summary>One model's result in a comparison, with its throughput relative to the first model's (from median latencies).</summary>
-public sealed record ComparedResult(string ModelPath, string Precision, BenchResult Result, double RatioToFirst);
+public sealed record ComparedResult(string ModelPath, string Precision, BenchResult Result, double RatioToFirst, ModelInfo Model);
 
 /// <summary>
 /// Times the model alone: input filled once with seeded noise, output preallocated, both bound, so each
@@ -63,16 +68,15 @@ public static class ModelBenchmark
             {
                 var options = new TranslatorOptions { Provider = provider, Threads = threads, DeviceId = settings.DeviceId };
                 var sessions = new List<(string Path, InferenceSession Session, ModelInfo Model, string Provider)>();
-                PeakProbe? probe = null;
                 try
                 {
                     foreach (string path in modelPaths)
                     {
-                        var session = OpenSession(path, options, settings.GraphOptimization, out string actualProvider);
+                        var profiled = settings.ProfileDirectory is null ? options
+                            : options with { ProfilePrefix = Path.Combine(settings.ProfileDirectory, $"{Path.GetFileNameWithoutExtension(path)}-{provider}-threads{threads}") };
+                        var session = OpenSession(path, profiled, settings.GraphOptimization, out string actualProvider);
                         sessions.Add((path, session, ModelInfo.FromSession(session, path), actualProvider));
                     }
-                    if (settings.MeasurePeak)
-                        probe = PeakProbe.Open(options);
                     foreach (int size in settings.Sizes)
                         foreach (int batch in settings.Batches)
                         {
@@ -81,14 +85,15 @@ public static class ModelBenchmark
                             try
                             {
                                 var timings = runs.Select(_ => new List<double>()).ToList();
-                                var peaks = new List<double>();
+                                var peaks = new List<FmaPeak>();
                                 for (int round = 0; round < settings.Rounds; round++)
                                 {
-                                    if (probe is not null)
+                                    // The probe takes its turn in every round, like the models: a quiet moment in any round shows the peak.
+                                    // It is the CPU's peak, so GPU providers are not rated against it.
+                                    if (settings.MeasurePeak && sessions[0].Provider == "cpu")
                                     {
-                                        // The probe takes its turn in every round, like the models (median over rounds).
-                                        status?.Invoke($"peak probe: {sessions[0].Provider}, threads {threads}");
-                                        peaks.Add(probe.Measure(iterations: Math.Max(3, 10 / settings.Rounds), warmup: round == 0 ? 2 : 1));
+                                        status?.Invoke($"FMA peak probe: {FmaProbe.Isa ?? "no vector FMA"}, round {round + 1}");
+                                        if (FmaProbe.Measure() is { } p) peaks.Add(p);
                                     }
                                     for (int m = 0; m < runs.Count; m++)
                                     {
@@ -98,15 +103,15 @@ public static class ModelBenchmark
                                         timings[m].AddRange(runs[m].Time(settings.Iterations));
                                     }
                                 }
-                                peaks.Sort();
-                                double? peak = peaks.Count > 0 ? Percentile(peaks, 0.5) : null;
+                                // A peak is a bound: the best round is the closest look at it.
+                                FmaPeak? peak = peaks.MaxBy(p => p.AllCoresGflops);
                                 BenchResult? first = null;
                                 for (int m = 0; m < runs.Count; m++)
                                 {
                                     var s = sessions[m];
                                     var result = Summarize(timings[m], GeneratorCost.Layers(s.Model), s.Provider, threads, runs[m].Side, batch, peak);
                                     first ??= result;
-                                    yield return new ComparedResult(s.Path, PrecisionOf(s.Model), result, first.P50Ms / result.P50Ms);
+                                    yield return new ComparedResult(s.Path, PrecisionOf(s.Model), result, first.P50Ms / result.P50Ms, s.Model);
                                 }
                             }
                             finally
@@ -117,8 +122,11 @@ public static class ModelBenchmark
                 }
                 finally
                 {
-                    probe?.Dispose();
-                    foreach (var s in sessions) s.Session.Dispose();
+                    foreach (var s in sessions)
+                    {
+                        if (settings.ProfileDirectory is not null) s.Session.EndProfiling(); // writes the JSON file
+                        s.Session.Dispose();
+                    }
                 }
             }
     }
@@ -136,6 +144,12 @@ public static class ModelBenchmark
         // A bench-only session: cyclegan-run always optimises fully; this shows what each level contributes.
         using var sessionOptions = new SessionOptions { GraphOptimizationLevel = level.Value };
         if (options.Threads > 0) sessionOptions.IntraOpNumThreads = options.Threads;
+        if (options.ProfilePrefix is not null)
+        {
+            // The prefix first: setting EnableProfiling starts the profiler with the prefix it has then.
+            sessionOptions.ProfileOutputPathPrefix = options.ProfilePrefix;
+            sessionOptions.EnableProfiling = true;
+        }
         provider = "cpu";
         try
         {
@@ -147,7 +161,7 @@ public static class ModelBenchmark
         }
     }
 
-    private static BenchResult Summarize(List<double> timings, IReadOnlyList<ConvLayer>? layers, string provider, int threads, int side, int batch, double? peak)
+    private static BenchResult Summarize(List<double> timings, IReadOnlyList<ConvLayer>? layers, string provider, int threads, int side, int batch, FmaPeak? peak)
     {
         var ms = timings.ToArray();
         Array.Sort(ms);

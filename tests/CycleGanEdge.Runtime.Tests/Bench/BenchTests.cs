@@ -62,25 +62,38 @@ public class BenchTests
     }
 
     [Fact]
-    public void The_peak_probe_graph_is_a_real_matmul()
+    public void The_fma_kernel_runs_fused_multiply_adds_on_independent_chains()
     {
-        const int n = 8;
-        using var session = new InferenceSession(PeakProbe.MatMulModel(n));
-        var rng = new Random(5);
-        var a = Enumerable.Range(0, n * n).Select(_ => (float)rng.NextDouble()).ToArray();
-        var b = Enumerable.Range(0, n * n).Select(_ => (float)rng.NextDouble()).ToArray();
-        using var va = OrtValue.CreateTensorValueFromMemory(a, [n, n]);
-        using var vb = OrtValue.CreateTensorValueFromMemory(b, [n, n]);
-        using var run = new RunOptions();
-        using var outputs = session.Run(run, ["A", "B"], [va, vb], ["C"]);
-        var c = outputs[0].GetTensorDataAsSpan<float>();
-        for (int i = 0; i < n; i++)
-            for (int j = 0; j < n; j++)
-            {
-                float expected = 0;
-                for (int k = 0; k < n; k++) expected += a[i * n + k] * b[k * n + j];
-                Assert.Equal(expected, c[i * n + j], 4);
-            }
+        Assert.NotNull(FmaProbe.Isa); // every x64 machine this runs on has at least AVX2+FMA
+        // Chain i starts at i + 1 and does a = fma(a, 0.999, 0.001) per iteration; the kernel returns the sum of the
+        // chains' first lanes. A scalar fused multiply-add loop gives exactly the same bits (unfused would round twice).
+        const int iterations = 1000;
+        float expected = 0;
+        for (int chain = 0; chain < FmaProbe.Chains; chain++)
+        {
+            float a = chain + 1;
+            for (int i = 0; i < iterations; i++) a = MathF.FusedMultiplyAdd(a, 0.999f, 0.001f);
+            expected += a;
+        }
+        Assert.Equal(expected, FmaProbe.Kernel(iterations));
+        Assert.Equal(FmaProbe.Chains * FmaProbe.Lanes * 2L, FmaProbe.FlopsPerIteration);
+    }
+
+    [Fact]
+    public void The_fma_peak_is_lanes_times_units_times_two_times_clock_and_threads_pick_their_share()
+    {
+        var peak = FmaProbe.Measure(bursts: 2)!;
+        Assert.Equal(FmaProbe.Lanes, peak.Lanes);
+        Assert.Equal(Environment.ProcessorCount, peak.Cores);
+        Assert.True(peak.FmaUnits >= 1 && peak.ClockGhz > 0 && peak.OneCoreGflops > 0 && peak.AllCoresGflops > 0);
+        Assert.Equal(peak.Lanes * peak.FmaUnits * 2 * peak.ClockGhz * peak.Cores, peak.TheoreticalAllCoresGflops, 9);
+
+        var fixedPeak = peak with { Cores = 4, OneCoreGflops = 100, AllCoresGflops = 350 };
+        Assert.Equal(100, fixedPeak.For(1));
+        Assert.Equal(200, fixedPeak.For(2));
+        Assert.Equal(350, fixedPeak.For(4));
+        Assert.Equal(350, fixedPeak.For(0)); // ONNX Runtime's choice uses every core
+        Assert.Contains("theoretical", fixedPeak.Describe());
     }
 
     [Fact]
@@ -114,6 +127,33 @@ public class BenchTests
     }
 
     [Fact]
+    public void The_profile_counts_every_convolution_run_with_the_generators_macs()
+    {
+        string model = TestModels.Save(Export("resnet_6blocks"));
+        string folder = Directory.CreateTempSubdirectory("cyclegan-profile-").FullName;
+        try
+        {
+            var settings = new BenchSettings { Sizes = [32], Threads = [1], Iterations = 2, Warmup = 1, MeasurePeak = false, ProfileDirectory = folder };
+            _ = ModelBenchmark.Run(model, settings).ToList();
+            var layers = GeneratorCost.Layers("resnet_6blocks", 8, 3, 3)!;
+            var ops = OrtProfile.Summarize(Assert.Single(Directory.GetFiles(folder, "*.json")), layers, 32, 1);
+
+            // 3 runs (warm-up included) of every layer, each op type rated with its own layers' MACs.
+            var conv = Assert.Single(ops, o => o.OpType == "Conv");
+            Assert.Equal(3 * layers.Count(l => !l.Transposed), conv.Calls);
+            Assert.Equal(3 * GeneratorCost.MultiplyAccumulates([.. layers.Where(l => !l.Transposed)], 32, 32) / 1e9, conv.GigaMacs!.Value, 12);
+            var up = Assert.Single(ops, o => o.OpType == "ConvTranspose");
+            Assert.Equal(3 * GeneratorCost.MultiplyAccumulates([.. layers.Where(l => l.Transposed)], 32, 32) / 1e9, up.GigaMacs!.Value, 12);
+            Assert.Null(Assert.Single(ops, o => o.OpType == "InstanceNormalization").GigaMacs);
+            Assert.Equal(1.0, ops.Sum(o => o.Share), 9);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task The_command_prints_json_with_the_peak_and_rejects_bad_lists()
     {
         string model = TestModels.Save(Export("resnet_6blocks"));
@@ -130,6 +170,8 @@ public class BenchTests
         {
             double peak = r.GetProperty("peakGflops").GetDouble();
             Assert.True(peak > 0);
+            // threads 1: the one-core figure of the FMA probe, reported beside it
+            Assert.Equal(r.GetProperty("fmaPeak").GetProperty("oneCoreGflops").GetDouble(), peak, 9);
             Assert.Equal(r.GetProperty("gflops").GetDouble() / peak, r.GetProperty("peakFraction").GetDouble(), 9);
         }
 

@@ -1,0 +1,73 @@
+using CycleGanEdge.Exporter;
+using CycleGanEdge.Run.Batch;
+using CycleGanEdge.Runtime.Bench;
+using CycleGanEdge.Runtime.Imaging;
+using CycleGanEdge.Torch.Networks;
+using Microsoft.ML.OnnxRuntime;
+
+namespace CycleGanEdge.Runtime.Tests.Cli;
+
+public class AutoSettingsTests
+{
+    private static string ExportResnet(string folder)
+    {
+        TorchSharp.torch.random.manual_seed(3);
+        var options = new GeneratorOptions { Arch = "resnet_6blocks", Ngf = 8 };
+        return TestModels.Save(OnnxExport.ToBytes(Networks.CreateGenerator(options), options, new ExportOptions(), new ModelIdentity()), folder);
+    }
+
+    [Theory]
+    [InlineData(2, 0.15, 0.40, 2, 1)]   // emoji model at 64 px: decode+encode ~13% of the model's time, keep a core for them
+    [InlineData(2, 3.10, 0.40, 2, 2)]   // resnet_9blocks ngf 64 at 64 px: 0.6%
+    [InlineData(2, 49.5, 3.00, 2, 2)]   // the same at 256 px: 0.1%
+    [InlineData(2, 49.5, 3.00, 1, 1)]   // ... while another process keeps a core busy
+    [InlineData(2, 0.15, 0.40, 1, 1)]
+    [InlineData(8, 49.5, 3.00, 8, 8)]
+    [InlineData(8, 0.15, 0.40, 5, 4)]
+    [InlineData(1, 49.5, 3.00, 1, 1)]
+    public void Threads_go_to_the_model_when_decode_and_encode_are_a_small_share_of_its_work(int cores, double gmacs, double ioMs, int free, int expected)
+    {
+        Assert.Equal(expected, AutoSettings.Threads(cores, new ImageWork(gmacs, ioMs), free));
+        Assert.Equal(Math.Max(1, cores - 1), AutoSettings.Threads(cores, null, free));
+    }
+
+    [Fact]
+    public void Free_cores_are_between_one_and_all()
+    {
+        int free = AutoSettings.FreeCores(Environment.ProcessorCount, milliseconds: 10);
+        Assert.InRange(free, 1, Environment.ProcessorCount);
+    }
+
+    [Fact]
+    public void Metadata_is_read_from_the_file_as_onnx_runtime_reads_it_and_a_damaged_file_is_a_format_error()
+    {
+        string folder = TestFiles.TempFolder();
+        string model = ExportResnet(folder);
+        using var session = new InferenceSession(model);
+        Assert.Equal(session.ModelMetadata.CustomMetadataMap.OrderBy(kv => kv.Key), ModelFileCheck.ReadMetadata(model).OrderBy(kv => kv.Key));
+
+        string truncated = Path.Combine(folder, "truncated.onnx");
+        File.WriteAllBytes(truncated, File.ReadAllBytes(model)[..1000]);
+        Assert.Throws<FormatException>(() => ModelFileCheck.ReadMetadata(truncated));
+    }
+
+    [Fact]
+    public void The_work_per_image_counts_the_models_macs_at_the_padded_image_size()
+    {
+        string folder = TestFiles.TempFolder();
+        string model = ExportResnet(folder);
+        string image = Path.Combine(folder, "a.png");
+        File.WriteAllBytes(image, ImageCodec.Encode(TestImages.Random(30, 20), ImageFormat.Png));
+        var settings = new PipelineSettings();
+
+        var work = AutoSettings.Measure(model, image, settings, maxSide: 0)!;
+        var layers = GeneratorCost.Layers("resnet_6blocks", 8, 3, 3)!;
+        Assert.Equal(GeneratorCost.MultiplyAccumulates(layers, 32, 20) / 1e9, work.ModelGigaMacs, 12); // 30 pads to 32 (multiple 4)
+        Assert.True(work.DecodeEncodeMs > 0);
+        Assert.Equal(GeneratorCost.MultiplyAccumulates(layers, 16, 12) / 1e9, AutoSettings.Measure(model, image, settings, maxSide: 15)!.ModelGigaMacs, 12);
+
+        Assert.Null(AutoSettings.Measure(model, Path.Combine(folder, "missing.png"), settings, 0));
+        Assert.Null(AutoSettings.Measure(TestModels.Save(TestModels.Negate(new()), folder, "negate.onnx"), image, settings, 0)); // no counted architecture
+        Assert.Null(AutoSettings.Measure(model, null, settings, 0));
+    }
+}
