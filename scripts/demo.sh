@@ -17,13 +17,14 @@ translate() { # model-folder generator.onnx input-subfolder output-name
 }
 translate emoji-noto2twemoji noto2twemoji.onnx testA noto2twemoji
 translate emoji-noto2twemoji twemoji2noto.onnx testB twemoji2noto
-translate colorize-gray2color gray2color.onnx testA gray2color
+translate fluent-flat2threed flat2threed.onnx testA flat2threed
+translate fluent-flat2threed threed2flat.onnx testB threed2flat
 
 echo "==> side-by-side pages (input | output | truth)"
 "$run" eval --translated out/demo/noto2twemoji --input models/emoji-noto2twemoji/test/testA \
   --ground-truth models/emoji-noto2twemoji/test/testB -o out/demo/report-noto2twemoji --grid 12 >/dev/null
-"$run" eval --translated out/demo/gray2color --input models/colorize-gray2color/test/testA \
-  --ground-truth models/colorize-gray2color/test/testB -o out/demo/report-gray2color --grid 12 >/dev/null
+"$run" eval --translated out/demo/flat2threed --input models/fluent-flat2threed/test/testA \
+  --ground-truth models/fluent-flat2threed/test/testB -o out/demo/report-flat2threed --grid 12 >/dev/null
 echo
-echo "Done. Translated images: out/demo/noto2twemoji, out/demo/twemoji2noto, out/demo/gray2color"
+echo "Done. Translated images: out/demo/noto2twemoji, out/demo/twemoji2noto, out/demo/flat2threed, out/demo/threed2flat"
 echo "Open out/demo/report-*/index.html for inputs, outputs and scores side by side."

@@ -63,6 +63,24 @@ public class ShippedModelTests
         }
     }
 
+    /// <summary>
+    /// What the cards claim and the README shows: on the held-out split each shipped model is closer to the true
+    /// target than its trivial baseline (the input unchanged, eval's "testA" row) on PSNR, SSIM and L1.
+    /// The model is the table's first row (the --model of eval/args.txt).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(ShippedModels))]
+    public void The_model_beats_copying_its_input(string model)
+    {
+        string csv = Path.Combine(ModelsDir, model, "eval", "results.csv");
+        var table = ReadTable(csv);
+        string first = File.ReadLines(csv).Skip(1).First().Split(',')[0];
+        var (ours, baseline) = (table[first], table["testA"]);
+        Assert.True(ours["PSNR dB"] > baseline["PSNR dB"], $"{model}: PSNR {ours["PSNR dB"]} vs the input's {baseline["PSNR dB"]}");
+        Assert.True(ours["SSIM"] > baseline["SSIM"], $"{model}: SSIM {ours["SSIM"]} vs the input's {baseline["SSIM"]}");
+        Assert.True(ours["L1"] < baseline["L1"], $"{model}: L1 {ours["L1"]} vs the input's {baseline["L1"]}");
+    }
+
     private static string Header(string path) => File.ReadLines(path).First();
 
     /// <summary>name -> (column -> value) for every numeric cell of eval's results.csv.</summary>

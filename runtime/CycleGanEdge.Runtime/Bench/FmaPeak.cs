@@ -23,7 +23,9 @@ public sealed record FmaPeak(
 
     /// <summary>The measured peak available to a run with this many intra-op threads (0 = ONNX Runtime's choice: all cores).</summary>
     public double For(int threads) =>
-        threads == 0 || threads >= Cores ? AllCoresGflops : Math.Min(AllCoresGflops, OneCoreGflops * threads);
+        // Fewer threads than cores: the one-core figure per thread. Not capped by the all-cores figure, which other
+        // processes can pull below one core's when they keep the second core busy during the probe.
+        threads == 0 || threads >= Cores ? AllCoresGflops : OneCoreGflops * threads;
 
     public string Describe()
     {
