@@ -1,5 +1,5 @@
 using CycleGanEdge.Torch.Networks;
-using CycleGanEdge.Exporter.Onnx;
+using CycleGanEdge.Runtime.Onnx;
 using CycleGanEdge.Runtime;
 
 namespace CycleGanEdge.Exporter.Tests;
