@@ -4,9 +4,8 @@
 # exit, ROUNDS interleaved rounds (a changing load hits every variant alike), medians. Also the publish size of each
 # cyclegan-run variant. Not part of the test suite.
 #   benchmarks/cold_start.sh [ROUNDS] [MODEL.onnx] [IMAGE.png]
-# Variants: the publish as committed (r2r: ReadyToRun, TieredPGO off), the same without ReadyToRun (jit,
-# -p:PublishReadyToRun=false), and each with TieredPGO back on (DOTNET_TieredPGO=1; jit_pgo is main's configuration
-# before issue 17, less the Windows DLL).
+# Variants: the publish as committed (r2r: ReadyToRun), the same without ReadyToRun (jit, -p:PublishReadyToRun=false:
+# main's configuration before issue 17, less the Windows DLL), and each with TieredPGO off (DOTNET_TieredPGO=0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-7}
@@ -42,7 +41,7 @@ translate() { # publish dir, env...
 node_cold() { ms env NODE_PATH="$CACHE/node_modules" node benchmarks/ort_node_cold.js "$MODEL" 64 "$THREADS" "$WORK/node.out"; }
 median() { sort -g | awk '{v[NR]=$1} END {print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
 
-variants=(node r2r r2r_pgo jit jit_pgo)
+variants=(node r2r r2r_nopgo jit jit_nopgo)
 for v in "${variants[@]}"; do : >"$WORK/$v.ms"; done
 translate r2r >/dev/null; translate jit >/dev/null; node_cold >/dev/null # page cache warm for every variant alike
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores, model $MODEL, image $IMAGE, --threads $THREADS, $ROUNDS rounds"
@@ -52,9 +51,9 @@ for round in $(seq "$ROUNDS"); do
     case $v in
       node) t=$(node_cold) ;;
       r2r) t=$(translate r2r) ;;
-      r2r_pgo) t=$(translate r2r DOTNET_TieredPGO=1) ;;
+      r2r_nopgo) t=$(translate r2r DOTNET_TieredPGO=0) ;;
       jit) t=$(translate jit) ;;
-      jit_pgo) t=$(translate jit DOTNET_TieredPGO=1) ;;
+      jit_nopgo) t=$(translate jit DOTNET_TieredPGO=0) ;;
     esac
     echo "$t" >>"$WORK/$v.ms"; line="$line $v $t ms,"
   done
