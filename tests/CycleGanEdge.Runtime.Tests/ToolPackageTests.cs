@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.IO.Compression;
 using CycleGanEdge.Runtime.Imaging;
 
 namespace CycleGanEdge.Runtime.Tests;
@@ -32,6 +33,22 @@ public sealed class ToolPackageTests : IDisposable
         if (!OperatingSystem.IsWindows())
             Assert.DoesNotContain("onnxruntime.dll", installed);
         Assert.DoesNotContain(installed, f => f!.EndsWith(".pdb", StringComparison.Ordinal));
+    }
+
+    /// <summary>The library package for apps that embed the runtime carries its own README, named in its nuspec.</summary>
+    [Fact]
+    [Trait("Category", "Slow")]
+    public void The_runtime_library_packs_with_its_readme()
+    {
+        string root = RepoRoot(), feed = Path.Combine(_dir, "feed");
+        Dotnet(root, "pack", "runtime/CycleGanEdge.Runtime", "-c", "Release", "-o", feed, "-nologo", "-v", "q");
+
+        using var package = ZipFile.OpenRead(Assert.Single(Directory.GetFiles(feed, "CycleGanEdge.Runtime.*.nupkg")));
+        using (var readme = new StreamReader(package.GetEntry("README.md")!.Open()))
+            Assert.Equal(File.ReadAllText(Path.Combine(root, "runtime", "CycleGanEdge.Runtime", "README.md")), readme.ReadToEnd());
+        using var nuspec = new StreamReader(package.GetEntry("CycleGanEdge.Runtime.nuspec")!.Open());
+        Assert.Contains("<readme>README.md</readme>", nuspec.ReadToEnd());
+        Assert.NotNull(package.GetEntry("lib/net10.0/CycleGanEdge.Runtime.dll"));
     }
 
     private static void Dotnet(string workingDirectory, params string[] args) => Run("dotnet", workingDirectory, args);
