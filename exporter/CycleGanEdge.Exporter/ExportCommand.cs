@@ -64,29 +64,29 @@ public static class ExportCommand
         HelpName = "MODEL.onnx",
     };
 
-    // A generator from the reference PyTorch trainer (a state_dict .pth) instead of our checkpoint.
+    // A generator from the reference PyTorch trainer (a state_dict .pth) instead of our checkpoint. The architecture
+    // is read from the file's keys and shapes (ReferenceArchitecture); a flag that is given must agree with it.
     private static readonly Option<FileInfo?> FromPyTorch = new("--from-pytorch")
     {
-        Description = "Export a reference PyTorch generator state_dict (.pth) instead of a checkpoint; needs --arch",
+        Description = "Export a reference PyTorch generator state_dict (.pth) instead of a checkpoint; its architecture is read from the file",
         HelpName = "FILE.pth",
     };
     private static readonly Option<string?> Arch = new Option<string?>("--arch")
     {
-        Description = "--from-pytorch: generator architecture (" + string.Join(", ", Networks.GeneratorArchs) + ")",
+        Description = "--from-pytorch: generator architecture (" + string.Join(", ", Networks.GeneratorArchs) + "; default: from the file)",
         HelpName = "NAME",
     }.AcceptOnlyFromAmong([.. Networks.GeneratorArchs]);
-    private static readonly Option<int> Ngf = new("--ngf") { Description = "--from-pytorch: filters in the first conv layer", DefaultValueFactory = _ => 64, HelpName = "N" };
-    private static readonly Option<string> Norm = new Option<string>("--norm")
+    private static readonly Option<int?> Ngf = new("--ngf") { Description = "--from-pytorch: filters in the first conv layer (default: from the file)", HelpName = "N" };
+    private static readonly Option<string?> Norm = new Option<string?>("--norm")
     {
-        Description = "--from-pytorch: normalization layer (" + string.Join(", ", Networks.Norms) + ")",
+        Description = "--from-pytorch: normalization layer (" + string.Join(", ", Networks.Norms) + "; default: from the file)",
         HelpName = "NAME",
-        DefaultValueFactory = _ => "instance",
     }.AcceptOnlyFromAmong([.. Networks.Norms]);
-    private static readonly Option<int> InputNc = new("--input-nc") { Description = "--from-pytorch: input channels", DefaultValueFactory = _ => 3, HelpName = "N" };
-    private static readonly Option<int> OutputNc = new("--output-nc") { Description = "--from-pytorch: output channels", DefaultValueFactory = _ => 3, HelpName = "N" };
+    private static readonly Option<int?> InputNc = new("--input-nc") { Description = "--from-pytorch: input channels (default: from the file)", HelpName = "N" };
+    private static readonly Option<int?> OutputNc = new("--output-nc") { Description = "--from-pytorch: output channels (default: from the file)", HelpName = "N" };
     private static readonly Option<bool> NoDropout = new("--no-dropout")
     {
-        Description = "--from-pytorch: the generator was built without dropout (as the reference's --no_dropout)",
+        Description = "--from-pytorch: the generator was built without dropout, as the reference's CycleGAN default (default: from the file)",
     };
 
     // Static int8 quantization, calibrated on sample images: of the export, or of an existing float32 .onnx.
@@ -122,7 +122,7 @@ public static class ExportCommand
         var command = new Command("cyclegan-export",
             "Export a trained CycleGAN generator to a self-describing ONNX model, checked against TorchSharp.\n" +
             "  cyclegan-export CHECKPOINT -o OUT.onnx [--fp16] [--fold-batchnorm] [--io uint8-nhwc] [--opset N]\n" +
-            "  cyclegan-export --from-pytorch latest_net_G_A.pth --arch resnet_9blocks -o OUT.onnx\n" +
+            "  cyclegan-export --from-pytorch latest_net_G_A.pth -o OUT.onnx\n" +
             "  cyclegan-export --check MODEL.onnx\n" +
             "  cyclegan-export CHECKPOINT|MODEL.onnx --quantize int8 --calibration DIR -o OUT.int8.onnx\n" +
             "Exit codes: 0 ok, 1 failed (bad file, unsupported layer, parity), 2 wrong command line.");
@@ -217,8 +217,6 @@ public static class ExportCommand
         }
         if ((checkpoint is null) == (pth is null))
             return Usage("give either a CHECKPOINT or --from-pytorch FILE (or --check MODEL.onnx)");
-        if (pth is not null && parse.GetValue(Arch) is null)
-            return Usage("--from-pytorch needs --arch (one of " + string.Join(", ", Networks.GeneratorArchs) + ")");
         if (pth is null && PyTorchOnly.Any(Given))
             return Usage("--arch, --ngf, --norm, --input-nc, --output-nc and --no-dropout go with --from-pytorch");
         if (parse.GetValue(Output) is not { } output)
@@ -258,17 +256,14 @@ public static class ExportCommand
             }
             else
             {
-                arch = new GeneratorOptions
-                {
-                    Arch = parse.GetValue(Arch)!,
-                    Ngf = parse.GetValue(Ngf),
-                    Norm = parse.GetValue(Norm)!,
-                    InputNc = parse.GetValue(InputNc),
-                    OutputNc = parse.GetValue(OutputNc),
-                    UseDropout = !parse.GetValue(NoDropout),
-                };
-                generator = BuildGenerator(arch, source);
                 var stateDict = PyTorchCheckpoint.ReadStateDict(source);
+                var (resolved, conflict) = PyTorchArch(parse, stateDict, source);
+                if (resolved is null)
+                    return Usage($"{source}: {conflict}");
+                arch = resolved;
+                stdout.WriteLine($"{Path.GetFileName(source)}: {arch.Arch}, ngf {arch.Ngf}, {arch.Norm} norm, " +
+                    $"{(arch.UseDropout ? "dropout" : "no dropout")}, {arch.InputNc} -> {arch.OutputNc} channels");
+                generator = BuildGenerator(arch, source);
                 try
                 {
                     StateDictLoader.LoadInto(generator, stateDict, source);
@@ -404,6 +399,48 @@ public static class ExportCommand
             stderr.WriteLine($"error: ONNX Runtime failed while quantizing: {e.Message.Split('\n')[0].Trim()}");
             return null;
         }
+    }
+
+    /// <summary>
+    /// The architecture read from the state_dict, checked against the flags that were given; when the file's layout is
+    /// not recognised, the flags alone (with the reference's defaults) if --arch is given. Null and the reason when a
+    /// flag contradicts the file (a usage error: the file is fine).
+    /// </summary>
+    private static (GeneratorOptions? Arch, string? Conflict) PyTorchArch(ParseResult parse, IReadOnlyDictionary<string, StateTensor> stateDict, string source)
+    {
+        GeneratorOptions inferred;
+        try
+        {
+            inferred = ReferenceArchitecture.Infer(stateDict);
+        }
+        catch (InvalidDataException e)
+        {
+            if (parse.GetValue(Arch) is not { } arch)
+                throw new InvalidDataException($"{source}: cannot tell the generator architecture: {e.Message}; give --arch and the other options it was trained with", e);
+            return (new GeneratorOptions
+            {
+                Arch = arch,
+                Ngf = parse.GetValue(Ngf) ?? 64,
+                Norm = parse.GetValue(Norm) ?? "instance",
+                InputNc = parse.GetValue(InputNc) ?? 3,
+                OutputNc = parse.GetValue(OutputNc) ?? 3,
+                UseDropout = false,
+            }, null);
+        }
+        var conflicts = new List<string>();
+        void Compare<T>(Option<T> option, T given, object? fromFile)
+        {
+            if (parse.GetResult(option) is { Implicit: false } && !Equals(given, fromFile))
+                conflicts.Add($"{option.Name} {given} but the file holds {option.Name.TrimStart('-')} {fromFile}");
+        }
+        Compare(Arch, parse.GetValue(Arch), inferred.Arch);
+        Compare(Ngf, parse.GetValue(Ngf), inferred.Ngf);
+        Compare(Norm, parse.GetValue(Norm), inferred.Norm);
+        Compare(InputNc, parse.GetValue(InputNc), inferred.InputNc);
+        Compare(OutputNc, parse.GetValue(OutputNc), inferred.OutputNc);
+        if (parse.GetValue(NoDropout) && inferred.UseDropout)
+            conflicts.Add("--no-dropout but the file's residual blocks have dropout");
+        return conflicts.Count == 0 ? (inferred, null) : (null, string.Join("; ", conflicts) + " (leave the flag out to use the file's)");
     }
 
     private static nn.Module<Tensor, Tensor> BuildGenerator(GeneratorOptions arch, string source)

@@ -95,7 +95,7 @@ public sealed class CliTests : IDisposable
         string pth = PathIn("latest_net_G_B.pth");
         File.Copy(PyTorch.Fixtures.Path("resnet_6blocks_ngf4.pth"), pth);
         string output = PathIn("reference.onnx");
-        var result = await Run("--from-pytorch", pth, "--arch", "resnet_6blocks", "--ngf", "4", "--no-dropout", "-o", output);
+        var result = await Run("--from-pytorch", pth, "-o", output);
         Assert.Equal(0, result.ExitCode);
         Assert.Contains("resnet_6blocks BtoA (B -> A)", result.Out);
 
@@ -113,12 +113,54 @@ public sealed class CliTests : IDisposable
             session.ModelMetadata.CustomMetadataMap[ModelContract.SourceSha256Key]);
     }
 
+    /// <summary>
+    /// Files PyTorch wrote for every architecture (tests/fixtures/pytorch/make_arch_fixtures.py) export with no flag
+    /// but the file, and ONNX Runtime reproduces PyTorch's own output.
+    /// </summary>
+    [Theory]
+    [InlineData("resnet_9blocks_ngf4_none_dropout", "resnet_9blocks, ngf 4, none norm, dropout, 3 -> 3 channels")]
+    [InlineData("unet_128_ngf4", "unet_128, ngf 4, instance norm, no dropout, 3 -> 3 channels")]
+    [InlineData("unet_256_ngf2_batch_dropout_gray", "unet_256, ngf 2, batch norm, no dropout, 1 -> 1 channels")]
+    [InlineData("encoder_decoder_ngf4_batch", "encoder_decoder, ngf 4, batch norm, no dropout, 3 -> 1 channels")]
+    public async Task ExportsEveryArchitectureFromTheFileAlone(string name, string inferred)
+    {
+        string pth = PathIn("latest_net_G_A.pth");
+        File.Copy(PyTorch.Fixtures.Path(name + ".pth"), pth);
+        string output = PathIn("g.onnx");
+        var result = await Run("--from-pytorch", pth, "-o", output);
+        Assert.True(result.ExitCode == 0, result.Err);
+        Assert.Contains($"latest_net_G_A.pth: {inferred}", result.Out);
+
+        float[] input = PyTorch.Fixtures.ReadFloats(name + ".input.f32");
+        float[] expected = PyTorch.Fixtures.ReadFloats(name + ".output.f32");
+        using var session = new InferenceSession(output);
+        int channelsIn = (int)session.InputMetadata[ModelContract.InputName].Dimensions[1];
+        int side = (int)Math.Sqrt(input.Length / channelsIn);
+        using var value = OrtValue.CreateTensorValueFromMemory(input, [1, channelsIn, side, side]);
+        using var runOptions = new RunOptions();
+        using var outputs = session.Run(runOptions, [ModelContract.InputName], [value], [ModelContract.OutputName]);
+        float[] actual = outputs[0].GetTensorDataAsSpan<float>().ToArray();
+        Assert.Equal(expected.Length, actual.Length);
+        Assert.InRange(expected.Zip(actual, (e, a) => Math.Abs(e - a)).Max(), 0, 1e-4);
+    }
+
     [Fact]
-    public async Task PyTorchStateDictThatDoesNotFitTheFlagsIsOneLine()
+    public async Task FlagsThatContradictThePyTorchFileAreAUsageError()
     {
         string pth = PathIn("g.pth");
-        File.Copy(PyTorch.Fixtures.Path("resnet_6blocks_ngf4.pth"), pth);
-        // Without --no-dropout the reference layout has a Dropout in each block, so the keys shift.
+        File.Copy(PyTorch.Fixtures.Path("resnet_9blocks_ngf4_none_dropout.pth"), pth);
+        var result = await Run("--from-pytorch", pth, "--arch", "resnet_9blocks", "--ngf", "8", "--no-dropout", "-o", PathIn("x.onnx"));
+        AssertOneErrorLine(result, 2, $"error: {pth}: --ngf 8 but the file holds ngf 4; --no-dropout but the file's residual blocks have dropout (leave the flag out");
+        Assert.False(File.Exists(PathIn("x.onnx")));
+    }
+
+    [Fact]
+    public async Task AnUnrecognisedPyTorchFileNeedsArchAndIsThenLoadedStrictly()
+    {
+        string pth = PathIn("g.pth");
+        File.Copy(PyTorch.Fixtures.Path("views.pth"), pth);
+        AssertOneErrorLine(await Run("--from-pytorch", pth, "-o", PathIn("x.onnx")), 1,
+            $"error: {pth}: cannot tell the generator architecture: holds no convolution weights");
         var result = await Run("--from-pytorch", pth, "--arch", "resnet_6blocks", "--ngf", "4", "-o", PathIn("x.onnx"));
         AssertOneErrorLine(result, 1, $"error: {pth}: does not fit the ResnetGenerator network");
         Assert.Contains("--no-dropout must match the options the reference trained it with", result.Err);
@@ -167,10 +209,6 @@ public sealed class CliTests : IDisposable
     [Fact]
     public async Task NothingToExportIsAUsageError() =>
         AssertOneErrorLine(await Run("-o", PathIn("x.onnx")), 2, "error: give either a CHECKPOINT or --from-pytorch FILE");
-
-    [Fact]
-    public async Task FromPyTorchNeedsArch() =>
-        AssertOneErrorLine(await Run("--from-pytorch", "g.pth", "-o", PathIn("x.onnx")), 2, "error: --from-pytorch needs --arch");
 
     [Fact]
     public async Task SyntaxErrorsExitWithUsageCode()

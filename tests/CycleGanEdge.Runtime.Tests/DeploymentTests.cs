@@ -38,4 +38,14 @@ public class DeploymentTests
         foreach (string forbidden in Forbidden)
             Assert.DoesNotContain(forbidden, File.ReadAllText(deps), StringComparison.OrdinalIgnoreCase);
     }
+
+    /// <summary>ONNX Runtime's package adds its Windows DLL to every output; other platforms drop it (17 MB).</summary>
+    [Fact]
+    public void Output_carries_no_other_platforms_onnxruntime()
+    {
+        if (OperatingSystem.IsWindows())
+            return;
+        Assert.True(File.Exists(Path.Combine(AppContext.BaseDirectory, "libonnxruntime.so")));
+        Assert.False(File.Exists(Path.Combine(AppContext.BaseDirectory, "onnxruntime.dll")));
+    }
 }

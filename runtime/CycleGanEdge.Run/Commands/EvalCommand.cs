@@ -29,12 +29,18 @@ public static class EvalCommand
         real.AcceptExistingOnly();
         var truth = new Option<DirectoryInfo>("--ground-truth") { Description = "Target images paired with the inputs by file name (PSNR, SSIM, L1)" };
         truth.AcceptExistingOnly();
-        var features = new Option<FileInfo>("--features") { Description = "ONNX feature network for FID/KID (input float32 [N,3,H,W])" };
+        var features = new Option<FileInfo>("--features")
+        {
+            Description = "ONNX feature network for FID/KID (input float32 [N,3,H,W]); default: the ImageNet ResNet-18 of Microsoft.ML.DnnImageFeaturizer.ResNet18, reported as " + FeatureExtractor.ResNet18DistanceName,
+        };
         features.AcceptExistingOnly();
         var layer = new Option<string?>("--layer") { Description = "Output of the feature network to use (default: its first output)" };
         var imageSize = SharedOptions.AtLeastOne(new Option<int>("--image-size") { Description = "Side the images are resized to for the feature network", DefaultValueFactory = _ => 299 });
-        var normalize = new Option<string>("--normalize") { Description = "Feature network input scaling: imagenet or minus1to1", DefaultValueFactory = _ => "imagenet" }
-            .AcceptOnlyFromAmong("imagenet", "minus1to1");
+        var normalize = new Option<string>("--normalize")
+        {
+            Description = "--features input scaling: imagenet, minus1to1, or pytorch-fid (bilinear resize in float, then [-1,1]: for pytorch-fid's Inception as ONNX)",
+            DefaultValueFactory = _ => "imagenet",
+        }.AcceptOnlyFromAmong("imagenet", "minus1to1", "pytorch-fid");
         var batch = SharedOptions.AtLeastOne(new Option<int>("--batch") { Description = "Images per feature network run", DefaultValueFactory = _ => 16 });
         var kidSubset = SharedOptions.AtLeastOne(new Option<int>("--kid-subset-size") { Description = "KID subset size", DefaultValueFactory = _ => 1000 });
         var kidSubsets = SharedOptions.AtLeastOne(new Option<int>("--kid-subsets") { Description = "KID subsets", DefaultValueFactory = _ => 100 });
@@ -65,8 +71,6 @@ public static class EvalCommand
             if (r.GetValue(models) is not { Length: > 0 } && r.GetValue(translated) is not { Length: > 0 } && r.GetValue(a2b) is null)
                 r.AddError("nothing to evaluate: give --model (with --input), --translated, or --model-a2b/--model-b2a");
             if (r.GetValue(features) is not null && r.GetValue(real) is null) r.AddError("FID/KID need both --real and --features");
-            if (r.GetValue(real) is not null && r.GetValue(features) is null && r.GetValue(classifier) is null)
-                r.AddError("--real is used with --features (FID/KID) or --classifier (reference row)");
             if (r.GetValue(targetDomain) is not null && r.GetValue(classifier) is null) r.AddError("--target-domain needs --classifier");
             if (r.GetValue(recolour) is not null && r.GetValue(input) is null) r.AddError("--recolour-palette needs --input (the images to recolour)");
         });
@@ -107,10 +111,30 @@ public static class EvalCommand
 
                 var rows = candidates.Select(c => new EvalRow(c.Name, c.Images.Count, null, null, null, null, null, null)).ToList();
 
-                if (parse.GetValue(features) is { } featurePath)
+                // --real alone means FD/KID with the default network; with --classifier it is also the reference row.
+                string distance = EvalReport.Fid;
+                string? resNet18 = null;
+                if (parse.GetValue(features) is null && parse.GetValue(real) is not null && (resNet18 = FeatureExtractor.FindResNet18()) is null)
                 {
-                    var norm = parse.GetValue(normalize) == "minus1to1" ? FeatureNormalization.MinusOneToOne : FeatureNormalization.Imagenet;
-                    using var extractor = FeatureExtractor.Open(featurePath.FullName, parse.GetValue(layer), parse.GetValue(imageSize), norm, parse.GetValue(batch), translatorOptions);
+                    if (parse.GetValue(classifier) is null) throw new ArgumentException(FeatureExtractor.ResNet18Missing);
+                    io.Error.WriteLine($"note: no FD/KID: {FeatureExtractor.ResNet18Missing}");
+                }
+                if (parse.GetValue(features) is not null || resNet18 is not null)
+                {
+                    var norm = parse.GetValue(normalize) switch
+                    {
+                        "minus1to1" => FeatureNormalization.MinusOneToOne,
+                        "pytorch-fid" => FeatureNormalization.PytorchFid,
+                        _ => FeatureNormalization.Imagenet,
+                    };
+                    using var extractor = resNet18 is not null
+                        ? FeatureExtractor.OpenResNet18(resNet18, translatorOptions)
+                        : FeatureExtractor.Open(parse.GetValue(features)!.FullName, parse.GetValue(layer), parse.GetValue(imageSize), norm, parse.GetValue(batch), translatorOptions);
+                    if (resNet18 is not null)
+                    {
+                        distance = FeatureExtractor.ResNet18DistanceName;
+                        io.Error.WriteLine($"features: ImageNet ResNet-18 from {resNet18} (224x224, 512 values); the distance is {distance}, not Inception FID");
+                    }
                     var realSet = RealFeatures(parse.GetValue(real)!.FullName, extractor, parse.GetValue(cacheDir)?.FullName ?? FeatureCache.DefaultDirectory, console, io.Error);
                     for (int i = 0; i < candidates.Count; i++)
                     {
@@ -168,8 +192,8 @@ public static class EvalCommand
                 }
 
                 string outDir = parse.GetValue(output)!.FullName;
-                WriteReport(outDir, rows, inputs, candidates, truthByName, parse.GetValue(gridCount));
-                io.Output.Write(EvalReport.Markdown(rows));
+                WriteReport(outDir, rows, inputs, candidates, truthByName, parse.GetValue(gridCount), distance);
+                io.Output.Write(EvalReport.Markdown(rows, distance));
                 io.Output.WriteLine($"report: {Path.Combine(outDir, "index.html")}");
                 return ExitCodes.Success;
             }
@@ -267,7 +291,7 @@ public static class EvalCommand
     }
 
     private static void WriteReport(string outDir, List<EvalRow> rows, List<(string Name, RgbaImage Image)> inputs, List<Candidate> candidates,
-        Dictionary<string, RgbaImage>? truthByName, int gridCount)
+        Dictionary<string, RgbaImage>? truthByName, int gridCount, string distance)
     {
         Directory.CreateDirectory(Path.Combine(outDir, "grid"));
         var names = inputs.Count > 0 ? inputs.Select(x => x.Name).ToList() : candidates.SelectMany(c => c.Images.Select(x => x.Name)).Distinct().Order(StringComparer.Ordinal).ToList();
@@ -296,9 +320,9 @@ public static class EvalCommand
         // The same grid as one picture (for READMEs and model cards): a row per example, a column per image kind.
         if (sheetRows.Count > 0)
             AtomicFile.WriteAllBytes(Path.Combine(outDir, "grid.png"), ImageCodec.Encode(ContactSheet.Compose(sheetRows, cellSize: 96), ImageFormat.Png));
-        AtomicFile.WriteAllBytes(Path.Combine(outDir, "results.md"), System.Text.Encoding.UTF8.GetBytes(EvalReport.Markdown(rows)));
-        AtomicFile.WriteAllBytes(Path.Combine(outDir, "results.csv"), System.Text.Encoding.UTF8.GetBytes(EvalReport.Csv(rows)));
-        AtomicFile.WriteAllBytes(Path.Combine(outDir, "index.html"), System.Text.Encoding.UTF8.GetBytes(EvalReport.Html(rows, columns, grid)));
+        AtomicFile.WriteAllBytes(Path.Combine(outDir, "results.md"), System.Text.Encoding.UTF8.GetBytes(EvalReport.Markdown(rows, distance)));
+        AtomicFile.WriteAllBytes(Path.Combine(outDir, "results.csv"), System.Text.Encoding.UTF8.GetBytes(EvalReport.Csv(rows, distance)));
+        AtomicFile.WriteAllBytes(Path.Combine(outDir, "index.html"), System.Text.Encoding.UTF8.GetBytes(EvalReport.Html(rows, columns, grid, distance)));
     }
 
     private static string SaveGridImage(string outDir, string column, string name, RgbaImage image)

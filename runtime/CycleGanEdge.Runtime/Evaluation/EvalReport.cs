@@ -14,13 +14,18 @@ public sealed record EvalRow(string Name, int Images, double? Fid, KidResult? Ki
 public static class EvalReport
 {
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
-    private static readonly string[] BaseColumns = ["name", "images", "FID", "KID", "KID std", "PSNR dB", "SSIM", "L1", "cycle L1"];
+    /// <summary>The Fréchet distance column's default name; the default feature network's is <see cref="FeatureExtractor.ResNet18DistanceName"/>.</summary>
+    public const string Fid = "FID";
     public const string TargetRateColumn = "classified as target";
 
     // The classifier column only appears when a classifier was given, so reports without one keep their layout.
     private static bool HasClassifier(IReadOnlyList<EvalRow> rows) => rows.Any(r => r.TargetRate is not null);
 
-    private static string[] Columns(IReadOnlyList<EvalRow> rows) => HasClassifier(rows) ? [.. BaseColumns, TargetRateColumn] : BaseColumns;
+    private static string[] Columns(IReadOnlyList<EvalRow> rows, string distance)
+    {
+        string[] columns = ["name", "images", distance, "KID", "KID std", "PSNR dB", "SSIM", "L1", "cycle L1"];
+        return HasClassifier(rows) ? [.. columns, TargetRateColumn] : columns;
+    }
 
     private static string[] Cells(EvalRow r, IReadOnlyList<EvalRow> rows)
     {
@@ -39,20 +44,20 @@ public static class EvalReport
         { } x => x.ToString(format, Inv),
     };
 
-    public static string Markdown(IReadOnlyList<EvalRow> rows)
+    public static string Markdown(IReadOnlyList<EvalRow> rows, string distance = Fid)
     {
         var sb = new StringBuilder();
-        sb.AppendLine("| " + string.Join(" | ", Columns(rows)) + " |");
-        sb.AppendLine("|" + string.Concat(Columns(rows).Select(_ => "---|")));
+        sb.AppendLine("| " + string.Join(" | ", Columns(rows, distance)) + " |");
+        sb.AppendLine("|" + string.Concat(Columns(rows, distance).Select(_ => "---|")));
         foreach (var r in rows) sb.AppendLine("| " + string.Join(" | ", Cells(r, rows).Select(c => c.Replace("|", "\\|"))) + " |");
         return sb.ToString();
     }
 
-    public static string Csv(IReadOnlyList<EvalRow> rows)
+    public static string Csv(IReadOnlyList<EvalRow> rows, string distance = Fid)
     {
         static string Quote(string s) => s.IndexOfAny([',', '"', '\n']) >= 0 ? "\"" + s.Replace("\"", "\"\"") + "\"" : s;
         var sb = new StringBuilder();
-        sb.AppendLine(string.Join(',', Columns(rows).Select(Quote)));
+        sb.AppendLine(string.Join(',', Columns(rows, distance).Select(Quote)));
         foreach (var r in rows) sb.AppendLine(string.Join(',', Cells(r, rows).Select(Quote)));
         return sb.ToString();
     }
@@ -61,14 +66,15 @@ public static class EvalReport
     /// The table, then one grid row per example input: the input, then each candidate's image of it.
     /// <paramref name="grid"/> holds image paths relative to the page (null where a candidate has no image).
     /// </summary>
-    public static string Html(IReadOnlyList<EvalRow> rows, IReadOnlyList<string> gridColumns, IReadOnlyList<(string Name, IReadOnlyList<string?> Images)> grid)
+    public static string Html(IReadOnlyList<EvalRow> rows, IReadOnlyList<string> gridColumns, IReadOnlyList<(string Name, IReadOnlyList<string?> Images)> grid,
+        string distance = Fid)
     {
         static string E(string s) => WebUtility.HtmlEncode(s);
         var sb = new StringBuilder();
         sb.AppendLine("<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>cyclegan-run eval</title>");
         sb.AppendLine("<style>body{font-family:sans-serif}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}" +
                       "td:first-child,th:first-child{text-align:left}.grid img{width:128px;image-rendering:pixelated}</style></head><body>");
-        sb.AppendLine("<h1>Evaluation</h1><table><tr>" + string.Concat(Columns(rows).Select(c => $"<th>{E(c)}</th>")) + "</tr>");
+        sb.AppendLine("<h1>Evaluation</h1><table><tr>" + string.Concat(Columns(rows, distance).Select(c => $"<th>{E(c)}</th>")) + "</tr>");
         foreach (var r in rows) sb.AppendLine("<tr>" + string.Concat(Cells(r, rows).Select(c => $"<td>{E(c)}</td>")) + "</tr>");
         sb.AppendLine("</table>");
         if (grid.Count > 0)

@@ -132,9 +132,10 @@ public class EvalCommandTests
         Assert.Contains("broken.png", error); // reported and skipped, the rest goes on
         Assert.DoesNotContain("   at ", error);
 
-        var (code2, _, error2) = await Eval("--translated", dir, "--real", dir);
+        // --real alone now means FD/KID with the default ResNet-18 (ResNet18FeatureTests); --features needs --real.
+        var (code2, _, error2) = await Eval("--translated", dir, "--features", features);
         Assert.Equal(CycleGanEdge.Run.ExitCodes.UsageError, code2);
-        Assert.Contains("--features", error2);
+        Assert.Contains("--real", error2);
 
         // pooled ([N,6,1,1]) and map ([N,6,H,W] averaged) give the same features.
         using var pooled = FeatureExtractor.Open(features, "pooled", 16, FeatureNormalization.Imagenet);
