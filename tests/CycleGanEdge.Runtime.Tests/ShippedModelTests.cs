@@ -69,10 +69,11 @@ public class ShippedModelTests
     /// <summary>
     /// What the cards claim and the README shows: on the held-out split each shipped model is closer to the true
     /// target than its trivial baseline (the input unchanged, eval's "testA" row) on PSNR, SSIM and L1.
-    /// The model is the table's first row (the --model of eval/args.txt).
+    /// The model is the table's first row (the --model of eval/args.txt). Only the cards that claim it are listed:
+    /// models/fluent-flat2threed/MODEL_CARD.md says plainly that its model does not yet beat copying the input.
     /// </summary>
     [Theory]
-    [MemberData(nameof(ShippedModels))]
+    [InlineData("emoji-noto2twemoji")]
     public void The_model_beats_copying_its_input(string model)
     {
         string csv = Path.Combine(ModelsDir, model, "eval", "results.csv");
