@@ -42,23 +42,26 @@ public static class AutoSettings
     }
 
     /// <summary>
-    /// Cores this process gets: <paramref name="cores"/> threads spin for <paramref name="milliseconds"/> and the
-    /// process's CPU time over that span is counted (getrusage, so it also sees a container's CPU quota, which a
-    /// system-wide load figure would not). Other busy processes make the share fall below 1.
+    /// Cores other processes leave free: the machine's idle share over <paramref name="milliseconds"/> of this
+    /// process sleeping, from /proc/stat, times its CPUs, at most <paramref name="cores"/> (Environment.ProcessorCount,
+    /// which already honours a container's CPU quota). A spin probe was tried first and was unreliable on a VM: for
+    /// tens of milliseconds the scheduler may run both probe threads on one vCPU, so an idle 2-core machine looked
+    /// half busy in half the runs. Without /proc/stat (not Linux) every core counts as free.
     /// </summary>
-    public static int FreeCores(int cores, int milliseconds = 40)
+    public static int FreeCores(int cores, int milliseconds = 100)
     {
-        var before = Environment.CpuUsage.TotalTime;
-        long start = Stopwatch.GetTimestamp();
-        var spinners = Enumerable.Range(0, cores).Select(_ => new Thread(() =>
-        {
-            while (Stopwatch.GetElapsedTime(start).TotalMilliseconds < milliseconds) Thread.SpinWait(100);
-        })).ToList();
-        foreach (var t in spinners) t.Start();
-        foreach (var t in spinners) t.Join();
-        double wall = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-        double cpu = (Environment.CpuUsage.TotalTime - before).TotalMilliseconds;
-        return Math.Clamp((int)Math.Round(cpu / wall), 1, cores);
+        if (CpuTimes.Read() is not { } before) return cores;
+        Thread.Sleep(milliseconds);
+        return CpuTimes.Read() is { } after ? FreeCores(cores, before, after) : cores;
+    }
+
+    /// <summary>Free cores between two /proc/stat snapshots: idle share of the interval times the CPUs, rounded.</summary>
+    public static int FreeCores(int cores, CpuTimes before, CpuTimes after)
+    {
+        long total = after.Total - before.Total, idle = after.Idle - before.Idle;
+        if (total <= 0) return cores;
+        double free = (double)idle / total * after.Cpus;
+        return Math.Clamp((int)Math.Round(free), 1, cores);
     }
 
     /// <summary>Decode + encode below this share of the model's one-core time leave the spare core mostly idle.</summary>
@@ -126,4 +129,27 @@ public static class AutoSettings
 
     /// <summary>One image per run: batching on the CPU provider measured no faster (350 vs 353 images/s at 64 px); GPUs are unmeasured here.</summary>
     public const int Batch = 1;
+}
+
+/// <summary>The aggregate "cpu" line of /proc/stat (clock ticks) and the number of CPUs it covers.</summary>
+public sealed record CpuTimes(long Total, long Idle, int Cpus)
+{
+    public static CpuTimes? Read(string path = "/proc/stat")
+    {
+        try
+        {
+            var lines = File.ReadAllLines(path);
+            var fields = lines.FirstOrDefault(l => l.StartsWith("cpu ", StringComparison.Ordinal))?
+                .Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1).Select(long.Parse).ToArray();
+            if (fields is not { Length: >= 4 }) return null;
+            int cpus = lines.Count(l => l.StartsWith("cpu", StringComparison.Ordinal) && l.Length > 3 && char.IsDigit(l[3]));
+            // user nice system idle iowait irq softirq steal: idle and iowait are time nobody ran; guest time is in user.
+            long idle = fields[3] + (fields.Length > 4 ? fields[4] : 0);
+            return new CpuTimes(fields.Take(8).Sum(), idle, Math.Max(1, cpus));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or OverflowException)
+        {
+            return null;
+        }
+    }
 }

@@ -38,6 +38,34 @@ public class AutoSettingsTests
         Assert.InRange(free, 1, Environment.ProcessorCount);
     }
 
+    [Theory]
+    [InlineData(2, 2, 100, 100, 2)]   // an idle 2-CPU machine: both free
+    [InlineData(2, 2, 100, 50, 1)]    // one CPU kept busy by another process
+    [InlineData(2, 2, 100, 80, 2)]    // a fifth of one CPU busy: still both
+    [InlineData(2, 8, 100, 100, 2)]   // a container limited to 2 of the host's 8 idle CPUs
+    [InlineData(4, 4, 100, 0, 1)]     // everything busy: at least one
+    public void Free_cores_are_the_idle_share_of_the_cpus(int cores, int cpus, long total, long idle, int expected)
+    {
+        var before = new CpuTimes(1000, 400, cpus);
+        var after = new CpuTimes(1000 + total, 400 + idle, cpus);
+        Assert.Equal(expected, AutoSettings.FreeCores(cores, before, after));
+    }
+
+    [Fact]
+    public void Proc_stat_is_read_as_ticks_and_cpus()
+    {
+        string path = Path.Combine(TestFiles.TempFolder(), "stat");
+        File.WriteAllLines(path,
+        [
+            "cpu  100 5 50 800 20 1 2 3 0 0",
+            "cpu0 50 2 25 400 10 0 1 1 0 0",
+            "cpu1 50 3 25 400 10 1 1 2 0 0",
+            "intr 12345",
+        ]);
+        Assert.Equal(new CpuTimes(981, 820, 2), CpuTimes.Read(path));
+        Assert.Null(CpuTimes.Read(Path.Combine(Path.GetDirectoryName(path)!, "missing")));
+    }
+
     [Fact]
     public void Metadata_is_read_from_the_file_as_onnx_runtime_reads_it_and_a_damaged_file_is_a_format_error()
     {
