@@ -87,4 +87,26 @@ public class LearningRateScheduleTests
         Assert.Equal(straight.SaveState(), resumed.SaveState());
         Assert.Equal(0.04, resumed.CurrentLr, 12);
     }
+
+    [Theory]
+    [InlineData(1, 0, "linear", 1, new[] { 1 })]          // one epoch: it all trains at lr 0
+    [InlineData(3, 6, "linear", 1, new[] { 9 })]          // the last epoch of a linear run
+    [InlineData(3, 6, "linear", 9, new[] { 9 })]          // resumed in that epoch
+    [InlineData(10, 0, "cosine", 1, new[] { 10 })]        // cosine reaches 0 at T_max = n_epochs too
+    [InlineData(20, 0, "plateau", 1, new int[0])]
+    [InlineData(60, 60, "step", 1, new int[0])]
+    public void Epochs_at_lr_zero_are_named(int nEpochs, int decay, string policy, int from, int[] expected)
+    {
+        var options = new TrainOptions { Lr = 0.0002, NEpochs = nEpochs, NEpochsDecay = decay, LrPolicy = policy, LrDecayIters = 50 };
+        Assert.Equal(expected, LearningRateSchedule.EpochsAtZeroLr(options, from));
+        // The same epochs the schedule itself gives lr 0 when stepped through.
+        var schedule = new LearningRateSchedule(options);
+        var zero = new List<int>();
+        for (int epoch = 1; epoch <= options.LastEpoch; epoch++)
+        {
+            if (epoch >= from && schedule.CurrentLr <= 0) zero.Add(epoch);
+            schedule.Step(0);
+        }
+        Assert.Equal(expected, zero);
+    }
 }

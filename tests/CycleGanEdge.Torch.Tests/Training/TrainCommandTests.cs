@@ -25,6 +25,9 @@ public class TrainCommandTests
             "--threads", "1", "--workers", "1", "--lambda-A", "5", "--domain-a", "shape");
         Assert.True(exit == 0, error);
         Assert.Contains("Finished 1 epochs", output);
+        // A one-epoch linear schedule trains at lr 0 throughout (the reference's rule), and the user is told so.
+        Assert.Contains("note: epoch 1 of 1 train at lr 0", output);
+        Assert.Contains("Nothing in this run will train", output);
         string opt = File.ReadAllText(Path.Combine(data.CheckpointsDir, "cli", "opt.json"));
         Assert.Contains("\"lambda_a\": 5", opt);
         Assert.Contains("\"net_g\": \"encoder_decoder\"", opt);

@@ -68,8 +68,22 @@ public sealed class LearningRateSchedule
         PlateauBadEpochs = (int)state[3];
     }
 
+    /// <summary>
+    /// Epochs from <paramref name="fromEpoch"/> on that train at lr 0 (plateau never does). Under the reference's linear
+    /// rule the last epoch always does, so the whole of a one-epoch run does: worth saying before hours are spent.
+    /// </summary>
+    public static IReadOnlyList<int> EpochsAtZeroLr(TrainOptions options, int fromEpoch)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.LrPolicy == "plateau") return [];
+        return [.. Enumerable.Range(fromEpoch, Math.Max(0, options.LastEpoch - fromEpoch + 1))
+            .Where(epoch => Evaluate(options, epoch - options.EpochCount + 1) <= 0)];
+    }
+
+    private double Evaluate(int steps) => Evaluate(_options, steps);
+
     /// <summary>The lr after <paramref name="steps"/> scheduler steps (not used for plateau).</summary>
-    private double Evaluate(int steps)
+    private static double Evaluate(TrainOptions _options, int steps)
     {
         double lr0 = _options.Lr;
         return _options.LrPolicy switch

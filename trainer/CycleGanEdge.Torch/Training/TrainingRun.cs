@@ -88,6 +88,11 @@ public sealed class TrainingRun
         _log.WriteLine($"Training {_o.Name}: {train.Count} images per epoch ({train.BatchesPerEpoch} batches of {_o.BatchSize}), " +
             $"epochs {position.Epoch}..{_o.LastEpoch}, device {device}, {torch.get_num_threads()} threads." +
             (eval is null ? " No test set: no per-epoch cycle L1." : ""));
+        var idle = LearningRateSchedule.EpochsAtZeroLr(_o, position.Epoch);
+        if (idle.Count > 0)
+            _log.WriteLine($"note: epoch{(idle.Count > 1 ? "s" : "")} {string.Join(", ", idle)} of {_o.LastEpoch} train at lr 0 " +
+                $"(--lr-policy {_o.LrPolicy}; the reference's linear rule always gives the last epoch lr 0), so their iterations change no weights. " +
+                (idle.Count == _o.LastEpoch - position.Epoch + 1 ? "Nothing in this run will train: add epochs with --n-epochs or --n-epochs-decay." : $"The weights are final after epoch {idle[0] - 1}."));
 
         void SaveLatest(TrainingPosition at)
         {
