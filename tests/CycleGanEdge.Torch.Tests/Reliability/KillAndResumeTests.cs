@@ -27,7 +27,8 @@ public class KillAndResumeTests
     [Fact]
     public async Task Killed_at_random_moments_and_resumed_it_ends_where_an_uninterrupted_run_ends()
     {
-        using var data = new TinyDomains(trainCount: 6, testCount: 1);
+        // Enough iterations (16 images x 3 epochs) that a quiet machine does not finish before several kills land.
+        using var data = new TinyDomains(trainCount: 16, testCount: 1);
         using (var straight = Start(data, "straight", resume: false))
         {
             string err = await straight.StandardError.ReadToEndAsync();
@@ -50,14 +51,17 @@ public class KillAndResumeTests
                    && (!File.Exists(state) || File.GetLastWriteTimeUtc(state) == saved))
                 await Task.Delay(2);
             await Task.Delay(random.Next(0, 400));
+            bool killedNow = false;
             if (!run.HasExited)
             {
                 run.Kill(); // SIGKILL
                 kills++;
+                killedNow = true;
             }
             await run.WaitForExitAsync();
             if (run.ExitCode == 0) break;
-            Assert.True(run.ExitCode == 137 || run.ExitCode == -1 || kills > 0, await stderr);
+            // A non-zero exit is only expected from this attempt's own kill; anything else is a failure of the run.
+            Assert.True(killedNow, $"the run exited {run.ExitCode} without being killed: {await stderr}");
         }
         Assert.True(kills >= 3, $"only {kills} kills landed before the run finished");
 
