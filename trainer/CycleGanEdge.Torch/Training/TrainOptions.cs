@@ -85,8 +85,6 @@ public sealed record TrainOptions
     public static readonly string[] GanModes = ["lsgan", "vanilla", "wgangp"];
     public static readonly string[] Objectives = ["full", "gan-only", "cycle-only", "gan-forward-cycle", "gan-backward-cycle"];
     public static readonly string[] LrPolicies = ["linear", "step", "plateau", "cosine"];
-    public static readonly string[] InitTypes = ["normal", "xavier", "kaiming", "orthogonal"];
-    public static readonly string[] Norms = ["instance", "batch", "none"];
 
     public string RunDirectory => Path.Combine(CheckpointsDir, Name);
     public int LastEpoch => NEpochs + NEpochsDecay;
@@ -120,17 +118,18 @@ public sealed record TrainOptions
     {
         var errors = new List<string>();
         void Check(bool ok, string message) { if (!ok) errors.Add(message); }
-        void OneOf(string value, string[] allowed, string option) =>
+        void OneOf(string value, IReadOnlyList<string> allowed, string option) =>
             Check(allowed.Contains(value), $"{option} '{value}' is not one of: {string.Join(", ", allowed)}");
 
         OneOf(GanMode, GanModes, "--gan-mode");
         OneOf(Objective, Objectives, "--objective");
         OneOf(LrPolicy, LrPolicies, "--lr-policy");
-        OneOf(InitType, InitTypes, "--init-type");
-        OneOf(Norm, Norms, "--norm");
-        OneOf(NetG, [.. Networks.Networks.GeneratorArchs], "--netG");
-        OneOf(NetD, [.. Networks.Networks.DiscriminatorArchs], "--netD");
-        OneOf(Upsample, [.. Networks.Networks.Upsamplings], "--upsample");
+        // The network names have one home, Networks; the parser (TrainOptionSet) offers the same lists.
+        OneOf(InitType, Networks.Networks.InitTypes, "--init-type");
+        OneOf(Norm, Networks.Networks.Norms, "--norm");
+        OneOf(NetG, Networks.Networks.GeneratorArchs, "--netG");
+        OneOf(NetD, Networks.Networks.DiscriminatorArchs, "--netD");
+        OneOf(Upsample, Networks.Networks.Upsamplings, "--upsample");
         Check(double.IsFinite(InitGain) && InitGain > 0, $"--init-gain must be a positive number, not {InitGain.ToString(CultureInfo.InvariantCulture)}");
         Check(Ngf >= 1 && Ndf >= 1, "--ngf and --ndf must be positive");
         Check(NLayersD >= 1, "--n-layers-D must be at least 1");

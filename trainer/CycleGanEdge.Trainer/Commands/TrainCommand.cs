@@ -19,7 +19,7 @@ public static class TrainCommand
         var name = set.Add("--name", "Run name: outputs go to <checkpoints-dir>/<name>", d.Name);
         var checkpointsDir = set.Add("--checkpoints-dir", "Where run folders are made", d.CheckpointsDir);
         var phase = set.Add("--phase", "Training subfolders are <phase>A and <phase>B", d.Phase);
-        var preprocess = set.Add("--preprocess", "resize_and_crop, crop, scale_width, scale_width_and_crop or none", d.Preprocess);
+        var preprocess = set.Choice("--preprocess", "How images become --crop-size squares", d.Preprocess, DataOptions.PreprocessModes);
         var loadSize = set.Add("--load-size", "Scale images to this size, then crop to --crop-size", d.LoadSize);
         var noFlip = set.Add("--no-flip", "Do not flip images horizontally for augmentation", d.NoFlip);
         var serialBatches = set.Add("--serial-batches", "Take images in order instead of shuffled", d.SerialBatches);
@@ -32,7 +32,7 @@ public static class TrainCommand
         var nEpochs = set.Add("--n-epochs", "Epochs at the initial learning rate", d.NEpochs);
         var nEpochsDecay = set.Add("--n-epochs-decay", "Epochs over which the learning rate decays linearly to zero", d.NEpochsDecay);
         var epochCount = set.Add("--epoch-count", "Number of the first epoch (with --continue-train --epoch N)", d.EpochCount);
-        var lrPolicy = set.Add("--lr-policy", "linear, step, plateau or cosine", d.LrPolicy);
+        var lrPolicy = set.Choice("--lr-policy", "Learning-rate schedule", d.LrPolicy, TrainOptions.LrPolicies);
         var lrDecayIters = set.Add("--lr-decay-iters", "Epochs between lr x0.1 steps (--lr-policy step)", d.LrDecayIters);
         var saveEpochFreq = set.Add("--save-epoch-freq", "Save <epoch>_net_* every this many epochs", d.SaveEpochFreq);
         var saveLatestFreq = set.Add("--save-latest-freq", "Save latest_* every this many iterations", d.SaveLatestFreq);

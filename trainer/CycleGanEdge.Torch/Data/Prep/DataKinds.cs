@@ -83,8 +83,8 @@ public static class DataKinds
         CheckOutput(options);
         string google = EmojiImages(GooglePackage, "google", options.Cache, log, ct);
         string twitter = EmojiImages(TwitterPackage, "twitter", options.Cache, log, ct);
-        var namesA = PngNames(google);
-        var namesB = PngNames(twitter);
+        var namesA = Names(google, "*.png");
+        var namesB = Names(twitter, "*.png");
         var shared = namesA.Intersect(namesB, StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray();
         if (shared.Length == 0)
             throw new DatasetException($"{google} and {twitter} have no emoji in common.");
@@ -173,8 +173,6 @@ public static class DataKinds
             log, ct);
         return Path.Combine(folder, "img", set, "64");
     }
-
-    private static HashSet<string> PngNames(string folder) => Names(folder, "*.png");
 
     private static HashSet<string> Names(string folder, string pattern) =>
         Directory.Exists(folder)
