@@ -9,7 +9,6 @@ using static TorchSharp.torch;
 
 namespace CycleGanEdge.Torch.Tests.CheckpointTests;
 
-[Collection(TorchGlobalRandom.Name)]
 public sealed class CheckpointFileTests : IDisposable
 {
     private readonly string folder = Directory.CreateTempSubdirectory("ckpt-tests-").FullName;

@@ -11,7 +11,6 @@ using static TorchSharp.torch;
 namespace CycleGanEdge.Torch.Tests.Evaluation;
 
 /// <summary>cyclegan-train classifier on generated red-square (A) and blue-square (B) domains.</summary>
-[Collection(TorchGlobalRandom.Name)]
 public sealed class ClassifierTests : IDisposable
 {
     private readonly string _root = Path.Combine(Path.GetTempPath(), "cg-classifier-tests", Guid.NewGuid().ToString("N"));

@@ -8,7 +8,6 @@ namespace CycleGanEdge.Torch.Tests.NetworkTests;
 /// Our state_dict keys and shapes must equal the golden lists in Golden/*.txt, which were derived from the
 /// reference networks.py (see each file's first line), so a reference checkpoint maps key for key.
 /// </summary>
-[Collection(TorchGlobalRandom.Name)]
 public class GoldenStateDictTests
 {
     public static TheoryData<string> Archs() => new(GeneratorArchs.Concat(DiscriminatorArchs));

@@ -6,7 +6,6 @@ using static TorchSharp.torch;
 
 namespace CycleGanEdge.Torch.Tests.NetworkTests;
 
-[Collection(TorchGlobalRandom.Name)]
 public class InitWeightsTests
 {
     // resnet_6blocks with ngf 16: block convs are 64x64x3x3 (36,864 weights), enough for tight statistics.

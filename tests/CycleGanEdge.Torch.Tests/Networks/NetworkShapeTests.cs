@@ -6,7 +6,6 @@ using static TorchSharp.torch;
 
 namespace CycleGanEdge.Torch.Tests.NetworkTests;
 
-[Collection(TorchGlobalRandom.Name)]
 public class NetworkShapeTests
 {
     [Theory]

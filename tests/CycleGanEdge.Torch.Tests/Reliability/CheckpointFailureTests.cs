@@ -9,7 +9,6 @@ using CycleGanEdge.Trainer.Commands;
 namespace CycleGanEdge.Torch.Tests.Reliability;
 
 /// <summary>Damaged states and full disks during training: named, the previous good state kept, nothing partial left.</summary>
-[Collection(TorchGlobalRandom.Name)]
 public class CheckpointFailureTests
 {
     private static string[] TrainArgs(TinyDomains data, string name, int epochs, params string[] extra) =>

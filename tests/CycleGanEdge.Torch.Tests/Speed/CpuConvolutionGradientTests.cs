@@ -15,7 +15,6 @@ namespace CycleGanEdge.Torch.Tests.Speed;
 /// layers to 16 output channels (NarrowConvolutionPadding). Each case compares float32 gradients, as
 /// training computes them, with float64 (which oneDNN does not run).
 /// </summary>
-[Collection(TorchGlobalRandom.Name)]
 public class CpuConvolutionGradientTests
 {
     [Theory]

@@ -5,7 +5,6 @@ using static TorchSharp.torch;
 namespace CycleGanEdge.Torch.Tests.Training;
 
 /// <summary>One step of every GAN mode and objective on tiny networks.</summary>
-[Collection(TorchGlobalRandom.Name)]
 public class CycleGanModelTests
 {
     private static TrainOptions Tiny => new() { NetG = "encoder_decoder", Ngf = 8, Ndf = 8, CropSize = 32, PoolSize = 2, Threads = 1 };

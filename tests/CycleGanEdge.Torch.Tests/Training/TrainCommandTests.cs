@@ -4,7 +4,6 @@ using CycleGanEdge.Trainer.Commands;
 namespace CycleGanEdge.Torch.Tests.Training;
 
 /// <summary>cyclegan-train train/bench through their command-line parsers.</summary>
-[Collection(TorchGlobalRandom.Name)]
 public class TrainCommandTests
 {
     private static (int Exit, string Out, string Err) Invoke(Command command, params string[] args)

@@ -2,7 +2,6 @@ using CycleGanEdge.Torch.Training;
 
 namespace CycleGanEdge.Torch.Tests.Training;
 
-[Collection(TorchGlobalRandom.Name)]
 public class TrainOptionsTests
 {
     [Fact]

@@ -7,7 +7,6 @@ using static TorchSharp.torch;
 namespace CycleGanEdge.Torch.Tests.Training;
 
 /// <summary>Whole training runs on tiny generated domains (ngf 8, 32 px, one thread).</summary>
-[Collection(TorchGlobalRandom.Name)]
 public class TrainingRunTests
 {
     [Fact]
