@@ -1,3 +1,4 @@
+using CycleGanEdge.Runtime.CommandLine;
 using System.CommandLine;
 using System.CommandLine.Help;
 using System.Security.Cryptography;
@@ -135,20 +136,9 @@ public static class ExportCommand
         return command;
     }
 
-    /// <summary>Parses and runs; command-line syntax errors give <see cref="ExitCodes.Usage"/>.</summary>
-    public static async Task<int> RunAsync(IReadOnlyList<string> args, InvocationConfiguration? configuration = null)
-    {
-        configuration ??= new InvocationConfiguration();
-        var parse = Create().Parse(args);
-        if (parse.Errors.Count > 0)
-        {
-            foreach (var e in parse.Errors)
-                configuration.Error.WriteLine($"error: {e.Message}");
-            configuration.Error.WriteLine("Try 'cyclegan-export --help'.");
-            return ExitCodes.Usage;
-        }
-        return await parse.InvokeAsync(configuration);
-    }
+    /// <summary>Parses and runs with the policy all three programs share (<see cref="CommandLineHost"/>).</summary>
+    public static Task<int> RunAsync(IReadOnlyList<string> args, TextWriter output, TextWriter error) =>
+        CommandLineHost.InvokeAsync("cyclegan-export", Create(), args, output, error);
 
     private static int Execute(ParseResult parse)
     {
@@ -199,7 +189,7 @@ public static class ExportCommand
             catch (CalibrationException e)
             {
                 stderr.WriteLine($"error: {e.Message}");
-                return ExitCodes.Failure;
+                return ExitCodes.Failed;
             }
         }
 
@@ -293,12 +283,12 @@ public static class ExportCommand
             if (!report.Passed)
             {
                 stderr.WriteLine($"error: {source}: parity check failed: ONNX Runtime and TorchSharp differ by more than the bound; nothing written");
-                return ExitCodes.Failure;
+                return ExitCodes.Failed;
             }
             if (quantize is not null)
             {
                 var quantized = QuantizeBytes(onnx, parse.GetValue(Calibration)!.FullName, quantize, stdout, stderr);
-                if (quantized is null) return ExitCodes.Failure;
+                if (quantized is null) return ExitCodes.Failed;
                 onnx = quantized;
             }
             try
@@ -308,7 +298,7 @@ public static class ExportCommand
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 stderr.WriteLine($"error: {output.FullName}: cannot write: {e.Message}");
-                return ExitCodes.Failure;
+                return ExitCodes.Failed;
             }
             stdout.WriteLine($"wrote {output.FullName}: {arch.Arch} {identity.Direction} ({identity.DomainIn} -> {identity.DomainOut}), " +
                 $"opset {options.Opset}, {(quantize is not null ? "int8 QDQ" : options.Fp16 ? "fp16" : "fp32")}, {options.Io}{(options.FoldBatchNorm ? ", batch norm folded" : "")}, {onnx.Length / 1024} KiB");
@@ -318,17 +308,17 @@ public static class ExportCommand
         {
             // The checkpoint readers' messages already start with the file name.
             stderr.WriteLine($"error: {e.Message}");
-            return ExitCodes.Failure;
+            return ExitCodes.Failed;
         }
         catch (ExportException e)
         {
             stderr.WriteLine($"error: {source}: {e.Message}");
-            return ExitCodes.Failure;
+            return ExitCodes.Failed;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             stderr.WriteLine($"error: {source}: cannot read: {e.Message}");
-            return ExitCodes.Failure;
+            return ExitCodes.Failed;
         }
         finally
         {
@@ -344,17 +334,17 @@ public static class ExportCommand
             stderr.WriteLine($"error: {source}: file not found");
             return ExitCodes.Usage;
         }
-        if (ModelCheck.Read(source, stderr) is not var (fp32, model)) return ExitCodes.Failure;
+        if (ModelCheck.Read(source, stderr) is not var (fp32, model)) return ExitCodes.Failed;
         var problems = ModelCheck.ContractProblems(model);
         if (problems.Count > 0)
         {
             stderr.WriteLine($"error: {source}: not a cyclegan-export model: {string.Join("; ", problems)}");
-            return ExitCodes.Failure;
+            return ExitCodes.Failed;
         }
         try
         {
             var int8 = QuantizeBytes(fp32, calibration, options, stdout, stderr);
-            if (int8 is null) return ExitCodes.Failure;
+            if (int8 is null) return ExitCodes.Failed;
             AtomicFile.WriteAllBytes(output, int8);
             stdout.WriteLine($"wrote {output}: int8 QDQ of {source}, {int8.Length / 1024} KiB");
             return ExitCodes.Success;
@@ -362,12 +352,12 @@ public static class ExportCommand
         catch (ExportException e)
         {
             stderr.WriteLine($"error: {source}: {e.Message}");
-            return ExitCodes.Failure;
+            return ExitCodes.Failed;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             stderr.WriteLine($"error: {output}: cannot write: {e.Message}");
-            return ExitCodes.Failure;
+            return ExitCodes.Failed;
         }
     }
 

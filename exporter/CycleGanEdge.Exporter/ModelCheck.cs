@@ -1,3 +1,4 @@
+using CycleGanEdge.Runtime.CommandLine;
 using System.Globalization;
 using CycleGanEdge.Runtime.Onnx;
 using CycleGanEdge.Runtime;
@@ -135,15 +136,15 @@ public static class ModelCheck
         catch (InvalidModelException e)
         {
             error.WriteLine($"error: {e.Message}");
-            return ExitCodes.Failure;
+            return ExitCodes.Failed;
         }
-        if (Read(path, error) is not var (bytes, model)) return ExitCodes.Failure;
+        if (Read(path, error) is not var (bytes, model)) return ExitCodes.Failed;
 
         var problems = ContractProblems(model);
         if (problems.Count > 0)
         {
             error.WriteLine($"error: {path}: breaks the model contract: {string.Join("; ", problems)}");
-            return ExitCodes.Failure;
+            return ExitCodes.Failed;
         }
 
         try
@@ -163,17 +164,17 @@ public static class ModelCheck
         catch (OnnxRuntimeException e)
         {
             error.WriteLine($"error: {path}: ONNX Runtime cannot load or run it: {FirstLine(e.Message)}");
-            return ExitCodes.Failure;
+            return ExitCodes.Failed;
         }
         catch (InvalidModelException e)
         {
             error.WriteLine($"error: {e.Message}");
-            return ExitCodes.Failure;
+            return ExitCodes.Failed;
         }
         catch (ExportException e)
         {
             error.WriteLine($"error: {path}: {e.Message}");
-            return ExitCodes.Failure;
+            return ExitCodes.Failed;
         }
     }
 

@@ -1,3 +1,3 @@
 using CycleGanEdge.Exporter;
 
-return await ExportCommand.RunAsync(args);
+return await ExportCommand.RunAsync(args, Console.Out, Console.Error);

@@ -23,7 +23,7 @@ public sealed class CliTests : IDisposable
     {
         var output = new StringWriter();
         var error = new StringWriter();
-        int code = await ExportCommand.Create().Parse(args).InvokeAsync(new InvocationConfiguration { Output = output, Error = error });
+        int code = await ExportCommand.RunAsync(args, output, error);
         return new Result(code, output.ToString(), error.ToString());
     }
 
@@ -214,7 +214,7 @@ public sealed class CliTests : IDisposable
     public async Task SyntaxErrorsExitWithUsageCode()
     {
         var error = new StringWriter();
-        int code = await ExportCommand.RunAsync(["--opset", "seventeen", "g.ckpt"], new InvocationConfiguration { Output = new StringWriter(), Error = error });
+        int code = await ExportCommand.RunAsync(["--opset", "seventeen", "g.ckpt"], new StringWriter(), error);
         Assert.Equal(2, code);
         Assert.Contains("error: ", error.ToString());
         Assert.Contains("seventeen", error.ToString());

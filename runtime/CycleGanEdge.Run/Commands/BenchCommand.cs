@@ -1,3 +1,4 @@
+using CycleGanEdge.Runtime.CommandLine;
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Globalization;
@@ -102,7 +103,7 @@ public static class BenchCommand
             catch (Exception e) when (e is InvalidModelException or ProviderUnavailableException or ArgumentException)
             {
                 io.Error.WriteLine($"error: {e.Message}");
-                return ExitCodes.UsageError;
+                return ExitCodes.ForStartError(e);
             }
         });
         return command;

@@ -1,3 +1,4 @@
+using CycleGanEdge.Runtime.CommandLine;
 using System.CommandLine;
 using CycleGanEdge.Runtime;
 using CycleGanEdge.Runtime.Evaluation;
@@ -200,7 +201,7 @@ public static class EvalCommand
             catch (Exception e) when (e is InvalidModelException or ProviderUnavailableException or ArgumentException or IOException or UnauthorizedAccessException)
             {
                 io.Error.WriteLine($"error: {e.Message}");
-                return ExitCodes.UsageError;
+                return ExitCodes.ForStartError(e);
             }
         });
         return command;

@@ -1,3 +1,4 @@
+using CycleGanEdge.Runtime.CommandLine;
 using System.CommandLine;
 using CycleGanEdge.Runtime;
 using CycleGanEdge.Runtime.Video;
@@ -71,7 +72,7 @@ public static class VideoCommand
         if (!Ffmpeg.IsAvailable)
         {
             io.Error.WriteLine($"error: {Ffmpeg.NotFoundMessage}");
-            return ExitCodes.UsageError;
+            return ExitCodes.Usage;
         }
         Translator translator;
         try
@@ -81,7 +82,7 @@ public static class VideoCommand
         catch (Exception e) when (e is InvalidModelException or ProviderUnavailableException or ArgumentException)
         {
             io.Error.WriteLine($"error: {e.Message}");
-            return ExitCodes.UsageError;
+            return ExitCodes.ForStartError(e);
         }
         using var _ = translator;
         try
@@ -125,7 +126,7 @@ public static class VideoCommand
         catch (Exception e) when (e is FfmpegException or IOException or UnauthorizedAccessException or InvalidModelException or InvalidOperationException)
         {
             io.Error.WriteLine($"error: {e.Message}");
-            return ExitCodes.SomeFailed;
+            return ExitCodes.Failed;
         }
     }
 

@@ -257,7 +257,7 @@ public sealed class QuantizationTests(ITestOutputHelper log) : IDisposable
     {
         var output = new StringWriter();
         var error = new StringWriter();
-        int code = await ExportCommand.RunAsync(args, new InvocationConfiguration { Output = output, Error = error });
+        int code = await ExportCommand.RunAsync(args, output, error);
         return new Result(code, output.ToString(), error.ToString());
     }
 

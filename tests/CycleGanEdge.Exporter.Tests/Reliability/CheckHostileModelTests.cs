@@ -1,3 +1,4 @@
+using CycleGanEdge.Runtime.CommandLine;
 using CycleGanEdge.Runtime.Onnx;
 using Google.Protobuf;
 
@@ -23,7 +24,7 @@ public class CheckHostileModelTests
 
         var output = new StringWriter();
         var error = new StringWriter();
-        Assert.Equal(ExitCodes.Failure, ModelCheck.Run(path, output, error));
+        Assert.Equal(ExitCodes.Failed, ModelCheck.Run(path, output, error));
         Assert.Equal($"error: {path}: tensor 'w' keeps its data in '{location}', {reason}; refusing to load it{Environment.NewLine}", error.ToString());
         Assert.Equal("", output.ToString());
     }

@@ -159,7 +159,7 @@ public class BenchTests
         string model = TestModels.Save(Export("resnet_6blocks"));
         var output = new StringWriter();
         var error = new StringWriter();
-        int code = await CycleGanEdge.Run.Cli.InvokeAsync(Program.CreateRoot(),
+        int code = await CycleGanEdge.Runtime.CommandLine.CommandLineHost.InvokeAsync("cyclegan-run", Program.CreateRoot(),
             ["bench", "-m", model, "--sizes", "16", "--batch", "1,2", "--threads", "1", "--iters", "2", "--warmup", "0", "--json"],
             output, error);
         Assert.Equal(0, code);
@@ -176,8 +176,8 @@ public class BenchTests
         }
 
         var badError = new StringWriter();
-        int badCode = await CycleGanEdge.Run.Cli.InvokeAsync(Program.CreateRoot(), ["bench", "-m", model, "--sizes", "16,x"], new StringWriter(), badError);
-        Assert.Equal(CycleGanEdge.Run.ExitCodes.UsageError, badCode);
+        int badCode = await CycleGanEdge.Runtime.CommandLine.CommandLineHost.InvokeAsync("cyclegan-run", Program.CreateRoot(), ["bench", "-m", model, "--sizes", "16,x"], new StringWriter(), badError);
+        Assert.Equal(CycleGanEdge.Runtime.CommandLine.ExitCodes.Usage, badCode);
         Assert.Contains("'x'", badError.ToString());
         Assert.DoesNotContain("   at ", badError.ToString());
     }

@@ -13,7 +13,7 @@ public class ResNet18FeatureTests
     {
         var output = new StringWriter();
         var error = new StringWriter();
-        int code = await CycleGanEdge.Run.Cli.InvokeAsync(CycleGanEdge.Run.Program.CreateRoot(), ["eval", .. args], output, error);
+        int code = await CycleGanEdge.Runtime.CommandLine.CommandLineHost.InvokeAsync("cyclegan-run", CycleGanEdge.Run.Program.CreateRoot(), ["eval", .. args], output, error);
         return (code, output.ToString(), error.ToString());
     }
 

@@ -1,3 +1,4 @@
+using CycleGanEdge.Runtime.CommandLine;
 using System.CommandLine;
 using CycleGanEdge.Exporter;
 using CycleGanEdge.Runtime;
@@ -132,13 +133,13 @@ public sealed class ClassifierTests : IDisposable
         string data = RedBlue(_root, train: 2, test: 0);
         Directory.Delete(Path.Combine(data, "trainB"), recursive: true);
         var (exit, _, error) = Invoke("--dataroot", data, "--size", "32", "--epochs", "1", "-o", Path.Combine(_root, "c.onnx"));
-        Assert.Equal(ClassifierCommand.ExitUserError, exit);
+        Assert.Equal(ExitCodes.Failed, exit);
         Assert.Contains("trainB", error);
         Assert.DoesNotContain("   at ", error);
         Assert.False(File.Exists(Path.Combine(_root, "c.onnx")));
 
         (exit, _, error) = Invoke("--dataroot", data, "--phase", "test", "--domain-a", "x,y", "-o", Path.Combine(_root, "c.onnx"));
-        Assert.Equal(ClassifierCommand.ExitUserError, exit);
+        Assert.Equal(ExitCodes.Failed, exit);
         Assert.Contains("no comma", error);
     }
 }

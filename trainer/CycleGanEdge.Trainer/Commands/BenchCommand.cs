@@ -1,3 +1,4 @@
+using CycleGanEdge.Runtime.CommandLine;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
@@ -38,8 +39,8 @@ public static class BenchCommand
             }
             catch (TrainingException e)
             {
-                p.InvocationConfiguration.Error.WriteLine($"cyclegan-train: {e.Message}");
-                return Task.FromResult(TrainCommand.ExitUserError);
+                p.InvocationConfiguration.Error.WriteLine($"error: {e.Message}");
+                return Task.FromResult(ExitCodes.Failed);
             }
         });
         return command;
