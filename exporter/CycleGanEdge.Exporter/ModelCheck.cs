@@ -150,7 +150,7 @@ public static class ModelCheck
         try
         {
             var meta = model.MetadataProps.ToDictionary(e => e.Key, e => e.Value);
-            using var session = new InferenceSession(path); // from the path: external data resolves against its folder
+            using var session = SessionFactory.Create(path, new TranslatorOptions { Provider = "cpu" }, out _); // from the path: external data resolves against its folder
             // The runtime's own reading of the contract, so --check accepts exactly what cyclegan-run accepts.
             ModelInfo.FromSession(session, path);
             var (min, max, shape) = RunOnce(session, meta);
