@@ -9,7 +9,7 @@ using DataType = CycleGanEdge.Runtime.Onnx.TensorProto.Types.DataType;
 namespace CycleGanEdge.Exporter;
 
 /// <summary>
-/// <c>cyclegan-export --check MODEL.onnx</c>: is an existing file a model the runtime will accept? Checks the
+/// <c>cyclegan-export check MODEL.onnx</c>: is an existing file a model the runtime will accept? Checks the
 /// contract (every key present, values consistent with each other and with the graph's inputs and outputs),
 /// then loads it in ONNX Runtime, validates it as the runtime does (<see cref="ModelInfo.FromSession"/>) and runs
 /// it once on a small random input.

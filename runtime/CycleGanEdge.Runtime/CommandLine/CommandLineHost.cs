@@ -1,14 +1,15 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
+using System.Text.RegularExpressions;
 
 namespace CycleGanEdge.Runtime.CommandLine;
 
 /// <summary>
 /// Parses and runs a command tree the same way for all three programs: a usage error is one
-/// "error: &lt;option&gt;: &lt;reason&gt;" line on stderr (plus a pointer to --help) and <see cref="ExitCodes.Usage"/>;
+/// "error: &lt;option&gt;: &lt;reason&gt;" line on stderr and <see cref="ExitCodes.Usage"/>;
 /// an exception nobody expected is one "error:" line and <see cref="ExitCodes.Failed"/>, never a stack trace.
 /// </summary>
-public static class CommandLineHost
+public static partial class CommandLineHost
 {
     /// <summary>Set to 1 to print the stack trace of an unexpected exception (for a bug report).</summary>
     public const string StackTraceVariable = "CYCLEGAN_STACK_TRACE";
@@ -29,9 +30,9 @@ public static class CommandLineHost
         }
         if (parse.Errors.Count > 0)
         {
+            // One line per mistake and nothing else, so scripts and tests can rely on the shape; --help lists the choices.
             foreach (var e in parse.Errors)
                 await error.WriteLineAsync($"error: {Describe(e)}");
-            await error.WriteLineAsync($"See '{CommandPath(parse, programName)} --help'.");
             return ExitCodes.Usage;
         }
         try
@@ -62,7 +63,11 @@ public static class CommandLineHost
             _ => null,
         };
         string message = FirstLine(e.Message);
-        if (name is null) return message;
+        // AcceptExistingOnly says "File does not exist: '/x/y.onnx'."; the policy's shape is "/x/y.onnx: file not found".
+        var missing = MissingPath().Match(message);
+        if (missing.Success)
+            return $"{missing.Groups[2].Value}: {(missing.Groups[1].Value == "Directory" ? "folder" : "file")} not found";
+        if (name is null || Path.IsPathRooted(message)) return message; // "/path/x.onnx: reason" names its file already
         if (message.StartsWith(name + " ", StringComparison.Ordinal))
             message = message[(name.Length + 1)..];
         else if (message.StartsWith(name + ": ", StringComparison.Ordinal))
@@ -70,13 +75,8 @@ public static class CommandLineHost
         return $"{name}: {message}";
     }
 
-    private static string CommandPath(ParseResult parse, string programName)
-    {
-        var names = new List<string>();
-        for (var r = parse.CommandResult; r is not null; r = r.Parent as CommandResult)
-            names.Insert(0, r.Parent is null ? programName : r.Command.Name);
-        return string.Join(' ', names);
-    }
+    [GeneratedRegex(@"^(File|Directory|File or directory) does not exist: '(.*)'\.?$")]
+    private static partial Regex MissingPath();
 
     private static string FirstLine(string s) => s.Split('\n', 2)[0].Trim();
 }

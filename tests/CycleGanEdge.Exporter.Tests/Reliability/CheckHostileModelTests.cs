@@ -4,7 +4,7 @@ using Google.Protobuf;
 
 namespace CycleGanEdge.Exporter.Tests.Reliability;
 
-/// <summary>cyclegan-export --check applies the runtime's file rules (ModelFileCheck) before anything else.</summary>
+/// <summary>cyclegan-export check applies the runtime's file rules (ModelFileCheck) before anything else.</summary>
 public class CheckHostileModelTests
 {
     [Theory]

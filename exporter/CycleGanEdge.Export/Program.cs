@@ -1,3 +1,3 @@
-using CycleGanEdge.Exporter;
+using CycleGanEdge.Export;
 
 return await ExportCommand.RunAsync(args, Console.Out, Console.Error);
