@@ -1,3 +1,4 @@
+using CycleGanEdge.Tests.Shared;
 using CycleGanEdge.Export;
 using System.CommandLine;
 using System.Security.Cryptography;
@@ -12,7 +13,7 @@ namespace CycleGanEdge.Exporter.Tests;
 /// <summary>cyclegan-export through its command's Parse(...).InvokeAsync with output captured.</summary>
 public sealed class CliTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("cyclegan-export-cli-").FullName;
+    private readonly string _dir = TempFolder.New("cyclegan-export-cli");
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 

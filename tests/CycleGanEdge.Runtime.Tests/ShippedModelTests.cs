@@ -1,3 +1,4 @@
+using CycleGanEdge.Tests.Shared;
 using System.Globalization;
 using CycleGanEdge.Run;
 
@@ -34,7 +35,7 @@ public class ShippedModelTests
             .Where(l => l.Length > 0 && !l.StartsWith('#'))
             .Select(a => File.Exists(Path.Combine(folder, a)) || Directory.Exists(Path.Combine(folder, a)) ? Path.Combine(folder, a) : a)
             .ToList();
-        string outDir = Path.Combine(Path.GetTempPath(), "cge-shipped-" + Guid.NewGuid().ToString("N"));
+        string outDir = Path.Combine(TempFolder.New("shipped"), "out");
         try
         {
             args.AddRange(["-o", outDir, "--threads", "1"]);

@@ -1,3 +1,4 @@
+using CycleGanEdge.Tests.Shared;
 using CycleGanEdge.Export;
 using CycleGanEdge.Torch.Networks;
 using System.CommandLine;
@@ -57,7 +58,7 @@ public class RangeCollectorTests
 /// <summary>Int8 QDQ quantization of tiny exported generators (ngf 8, 32 px), calibrated on generated images.</summary>
 public sealed class QuantizationTests(ITestOutputHelper log) : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("cyclegan-quantize-").FullName;
+    private readonly string _dir = TempFolder.New("cyclegan-quantize");
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 

@@ -1,3 +1,4 @@
+using CycleGanEdge.Tests.Shared;
 using CycleGanEdge.Runtime.CommandLine;
 using CycleGanEdge.Runtime.Onnx;
 using Google.Protobuf;
@@ -12,7 +13,7 @@ public class CheckHostileModelTests
     [InlineData("/etc/passwd", "which is not a file name relative to the model's folder")]
     public void External_data_outside_the_folder_is_one_error_line(string location, string reason)
     {
-        string dir = Directory.CreateTempSubdirectory("cge-check-").FullName;
+        string dir = TempFolder.New("cge-check");
         Directory.CreateDirectory(Path.Combine(dir, "models"));
         File.WriteAllBytes(Path.Combine(dir, "secret.bin"), new byte[16]);
         var weight = new TensorProto { Name = "w", DataType = (int)TensorProto.Types.DataType.Float, DataLocation = TensorProto.Types.DataLocation.External };

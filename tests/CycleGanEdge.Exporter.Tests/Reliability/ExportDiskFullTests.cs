@@ -22,7 +22,7 @@ public class ExportDiskFullTests
     [MountSandboxFact]
     public void Export_onto_a_full_or_read_only_disk_is_one_clear_error_and_keeps_the_old_model()
     {
-        string dir = Directory.CreateTempSubdirectory("cge-export-full-").FullName;
+        string dir = TempFolder.New("cge-export-full");
         string checkpoint = TinyCheckpoint(dir);
         string seed = Path.Combine(dir, "seed");
         Directory.CreateDirectory(seed);

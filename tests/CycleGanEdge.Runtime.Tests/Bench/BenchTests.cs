@@ -1,3 +1,4 @@
+using CycleGanEdge.Tests.Shared;
 using System.Text.Json;
 using CycleGanEdge.Exporter;
 using CycleGanEdge.Runtime.Onnx;
@@ -130,7 +131,7 @@ public class BenchTests
     public void The_profile_counts_every_convolution_run_with_the_generators_macs()
     {
         string model = TestModels.Save(Export("resnet_6blocks"));
-        string folder = Directory.CreateTempSubdirectory("cyclegan-profile-").FullName;
+        string folder = TempFolder.New("cyclegan-profile");
         try
         {
             var settings = new BenchSettings { Sizes = [32], Threads = [1], Iterations = 2, Warmup = 1, MeasurePeak = false, ProfileDirectory = folder };

@@ -1,3 +1,4 @@
+using CycleGanEdge.Tests.Shared;
 using System.Globalization;
 using CycleGanEdge.Runtime.Evaluation;
 using CycleGanEdge.Runtime.Imaging;
@@ -25,7 +26,7 @@ public class ResNet18FeatureTests
     [Trait("Category", "Slow")]
     public async Task Eval_on_the_shipped_test_splits_reports_FD_with_ResNet18_features_without_a_user_model()
     {
-        string dir = Directory.CreateTempSubdirectory("cyclegan-fd-").FullName;
+        string dir = TempFolder.New("cyclegan-fd");
         try
         {
             string testA = Path.Combine(TestSplits, "testA"), testB = Path.Combine(TestSplits, "testB");

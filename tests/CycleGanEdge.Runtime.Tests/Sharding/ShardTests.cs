@@ -5,6 +5,7 @@ using CycleGanEdge.Runtime.Tests.Cli;
 
 namespace CycleGanEdge.Runtime.Tests.Sharding;
 
+[Trait("Category", "Slow")]
 public class ShardTests
 {
     [Theory]

@@ -1,3 +1,4 @@
+using CycleGanEdge.Tests.Shared;
 using CycleGanEdge.Runtime.CommandLine;
 using System.CommandLine;
 using System.Formats.Tar;

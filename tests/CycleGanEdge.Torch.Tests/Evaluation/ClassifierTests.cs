@@ -1,3 +1,4 @@
+using CycleGanEdge.Tests.Shared;
 using CycleGanEdge.Runtime.CommandLine;
 using System.CommandLine;
 using CycleGanEdge.Exporter;
@@ -14,7 +15,7 @@ namespace CycleGanEdge.Torch.Tests.Evaluation;
 /// <summary>cyclegan-train classifier on generated red-square (A) and blue-square (B) domains.</summary>
 public sealed class ClassifierTests : IDisposable
 {
-    private readonly string _root = Path.Combine(Path.GetTempPath(), "cg-classifier-tests", Guid.NewGuid().ToString("N"));
+    private readonly string _root = TempFolder.New("classifier");
 
     public void Dispose()
     {
