@@ -47,7 +47,7 @@ public static class BenchCommand
         var profile = new Option<DirectoryInfo?>("--profile")
         {
             Description = "Write ONNX Runtime's per-operator profile of each model into this folder and print time per operator type",
-        };
+        }.WritableFolder();
 
         var command = new Command("bench", "Time the model: latency p50/p90/p99, images/s, GFLOP/s and share of the cores' measured FMA peak")
         {

@@ -54,9 +54,9 @@ public static class EvalCommand
         var recolour = new Option<DirectoryInfo>("--recolour-palette") { Description = "Adds a baseline row: --input with every pixel snapped to a 32-colour palette of these images (a pure recolouring)" };
         recolour.AcceptExistingOnly();
         var targetDomain = new Option<string?>("--target-domain") { Description = "With --classifier: the target domain, by name or A/B (default: the first --model's output domain)" };
-        var output = new Option<DirectoryInfo>("--out", "-o") { Description = "Report folder", DefaultValueFactory = _ => new DirectoryInfo("eval-report") };
+        var output = new Option<DirectoryInfo>("--out", "-o") { Description = "Report folder", DefaultValueFactory = _ => new DirectoryInfo("eval-report") }.WritableFolder();
         var gridCount = SharedOptions.NonNegative(new Option<int>("--grid") { Description = "Example inputs shown in index.html", DefaultValueFactory = _ => 8 });
-        var cacheDir = new Option<DirectoryInfo>("--cache-dir") { Description = $"Where real-set features are cached (default {FeatureCache.DefaultDirectory})" };
+        var cacheDir = new Option<DirectoryInfo>("--cache-dir") { Description = $"Where real-set features are cached (default {FeatureCache.DefaultDirectory})" }.WritableFolder();
         var provider = SharedOptions.Provider();
         var threads = SharedOptions.Threads();
 

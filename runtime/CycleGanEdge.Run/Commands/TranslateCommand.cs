@@ -26,7 +26,7 @@ public static class TranslateCommand
                 if (value.StartsWith('-') && !File.Exists(value) && !Directory.Exists(value))
                     r.AddError($"Unknown option '{value}'.");
         });
-        var output = new Option<DirectoryInfo>("--output", "-o") { Description = "Output folder; mirrors the input tree", Required = true };
+        var output = new Option<DirectoryInfo>("--output", "-o") { Description = "Output folder; mirrors the input tree", Required = true }.WritableFolder();
         var format = new Option<string>("--format", "-f") { Description = "Output format", DefaultValueFactory = _ => "png" }
             .AcceptOnlyFromAmong("png", "jpg", "webp");
         var quality = new Option<int>("--quality", "-q") { Description = "JPEG/WebP quality 1-100 (100 = lossless WebP)", DefaultValueFactory = _ => 95 };

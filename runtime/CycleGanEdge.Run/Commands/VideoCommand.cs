@@ -15,8 +15,8 @@ public static class VideoCommand
         var input = new Argument<string>("input") { Description = "Video file, stream URL or camera device (e.g. /dev/video0)" };
         var output = new Option<FileInfo>("--output", "-o") { Description = "Output video; the extension picks the container (.mp4, .mkv)", Required = true };
         var format = new Option<string?>("--format", "-f") { Description = "ffmpeg input format, e.g. v4l2 for a camera (default: v4l2 for /dev/video*, else guessed by ffmpeg)" };
-        var fps = new Option<double?>("--fps") { Description = "Output frame rate (default: the input's)" };
-        var crf = new Option<int>("--crf") { Description = "Encoder quality: lower is better, 18 is visually lossless for libx264", DefaultValueFactory = _ => 18 };
+        var fps = new Option<double?>("--fps") { Description = "Output frame rate (default: the input's)" }.Between(0, 1000);
+        var crf = new Option<int>("--crf") { Description = "Encoder quality: lower is better, 18 is visually lossless for libx264", DefaultValueFactory = _ => 18 }.Between(0, 63);
         var codec = new Option<string>("--codec") { Description = "ffmpeg video encoder", DefaultValueFactory = _ => "libx264" };
         var frames = new Option<long?>("--frames") { Description = "Stop after this many frames" };
         var maxSide = new Option<int?>("--max-side") { Description = "Scale frames down so the longer side is at most this" };

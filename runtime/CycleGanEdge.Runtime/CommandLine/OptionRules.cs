@@ -60,4 +60,25 @@ public static class OptionRules
         });
         return option;
     }
+
+    /// <summary>A folder to write into: it may not exist yet, but a file of that name is a usage error, not an IOException later.</summary>
+    public static Option<T> WritableFolder<T>(this Option<T> option) where T : FileSystemInfo?
+    {
+        option.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<T>() is { } folder && File.Exists(folder.FullName)) r.AddError($"{folder.FullName}: a file, not a folder");
+        });
+        return option;
+    }
+
+    /// <summary>When given, a finite number above <paramref name="min"/> and at most <paramref name="max"/>.</summary>
+    public static Option<double?> Between(this Option<double?> option, double min, double max)
+    {
+        option.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<double?>() is double value && !(value > min && value <= max))
+                r.AddError(string.Create(CultureInfo.InvariantCulture, $"{option.Name} must be above {min} and at most {max}, not {value}"));
+        });
+        return option;
+    }
 }
