@@ -19,8 +19,8 @@ using static TorchSharp.torch;
 namespace CycleGanEdge.Export;
 
 /// <summary>
-/// The <c>cyclegan-export</c> command line: exporting a checkpoint (or a PyTorch .pth) is the root command, with
-/// <c>check</c> and <c>quantize</c> subcommands for a model that is already ONNX. Every failure is one
+/// The <c>cyclegan-export</c> command line: <c>export</c> a checkpoint (or a PyTorch .pth), <c>check</c> or
+/// <c>quantize</c> a model that is already ONNX. Every failure is one
 /// "error: FILE: reason" line on stderr; exit codes are in <see cref="ExitCodes"/>.
 /// </summary>
 public static class ExportCommand
@@ -97,27 +97,34 @@ public static class ExportCommand
 
     private static readonly Option[] PyTorchOnly = [Arch, Ngf, Norm, InputNc, OutputNc, NoDropout];
 
-    /// <summary>The root command, named explicitly so help reads the same from any host process.</summary>
+    /// <summary>The root command (named explicitly so help reads the same from any host process) and its three commands.</summary>
     public static Command Create()
     {
-        var command = new Command("cyclegan-export",
-            "Export a trained CycleGAN generator to a self-describing ONNX model, checked against TorchSharp.\n" +
-            "  cyclegan-export CHECKPOINT -o OUT.onnx [--fp16] [--fold-batchnorm] [--io uint8-nhwc] [--opset N]\n" +
-            "  cyclegan-export --from-pytorch latest_net_G_A.pth -o OUT.onnx\n" +
-            "  cyclegan-export CHECKPOINT -o OUT.int8.onnx --quantize int8 --calibration DIR\n" +
+        var root = new Command("cyclegan-export",
+            "Export trained CycleGAN generators to self-describing ONNX models, checked against TorchSharp; check and quantize ONNX models.\n" +
+            "  cyclegan-export export CHECKPOINT -o OUT.onnx [--fp16] [--fold-batchnorm] [--io uint8-nhwc] [--opset N]\n" +
+            "  cyclegan-export export --from-pytorch latest_net_G_A.pth -o OUT.onnx\n" +
+            "  cyclegan-export export CHECKPOINT -o OUT.int8.onnx --quantize int8 --calibration DIR\n" +
             "  cyclegan-export check MODEL.onnx\n" +
             "  cyclegan-export quantize MODEL.onnx --calibration DIR -o OUT.int8.onnx\n" +
             "Exit codes: 0 ok, 1 failed (bad file, unsupported layer, parity), 2 wrong command line.");
-        command.Add(new HelpOption { Recursive = true });
-        command.Add(new VersionOption());
+        root.Add(new HelpOption { Recursive = true });
+        root.Add(new VersionOption());
+        root.Add(ExportSubcommand());
+        root.Add(CheckCommand.Create());
+        root.Add(QuantizeCommand.Create());
+        return root;
+    }
+
+    private static Command ExportSubcommand()
+    {
+        var command = new Command("export", "Export a generator checkpoint (or a reference PyTorch .pth) to ONNX; nothing is written unless ONNX Runtime matches TorchSharp");
         command.Add(Checkpoint);
         foreach (var option in (Option[])[Output, Fp16, FoldBatchNorm, Io, Opset, Name, Direction, DomainIn, DomainOut, TrainSize, FromPyTorch, .. PyTorchOnly, Quantize])
             command.Add(option);
         foreach (var option in Calibration.All) command.Add(option);
         command.Validators.Add(Validate);
         command.SetAction(parse => Execute(parse));
-        command.Add(CheckCommand.Create());
-        command.Add(QuantizeCommand.Create());
         return command;
     }
 
@@ -128,7 +135,6 @@ public static class ExportCommand
     /// <summary>The rules between options; each broken one is a usage error before any file is read.</summary>
     private static void Validate(CommandResult r)
     {
-        if (r.Children.OfType<CommandResult>().Any()) return; // a subcommand validates itself
         bool Given(Option o) => r.GetResult(o) is { Implicit: false };
         var checkpoint = r.GetValue(Checkpoint);
         if (checkpoint is not null && checkpoint.Extension.Equals(".onnx", StringComparison.OrdinalIgnoreCase))
@@ -137,7 +143,7 @@ public static class ExportCommand
             return;
         }
         if ((checkpoint is null) == (r.GetValue(FromPyTorch) is null))
-            r.AddError("give either a CHECKPOINT or --from-pytorch FILE.pth (or a command: check, quantize)");
+            r.AddError("give either a CHECKPOINT or --from-pytorch FILE.pth");
         else if (r.GetValue(FromPyTorch) is null && PyTorchOnly.Any(Given))
             r.AddError("--arch, --ngf, --norm, --input-nc, --output-nc and --no-dropout go with --from-pytorch");
         if (r.GetValue(Output) is null)

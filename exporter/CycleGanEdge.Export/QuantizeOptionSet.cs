@@ -7,7 +7,7 @@ namespace CycleGanEdge.Export;
 
 /// <summary>
 /// --calibration, --calibration-method and --percentile: how int8 activation ranges are calibrated, shared by
-/// <c>cyclegan-export CHECKPOINT --quantize int8</c> and <c>cyclegan-export quantize MODEL.onnx</c>.
+/// <c>cyclegan-export export CHECKPOINT --quantize int8</c> and <c>cyclegan-export quantize MODEL.onnx</c>.
 /// </summary>
 internal sealed class QuantizeOptionSet
 {

@@ -300,7 +300,7 @@ public sealed class QuantizationTests(ITestOutputHelper log) : IDisposable
                 Kind = CycleGanEdge.Torch.Checkpoints.CheckpointKinds.Generator, Generator = arch, Direction = "AtoB", DomainIn = "noto", DomainOut = "twemoji", TrainSize = 32,
             }, generator);
         string output = Path.Combine(_dir, "g.int8.onnx");
-        var result = await Run(checkpoint, "--quantize", "int8", "--calibration", CalibrationFolder(2), "--percentile", "99.9", "-o", output);
+        var result = await Run("export", checkpoint, "--quantize", "int8", "--calibration", CalibrationFolder(2), "--percentile", "99.9", "-o", output);
         Assert.Equal(0, result.ExitCode);
         Assert.Contains("parity ", result.Out); // the float export is checked against TorchSharp first
         Assert.Contains("calibrated percentile 99.9 on 2 images", result.Out);
@@ -361,9 +361,9 @@ public sealed class QuantizationTests(ITestOutputHelper log) : IDisposable
         string model = SaveFp32();
         string folder = CalibrationFolder(1);
         string output = Path.Combine(_dir, "x.onnx");
-        Assert.Equal(2, (await Run(model, "-o", output)).ExitCode); // an .onnx to export: the quantize or check command is meant
+        Assert.Equal(2, (await Run("export", model, "-o", output)).ExitCode); // an .onnx to export: the quantize or check command is meant
         Assert.Contains("--calibration", (await Run("quantize", model, "-o", output)).Err);
-        Assert.Equal(2, (await Run(model, "--calibration", folder, "-o", output)).ExitCode);
+        Assert.Equal(2, (await Run("export", model, "--calibration", folder, "-o", output)).ExitCode);
         Assert.Equal(2, (await Run("quantize", model, "--calibration", folder, "--calibration-method", "kmeans", "-o", output)).ExitCode);
         Assert.Equal(2, (await Run("quantize", model, "--calibration", folder, "--calibration-method", "minmax", "--percentile", "99", "-o", output)).ExitCode);
         Assert.Equal(2, (await Run("quantize", model, "--calibration", folder, "--percentile", "40", "-o", output)).ExitCode);
