@@ -39,8 +39,10 @@ public class CommandLinePolicyTests(ITestOutputHelper log)
         using var sweep = new CommandLineSweep();
         var result = await sweep.RunAsync("cyclegan-export", ExportCommand.Create, bases, baseFolder.Path);
         log.WriteLine($"{result.Cases} cases, {result.Accepted.Count} accepted by the parser");
+        // The accepted list is written (as .received.txt when it changed) even when some case failed.
+        var listChanged = Record.Exception(() => ApprovedText.AssertMatches(ApprovedFolder(), "cyclegan-export.accepted-values", string.Join('\n', result.Accepted)));
         Assert.True(result.Failures.Count == 0, string.Join('\n', result.Failures));
-        ApprovedText.AssertMatches(ApprovedFolder(), "cyclegan-export.accepted-values", string.Join('\n', result.Accepted));
+        Assert.Null(listChanged);
     }
 
     private static string ApprovedFolder([CallerFilePath] string path = "") => Path.Combine(Path.GetDirectoryName(path)!, "Approved");

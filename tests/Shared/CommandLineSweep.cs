@@ -9,7 +9,8 @@ namespace CycleGanEdge.Tests.Shared;
 /// (the programs' own entry), and checks the policy: exit 2 (or 1 for a file that cannot be used), exactly one
 /// "error:" line on stderr and nothing else there, no stack trace. Each command starts from a base command line
 /// that is valid but fails at once on a junk input file, so a value the parser accepts never starts real work; such
-/// values are listed (<see cref="Result.Accepted"/>) and kept in an approved file, so a new one shows up in review.
+/// values are listed (<see cref="Result.Accepted"/>) and kept in an approved file, so a new one shows up in review,
+/// as are values the parser let through that the work then refused as a usage mistake with exit 1 instead of 2.
 /// </summary>
 /// <remarks>Compiled into each test project (linked from tests/Shared in its .csproj).</remarks>
 internal sealed class CommandLineSweep : IDisposable
@@ -34,8 +35,9 @@ internal sealed class CommandLineSweep : IDisposable
 
     /// <param name="baseLines">Per command path ("translate", "data emoji"): the base command line in groups, an option with its
     /// value or a flag per group, positional arguments as one-token groups in order.</param>
-    /// <param name="baseFolder">Where the base's input files are: an exit-1 error naming it means the swept value was accepted.</param>
-    public async Task<Result> RunAsync(string program, Func<Command> createRoot, IReadOnlyDictionary<string, string[][]> baseLines, string baseFolder)
+    /// <param name="baseFailures">What the base's own failure says (the folder of its input files, say): an exit-1 error
+    /// containing one of them means the swept value was accepted.</param>
+    public async Task<Result> RunAsync(string program, Func<Command> createRoot, IReadOnlyDictionary<string, string[][]> baseLines, params string[] baseFailures)
     {
         var failures = new List<string>();
         var accepted = new List<string>();
@@ -79,8 +81,10 @@ internal sealed class CommandLineSweep : IDisposable
                             failures.Add($"{shown}: stderr is not one error line: {Shorten(string.Join(" | ", lines), 400)}");
                         else if (lines[0].Contains("   at ", StringComparison.Ordinal) || lines[0].Contains("Exception", StringComparison.Ordinal))
                             failures.Add($"{shown}: {lines[0]}");
-                        else if (exit == 1 && lines[0].Contains(baseFolder, StringComparison.Ordinal) && !lines[0].Contains(_values.Path, StringComparison.Ordinal))
+                        else if (exit == 1 && baseFailures.Any(b => lines[0].Contains(b, StringComparison.Ordinal)) && !lines[0].Contains(_values.Path, StringComparison.Ordinal))
                             accepted.Add($"{path} {label} {Shorten(value)}".TrimStart());
+                        else if (exit == 1 && !lines[0].Contains(_values.Path, StringComparison.Ordinal))
+                            accepted.Add($"{path} {label} {Shorten(value)}: refused only by the work, exit 1: {Shorten(lines[0][7..], 120)}".TrimStart());
                     }
             }
         }

@@ -30,8 +30,10 @@ public class CommandLineSweepTests(ITestOutputHelper log)
         using var sweep = new CommandLineSweep();
         var result = await sweep.RunAsync("cyclegan-run", Program.CreateRoot, bases, baseFolder.Path);
         log.WriteLine($"{result.Cases} cases, {result.Accepted.Count} accepted by the parser");
+        // The accepted list is written (as .received.txt when it changed) even when some case failed.
+        var listChanged = Record.Exception(() => ApprovedText.AssertMatches(Path.Combine(ThisFolder(), "Approved"), "cyclegan-run.accepted-values", string.Join('\n', result.Accepted)));
         Assert.True(result.Failures.Count == 0, string.Join('\n', result.Failures));
-        ApprovedText.AssertMatches(Path.Combine(ThisFolder(), "Approved"), "cyclegan-run.accepted-values", string.Join('\n', result.Accepted));
+        Assert.Null(listChanged);
     }
 
     private static string ThisFolder([CallerFilePath] string path = "") => Path.GetDirectoryName(path)!;

@@ -27,6 +27,12 @@ public static class BenchCommand
         command.SetAction((p, ct) =>
         {
             var output = p.InvocationConfiguration.Output;
+            var problems = set.Read(p).Validate();
+            if (problems.Count > 0)
+            {
+                foreach (string problem in problems) p.InvocationConfiguration.Error.WriteLine($"error: {problem}");
+                return Task.FromResult(ExitCodes.Usage);
+            }
             try
             {
                 var result = Run(set.Read(p), p.GetValue(iters), p.GetValue(warmup), ct);

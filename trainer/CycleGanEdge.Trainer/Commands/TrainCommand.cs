@@ -88,6 +88,13 @@ public static class TrainCommand
 
     public static int Run(TrainOptions options, TextWriter output, TextWriter error, CancellationToken ct)
     {
+        // The option rules TrainOptions checks are usage errors (exit 2), found before any file is touched.
+        var problems = options.Validate();
+        if (problems.Count > 0)
+        {
+            foreach (string problem in problems) error.WriteLine($"error: {problem}");
+            return ExitCodes.Usage;
+        }
         try
         {
             bool interactive = !Console.IsOutputRedirected && ReferenceEquals(output, Console.Out) && AnsiConsole.Profile.Capabilities.Interactive;
