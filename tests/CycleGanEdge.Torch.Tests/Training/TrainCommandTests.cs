@@ -90,4 +90,17 @@ public class TrainCommandTests
         Assert.Contains("000.png", error);
         Assert.DoesNotContain("   at ", error);
     }
+
+    [Fact]
+    public void A_diverged_run_exits_3_which_is_neither_usage_nor_failure()
+    {
+        using var data = new TinyDomains(trainCount: 2, testCount: 1);
+        // A cycle weight beyond float range makes the cycle loss infinite on the first step.
+        var options = data.Options("diverged") with { EvalFreq = 0, LambdaA = 1e39 };
+        var error = new StringWriter();
+        int exit = TrainCommand.Run(options, TextWriter.Null, error, CancellationToken.None);
+        Assert.Equal(ExitCodes.Diverged, exit);
+        Assert.Equal(3, ExitCodes.Diverged);
+        Assert.Contains("cycle_A", error.ToString());
+    }
 }
