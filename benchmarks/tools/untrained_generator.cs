@@ -1,7 +1,7 @@
 #:project ../../exporter/CycleGanEdge.Exporter/CycleGanEdge.Exporter.csproj
 // An untrained generator as ONNX, for speed measurements only (its weights are TorchSharp's seeded init):
 //   dotnet run benchmarks/tools/untrained_generator.cs -- OUT.onnx [arch] [ngf] [fp16] [resize]
-// fp16: half-precision export (as cyclegan-export --fp16); resize: nearest x2 + 3x3 conv upsampling instead of ConvTranspose.
+// fp16: half-precision export (as cyclegan-export export --fp16); resize: nearest x2 + 3x3 conv upsampling instead of ConvTranspose.
 using CycleGanEdge.Exporter;
 using CycleGanEdge.Torch.Networks;
 

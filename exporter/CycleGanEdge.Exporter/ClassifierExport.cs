@@ -76,7 +76,7 @@ public static class ClassifierExport
         using var scope = NewDisposeScope();
         float[] expected = net.forward(inputs).contiguous().data<float>().ToArray();
         float[] data = inputs.contiguous().data<float>().ToArray();
-        using var session = new InferenceSession(onnx);
+        using var session = SessionFactory.CreateInMemory(onnx, "the exported classifier");
         using var input = OrtValue.CreateTensorValueFromMemory(data, inputs.shape);
         using var run = new RunOptions();
         using var outputs = session.Run(run, [ModelContract.InputName], [input], [ModelContract.ClassifierOutputName]);

@@ -1,3 +1,4 @@
+using CycleGanEdge.Runtime.CommandLine;
 using System.Globalization;
 using CycleGanEdge.Runtime.Onnx;
 using CycleGanEdge.Runtime;
@@ -8,7 +9,7 @@ using DataType = CycleGanEdge.Runtime.Onnx.TensorProto.Types.DataType;
 namespace CycleGanEdge.Exporter;
 
 /// <summary>
-/// <c>cyclegan-export --check MODEL.onnx</c>: is an existing file a model the runtime will accept? Checks the
+/// <c>cyclegan-export check MODEL.onnx</c>: is an existing file a model the runtime will accept? Checks the
 /// contract (every key present, values consistent with each other and with the graph's inputs and outputs),
 /// then loads it in ONNX Runtime, validates it as the runtime does (<see cref="ModelInfo.FromSession"/>) and runs
 /// it once on a small random input.
@@ -135,21 +136,21 @@ public static class ModelCheck
         catch (InvalidModelException e)
         {
             error.WriteLine($"error: {e.Message}");
-            return ExitCodes.Failure;
+            return ExitCodes.Failed;
         }
-        if (Read(path, error) is not var (bytes, model)) return ExitCodes.Failure;
+        if (Read(path, error) is not var (bytes, model)) return ExitCodes.Failed;
 
         var problems = ContractProblems(model);
         if (problems.Count > 0)
         {
             error.WriteLine($"error: {path}: breaks the model contract: {string.Join("; ", problems)}");
-            return ExitCodes.Failure;
+            return ExitCodes.Failed;
         }
 
         try
         {
             var meta = model.MetadataProps.ToDictionary(e => e.Key, e => e.Value);
-            using var session = new InferenceSession(path); // from the path: external data resolves against its folder
+            using var session = SessionFactory.Create(path, new TranslatorOptions { Provider = "cpu" }, out _); // from the path: external data resolves against its folder
             // The runtime's own reading of the contract, so --check accepts exactly what cyclegan-run accepts.
             ModelInfo.FromSession(session, path);
             var (min, max, shape) = RunOnce(session, meta);
@@ -163,17 +164,17 @@ public static class ModelCheck
         catch (OnnxRuntimeException e)
         {
             error.WriteLine($"error: {path}: ONNX Runtime cannot load or run it: {FirstLine(e.Message)}");
-            return ExitCodes.Failure;
+            return ExitCodes.Failed;
         }
         catch (InvalidModelException e)
         {
             error.WriteLine($"error: {e.Message}");
-            return ExitCodes.Failure;
+            return ExitCodes.Failed;
         }
         catch (ExportException e)
         {
             error.WriteLine($"error: {path}: {e.Message}");
-            return ExitCodes.Failure;
+            return ExitCodes.Failed;
         }
     }
 

@@ -52,7 +52,7 @@ internal static class Parity
         TorchSetup.ConfigureCpu(oneDnn: true); // as in training (forward passes are right with oneDNN); also stops libtorch printing an NNPACK warning per convolution
         generator.eval();
         using var noGrad = no_grad();
-        using var session = new InferenceSession(onnx);
+        using var session = SessionFactory.CreateInMemory(onnx, "the exported model");
         using var random = new Generator(Seed);
         var samples = new List<ParitySample>();
         foreach (var (batch, height, width) in Sizes(Networks.SpatialMultiple(arch)))

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using CycleGanEdge.Run.Commands;
+using CycleGanEdge.Runtime.CommandLine;
 
 namespace CycleGanEdge.Run;
 
@@ -17,5 +18,5 @@ public static class Program
         return root;
     }
 
-    public static Task<int> Main(string[] args) => Cli.InvokeAsync(CreateRoot(), args, Console.Out, Console.Error);
+    public static Task<int> Main(string[] args) => CommandLineHost.InvokeAsync("cyclegan-run", CreateRoot(), args, Console.Out, Console.Error);
 }

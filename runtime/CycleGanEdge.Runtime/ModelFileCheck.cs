@@ -52,6 +52,30 @@ public static class ModelFileCheck
         CheckExternalData(path, bytes);
     }
 
+    /// <summary>
+    /// The same checks for a model held in memory (made by the exporter, never read from a file the user gave):
+    /// the size limit, and no external data at all, since there is no folder it could safely come from.
+    /// </summary>
+    public static void VerifyInMemory(string name, ReadOnlySpan<byte> model, long? maxBytes = null)
+    {
+        long limit = maxBytes ?? MaxBytes;
+        if (model.Length == 0)
+            throw new InvalidModelException(name, "empty (not an ONNX model)");
+        if (model.Length > limit)
+            throw new InvalidModelException(name, $"{Megabytes(model.Length)} is above the model size limit of {Megabytes(limit)} (set {MaxSizeVariable} to raise it)");
+        var locations = new List<(string Tensor, string Location)>();
+        try
+        {
+            ReadMessage(model, Message.Model, 0, locations);
+        }
+        catch (FormatException e)
+        {
+            throw new InvalidModelException(name, $"not an ONNX model (damaged or truncated: {e.Message})");
+        }
+        if (locations.Count > 0)
+            throw new InvalidModelException(name, $"tensor '{locations[0].Tensor}' keeps its data in '{locations[0].Location}', and a model in memory has no folder to read it from; refusing to load it");
+    }
+
     /// <summary>Refuses external data outside the folder of <paramref name="path"/>; the bytes are that file's content.</summary>
     public static void CheckExternalData(string path, ReadOnlySpan<byte> model)
     {

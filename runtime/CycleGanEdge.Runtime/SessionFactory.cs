@@ -3,7 +3,11 @@ using Microsoft.ML.OnnxRuntime;
 
 namespace CycleGanEdge.Runtime;
 
-/// <summary>Builds the one <see cref="InferenceSession"/> a <see cref="Translator"/> owns.</summary>
+/// <summary>
+/// Builds every <see cref="InferenceSession"/> of the three programs, so each model gets the checks of
+/// docs/threat-model.md (<see cref="ModelFileCheck"/>) before ONNX Runtime parses it: from a file
+/// (<see cref="Create"/>) or from bytes the exporter made (<see cref="CreateInMemory"/>).
+/// </summary>
 public static class SessionFactory
 {
     public static readonly string[] ProviderNames = ["auto", "cpu", "cuda", "directml"];
@@ -30,9 +34,11 @@ public static class SessionFactory
     /// <summary>
     /// Opens the model on the requested provider; the name of the provider used is returned in <paramref name="provider"/>.
     /// With <paramref name="rewritten"/> (a graph made from that file, e.g. by <see cref="InstanceNormRewrite"/>) those bytes
-    /// are loaded instead, never from or into the optimised-model cache.
+    /// are loaded instead, never from or into the optimised-model cache. <paramref name="graphOptimization"/> other than
+    /// all (bench --graph-opt) also bypasses that cache.
     /// </summary>
-    public static InferenceSession Create(string modelPath, TranslatorOptions options, out string provider, byte[]? rewritten = null)
+    public static InferenceSession Create(string modelPath, TranslatorOptions options, out string provider, byte[]? rewritten = null,
+        GraphOptimizationLevel graphOptimization = GraphOptimizationLevel.ORT_ENABLE_ALL)
     {
         string requested = options.Provider.ToLowerInvariant();
         if (!ProviderNames.Contains(requested))
@@ -44,7 +50,7 @@ public static class SessionFactory
         if (requested != "auto")
         {
             provider = requested;
-            return CreateOn(modelPath, options, requested, rewritten);
+            return CreateOn(modelPath, options, requested, rewritten, graphOptimization);
         }
         // auto: the best provider this build has; a GPU that fails to start falls back to the CPU.
         foreach (string candidate in AvailableProviders())
@@ -52,7 +58,7 @@ public static class SessionFactory
             try
             {
                 provider = candidate;
-                return CreateOn(modelPath, options, candidate, rewritten);
+                return CreateOn(modelPath, options, candidate, rewritten, graphOptimization);
             }
             catch (ProviderUnavailableException) when (candidate != "cpu")
             {
@@ -61,7 +67,7 @@ public static class SessionFactory
         throw new InvalidOperationException("unreachable: the CPU provider is always available");
     }
 
-    private static InferenceSession CreateOn(string modelPath, TranslatorOptions options, string provider, byte[]? rewritten)
+    private static InferenceSession CreateOn(string modelPath, TranslatorOptions options, string provider, byte[]? rewritten, GraphOptimizationLevel graphOptimization)
     {
         if (provider != "cpu" && !AvailableProviders().Contains(provider))
             throw new ProviderUnavailableException(NotInBuildMessage(provider));
@@ -69,7 +75,7 @@ public static class SessionFactory
         var sessionOptions = new SessionOptions();
         try
         {
-            sessionOptions.GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL;
+            sessionOptions.GraphOptimizationLevel = graphOptimization;
             if (options.Threads > 0)
                 sessionOptions.IntraOpNumThreads = options.Threads;
             if (rewritten is not null)
@@ -107,7 +113,7 @@ public static class SessionFactory
             }
 
             string pathToLoad = modelPath;
-            if (options.CacheOptimizedModel && rewritten is null)
+            if (options.CacheOptimizedModel && rewritten is null && graphOptimization == GraphOptimizationLevel.ORT_ENABLE_ALL)
             {
                 string cached = OptimizedModelPath(modelPath, provider);
                 if (File.Exists(cached) && File.GetLastWriteTimeUtc(cached) >= File.GetLastWriteTimeUtc(modelPath))
@@ -135,6 +141,23 @@ public static class SessionFactory
         {
             sessionOptions.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// A CPU session on a model in memory that the exporter made (parity checks, calibration, quantization reports).
+    /// <paramref name="options"/>, when given, stays the caller's to dispose.
+    /// </summary>
+    public static InferenceSession CreateInMemory(byte[] model, string name, SessionOptions? options = null)
+    {
+        ModelFileCheck.VerifyInMemory(name, model);
+        try
+        {
+            return options is null ? new InferenceSession(model) : new InferenceSession(model, options);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            throw new InvalidModelException(name, $"ONNX Runtime cannot load it: {FirstLine(e.Message)}", e);
         }
     }
 

@@ -1,3 +1,4 @@
+using CycleGanEdge.Tests.Shared;
 using System.Globalization;
 using CycleGanEdge.Run;
 
@@ -34,13 +35,13 @@ public class ShippedModelTests
             .Where(l => l.Length > 0 && !l.StartsWith('#'))
             .Select(a => File.Exists(Path.Combine(folder, a)) || Directory.Exists(Path.Combine(folder, a)) ? Path.Combine(folder, a) : a)
             .ToList();
-        string outDir = Path.Combine(Path.GetTempPath(), "cge-shipped-" + Guid.NewGuid().ToString("N"));
+        string outDir = Path.Combine(TempFolder.New("shipped"), "out");
         try
         {
             args.AddRange(["-o", outDir, "--threads", "1"]);
             var output = new StringWriter();
             var error = new StringWriter();
-            int code = await CycleGanEdge.Run.Cli.InvokeAsync(Program.CreateRoot(), ["eval", .. args], output, error);
+            int code = await CycleGanEdge.Runtime.CommandLine.CommandLineHost.InvokeAsync("cyclegan-run", Program.CreateRoot(), ["eval", .. args], output, error);
             Assert.True(code == 0, $"eval exited {code}: {error}");
 
             var expected = ReadTable(Path.Combine(folder, "eval", "results.csv"));

@@ -7,12 +7,8 @@ namespace CycleGanEdge.Runtime.Tests;
 /// <summary>Builds image files byte by byte, for formats and tags Skia does not write (palette/grey PNG, EXIF, GIF).</summary>
 internal static class TestFiles
 {
-    public static string TempFolder()
-    {
-        string dir = Path.Combine(Path.GetTempPath(), "cge-rt-" + Guid.NewGuid().ToString("N")[..10]);
-        Directory.CreateDirectory(dir);
-        return dir;
-    }
+    /// <summary>A folder removed when the test process exits (<see cref="CycleGanEdge.Tests.Shared.TempFolder"/>).</summary>
+    public static string TempFolder() => CycleGanEdge.Tests.Shared.TempFolder.New("rt");
 
     /// <summary>A PNG with the given colour type and bit depth; <paramref name="rows"/> are raw scanlines without filter bytes.</summary>
     public static byte[] Png(int width, int height, byte colorType, byte bitDepth, byte[][] rows, byte[]? palette = null, byte[]? transparency = null)

@@ -1,3 +1,4 @@
+using CycleGanEdge.Tests.Shared;
 using System.Diagnostics;
 using System.IO.Compression;
 using CycleGanEdge.Runtime.Imaging;
@@ -7,7 +8,7 @@ namespace CycleGanEdge.Runtime.Tests;
 /// <summary>cyclegan-run installs like any .NET tool: packed into a local folder feed, installed into a tool path, run.</summary>
 public sealed class ToolPackageTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("cyclegan-tool-").FullName;
+    private readonly string _dir = TempFolder.New("cyclegan-tool");
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 

@@ -80,7 +80,7 @@ public static class Int8Quantizer
                 Name = name,
                 Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)DataType.Float } },
             });
-        using var session = new InferenceSession(model.ToByteArray());
+        using var session = SessionFactory.CreateInMemory(model.ToByteArray(), "the model being calibrated");
         var collectors = activations.ToDictionary(a => a, _ => new RangeCollector());
         int passes = options.Method == CalibrationMethod.Percentile ? 2 : 1;
         using var runOptions = new RunOptions();
@@ -103,8 +103,8 @@ public static class Int8Quantizer
     /// <summary>Per-image PSNR of the int8 model's output against the float model's, over the output's full range (2 for [-1, 1], 255 for uint8).</summary>
     public static (double Mean, double Worst) OutputPsnr(byte[] fp32, byte[] int8, IReadOnlyList<ModelInput> inputs)
     {
-        using var reference = new InferenceSession(fp32);
-        using var quantized = new InferenceSession(int8);
+        using var reference = SessionFactory.CreateInMemory(fp32, "the float32 model");
+        using var quantized = SessionFactory.CreateInMemory(int8, "the int8 model");
         using var runOptions = new RunOptions();
         var psnrs = new List<double>();
         foreach (var input in inputs)
@@ -148,7 +148,7 @@ public static class Int8Quantizer
                 OptimizedModelFilePath = path,
                 LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
             })
-            using (new InferenceSession(model, options)) { }
+            using (SessionFactory.CreateInMemory(model, "the model being optimised", options)) { }
             var optimized = ModelProto.Parser.ParseFrom(File.ReadAllBytes(path));
             return optimized.Graph.Node.GroupBy(n => n.OpType).ToDictionary(g => g.Key, g => g.Count());
         }

@@ -1,3 +1,4 @@
+using CycleGanEdge.Runtime.CommandLine;
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Globalization;
@@ -46,7 +47,7 @@ public static class BenchCommand
         var profile = new Option<DirectoryInfo?>("--profile")
         {
             Description = "Write ONNX Runtime's per-operator profile of each model into this folder and print time per operator type",
-        };
+        }.WritableFolder();
 
         var command = new Command("bench", "Time the model: latency p50/p90/p99, images/s, GFLOP/s and share of the cores' measured FMA peak")
         {
@@ -102,7 +103,7 @@ public static class BenchCommand
             catch (Exception e) when (e is InvalidModelException or ProviderUnavailableException or ArgumentException)
             {
                 io.Error.WriteLine($"error: {e.Message}");
-                return ExitCodes.UsageError;
+                return ExitCodes.ForStartError(e);
             }
         });
         return command;

@@ -1,3 +1,4 @@
+using CycleGanEdge.Runtime.CommandLine;
 using System.CommandLine;
 using CycleGanEdge.Runtime;
 using CycleGanEdge.Runtime.Evaluation;
@@ -53,9 +54,9 @@ public static class EvalCommand
         var recolour = new Option<DirectoryInfo>("--recolour-palette") { Description = "Adds a baseline row: --input with every pixel snapped to a 32-colour palette of these images (a pure recolouring)" };
         recolour.AcceptExistingOnly();
         var targetDomain = new Option<string?>("--target-domain") { Description = "With --classifier: the target domain, by name or A/B (default: the first --model's output domain)" };
-        var output = new Option<DirectoryInfo>("--out", "-o") { Description = "Report folder", DefaultValueFactory = _ => new DirectoryInfo("eval-report") };
+        var output = new Option<DirectoryInfo>("--out", "-o") { Description = "Report folder", DefaultValueFactory = _ => new DirectoryInfo("eval-report") }.WritableFolder();
         var gridCount = SharedOptions.NonNegative(new Option<int>("--grid") { Description = "Example inputs shown in index.html", DefaultValueFactory = _ => 8 });
-        var cacheDir = new Option<DirectoryInfo>("--cache-dir") { Description = $"Where real-set features are cached (default {FeatureCache.DefaultDirectory})" };
+        var cacheDir = new Option<DirectoryInfo>("--cache-dir") { Description = $"Where real-set features are cached (default {FeatureCache.DefaultDirectory})" }.WritableFolder();
         var provider = SharedOptions.Provider();
         var threads = SharedOptions.Threads();
 
@@ -200,7 +201,7 @@ public static class EvalCommand
             catch (Exception e) when (e is InvalidModelException or ProviderUnavailableException or ArgumentException or IOException or UnauthorizedAccessException)
             {
                 io.Error.WriteLine($"error: {e.Message}");
-                return ExitCodes.UsageError;
+                return ExitCodes.ForStartError(e);
             }
         });
         return command;

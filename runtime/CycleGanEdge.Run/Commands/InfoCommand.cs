@@ -1,3 +1,4 @@
+using CycleGanEdge.Runtime.CommandLine;
 using System.CommandLine;
 using CycleGanEdge.Runtime;
 
@@ -33,7 +34,7 @@ public static class InfoCommand
             catch (InvalidModelException e)
             {
                 error.WriteLine($"error: {e.Message}");
-                return ExitCodes.UsageError;
+                return ExitCodes.ForStartError(e);
             }
         });
         return command;

@@ -1,3 +1,4 @@
+using CycleGanEdge.Runtime.CommandLine;
 using System.CommandLine;
 using System.Diagnostics;
 using CycleGanEdge.Run.Batch;
@@ -25,7 +26,7 @@ public static class TranslateCommand
                 if (value.StartsWith('-') && !File.Exists(value) && !Directory.Exists(value))
                     r.AddError($"Unknown option '{value}'.");
         });
-        var output = new Option<DirectoryInfo>("--output", "-o") { Description = "Output folder; mirrors the input tree", Required = true };
+        var output = new Option<DirectoryInfo>("--output", "-o") { Description = "Output folder; mirrors the input tree", Required = true }.WritableFolder();
         var format = new Option<string>("--format", "-f") { Description = "Output format", DefaultValueFactory = _ => "png" }
             .AcceptOnlyFromAmong("png", "jpg", "webp");
         var quality = new Option<int>("--quality", "-q") { Description = "JPEG/WebP quality 1-100 (100 = lossless WebP)", DefaultValueFactory = _ => 95 };
@@ -117,7 +118,7 @@ public static class TranslateCommand
         {
             foreach (var t in translators) t.Dispose();
             await error.WriteLineAsync($"error: {e.Message}");
-            return ExitCodes.UsageError;
+            return ExitCodes.ForStartError(e);
         }
 
         string cache = options.CacheOptimizedModel
@@ -185,9 +186,9 @@ public static class TranslateCommand
             if (scan.Items.Count + failures.Count == 0)
             {
                 await error.WriteLineAsync("error: no images found in the inputs");
-                return ExitCodes.SomeFailed;
+                return ExitCodes.Failed;
             }
-            return failures.Count == 0 ? ExitCodes.Success : ExitCodes.SomeFailed;
+            return failures.Count == 0 ? ExitCodes.Success : ExitCodes.Failed;
         }
         catch (OperationCanceledException)
         {

@@ -1,3 +1,4 @@
+using CycleGanEdge.Runtime.CommandLine;
 using System.CommandLine;
 using CycleGanEdge.Runtime;
 using CycleGanEdge.Runtime.Video;
@@ -14,8 +15,8 @@ public static class VideoCommand
         var input = new Argument<string>("input") { Description = "Video file, stream URL or camera device (e.g. /dev/video0)" };
         var output = new Option<FileInfo>("--output", "-o") { Description = "Output video; the extension picks the container (.mp4, .mkv)", Required = true };
         var format = new Option<string?>("--format", "-f") { Description = "ffmpeg input format, e.g. v4l2 for a camera (default: v4l2 for /dev/video*, else guessed by ffmpeg)" };
-        var fps = new Option<double?>("--fps") { Description = "Output frame rate (default: the input's)" };
-        var crf = new Option<int>("--crf") { Description = "Encoder quality: lower is better, 18 is visually lossless for libx264", DefaultValueFactory = _ => 18 };
+        var fps = new Option<double?>("--fps") { Description = "Output frame rate (default: the input's)" }.Between(0, 1000);
+        var crf = new Option<int>("--crf") { Description = "Encoder quality: lower is better, 18 is visually lossless for libx264", DefaultValueFactory = _ => 18 }.Between(0, 63);
         var codec = new Option<string>("--codec") { Description = "ffmpeg video encoder", DefaultValueFactory = _ => "libx264" };
         var frames = new Option<long?>("--frames") { Description = "Stop after this many frames" };
         var maxSide = new Option<int?>("--max-side") { Description = "Scale frames down so the longer side is at most this" };
@@ -71,7 +72,7 @@ public static class VideoCommand
         if (!Ffmpeg.IsAvailable)
         {
             io.Error.WriteLine($"error: {Ffmpeg.NotFoundMessage}");
-            return ExitCodes.UsageError;
+            return ExitCodes.Usage;
         }
         Translator translator;
         try
@@ -81,7 +82,7 @@ public static class VideoCommand
         catch (Exception e) when (e is InvalidModelException or ProviderUnavailableException or ArgumentException)
         {
             io.Error.WriteLine($"error: {e.Message}");
-            return ExitCodes.UsageError;
+            return ExitCodes.ForStartError(e);
         }
         using var _ = translator;
         try
@@ -125,7 +126,7 @@ public static class VideoCommand
         catch (Exception e) when (e is FfmpegException or IOException or UnauthorizedAccessException or InvalidModelException or InvalidOperationException)
         {
             io.Error.WriteLine($"error: {e.Message}");
-            return ExitCodes.SomeFailed;
+            return ExitCodes.Failed;
         }
     }
 

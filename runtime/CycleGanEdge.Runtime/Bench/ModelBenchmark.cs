@@ -140,25 +140,8 @@ public static class ModelBenchmark
         if (level is null) return SessionFactory.Create(path, options, out provider);
         if (options.Provider is not ("cpu" or "auto"))
             throw new ArgumentException("--graph-opt applies to the cpu provider only");
-        if (!File.Exists(path)) throw new InvalidModelException(path, "model file not found");
-        // A bench-only session: cyclegan-run always optimises fully; this shows what each level contributes.
-        using var sessionOptions = new SessionOptions { GraphOptimizationLevel = level.Value };
-        if (options.Threads > 0) sessionOptions.IntraOpNumThreads = options.Threads;
-        if (options.ProfilePrefix is not null)
-        {
-            // The prefix first: setting EnableProfiling starts the profiler with the prefix it has then.
-            sessionOptions.ProfileOutputPathPrefix = options.ProfilePrefix;
-            sessionOptions.EnableProfiling = true;
-        }
-        provider = "cpu";
-        try
-        {
-            return new InferenceSession(path, sessionOptions);
-        }
-        catch (OnnxRuntimeException e)
-        {
-            throw new InvalidModelException(path, $"ONNX Runtime cannot load it: {e.Message.Split('\n')[0].Trim()}", e);
-        }
+        // A bench-only level: cyclegan-run always optimises fully; this shows what each level contributes.
+        return SessionFactory.Create(path, options with { Provider = "cpu" }, out provider, graphOptimization: level.Value);
     }
 
     private static BenchResult Summarize(List<double> timings, IReadOnlyList<ConvLayer>? layers, string provider, int threads, int side, int batch, FmaPeak? peak)

@@ -12,6 +12,7 @@ namespace CycleGanEdge.Exporter.Tests.PyTorch;
 /// in a state_dict or an InvalidDataException: never another exception, a hang or a large allocation.
 /// Each test runs ~10 s; set CYCLEGAN_FUZZ_SECONDS (and CYCLEGAN_FUZZ_THREADS) for a longer run.
 /// </summary>
+[Trait("Category", "Slow")]
 public class CheckpointFuzzTests(ITestOutputHelper output)
 {
     const string Name = "fuzz.pth";

@@ -1,3 +1,5 @@
+using CycleGanEdge.Tests.Shared;
+using CycleGanEdge.Export;
 using CycleGanEdge.Torch.Networks;
 using System.CommandLine;
 using Xunit.Abstractions;
@@ -56,7 +58,7 @@ public class RangeCollectorTests
 /// <summary>Int8 QDQ quantization of tiny exported generators (ngf 8, 32 px), calibrated on generated images.</summary>
 public sealed class QuantizationTests(ITestOutputHelper log) : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("cyclegan-quantize-").FullName;
+    private readonly string _dir = TempFolder.New("cyclegan-quantize");
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
@@ -257,7 +259,7 @@ public sealed class QuantizationTests(ITestOutputHelper log) : IDisposable
     {
         var output = new StringWriter();
         var error = new StringWriter();
-        int code = await ExportCommand.RunAsync(args, new InvocationConfiguration { Output = output, Error = error });
+        int code = await ExportCommand.RunAsync(args, output, error);
         return new Result(code, output.ToString(), error.ToString());
     }
 
@@ -273,7 +275,7 @@ public sealed class QuantizationTests(ITestOutputHelper log) : IDisposable
     {
         string model = SaveFp32();
         string output = Path.Combine(_dir, "g.int8.onnx");
-        var result = await Run(model, "--quantize", "int8", "--calibration", CalibrationFolder(3), "--calibration-method", "minmax", "-o", output);
+        var result = await Run("quantize", model, "--calibration", CalibrationFolder(3), "--calibration-method", "minmax", "-o", output);
         Assert.Equal("", result.Err);
         Assert.Equal(0, result.ExitCode);
         Assert.Contains("calibrated minmax on 3 images", result.Out);
@@ -282,7 +284,7 @@ public sealed class QuantizationTests(ITestOutputHelper log) : IDisposable
         Assert.Contains($"wrote {output}: int8 QDQ of {model}", result.Out);
         Assert.Empty(Directory.GetFiles(_dir, "*.tmp*"));
 
-        var check = await Run("--check", output);
+        var check = await Run("check", output);
         Assert.Equal(0, check.ExitCode);
         Assert.Contains("float32-nchw, fp32", check.Out);
     }
@@ -298,7 +300,7 @@ public sealed class QuantizationTests(ITestOutputHelper log) : IDisposable
                 Kind = CycleGanEdge.Torch.Checkpoints.CheckpointKinds.Generator, Generator = arch, Direction = "AtoB", DomainIn = "noto", DomainOut = "twemoji", TrainSize = 32,
             }, generator);
         string output = Path.Combine(_dir, "g.int8.onnx");
-        var result = await Run(checkpoint, "--quantize", "int8", "--calibration", CalibrationFolder(2), "--percentile", "99.9", "-o", output);
+        var result = await Run("export", checkpoint, "--quantize", "int8", "--calibration", CalibrationFolder(2), "--percentile", "99.9", "-o", output);
         Assert.Equal(0, result.ExitCode);
         Assert.Contains("parity ", result.Out); // the float export is checked against TorchSharp first
         Assert.Contains("calibrated percentile 99.9 on 2 images", result.Out);
@@ -315,18 +317,18 @@ public sealed class QuantizationTests(ITestOutputHelper log) : IDisposable
         string output = Path.Combine(_dir, "x.onnx");
 
         string missing = Path.Combine(_dir, "no-such-folder");
-        AssertError(await Run(model, "--quantize", "int8", "--calibration", missing, "-o", output), 2, $"error: {missing}: calibration folder not found");
+        AssertError(await Run("quantize", model, "--calibration", missing, "-o", output), 2, $"error: {missing}: folder not found");
 
         string empty = Directory.CreateDirectory(Path.Combine(_dir, "empty")).FullName;
-        AssertError(await Run(model, "--quantize", "int8", "--calibration", empty, "-o", output), 1, $"error: {empty}: no images to calibrate on");
+        AssertError(await Run("quantize", model, "--calibration", empty, "-o", output), 1, $"error: {empty}: no images to calibrate on");
 
         string notes = Directory.CreateDirectory(Path.Combine(_dir, "notes")).FullName;
         File.WriteAllText(Path.Combine(notes, "readme.txt"), "not an image");
-        AssertError(await Run(model, "--quantize", "int8", "--calibration", notes, "-o", output), 1, $"error: {notes}: no images to calibrate on");
+        AssertError(await Run("quantize", model, "--calibration", notes, "-o", output), 1, $"error: {notes}: no images to calibrate on");
 
         string broken = Directory.CreateDirectory(Path.Combine(_dir, "broken")).FullName;
         File.WriteAllBytes(Path.Combine(broken, "a.png"), [0x89, 0x50, 0x4E, 0x47, 1, 2, 3]);
-        var result = await Run(model, "--quantize", "int8", "--calibration", broken, "-o", output);
+        var result = await Run("quantize", model, "--calibration", broken, "-o", output);
         Assert.Equal(1, result.ExitCode);
         Assert.Contains($"warning: {Path.Combine(broken, "a.png")}:", result.Err); // the file that failed, then the folder
         Assert.Contains($"error: {broken}: none of its images could be read", result.Err);
@@ -341,7 +343,7 @@ public sealed class QuantizationTests(ITestOutputHelper log) : IDisposable
         string truncated = Path.Combine(_dir, "truncated.onnx");
         byte[] bytes = File.ReadAllBytes(model);
         File.WriteAllBytes(truncated, bytes[..(bytes.Length / 2)]);
-        AssertError(await Run(truncated, "--quantize", "int8", "--calibration", CalibrationFolder(2), "-o", Path.Combine(_dir, "x.onnx")),
+        AssertError(await Run("quantize", truncated, "--calibration", CalibrationFolder(2), "-o", Path.Combine(_dir, "x.onnx")),
             1, $"error: {truncated}: not an ONNX model (damaged or truncated");
     }
 
@@ -359,13 +361,14 @@ public sealed class QuantizationTests(ITestOutputHelper log) : IDisposable
         string model = SaveFp32();
         string folder = CalibrationFolder(1);
         string output = Path.Combine(_dir, "x.onnx");
-        Assert.Equal(2, (await Run(model, "-o", output)).ExitCode); // an .onnx without --quantize
-        Assert.Contains("--calibration DIR", (await Run(model, "--quantize", "int8", "-o", output)).Err);
-        Assert.Equal(2, (await Run(model, "--calibration", folder, "-o", output)).ExitCode);
-        Assert.Equal(2, (await Run(model, "--quantize", "int4", "--calibration", folder, "-o", output)).ExitCode);
-        Assert.Equal(2, (await Run(model, "--quantize", "int8", "--calibration", folder, "--percentile", "40", "-o", output)).ExitCode);
-        Assert.Equal(2, (await Run(model, "--quantize", "int8", "--calibration", folder, "--fp16", "-o", output)).ExitCode);
-        Assert.Equal(2, (await Run(model, "--quantize", "int8", "--calibration", folder, "--opset", "13", "-o", output)).ExitCode);
+        Assert.Equal(2, (await Run("export", model, "-o", output)).ExitCode); // an .onnx to export: the quantize or check command is meant
+        Assert.Contains("--calibration", (await Run("quantize", model, "-o", output)).Err);
+        Assert.Equal(2, (await Run("export", model, "--calibration", folder, "-o", output)).ExitCode);
+        Assert.Equal(2, (await Run("quantize", model, "--calibration", folder, "--calibration-method", "kmeans", "-o", output)).ExitCode);
+        Assert.Equal(2, (await Run("quantize", model, "--calibration", folder, "--calibration-method", "minmax", "--percentile", "99", "-o", output)).ExitCode);
+        Assert.Equal(2, (await Run("quantize", model, "--calibration", folder, "--percentile", "40", "-o", output)).ExitCode);
+        Assert.Equal(2, (await Run("quantize", model, "--calibration", folder, "--fp16", "-o", output)).ExitCode);
+        Assert.Equal(2, (await Run("quantize", model, "--calibration", folder, "--opset", "13", "-o", output)).ExitCode);
         Assert.False(File.Exists(output));
     }
 }

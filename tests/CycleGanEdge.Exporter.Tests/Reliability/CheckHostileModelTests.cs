@@ -1,9 +1,11 @@
+using CycleGanEdge.Tests.Shared;
+using CycleGanEdge.Runtime.CommandLine;
 using CycleGanEdge.Runtime.Onnx;
 using Google.Protobuf;
 
 namespace CycleGanEdge.Exporter.Tests.Reliability;
 
-/// <summary>cyclegan-export --check applies the runtime's file rules (ModelFileCheck) before anything else.</summary>
+/// <summary>cyclegan-export check applies the runtime's file rules (ModelFileCheck) before anything else.</summary>
 public class CheckHostileModelTests
 {
     [Theory]
@@ -11,7 +13,7 @@ public class CheckHostileModelTests
     [InlineData("/etc/passwd", "which is not a file name relative to the model's folder")]
     public void External_data_outside_the_folder_is_one_error_line(string location, string reason)
     {
-        string dir = Directory.CreateTempSubdirectory("cge-check-").FullName;
+        string dir = TempFolder.New("cge-check");
         Directory.CreateDirectory(Path.Combine(dir, "models"));
         File.WriteAllBytes(Path.Combine(dir, "secret.bin"), new byte[16]);
         var weight = new TensorProto { Name = "w", DataType = (int)TensorProto.Types.DataType.Float, DataLocation = TensorProto.Types.DataLocation.External };
@@ -23,7 +25,7 @@ public class CheckHostileModelTests
 
         var output = new StringWriter();
         var error = new StringWriter();
-        Assert.Equal(ExitCodes.Failure, ModelCheck.Run(path, output, error));
+        Assert.Equal(ExitCodes.Failed, ModelCheck.Run(path, output, error));
         Assert.Equal($"error: {path}: tensor 'w' keeps its data in '{location}', {reason}; refusing to load it{Environment.NewLine}", error.ToString());
         Assert.Equal("", output.ToString());
     }

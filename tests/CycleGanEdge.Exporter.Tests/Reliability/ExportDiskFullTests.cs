@@ -22,7 +22,7 @@ public class ExportDiskFullTests
     [MountSandboxFact]
     public void Export_onto_a_full_or_read_only_disk_is_one_clear_error_and_keeps_the_old_model()
     {
-        string dir = Directory.CreateTempSubdirectory("cge-export-full-").FullName;
+        string dir = TempFolder.New("cge-export-full");
         string checkpoint = TinyCheckpoint(dir);
         string seed = Path.Combine(dir, "seed");
         Directory.CreateDirectory(seed);
@@ -32,7 +32,7 @@ public class ExportDiskFullTests
             string outDir = Path.Combine(dir, "out" + readOnly), snapshot = Path.Combine(dir, "snapshot" + readOnly);
             string onnx = Path.Combine(outDir, "model.onnx");
             var (exit, output, error) = MountSandbox.Run(outDir, sizeKb: 64, readOnly, seed, snapshot,
-                MountSandbox.Dotnet("cyclegan-export.dll", checkpoint, "-o", onnx));
+                MountSandbox.Dotnet("cyclegan-export.dll", "export", checkpoint, "-o", onnx));
             Assert.True(exit == 1, $"exit {exit}\n{output}\n{error}");
             Assert.Contains($"{onnx}: cannot write ({reason})", error);
             Assert.DoesNotContain("   at ", error);

@@ -1,3 +1,4 @@
+using CycleGanEdge.Tests.Shared;
 using System.Text.Json;
 using CycleGanEdge.Exporter;
 using CycleGanEdge.Runtime.Onnx;
@@ -130,7 +131,7 @@ public class BenchTests
     public void The_profile_counts_every_convolution_run_with_the_generators_macs()
     {
         string model = TestModels.Save(Export("resnet_6blocks"));
-        string folder = Directory.CreateTempSubdirectory("cyclegan-profile-").FullName;
+        string folder = TempFolder.New("cyclegan-profile");
         try
         {
             var settings = new BenchSettings { Sizes = [32], Threads = [1], Iterations = 2, Warmup = 1, MeasurePeak = false, ProfileDirectory = folder };
@@ -159,7 +160,7 @@ public class BenchTests
         string model = TestModels.Save(Export("resnet_6blocks"));
         var output = new StringWriter();
         var error = new StringWriter();
-        int code = await CycleGanEdge.Run.Cli.InvokeAsync(Program.CreateRoot(),
+        int code = await CycleGanEdge.Runtime.CommandLine.CommandLineHost.InvokeAsync("cyclegan-run", Program.CreateRoot(),
             ["bench", "-m", model, "--sizes", "16", "--batch", "1,2", "--threads", "1", "--iters", "2", "--warmup", "0", "--json"],
             output, error);
         Assert.Equal(0, code);
@@ -176,8 +177,8 @@ public class BenchTests
         }
 
         var badError = new StringWriter();
-        int badCode = await CycleGanEdge.Run.Cli.InvokeAsync(Program.CreateRoot(), ["bench", "-m", model, "--sizes", "16,x"], new StringWriter(), badError);
-        Assert.Equal(CycleGanEdge.Run.ExitCodes.UsageError, badCode);
+        int badCode = await CycleGanEdge.Runtime.CommandLine.CommandLineHost.InvokeAsync("cyclegan-run", Program.CreateRoot(), ["bench", "-m", model, "--sizes", "16,x"], new StringWriter(), badError);
+        Assert.Equal(CycleGanEdge.Runtime.CommandLine.ExitCodes.Usage, badCode);
         Assert.Contains("'x'", badError.ToString());
         Assert.DoesNotContain("   at ", badError.ToString());
     }

@@ -2,6 +2,7 @@ using Xunit.Abstractions;
 
 namespace CycleGanEdge.Runtime.Tests.Cli;
 
+[Trait("Category", "Slow")]
 public class InterruptedRunTests(ITestOutputHelper log)
 {
     /// <summary>

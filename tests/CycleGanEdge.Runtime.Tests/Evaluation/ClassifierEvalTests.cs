@@ -20,7 +20,7 @@ public class ClassifierEvalTests
     {
         var output = new StringWriter();
         var error = new StringWriter();
-        int code = await CycleGanEdge.Run.Cli.InvokeAsync(CycleGanEdge.Run.Program.CreateRoot(), ["eval", .. args], output, error);
+        int code = await CycleGanEdge.Runtime.CommandLine.CommandLineHost.InvokeAsync("cyclegan-run", CycleGanEdge.Run.Program.CreateRoot(), ["eval", .. args], output, error);
         return (code, output.ToString(), error.ToString());
     }
 
@@ -111,15 +111,15 @@ public class ClassifierEvalTests
         string report = Path.Combine(root, "report");
 
         var (code, _, error) = await Eval("--translated", red, "--classifier", classifier, "--target-domain", "green", "-o", report);
-        Assert.Equal(CycleGanEdge.Run.ExitCodes.UsageError, code);
+        Assert.Equal(CycleGanEdge.Runtime.CommandLine.ExitCodes.Usage, code);
         Assert.Contains("'red' (A) and 'blue' (B), not 'green'", error);
 
         (code, _, error) = await Eval("--translated", red, "--classifier", classifier, "-o", report);
-        Assert.Equal(CycleGanEdge.Run.ExitCodes.UsageError, code);
+        Assert.Equal(CycleGanEdge.Runtime.CommandLine.ExitCodes.Usage, code);
         Assert.Contains("--target-domain", error);
 
         (code, _, error) = await Eval("--translated", red, "--classifier", generator, "--target-domain", "B", "-o", report);
-        Assert.Equal(CycleGanEdge.Run.ExitCodes.UsageError, code);
+        Assert.Equal(CycleGanEdge.Runtime.CommandLine.ExitCodes.Failed, code); // a model, but not a classifier
         Assert.Contains("negate.onnx", error);
         Assert.Contains("not a domain classifier", error);
         Assert.DoesNotContain("   at ", error);

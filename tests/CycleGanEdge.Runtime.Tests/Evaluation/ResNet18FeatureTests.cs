@@ -1,3 +1,4 @@
+using CycleGanEdge.Tests.Shared;
 using System.Globalization;
 using CycleGanEdge.Runtime.Evaluation;
 using CycleGanEdge.Runtime.Imaging;
@@ -13,7 +14,7 @@ public class ResNet18FeatureTests
     {
         var output = new StringWriter();
         var error = new StringWriter();
-        int code = await CycleGanEdge.Run.Cli.InvokeAsync(CycleGanEdge.Run.Program.CreateRoot(), ["eval", .. args], output, error);
+        int code = await CycleGanEdge.Runtime.CommandLine.CommandLineHost.InvokeAsync("cyclegan-run", CycleGanEdge.Run.Program.CreateRoot(), ["eval", .. args], output, error);
         return (code, output.ToString(), error.ToString());
     }
 
@@ -25,7 +26,7 @@ public class ResNet18FeatureTests
     [Trait("Category", "Slow")]
     public async Task Eval_on_the_shipped_test_splits_reports_FD_with_ResNet18_features_without_a_user_model()
     {
-        string dir = Directory.CreateTempSubdirectory("cyclegan-fd-").FullName;
+        string dir = TempFolder.New("cyclegan-fd");
         try
         {
             string testA = Path.Combine(TestSplits, "testA"), testB = Path.Combine(TestSplits, "testB");

@@ -15,6 +15,7 @@ namespace CycleGanEdge.Runtime.Tests.Reliability;
 /// InvalidModelException naming the file. Anything else (another exception, a hang, a huge allocation) is a finding.
 /// A few seconds each in the suite; CYCLEGAN_FUZZ_SECONDS sets a longer run.
 /// </summary>
+[Trait("Category", "Slow")]
 public class DecodeAndLoadFuzzTests(ITestOutputHelper output)
 {
     private const string ImageName = "fuzz.img";

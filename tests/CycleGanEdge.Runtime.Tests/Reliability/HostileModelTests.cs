@@ -65,6 +65,38 @@ public class HostileModelTests
     }
 
     [Fact]
+    public async Task Bench_with_graph_opt_refuses_external_data_outside_the_folder()
+    {
+        // bench --graph-opt once opened its own session and skipped these checks; every session now goes through SessionFactory.
+        string dir = TestFiles.TempFolder();
+        string secret = Path.Combine(dir, "secret.bin");
+        string path = WithExternalWeight(dir, "../secret.bin", secret);
+        foreach (string level in new[] { "none", "basic", "all" })
+        {
+            var r = await Cli.CliRunner.RunAsync("bench", "-m", path, "--graph-opt", level, "--sizes", "16", "--iters", "1", "--warmup", "0", "--no-peak");
+            Assert.Equal(CommandLine.ExitCodes.Failed, r.ExitCode);
+            Assert.Equal($"error: {path}: tensor '{Weight}' keeps its data in '../secret.bin', outside the model's folder; refusing to load it", r.Error.Trim());
+        }
+    }
+
+    [Fact]
+    public void A_model_in_memory_with_external_data_or_above_the_limit_is_refused()
+    {
+        var model = ModelProto.Parser.ParseFrom(TestModels.SmallConvNet("none"));
+        var tensor = model.Graph.Initializer.Single(t => t.Name == Weight);
+        tensor.RawData = ByteString.Empty;
+        tensor.DataLocation = TensorProto.Types.DataLocation.External;
+        tensor.ExternalData.Add(new StringStringEntryProto { Key = "location", Value = "/etc/passwd" });
+        var e = Assert.Throws<InvalidModelException>(() => SessionFactory.CreateInMemory(model.ToByteArray(), "the exported model").Dispose());
+        Assert.Contains("a model in memory has no folder to read it from", e.Message);
+
+        byte[] good = TestModels.SmallConvNet("none");
+        e = Assert.Throws<InvalidModelException>(() => ModelFileCheck.VerifyInMemory("the exported model", good, maxBytes: good.Length - 1));
+        Assert.Contains("above the model size limit", e.Reason);
+        using var session = SessionFactory.CreateInMemory(good, "the exported model");
+    }
+
+    [Fact]
     public void A_model_above_the_size_limit_is_refused_with_its_size()
     {
         string path = TestModels.Save(TestModels.SmallConvNet("none"));

@@ -10,6 +10,7 @@ namespace CycleGanEdge.Runtime.Tests.Reliability;
 /// Memory, not time: thousands of images and a long video through the real cyclegan-run, with the child's
 /// resident memory sampled from /proc. Bounds are generous; the numbers are printed for the report.
 /// </summary>
+[Trait("Category", "Slow")]
 public class LoadTests(ITestOutputHelper output)
 {
     private const long MiB = 1 << 20;

@@ -5,6 +5,7 @@ using Xunit.Abstractions;
 
 namespace CycleGanEdge.Runtime.Tests.Sharding;
 
+[Trait("Category", "Slow")]
 public class ShardedWorkersTests(ITestOutputHelper log)
 {
     /// <summary>

@@ -1,3 +1,4 @@
+using CycleGanEdge.Tests.Shared;
 using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text;
@@ -11,7 +12,7 @@ namespace CycleGanEdge.Torch.Tests.CheckpointTests;
 
 public sealed class CheckpointFileTests : IDisposable
 {
-    private readonly string folder = Directory.CreateTempSubdirectory("ckpt-tests-").FullName;
+    private readonly string folder = TempFolder.New("ckpt-tests");
 
     public void Dispose() => Directory.Delete(folder, recursive: true);
 

@@ -1,3 +1,5 @@
+using CycleGanEdge.Tests.Shared;
+using CycleGanEdge.Runtime.CommandLine;
 using System.CommandLine;
 using System.Formats.Tar;
 using System.IO.Compression;
@@ -246,7 +248,7 @@ public sealed class DataPrepTests : IDisposable
         Assert.Equal((16, 16), (batch.Height, batch.Width));
 
         var again = Cli("data", "from", "--from", from, "-o", output);
-        Assert.Equal(DataCommand.ExitFailure, again.Code);
+        Assert.Equal(ExitCodes.Failed, again.Code);
         Assert.Contains("--force", again.Err);
         Assert.Equal(0, Cli("data", "from", "--from", from, "-o", output, "--force").Code);
     }
@@ -261,7 +263,7 @@ public sealed class DataPrepTests : IDisposable
         Assert.NotEqual(0, neither.Code);
         Assert.Contains("--a and --b", neither.Err);
         var missing = Cli("data", "from", "-o", _temp.Sub("o"), "--a", _temp.Sub("nope"), "--b", _temp.Sub("nope2"));
-        Assert.Equal(DataCommand.ExitFailure, missing.Code);
+        Assert.Equal(ExitCodes.Failed, missing.Code);
         Assert.Contains("nope: folder not found", missing.Err);
         Assert.DoesNotContain("   at ", missing.Err); // no stack trace
     }

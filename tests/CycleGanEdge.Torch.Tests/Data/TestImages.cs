@@ -1,27 +1,9 @@
+using CycleGanEdge.Tests.Shared;
 using CycleGanEdge.Runtime.Imaging;
 
 namespace CycleGanEdge.Torch.Tests.Data;
 
-/// <summary>A temporary folder that deletes itself, and small generated PNGs.</summary>
-internal sealed class TempFolder : IDisposable
-{
-    public TempFolder()
-    {
-        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "cge-data-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(Path);
-    }
-
-    public string Path { get; }
-
-    public string Sub(params string[] parts) => System.IO.Path.Combine([Path, .. parts]);
-
-    public void Dispose()
-    {
-        try { Directory.Delete(Path, recursive: true); }
-        catch (IOException) { }
-    }
-}
-
+/// <summary>Small generated PNGs.</summary>
 internal static class TestImages
 {
     /// <summary>An opaque image whose every pixel depends on (x, y, seed), so images are distinguishable.</summary>

@@ -1,3 +1,4 @@
+using CycleGanEdge.Tests.Shared;
 using CycleGanEdge.Torch.Data;
 
 namespace CycleGanEdge.Torch.Tests.Data;
@@ -199,8 +200,11 @@ public sealed class UnalignedDatasetTests : IDisposable
         using var data = new UnalignedDataset(options);
         using var epoch = data.Epoch(0).GetEnumerator();
         Assert.True(epoch.MoveNext());
-        Thread.Sleep(300); // time for the workers to run ahead if they could
-        Assert.InRange(data.BatchesStarted, 1, 1 + options.Prefetch);
+        // The workers run ahead until the window is full: then every one of them waits for room, and nothing moves
+        // until the consumer takes the next batch. Wait for that state instead of sleeping and hoping.
+        bool full = SpinWait.SpinUntil(() => data.BatchesStarted == 1 + options.Prefetch && data.WorkersWaitingForRoom == options.Workers, TimeSpan.FromSeconds(30));
+        Assert.True(full, $"{data.BatchesStarted} batches started, {data.WorkersWaitingForRoom} workers waiting");
+        Assert.Equal(1 + options.Prefetch, data.BatchesStarted);
         int taken = 1;
         while (epoch.MoveNext()) taken++;
         Assert.Equal(30, taken);

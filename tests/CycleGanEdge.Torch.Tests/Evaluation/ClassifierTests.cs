@@ -1,3 +1,5 @@
+using CycleGanEdge.Tests.Shared;
+using CycleGanEdge.Runtime.CommandLine;
 using System.CommandLine;
 using CycleGanEdge.Exporter;
 using CycleGanEdge.Runtime;
@@ -13,7 +15,7 @@ namespace CycleGanEdge.Torch.Tests.Evaluation;
 /// <summary>cyclegan-train classifier on generated red-square (A) and blue-square (B) domains.</summary>
 public sealed class ClassifierTests : IDisposable
 {
-    private readonly string _root = Path.Combine(Path.GetTempPath(), "cg-classifier-tests", Guid.NewGuid().ToString("N"));
+    private readonly string _root = TempFolder.New("classifier");
 
     public void Dispose()
     {
@@ -132,13 +134,13 @@ public sealed class ClassifierTests : IDisposable
         string data = RedBlue(_root, train: 2, test: 0);
         Directory.Delete(Path.Combine(data, "trainB"), recursive: true);
         var (exit, _, error) = Invoke("--dataroot", data, "--size", "32", "--epochs", "1", "-o", Path.Combine(_root, "c.onnx"));
-        Assert.Equal(ClassifierCommand.ExitUserError, exit);
+        Assert.Equal(ExitCodes.Failed, exit);
         Assert.Contains("trainB", error);
         Assert.DoesNotContain("   at ", error);
         Assert.False(File.Exists(Path.Combine(_root, "c.onnx")));
 
         (exit, _, error) = Invoke("--dataroot", data, "--phase", "test", "--domain-a", "x,y", "-o", Path.Combine(_root, "c.onnx"));
-        Assert.Equal(ClassifierCommand.ExitUserError, exit);
+        Assert.Equal(ExitCodes.Failed, exit);
         Assert.Contains("no comma", error);
     }
 }

@@ -86,7 +86,7 @@ public class CheckpointFailureTests
             MountSandbox.Dotnet("cyclegan-train.dll", ["train", .. TrainArgs(data, "full", epochs: 2, "--continue-train")]));
 
         Assert.True(exit != 0, output + error);
-        Assert.Matches(@"cyclegan-train: .*\.ckpt: cannot write the checkpoint \(disk full\); the previous file is unchanged", error);
+        Assert.Matches(@"error: .*\.ckpt: cannot write the checkpoint \(disk full\); the previous file is unchanged", error);
         Assert.DoesNotContain("   at ", error);
         Assert.Empty(Directory.GetFiles(snapshot, "*.tmp", SearchOption.AllDirectories));
         Assert.Equal(goodState, File.ReadAllBytes(Path.Combine(snapshot, TrainingState.FileName)));

@@ -10,6 +10,7 @@ namespace CycleGanEdge.Torch.Tests.Reliability;
 /// The real cyclegan-train, killed with SIGKILL at seeded random moments (mid-step, mid-save, anywhere) and resumed
 /// with --continue-train each time, ends with the same state as a run that was never interrupted.
 /// </summary>
+[Trait("Category", "Slow")]
 public class KillAndResumeTests
 {
     private static string[] Args(TinyDomains data, string name, bool resume) =>

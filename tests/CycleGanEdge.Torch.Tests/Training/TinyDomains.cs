@@ -1,3 +1,4 @@
+using CycleGanEdge.Tests.Shared;
 using CycleGanEdge.Runtime.Imaging;
 using CycleGanEdge.Torch.Training;
 
@@ -11,7 +12,7 @@ public sealed class TinyDomains : IDisposable
 {
     public TinyDomains(int trainCount = 16, int testCount = 4, int size = 32, int seed = 1)
     {
-        Root = Path.Combine(Path.GetTempPath(), "cg-train-tests", Guid.NewGuid().ToString("N"), "shapes2inverted");
+        Root = Path.Combine(TempFolder.New("train"), "shapes2inverted");
         var random = new Random(seed);
         Write("trainA", trainCount, size, random, invert: false);
         Write("trainB", trainCount, size, random, invert: true);

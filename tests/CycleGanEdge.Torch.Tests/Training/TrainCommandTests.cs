@@ -1,3 +1,4 @@
+using CycleGanEdge.Runtime.CommandLine;
 using System.CommandLine;
 using CycleGanEdge.Trainer.Commands;
 
@@ -10,7 +11,7 @@ public class TrainCommandTests
     {
         var output = new StringWriter();
         var error = new StringWriter();
-        int exit = command.Parse(args).Invoke(new InvocationConfiguration { Output = output, Error = error });
+        int exit = CommandLineHost.InvokeAsync("cyclegan-train", command, args, output, error).GetAwaiter().GetResult();
         return (exit, output.ToString(), error.ToString());
     }
 
@@ -38,7 +39,7 @@ public class TrainCommandTests
     {
         using var data = new TinyDomains(trainCount: 1, testCount: 1);
         var (exit, _, error) = Invoke(TrainCommand.Create(), "--dataroot", data.Root, "--checkpoints-dir", data.CheckpointsDir, "--device", "cuda");
-        Assert.Equal(TrainCommand.ExitUserError, exit);
+        Assert.Equal(ExitCodes.Failed, exit);
         Assert.Contains("dotnet build -p:Accelerator=cuda", error);
         Assert.DoesNotContain("   at ", error);
     }
@@ -48,8 +49,8 @@ public class TrainCommandTests
     {
         using var data = new TinyDomains(trainCount: 1, testCount: 1);
         var (exit, _, error) = Invoke(TrainCommand.Create(), "--dataroot", data.Root, "--checkpoints-dir", data.CheckpointsDir, "--gan-mode", "hinge");
-        Assert.Equal(TrainCommand.ExitUserError, exit);
-        Assert.Contains("--gan-mode 'hinge' is not one of: lsgan, vanilla, wgangp", error);
+        Assert.Equal(ExitCodes.Usage, exit);
+        Assert.Contains("--gan-mode: 'hinge' is not one of: lsgan, vanilla, wgangp", error);
 
         (exit, _, error) = Invoke(TrainCommand.Create(), "--dataroot", Path.Combine(data.Root, "missing"), "--checkpoints-dir", data.CheckpointsDir);
         Assert.NotEqual(0, exit);
@@ -84,9 +85,22 @@ public class TrainCommandTests
         (exit, _, error) = Invoke(TrainCommand.Create(), "--dataroot", data.Root, "--checkpoints-dir", data.CheckpointsDir, "--name", "cls",
             "--netG", "resnet_6blocks", "--ngf", "8", "--ndf", "8", "--crop-size", "32", "--load-size", "32", "--n-epochs", "1", "--n-epochs-decay", "0",
             "--threads", "1", "--workers", "1", "--eval-classifier", notClassifier);
-        Assert.Equal(TrainCommand.ExitUserError, exit);
+        Assert.Equal(ExitCodes.Failed, exit);
         Assert.Contains("--eval-classifier", error);
         Assert.Contains("000.png", error);
         Assert.DoesNotContain("   at ", error);
+    }
+
+    [Fact]
+    public void A_diverged_run_exits_3_which_is_neither_usage_nor_failure()
+    {
+        using var data = new TinyDomains(trainCount: 2, testCount: 1);
+        // A cycle weight beyond float range makes the cycle loss infinite on the first step.
+        var options = data.Options("diverged") with { EvalFreq = 0, LambdaA = 1e39 };
+        var error = new StringWriter();
+        int exit = TrainCommand.Run(options, TextWriter.Null, error, CancellationToken.None);
+        Assert.Equal(ExitCodes.Diverged, exit);
+        Assert.Equal(3, ExitCodes.Diverged);
+        Assert.Contains("cycle_A", error.ToString());
     }
 }

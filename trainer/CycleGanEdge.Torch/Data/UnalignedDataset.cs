@@ -46,6 +46,9 @@ public sealed class UnalignedDataset : IDisposable
 
     /// <summary>Batches handed to workers since construction: a test checks the prefetch bound with it.</summary>
     internal int BatchesStarted => Volatile.Read(ref _batchesStarted);
+    /// <summary>Workers waiting for a free place in the prefetch window (for tests: no sleeping to see back-pressure).</summary>
+    internal int WorkersWaitingForRoom => Volatile.Read(ref _workersWaitingForRoom);
+    private int _workersWaitingForRoom;
 
     /// <summary>
     /// The batches of one epoch, in an order fixed by (Seed, epoch). The last batch may be smaller (no drop_last).
@@ -83,8 +86,10 @@ public sealed class UnalignedDataset : IDisposable
             {
                 while (true)
                 {
+                    Interlocked.Increment(ref _workersWaitingForRoom);
                     try { window.Wait(stop.Token); }
                     catch (OperationCanceledException) { return; }
+                    finally { Interlocked.Decrement(ref _workersWaitingForRoom); }
                     int b = Interlocked.Increment(ref next);
                     if (b >= batches) return;
                     Interlocked.Increment(ref _batchesStarted);

@@ -6,6 +6,13 @@ namespace CycleGanEdge.Torch.Training;
 /// <summary>--device auto|cpu|cuda|cuda:N, with a clear message when this build cannot use CUDA.</summary>
 public static class Devices
 {
+    /// <summary>Whether the name has the form auto, cpu, cuda or cuda:N (an option rule; whether CUDA is there is <see cref="Resolve"/>'s question).</summary>
+    public static bool IsValidName(string name)
+    {
+        string value = name.Trim().ToLowerInvariant();
+        return value is "auto" or "cpu" or "cuda" || (value.StartsWith("cuda:", StringComparison.Ordinal) && int.TryParse(value.AsSpan(5), out int n) && n >= 0);
+    }
+
     public static Device Resolve(string name)
     {
         string value = name.Trim().ToLowerInvariant();

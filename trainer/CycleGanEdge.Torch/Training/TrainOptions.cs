@@ -136,9 +136,12 @@ public sealed record TrainOptions
         Check(CropSize > 0 && LoadSize > 0, "--crop-size and --load-size must be positive");
         Check(BatchSize > 0, "--batch-size must be positive");
         Check(InputNc is 1 or 3 && OutputNc is 1 or 3, "--input-nc and --output-nc must be 1 or 3");
-        Check(!(UsesIdentity && InputNc != OutputNc),
+        Check(!(UsesIdentity && InputNc != OutputNc && InputNc is 1 or 3 && OutputNc is 1 or 3), // one message per mistake
             "--lambda-identity > 0 needs --input-nc == --output-nc (the identity loss feeds B images to G_A); use --lambda-identity 0");
         Check(DSteps >= 1, "--d-steps must be at least 1");
+        Check(Devices.IsValidName(Device), $"--device '{Device}': use auto, cpu, cuda or cuda:N");
+        Check(!string.IsNullOrWhiteSpace(Phase) && MaxDatasetSize >= 1 && Workers >= 1, "--phase cannot be empty; --max-dataset-size and --workers must be at least 1");
+        Check(double.IsFinite(LambdaGp) && LambdaGp >= 0, $"--lambda-gp must be a finite number of at least 0, not {LambdaGp.ToString(CultureInfo.InvariantCulture)}");
         Check(PoolSize >= 0, "--pool-size must be 0 or more");
         Check(NEpochs >= 0 && NEpochsDecay >= 0 && LastEpoch >= 1, "--n-epochs + --n-epochs-decay must be at least 1");
         Check(EpochCount >= 1, "--epoch-count must be at least 1");

@@ -1,3 +1,4 @@
+using CycleGanEdge.Runtime.CommandLine;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
@@ -26,6 +27,12 @@ public static class BenchCommand
         command.SetAction((p, ct) =>
         {
             var output = p.InvocationConfiguration.Output;
+            var problems = set.Read(p).Validate();
+            if (problems.Count > 0)
+            {
+                foreach (string problem in problems) p.InvocationConfiguration.Error.WriteLine($"error: {problem}");
+                return Task.FromResult(ExitCodes.Usage);
+            }
             try
             {
                 var result = Run(set.Read(p), p.GetValue(iters), p.GetValue(warmup), ct);
@@ -38,8 +45,8 @@ public static class BenchCommand
             }
             catch (TrainingException e)
             {
-                p.InvocationConfiguration.Error.WriteLine($"cyclegan-train: {e.Message}");
-                return Task.FromResult(TrainCommand.ExitUserError);
+                p.InvocationConfiguration.Error.WriteLine($"error: {e.Message}");
+                return Task.FromResult(ExitCodes.Failed);
             }
         });
         return command;

@@ -1,3 +1,4 @@
+using CycleGanEdge.Runtime.CommandLine;
 using System.CommandLine;
 using CycleGanEdge.Exporter;
 using CycleGanEdge.Runtime;
@@ -16,7 +17,6 @@ namespace CycleGanEdge.Trainer.Commands;
 /// </summary>
 public static class ClassifierCommand
 {
-    public const int ExitUserError = 1;
 
     public static Command Create()
     {
@@ -80,8 +80,8 @@ public static class ClassifierCommand
             }
             if (!(diff <= ClassifierExport.ParityTolerance))
             {
-                error.WriteLine($"cyclegan-train: {outputPath}: not written, ONNX logits differ from TorchSharp by {diff:G3} (> {ClassifierExport.ParityTolerance:G1})");
-                return ExitUserError;
+                error.WriteLine($"error: {outputPath}: not written, ONNX logits differ from TorchSharp by {diff:G3} (> {ClassifierExport.ParityTolerance:G1})");
+                return ExitCodes.Failed;
             }
             string? dir = Path.GetDirectoryName(outputPath);
             if (!string.IsNullOrEmpty(dir)) Directory.CreateDirectory(dir);
@@ -95,8 +95,8 @@ public static class ClassifierCommand
         }
         catch (Exception e) when (e is TrainingException or DatasetException or ExportException or InvalidModelException or IOException or UnauthorizedAccessException)
         {
-            error.WriteLine($"cyclegan-train: {e.Message}");
-            return ExitUserError;
+            error.WriteLine($"error: {e.Message}");
+            return ExitCodes.Failed;
         }
     }
 }

@@ -1,3 +1,4 @@
+using CycleGanEdge.Runtime.CommandLine;
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using CycleGanEdge.Torch.Data;
@@ -8,8 +9,6 @@ namespace CycleGanEdge.Trainer.Commands;
 /// <summary>cyclegan-train data: makes trainA/trainB/testA/testB datasets (emoji, colorize, masked, from folders).</summary>
 public static class DataCommand
 {
-    public const int ExitFailure = 1, ExitUsage = 2, ExitCancelled = 130;
-
     public static Command Create()
     {
         var command = new Command("data", "Make a dataset: trainA, trainB, testA, testB and DATASET.md");
@@ -85,22 +84,22 @@ public static class DataCommand
         catch (OperationCanceledException)
         {
             error.WriteLine("cancelled");
-            return ExitCancelled;
+            return ExitCodes.Interrupted;
         }
         catch (DatasetException e)
         {
             error.WriteLine($"error: {e.Message}");
-            return ExitFailure;
+            return ExitCodes.Failed;
         }
         catch (IOException e)
         {
             error.WriteLine($"error: {e.Message}");
-            return ExitFailure;
+            return ExitCodes.Failed;
         }
         catch (UnauthorizedAccessException e)
         {
             error.WriteLine($"error: {e.Message}");
-            return ExitFailure;
+            return ExitCodes.Failed;
         }
     }
 

@@ -1,3 +1,4 @@
+using CycleGanEdge.Runtime.CommandLine;
 using System.CommandLine;
 using CycleGanEdge.Torch.Data;
 using CycleGanEdge.Torch.Training;
@@ -8,8 +9,6 @@ namespace CycleGanEdge.Trainer.Commands;
 /// <summary>cyclegan-train train: the reference's train.py for CycleGAN.</summary>
 public static class TrainCommand
 {
-    public const int ExitUserError = 1, ExitNonFinite = 2, ExitCancelled = 130;
-
     public static Command Create()
     {
         var set = new TrainOptionSet();
@@ -89,6 +88,13 @@ public static class TrainCommand
 
     public static int Run(TrainOptions options, TextWriter output, TextWriter error, CancellationToken ct)
     {
+        // The option rules TrainOptions checks are usage errors (exit 2), found before any file is touched.
+        var problems = options.Validate();
+        if (problems.Count > 0)
+        {
+            foreach (string problem in problems) error.WriteLine($"error: {problem}");
+            return ExitCodes.Usage;
+        }
         try
         {
             bool interactive = !Console.IsOutputRedirected && ReferenceEquals(output, Console.Out) && AnsiConsole.Profile.Capabilities.Interactive;
@@ -97,24 +103,24 @@ public static class TrainCommand
             {
                 case TrainingOutcome.Completed:
                     output.WriteLine(result.Message);
-                    return 0;
+                    return ExitCodes.Success;
                 case TrainingOutcome.Cancelled:
                     error.WriteLine(result.Message);
-                    return ExitCancelled;
+                    return ExitCodes.Interrupted;
                 default:
                     error.WriteLine(result.Message);
-                    return ExitNonFinite;
+                    return ExitCodes.Diverged;
             }
         }
         catch (Exception e) when (e is TrainingException or DatasetException)
         {
-            error.WriteLine($"cyclegan-train: {e.Message}");
-            return ExitUserError;
+            error.WriteLine($"error: {e.Message}");
+            return ExitCodes.Failed;
         }
         catch (IOException e)
         {
-            error.WriteLine($"cyclegan-train: {e.Message}");
-            return ExitUserError;
+            error.WriteLine($"error: {e.Message}");
+            return ExitCodes.Failed;
         }
     }
 

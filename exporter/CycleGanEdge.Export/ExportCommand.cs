@@ -1,5 +1,7 @@
+using CycleGanEdge.Runtime.CommandLine;
 using System.CommandLine;
 using System.CommandLine.Help;
+using System.CommandLine.Parsing;
 using System.Security.Cryptography;
 using System.Globalization;
 using CycleGanEdge.Runtime.Onnx;
@@ -9,23 +11,25 @@ using CycleGanEdge.Runtime;
 using CycleGanEdge.Runtime.Imaging;
 using CycleGanEdge.Torch.Checkpoints;
 using CycleGanEdge.Torch.Networks;
+using CycleGanEdge.Exporter;
 using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
 using static TorchSharp.torch;
 
-namespace CycleGanEdge.Exporter;
+namespace CycleGanEdge.Export;
 
 /// <summary>
-/// The <c>cyclegan-export</c> command line. Every failure is one "error: FILE: reason" line on stderr;
-/// exit codes are in <see cref="ExitCodes"/>.
+/// The <c>cyclegan-export</c> command line: <c>export</c> a checkpoint (or a PyTorch .pth), <c>check</c> or
+/// <c>quantize</c> a model that is already ONNX. Every failure is one
+/// "error: FILE: reason" line on stderr; exit codes are in <see cref="ExitCodes"/>.
 /// </summary>
 public static class ExportCommand
 {
-    private static readonly Argument<FileInfo?> Checkpoint = new("CHECKPOINT")
+    private static readonly Argument<FileInfo> Checkpoint = new Argument<FileInfo>("CHECKPOINT")
     {
-        Description = "Generator checkpoint (.ckpt) written by cyclegan-train; with --quantize also an exported float32 model (.onnx)",
+        Description = "Generator checkpoint (.ckpt) written by cyclegan-train",
         Arity = ArgumentArity.ZeroOrOne,
-    };
+    }.AcceptExistingOnly();
     private static readonly Option<FileInfo?> Output = new("--output", "-o") { Description = "The ONNX file to write", HelpName = "OUT.onnx" };
     private static readonly Option<bool> Fp16 = new("--fp16")
     {
@@ -40,187 +44,143 @@ public static class ExportCommand
         Description = "Tensors at the graph's edges: float32 NCHW in [-1,1], or uint8 RGB NHWC in [0,255]",
         DefaultValueFactory = _ => ModelContract.IoFloat32Nchw,
     }.AcceptOnlyFromAmong(ModelContract.IoFloat32Nchw, ModelContract.IoUint8Nhwc);
-    private static readonly Option<int> Opset = new("--opset")
+    private static readonly Option<int> Opset = new Option<int>("--opset")
     {
         Description = $"ONNX opset, {ExportOptions.MinOpset} to {ExportOptions.MaxOpset}",
         HelpName = "N",
         DefaultValueFactory = _ => new ExportOptions().Opset,
-    };
-    private static readonly Option<string?> Name = new("--name") { Description = "Graph name stored in the model", HelpName = "NAME" };
+    }.Between(ExportOptions.MinOpset, ExportOptions.MaxOpset);
+    private static readonly Option<string?> Name = new Option<string?>("--name") { Description = "Graph name stored in the model", HelpName = "NAME" }.NotBlank();
     private static readonly Option<string?> Direction = new Option<string?>("--direction")
     {
         Description = "Override the direction recorded in the model",
     }.AcceptOnlyFromAmong("AtoB", "BtoA");
-    private static readonly Option<string?> DomainIn = new("--domain-in") { Description = "Override the input domain name", HelpName = "NAME" };
-    private static readonly Option<string?> DomainOut = new("--domain-out") { Description = "Override the output domain name", HelpName = "NAME" };
-    private static readonly Option<int?> TrainSize = new("--train-size")
+    private static readonly Option<string?> DomainIn = new Option<string?>("--domain-in") { Description = "Override the input domain name", HelpName = "NAME" }.NotBlank();
+    private static readonly Option<string?> DomainOut = new Option<string?>("--domain-out") { Description = "Override the output domain name", HelpName = "NAME" }.NotBlank();
+    private static readonly Option<int?> TrainSize = new Option<int?>("--train-size")
     {
         Description = "Override the training crop size recorded in the model (default: from the checkpoint; 256 for --from-pytorch)",
         HelpName = "PIXELS",
-    };
-    private static readonly Option<FileInfo?> Check = new("--check")
-    {
-        Description = "Verify an existing MODEL.onnx (contract, loads in ONNX Runtime, runs) instead of exporting",
-        HelpName = "MODEL.onnx",
-    };
+    }.AtLeast(1);
 
     // A generator from the reference PyTorch trainer (a state_dict .pth) instead of our checkpoint. The architecture
     // is read from the file's keys and shapes (ReferenceArchitecture); a flag that is given must agree with it.
-    private static readonly Option<FileInfo?> FromPyTorch = new("--from-pytorch")
+    private static readonly Option<FileInfo> FromPyTorch = new Option<FileInfo>("--from-pytorch")
     {
         Description = "Export a reference PyTorch generator state_dict (.pth) instead of a checkpoint; its architecture is read from the file",
         HelpName = "FILE.pth",
-    };
+    }.AcceptExistingOnly();
     private static readonly Option<string?> Arch = new Option<string?>("--arch")
     {
         Description = "--from-pytorch: generator architecture (" + string.Join(", ", Networks.GeneratorArchs) + "; default: from the file)",
         HelpName = "NAME",
     }.AcceptOnlyFromAmong([.. Networks.GeneratorArchs]);
-    private static readonly Option<int?> Ngf = new("--ngf") { Description = "--from-pytorch: filters in the first conv layer (default: from the file)", HelpName = "N" };
+    private static readonly Option<int?> Ngf = new Option<int?>("--ngf") { Description = "--from-pytorch: filters in the first conv layer (default: from the file)", HelpName = "N" }.AtLeast(1);
     private static readonly Option<string?> Norm = new Option<string?>("--norm")
     {
         Description = "--from-pytorch: normalization layer (" + string.Join(", ", Networks.Norms) + "; default: from the file)",
         HelpName = "NAME",
     }.AcceptOnlyFromAmong([.. Networks.Norms]);
-    private static readonly Option<int?> InputNc = new("--input-nc") { Description = "--from-pytorch: input channels (default: from the file)", HelpName = "N" };
-    private static readonly Option<int?> OutputNc = new("--output-nc") { Description = "--from-pytorch: output channels (default: from the file)", HelpName = "N" };
+    private static readonly Option<int?> InputNc = new Option<int?>("--input-nc") { Description = "--from-pytorch: input channels (default: from the file)", HelpName = "N" }.AtLeast(1);
+    private static readonly Option<int?> OutputNc = new Option<int?>("--output-nc") { Description = "--from-pytorch: output channels (default: from the file)", HelpName = "N" }.AtLeast(1);
     private static readonly Option<bool> NoDropout = new("--no-dropout")
     {
         Description = "--from-pytorch: the generator was built without dropout, as the reference's CycleGAN default (default: from the file)",
     };
 
-    // Static int8 quantization, calibrated on sample images: of the export, or of an existing float32 .onnx.
+    // Static int8 quantization of the export, calibrated on sample images (an existing .onnx: the quantize subcommand).
     private static readonly Option<string?> Quantize = new Option<string?>("--quantize")
     {
-        Description = "Write a statically quantized QDQ model (int8 convolutions, uint8 activations calibrated on --calibration)",
+        Description = "Also quantize the export: int8 convolutions, uint8 activations calibrated on --calibration",
     }.AcceptOnlyFromAmong("int8");
-    private static readonly Option<DirectoryInfo?> Calibration = new("--calibration")
-    {
-        Description = "--quantize: folder of sample input-domain images to calibrate activation ranges on",
-        HelpName = "DIR",
-    };
-    private static readonly Option<string> CalibrationMethodOption = new Option<string>("--calibration-method")
-    {
-        Description = "--quantize: activation range from the minimum and maximum seen, or between percentiles (clips outliers)",
-        DefaultValueFactory = _ => "percentile",
-    }.AcceptOnlyFromAmong("minmax", "percentile");
-    private static readonly Option<double> Percentile = new("--percentile")
-    {
-        Description = "--calibration-method percentile: keep values between the (100-P)th and the Pth percentile",
-        HelpName = "P",
-        DefaultValueFactory = _ => new QuantizeOptions().Percentile,
-    };
+    private static readonly QuantizeOptionSet Calibration = new(required: false);
 
-    private static readonly Option[] ExportOnly = [Output, Fp16, FoldBatchNorm, Io, Opset, Name, Direction, DomainIn, DomainOut, TrainSize, FromPyTorch, Arch, Ngf, Norm, InputNc, OutputNc, NoDropout, Quantize, Calibration, CalibrationMethodOption, Percentile];
-    private static readonly Option[] QuantizeOnly = [Calibration, CalibrationMethodOption, Percentile];
-    private static readonly Option[] CheckpointOnly = [Fp16, FoldBatchNorm, Io, Opset, Name, Direction, DomainIn, DomainOut, TrainSize, FromPyTorch, Arch, Ngf, Norm, InputNc, OutputNc, NoDropout];
     private static readonly Option[] PyTorchOnly = [Arch, Ngf, Norm, InputNc, OutputNc, NoDropout];
 
-    /// <summary>The root command, named explicitly so help reads the same from any host process.</summary>
+    /// <summary>The root command (named explicitly so help reads the same from any host process) and its three commands.</summary>
     public static Command Create()
     {
-        var command = new Command("cyclegan-export",
-            "Export a trained CycleGAN generator to a self-describing ONNX model, checked against TorchSharp.\n" +
-            "  cyclegan-export CHECKPOINT -o OUT.onnx [--fp16] [--fold-batchnorm] [--io uint8-nhwc] [--opset N]\n" +
-            "  cyclegan-export --from-pytorch latest_net_G_A.pth -o OUT.onnx\n" +
-            "  cyclegan-export --check MODEL.onnx\n" +
-            "  cyclegan-export CHECKPOINT|MODEL.onnx --quantize int8 --calibration DIR -o OUT.int8.onnx\n" +
+        var root = new Command("cyclegan-export",
+            "Export trained CycleGAN generators to self-describing ONNX models, checked against TorchSharp; check and quantize ONNX models.\n" +
+            "  cyclegan-export export CHECKPOINT -o OUT.onnx [--fp16] [--fold-batchnorm] [--io uint8-nhwc] [--opset N]\n" +
+            "  cyclegan-export export --from-pytorch latest_net_G_A.pth -o OUT.onnx\n" +
+            "  cyclegan-export export CHECKPOINT -o OUT.int8.onnx --quantize int8 --calibration DIR\n" +
+            "  cyclegan-export check MODEL.onnx\n" +
+            "  cyclegan-export quantize MODEL.onnx --calibration DIR -o OUT.int8.onnx\n" +
             "Exit codes: 0 ok, 1 failed (bad file, unsupported layer, parity), 2 wrong command line.");
-        command.Add(new HelpOption());
-        command.Add(new VersionOption());
+        root.Add(new HelpOption { Recursive = true });
+        root.Add(new VersionOption());
+        root.Add(ExportSubcommand());
+        root.Add(CheckCommand.Create());
+        root.Add(QuantizeCommand.Create());
+        return root;
+    }
+
+    private static Command ExportSubcommand()
+    {
+        var command = new Command("export", "Export a generator checkpoint (or a reference PyTorch .pth) to ONNX; nothing is written unless ONNX Runtime matches TorchSharp");
         command.Add(Checkpoint);
-        foreach (var option in ExportOnly) command.Add(option);
-        command.Add(Check);
-        command.SetAction((parse, _) => Task.FromResult(Execute(parse)));
+        foreach (var option in (Option[])[Output, Fp16, FoldBatchNorm, Io, Opset, Name, Direction, DomainIn, DomainOut, TrainSize, FromPyTorch, .. PyTorchOnly, Quantize])
+            command.Add(option);
+        foreach (var option in Calibration.All) command.Add(option);
+        command.Validators.Add(Validate);
+        command.SetAction(parse => Execute(parse));
         return command;
     }
 
-    /// <summary>Parses and runs; command-line syntax errors give <see cref="ExitCodes.Usage"/>.</summary>
-    public static async Task<int> RunAsync(IReadOnlyList<string> args, InvocationConfiguration? configuration = null)
+    /// <summary>Parses and runs with the policy all three programs share (<see cref="CommandLineHost"/>).</summary>
+    public static Task<int> RunAsync(IReadOnlyList<string> args, TextWriter output, TextWriter error) =>
+        CommandLineHost.InvokeAsync("cyclegan-export", Create(), args, output, error);
+
+    /// <summary>The rules between options; each broken one is a usage error before any file is read.</summary>
+    private static void Validate(CommandResult r)
     {
-        configuration ??= new InvocationConfiguration();
-        var parse = Create().Parse(args);
-        if (parse.Errors.Count > 0)
+        bool Given(Option o) => r.GetResult(o) is { Implicit: false };
+        var checkpoint = r.GetValue(Checkpoint);
+        if (checkpoint is not null && checkpoint.Extension.Equals(".onnx", StringComparison.OrdinalIgnoreCase))
         {
-            foreach (var e in parse.Errors)
-                configuration.Error.WriteLine($"error: {e.Message}");
-            configuration.Error.WriteLine("Try 'cyclegan-export --help'.");
-            return ExitCodes.Usage;
+            r.AddError($"{checkpoint.FullName}: already an ONNX model: 'cyclegan-export quantize' quantizes it, 'cyclegan-export check' verifies it");
+            return;
         }
-        return await parse.InvokeAsync(configuration);
+        if ((checkpoint is null) == (r.GetValue(FromPyTorch) is null))
+            r.AddError("give either a CHECKPOINT or --from-pytorch FILE.pth");
+        else if (r.GetValue(FromPyTorch) is null && PyTorchOnly.Any(Given))
+            r.AddError("--arch, --ngf, --norm, --input-nc, --output-nc and --no-dropout go with --from-pytorch");
+        if (r.GetValue(Output) is null)
+            r.AddError("-o/--output OUT.onnx is required");
+        if (r.GetValue(Quantize) is null)
+        {
+            if (Calibration.All.Any(Given))
+                r.AddError("--calibration, --calibration-method and --percentile go with --quantize int8");
+            return;
+        }
+        if (r.GetValue(Calibration.Calibration) is null)
+            r.AddError("--quantize int8 needs --calibration DIR (sample images of the model's input domain)");
+        if (r.GetValue(Fp16))
+            r.AddError("--quantize int8 and --fp16 exclude each other");
+        Calibration.Validate(r);
     }
 
     private static int Execute(ParseResult parse)
     {
         var stdout = parse.InvocationConfiguration.Output;
         var stderr = parse.InvocationConfiguration.Error;
-        int Usage(string message)
+        QuantizeOptions? quantize = parse.GetValue(Quantize) is null ? null : Calibration.Read(parse);
+        if (quantize is not null)
         {
-            stderr.WriteLine($"error: {message}");
-            return ExitCodes.Usage;
-        }
-        bool Given(Option o) => parse.GetResult(o) is { Implicit: false };
-
-        if (parse.GetValue(Check) is { } model)
-        {
-            if (parse.GetValue(Checkpoint) is not null || ExportOnly.Any(Given))
-                return Usage("--check takes only the model to check");
-            return ModelCheck.Run(model.FullName, stdout, stderr);
-        }
-
-        QuantizeOptions? quantize = null;
-        if (parse.GetValue(Quantize) is null)
-        {
-            if (QuantizeOnly.Any(Given))
-                return Usage("--calibration, --calibration-method and --percentile go with --quantize int8");
-        }
-        else
-        {
-            if (parse.GetValue(Calibration) is not { } calibrationDir)
-                return Usage("--quantize int8 needs --calibration DIR (sample images of the model's input domain)");
-            if (!calibrationDir.Exists)
-                return Usage($"{calibrationDir.FullName}: calibration folder not found");
-            if (parse.GetValue(Fp16))
-                return Usage("--quantize int8 and --fp16 exclude each other");
-            double percentile = parse.GetValue(Percentile);
-            if (percentile is <= 50 or > 100)
-                return Usage(string.Create(CultureInfo.InvariantCulture, $"--percentile {percentile} must be above 50 and at most 100 (e.g. 99.99)"));
-            if (parse.GetValue(CalibrationMethodOption) == "minmax" && Given(Percentile))
-                return Usage("--percentile goes with --calibration-method percentile");
-            quantize = new QuantizeOptions
-            {
-                Method = parse.GetValue(CalibrationMethodOption) == "minmax" ? CalibrationMethod.MinMax : CalibrationMethod.Percentile,
-                Percentile = percentile,
-            };
             try
             {
-                CalibrationSet.ImageFiles(calibrationDir.FullName); // fail before a long export
+                CalibrationSet.ImageFiles(parse.GetValue(Calibration.Calibration)!.FullName); // fail before a long export
             }
             catch (CalibrationException e)
             {
                 stderr.WriteLine($"error: {e.Message}");
-                return ExitCodes.Failure;
+                return ExitCodes.Failed;
             }
         }
-
         var checkpoint = parse.GetValue(Checkpoint);
         var pth = parse.GetValue(FromPyTorch);
-        if (checkpoint is not null && checkpoint.Extension.Equals(".onnx", StringComparison.OrdinalIgnoreCase))
-        {
-            if (quantize is null)
-                return Usage($"{checkpoint.FullName}: already an ONNX model: add --quantize int8 --calibration DIR to quantize it, or use --check to verify it");
-            if (CheckpointOnly.Any(Given))
-                return Usage("an .onnx input takes only -o and the --quantize options (the other options apply to exporting a checkpoint)");
-            if (parse.GetValue(Output) is not { } quantizedOutput)
-                return Usage("-o/--output OUT.onnx is required");
-            return QuantizeExisting(checkpoint.FullName, quantizedOutput.FullName, parse.GetValue(Calibration)!.FullName, quantize, stdout, stderr);
-        }
-        if ((checkpoint is null) == (pth is null))
-            return Usage("give either a CHECKPOINT or --from-pytorch FILE (or --check MODEL.onnx)");
-        if (pth is null && PyTorchOnly.Any(Given))
-            return Usage("--arch, --ngf, --norm, --input-nc, --output-nc and --no-dropout go with --from-pytorch");
-        if (parse.GetValue(Output) is not { } output)
-            return Usage("-o/--output OUT.onnx is required");
+        var output = parse.GetValue(Output)!;
         var options = new ExportOptions
         {
             Opset = parse.GetValue(Opset),
@@ -229,13 +189,7 @@ public static class ExportCommand
             Io = parse.GetValue(Io)!,
             Name = parse.GetValue(Name),
         };
-        if (options.Opset is < ExportOptions.MinOpset or > ExportOptions.MaxOpset)
-            return Usage($"--opset {options.Opset} is not supported: use {ExportOptions.MinOpset} to {ExportOptions.MaxOpset}");
-        if (parse.GetValue(TrainSize) is < 1)
-            return Usage("--train-size must be positive");
         string source = (checkpoint ?? pth)!.FullName;
-        if (!File.Exists(source))
-            return Usage($"{source}: file not found");
 
         nn.Module<Tensor, Tensor>? generator = null;
         try
@@ -259,7 +213,10 @@ public static class ExportCommand
                 var stateDict = PyTorchCheckpoint.ReadStateDict(source);
                 var (resolved, conflict) = PyTorchArch(parse, stateDict, source);
                 if (resolved is null)
-                    return Usage($"{source}: {conflict}");
+                {
+                    stderr.WriteLine($"error: {source}: {conflict}");
+                    return ExitCodes.Usage; // the file is fine; a flag contradicts it
+                }
                 arch = resolved;
                 stdout.WriteLine($"{Path.GetFileName(source)}: {arch.Arch}, ngf {arch.Ngf}, {arch.Norm} norm, " +
                     $"{(arch.UseDropout ? "dropout" : "no dropout")}, {arch.InputNc} -> {arch.OutputNc} channels");
@@ -293,12 +250,12 @@ public static class ExportCommand
             if (!report.Passed)
             {
                 stderr.WriteLine($"error: {source}: parity check failed: ONNX Runtime and TorchSharp differ by more than the bound; nothing written");
-                return ExitCodes.Failure;
+                return ExitCodes.Failed;
             }
             if (quantize is not null)
             {
-                var quantized = QuantizeBytes(onnx, parse.GetValue(Calibration)!.FullName, quantize, stdout, stderr);
-                if (quantized is null) return ExitCodes.Failure;
+                var quantized = QuantizeBytes(onnx, parse.GetValue(Calibration.Calibration)!.FullName, quantize, stdout, stderr);
+                if (quantized is null) return ExitCodes.Failed;
                 onnx = quantized;
             }
             try
@@ -308,7 +265,7 @@ public static class ExportCommand
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 stderr.WriteLine($"error: {output.FullName}: cannot write: {e.Message}");
-                return ExitCodes.Failure;
+                return ExitCodes.Failed;
             }
             stdout.WriteLine($"wrote {output.FullName}: {arch.Arch} {identity.Direction} ({identity.DomainIn} -> {identity.DomainOut}), " +
                 $"opset {options.Opset}, {(quantize is not null ? "int8 QDQ" : options.Fp16 ? "fp16" : "fp32")}, {options.Io}{(options.FoldBatchNorm ? ", batch norm folded" : "")}, {onnx.Length / 1024} KiB");
@@ -318,17 +275,17 @@ public static class ExportCommand
         {
             // The checkpoint readers' messages already start with the file name.
             stderr.WriteLine($"error: {e.Message}");
-            return ExitCodes.Failure;
+            return ExitCodes.Failed;
         }
         catch (ExportException e)
         {
             stderr.WriteLine($"error: {source}: {e.Message}");
-            return ExitCodes.Failure;
+            return ExitCodes.Failed;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             stderr.WriteLine($"error: {source}: cannot read: {e.Message}");
-            return ExitCodes.Failure;
+            return ExitCodes.Failed;
         }
         finally
         {
@@ -336,46 +293,11 @@ public static class ExportCommand
         }
     }
 
-    /// <summary>cyclegan-export MODEL.onnx --quantize int8: quantizes a float32 model we exported earlier.</summary>
-    private static int QuantizeExisting(string source, string output, string calibration, QuantizeOptions options, TextWriter stdout, TextWriter stderr)
-    {
-        if (!File.Exists(source))
-        {
-            stderr.WriteLine($"error: {source}: file not found");
-            return ExitCodes.Usage;
-        }
-        if (ModelCheck.Read(source, stderr) is not var (fp32, model)) return ExitCodes.Failure;
-        var problems = ModelCheck.ContractProblems(model);
-        if (problems.Count > 0)
-        {
-            stderr.WriteLine($"error: {source}: not a cyclegan-export model: {string.Join("; ", problems)}");
-            return ExitCodes.Failure;
-        }
-        try
-        {
-            var int8 = QuantizeBytes(fp32, calibration, options, stdout, stderr);
-            if (int8 is null) return ExitCodes.Failure;
-            AtomicFile.WriteAllBytes(output, int8);
-            stdout.WriteLine($"wrote {output}: int8 QDQ of {source}, {int8.Length / 1024} KiB");
-            return ExitCodes.Success;
-        }
-        catch (ExportException e)
-        {
-            stderr.WriteLine($"error: {source}: {e.Message}");
-            return ExitCodes.Failure;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            stderr.WriteLine($"error: {output}: cannot write: {e.Message}");
-            return ExitCodes.Failure;
-        }
-    }
-
     /// <summary>
     /// Quantizes an exported float32 model, prints the report and checks that the result still keeps the
     /// contract and runs in ONNX Runtime; null (after one error line) when the calibration images or the model fail.
     /// </summary>
-    private static byte[]? QuantizeBytes(byte[] fp32, string calibration, QuantizeOptions options, TextWriter stdout, TextWriter stderr)
+    internal static byte[]? QuantizeBytes(byte[] fp32, string calibration, QuantizeOptions options, TextWriter stdout, TextWriter stderr)
     {
         try
         {
@@ -397,6 +319,11 @@ public static class ExportCommand
         catch (OnnxRuntimeException e)
         {
             stderr.WriteLine($"error: ONNX Runtime failed while quantizing: {e.Message.Split('\n')[0].Trim()}");
+            return null;
+        }
+        catch (InvalidModelException e)
+        {
+            stderr.WriteLine($"error: {e.Message}");
             return null;
         }
     }

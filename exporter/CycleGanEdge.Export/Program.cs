@@ -1,0 +1,3 @@
+using CycleGanEdge.Export;
+
+return await ExportCommand.RunAsync(args, Console.Out, Console.Error);

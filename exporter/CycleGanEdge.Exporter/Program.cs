@@ -1,3 +1,0 @@
-using CycleGanEdge.Exporter;
-
-return await ExportCommand.RunAsync(args);

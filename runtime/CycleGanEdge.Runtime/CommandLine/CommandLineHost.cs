@@ -1,0 +1,82 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Text.RegularExpressions;
+
+namespace CycleGanEdge.Runtime.CommandLine;
+
+/// <summary>
+/// Parses and runs a command tree the same way for all three programs: a usage error is one
+/// "error: &lt;option&gt;: &lt;reason&gt;" line on stderr and <see cref="ExitCodes.Usage"/>;
+/// an exception nobody expected is one "error:" line and <see cref="ExitCodes.Failed"/>, never a stack trace.
+/// </summary>
+public static partial class CommandLineHost
+{
+    /// <summary>Set to 1 to print the stack trace of an unexpected exception (for a bug report).</summary>
+    public const string StackTraceVariable = "CYCLEGAN_STACK_TRACE";
+
+    public static async Task<int> InvokeAsync(string programName, Command root, IReadOnlyList<string> args, TextWriter output, TextWriter error, CancellationToken ct = default)
+    {
+        ParseResult parse;
+        try
+        {
+            parse = root.Parse(args);
+        }
+        catch (InvalidOperationException e)
+        {
+            // System.CommandLine runs validators even on values it could not convert, and reading such a
+            // value throws: that is a usage error ("Cannot parse argument 'abc' for option '--tile' ..."), not a crash.
+            await error.WriteLineAsync($"error: {e.Message}");
+            return ExitCodes.Usage;
+        }
+        if (parse.Errors.Count > 0)
+        {
+            // One line per mistake and nothing else, so scripts and tests can rely on the shape; --help lists the choices.
+            foreach (var e in parse.Errors)
+                await error.WriteLineAsync($"error: {Describe(e)}");
+            return ExitCodes.Usage;
+        }
+        try
+        {
+            return await parse.InvokeAsync(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false }, ct);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            return ExitCodes.Interrupted;
+        }
+        catch (Exception e)
+        {
+            // A bug, not a user mistake: still one line, with the stack trace only on request.
+            await error.WriteLineAsync($"error: unexpected {e.GetType().Name}: {FirstLine(e.Message)} (please report it; {StackTraceVariable}=1 prints the stack trace)");
+            if (Environment.GetEnvironmentVariable(StackTraceVariable) == "1")
+                await error.WriteLineAsync(e.ToString());
+            return ExitCodes.Failed;
+        }
+    }
+
+    /// <summary>"--tile: must be at least 64": the option or argument first, then the reason.</summary>
+    private static string Describe(ParseError e)
+    {
+        string? name = e.SymbolResult switch
+        {
+            OptionResult o => o.Option.Name,
+            ArgumentResult a => a.Argument.Name,
+            _ => null,
+        };
+        string message = FirstLine(e.Message);
+        // AcceptExistingOnly says "File does not exist: '/x/y.onnx'."; the policy's shape is "/x/y.onnx: file not found".
+        var missing = MissingPath().Match(message);
+        if (missing.Success)
+            return $"{missing.Groups[2].Value}: {(missing.Groups[1].Value == "Directory" ? "folder" : "file")} not found";
+        if (name is null || Path.IsPathRooted(message)) return message; // "/path/x.onnx: reason" names its file already
+        if (message.StartsWith(name + " ", StringComparison.Ordinal))
+            message = message[(name.Length + 1)..];
+        else if (message.StartsWith(name + ": ", StringComparison.Ordinal))
+            message = message[(name.Length + 2)..];
+        return $"{name}: {message}";
+    }
+
+    [GeneratedRegex(@"^(File|Directory|File or directory) does not exist: '(.*)'\.?$")]
+    private static partial Regex MissingPath();
+
+    private static string FirstLine(string s) => s.Split('\n', 2)[0].Trim();
+}
