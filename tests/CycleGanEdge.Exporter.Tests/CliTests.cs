@@ -212,6 +212,19 @@ public sealed class CliTests : IDisposable
     public async Task NothingToExportIsAUsageError() =>
         AssertOneErrorLine(await Run("export", "-o", PathIn("x.onnx")), 2, "error: give either a CHECKPOINT or --from-pytorch FILE");
 
+    /// <summary>The commands before the export/check/quantize split: one line that names the commands, not a line per token.</summary>
+    [Theory]
+    [InlineData("CKPT -o OUT", "error: CKPT: not a command; cyclegan-export takes one of: export, check, quantize")]
+    [InlineData("--check CKPT", "error: --check: not a command; cyclegan-export takes one of: export, check, quantize")]
+    [InlineData("", "error: missing command; cyclegan-export takes one of: export, check, quantize")]
+    public async Task TheFormerCommandLinesNameTheCommands(string line, string message)
+    {
+        string checkpoint = SaveCheckpoint("g.ckpt");
+        string[] args = line.Replace("CKPT", checkpoint).Replace("OUT", PathIn("x.onnx")).Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        AssertOneErrorLine(await Run(args), 2, message.Replace("CKPT", checkpoint));
+        Assert.False(File.Exists(PathIn("x.onnx")));
+    }
+
     [Fact]
     public async Task SyntaxErrorsExitWithUsageCode()
     {

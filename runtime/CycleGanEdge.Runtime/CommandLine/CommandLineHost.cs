@@ -28,6 +28,15 @@ public static partial class CommandLineHost
             await error.WriteLineAsync($"error: {e.Message}");
             return ExitCodes.Usage;
         }
+        if (parse.Errors.Count > 0 && parse.CommandResult.Command == root && root.Subcommands.Count > 0)
+        {
+            // No command, or a word that is none: one line naming the commands beats a line per leftover token
+            // (and tells a user of the old `cyclegan-export MODEL.ckpt` form what to type now).
+            string commands = string.Join(", ", root.Subcommands.Where(c => !c.Hidden).Select(c => c.Name));
+            string what = args.Count == 0 ? "missing command" : $"{args[0]}: not a command";
+            await error.WriteLineAsync($"error: {what}; {programName} takes one of: {commands} (see {programName} --help)");
+            return ExitCodes.Usage;
+        }
         if (parse.Errors.Count > 0)
         {
             // One line per mistake and nothing else, so scripts and tests can rely on the shape; --help lists the choices.
