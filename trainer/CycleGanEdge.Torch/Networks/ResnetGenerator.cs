@@ -65,6 +65,27 @@ public sealed class ResnetGenerator : Module<Tensor, Tensor>
         Networks.CheckInput(input, inputNc, multiple: 4, GetName());
         return model.forward(input);
     }
+
+    /// <summary>Number of layers in <see cref="model"/>: valid feature indices are 0 .. LayerCount - 1.</summary>
+    public int LayerCount => (int)model.Count;
+
+    /// <summary>
+    /// The CUT reference's forward(input, layers, encode_only=True): the outputs of model[i] for each index in
+    /// <paramref name="layers"/> (ascending), stopping after the last one. Layers run through call() so hooks apply.
+    /// </summary>
+    public List<Tensor> Encode(Tensor input, IReadOnlyList<int> layers)
+    {
+        ArgumentNullException.ThrowIfNull(layers);
+        Networks.CheckInput(input, inputNc, multiple: 4, GetName());
+        var feats = new List<Tensor>(layers.Count);
+        var x = input;
+        for (int i = 0; i < LayerCount && feats.Count < layers.Count; i++)
+        {
+            x = ((Module<Tensor, Tensor>)model[i]).call(x);
+            if (layers.Contains(i)) feats.Add(x);
+        }
+        return feats;
+    }
 }
 
 /// <summary>

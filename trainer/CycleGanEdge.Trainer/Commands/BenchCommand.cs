@@ -57,7 +57,7 @@ public static class BenchCommand
         var device = Devices.Resolve(options.Device);
         torch.set_num_threads(options.Threads > 0 ? options.Threads : Environment.ProcessorCount);
         torch.manual_seed(options.Seed);
-        using var model = new CycleGanModel(options, device);
+        using var model = TranslationModels.Create(options, device);
         using var realA = (rand(options.BatchSize, options.InputNc, options.CropSize, options.CropSize, device: device) * 2 - 1).DetachFromDisposeScope();
         using var realB = (rand(options.BatchSize, options.OutputNc, options.CropSize, options.CropSize, device: device) * 2 - 1).DetachFromDisposeScope();
         var times = new List<double>();
