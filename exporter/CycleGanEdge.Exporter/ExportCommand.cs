@@ -249,6 +249,8 @@ public static class ExportCommand
                 identity = new ModelIdentity
                 {
                     Direction = header.Direction ?? "AtoB",
+                    // Training writes the --model name; checkpoints from before CUT lack it and are CycleGAN generators.
+                    Method = header.Extra.GetValueOrDefault("model", ModelContract.MethodCycleGan),
                     DomainIn = header.DomainIn ?? "A",
                     DomainOut = header.DomainOut ?? "B",
                     TrainSize = header.TrainSize > 0 ? header.TrainSize : 256,
