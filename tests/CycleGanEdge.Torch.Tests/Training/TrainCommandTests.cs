@@ -69,6 +69,35 @@ public class TrainCommandTests
         Assert.Equal(2, json.RootElement.GetProperty("iters").GetInt32());
         Assert.Equal(1, json.RootElement.GetProperty("threads").GetInt32());
         Assert.True(json.RootElement.GetProperty("cores").GetInt32() >= 1);
+        Assert.Equal("cyclegan", json.RootElement.GetProperty("model").GetString());
+        Assert.True(json.RootElement.GetProperty("peak_rss_mb").GetDouble() >= json.RootElement.GetProperty("rss_before_mb").GetDouble());
+    }
+
+    [Fact]
+    public void Bench_of_cut_compares_it_with_cyclegan_each_in_its_own_process()
+    {
+        var (exit, output, error) = Invoke(BenchCommand.Create(), "--model", "cut",
+            "--netG", "resnet_6blocks", "--ngf", "8", "--ndf", "8", "--crop-size", "32", "--iters", "2", "--warmup", "1", "--threads", "1", "--num-patches", "16", "--json");
+        Assert.True(exit == 0, error);
+        using var json = System.Text.Json.JsonDocument.Parse(output);
+        var runs = json.RootElement.EnumerateArray().ToList();
+        Assert.Equal(["cyclegan", "cut"], runs.Select(r => r.GetProperty("model").GetString()));
+        foreach (var r in runs)
+        {
+            // The options given reach both runs; each child process has its own peak.
+            Assert.Equal(("resnet_6blocks", 32, 2, 1), (r.GetProperty("net_g").GetString(), r.GetProperty("crop_size").GetInt32(), r.GetProperty("iters").GetInt32(), r.GetProperty("threads").GetInt32()));
+            Assert.True(r.GetProperty("seconds_per_iter_median").GetDouble() > 0);
+            Assert.True(r.GetProperty("peak_rss_mb").GetDouble() > r.GetProperty("rss_before_mb").GetDouble());
+        }
+
+        (exit, output, error) = Invoke(BenchCommand.Create(), "--model", "fastcut",
+            "--netG", "resnet_6blocks", "--ngf", "8", "--ndf", "8", "--crop-size", "32", "--iters", "1", "--warmup", "0", "--threads", "1", "--num-patches", "16");
+        Assert.True(exit == 0, error);
+        Assert.Matches(@"fastcut vs cyclegan: [0-9.]+x the median step time, [0-9.]+x the peak RSS", output);
+
+        (exit, _, error) = Invoke(BenchCommand.Create(), "--model", "cut", "--netG", "unet_128", "--iters", "1", "--warmup", "0", "--compare", "false");
+        Assert.Equal(TrainCommand.ExitUserError, exit);
+        Assert.Contains("needs a resnet generator", error);
     }
 
     [Fact]
