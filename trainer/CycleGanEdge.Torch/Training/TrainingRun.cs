@@ -224,8 +224,9 @@ public sealed class TrainingRun
         if (measured is not null)
             _log.WriteLine($"Epoch {epoch} test quality: " + string.Join(", ", new[]
             {
-                measured.PsnrAtoB is double p ? $"A->B PSNR {p:F2} dB SSIM {measured.SsimAtoB:F4}, B->A PSNR {measured.PsnrBtoA:F2} dB SSIM {measured.SsimBtoA:F4} ({measured.Pairs} pairs)" : null,
-                measured.ClassifiedAtoB is double c ? $"classified as target: A->B {c:P1}, B->A {measured.ClassifiedBtoA:P1}" : null,
+                measured.PsnrAtoB is double p ? $"A->B PSNR {p:F2} dB SSIM {measured.SsimAtoB:F4}" +
+                    (measured.PsnrBtoA is double q ? $", B->A PSNR {q:F2} dB SSIM {measured.SsimBtoA:F4}" : "") + $" ({measured.Pairs} pairs)" : null,
+                measured.ClassifiedAtoB is double c ? $"classified as target: A->B {c:P1}" + (measured.ClassifiedBtoA is double d ? $", B->A {d:P1}" : "") : null,
             }.Where(x => x is not null)));
         outputs.AppendMetrics(new EpochMetrics(epoch, cycleA, cycleB, seenA.Count, seenB.Count, measured));
         double cycle = (cycleA + cycleB) / 2;
