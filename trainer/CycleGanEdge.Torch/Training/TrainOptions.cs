@@ -64,6 +64,11 @@ public sealed record TrainOptions
     public bool NoDropout { get; init; } = true;
     /// <summary>How the generators' decoders upsample: convtranspose (the reference) or resize (nearest x2 + 3x3 conv).</summary>
     public string Upsample { get; init; } = Networks.Networks.ConvTransposeUpsampling;
+    /// <summary>
+    /// The CUT reference's anti-aliased down- and upsampling (blur after stride-1 convs, blur-upsample before convs) in
+    /// resnet generators and PatchGAN discriminators: the default of cut and fastcut, as there.
+    /// </summary>
+    public bool Antialias { get; init; }
     public string InitType { get; init; } = "normal";
     public double InitGain { get; init; } = 0.02;
     public int InputNc { get; init; } = 3;
@@ -107,11 +112,11 @@ public sealed record TrainOptions
     {
         TranslationModels.Cut => new TrainOptions
         {
-            Model = model, InitType = "xavier", PoolSize = 0, NEpochs = 200, NEpochsDecay = 200, LambdaNce = 1.0, NceIdt = true,
+            Model = model, InitType = "xavier", PoolSize = 0, NEpochs = 200, NEpochsDecay = 200, LambdaNce = 1.0, NceIdt = true, Antialias = true,
         },
         TranslationModels.FastCut => new TrainOptions
         {
-            Model = model, InitType = "xavier", PoolSize = 0, NEpochs = 150, NEpochsDecay = 50, LambdaNce = 10.0, FlipEquivariance = true,
+            Model = model, InitType = "xavier", PoolSize = 0, NEpochs = 150, NEpochsDecay = 50, LambdaNce = 10.0, FlipEquivariance = true, Antialias = true,
         },
         _ => new TrainOptions { Model = model },
     };
@@ -147,7 +152,7 @@ public sealed record TrainOptions
     [JsonIgnore]
     public GeneratorOptions GeneratorA => new()
     {
-        Arch = NetG, InputNc = InputNc, OutputNc = OutputNc, Ngf = Ngf, Norm = Norm, UseDropout = !NoDropout, Upsample = Upsample,
+        Arch = NetG, InputNc = InputNc, OutputNc = OutputNc, Ngf = Ngf, Norm = Norm, UseDropout = !NoDropout, Upsample = Upsample, Antialias = Antialias,
     };
 
     [JsonIgnore]
@@ -155,7 +160,10 @@ public sealed record TrainOptions
 
     /// <summary>D_A judges B-domain images; D_B is the same for A-domain images.</summary>
     [JsonIgnore]
-    public DiscriminatorOptions DiscriminatorA => new() { Arch = NetD, InputNc = OutputNc, Ndf = Ndf, NLayers = NLayersD, Norm = Norm };
+    public DiscriminatorOptions DiscriminatorA => new()
+    {
+        Arch = NetD, InputNc = OutputNc, Ndf = Ndf, NLayers = NLayersD, Norm = Norm, Antialias = Antialias && NetD is "basic" or "n_layers",
+    };
 
     [JsonIgnore]
     public DiscriminatorOptions DiscriminatorB => DiscriminatorA with { InputNc = InputNc };
@@ -184,6 +192,8 @@ public sealed record TrainOptions
         OneOf(NetG, Networks.Networks.GeneratorArchs, "--netG");
         OneOf(NetD, Networks.Networks.DiscriminatorArchs, "--netD");
         OneOf(Upsample, Networks.Networks.Upsamplings, "--upsample");
+        Check(!Antialias || NetG.StartsWith("resnet_", StringComparison.Ordinal), $"--antialias is for resnet generators, not {NetG}");
+        Check(!Antialias || Upsample == Networks.Networks.ConvTransposeUpsampling, "--antialias replaces the generator's upsampling: leave --upsample at convtranspose");
         Check(double.IsFinite(InitGain) && InitGain > 0, $"--init-gain must be a positive number, not {InitGain.ToString(CultureInfo.InvariantCulture)}");
         Check(Ngf >= 1 && Ndf >= 1, "--ngf and --ndf must be positive");
         Check(NLayersD >= 1, "--n-layers-D must be at least 1");
@@ -210,7 +220,7 @@ public sealed record TrainOptions
             Check(PoolSize == 0, $"--model {Model} keeps no image pool: --pool-size must be 0");
             Check(Objective == "full", $"--objective applies to --model cyclegan only");
             int blocks = NetG == "resnet_6blocks" ? 6 : 9;
-            int layerCount = 4 + 6 + blocks + 6 + 3;
+            int layerCount = 4 + blocks + 3 + (Antialias ? 16 : 12);
             var layers = ParseLayers(NceLayers);
             Check(layers is not null && layers.Length > 0 && layers[^1] < layerCount,
                 $"--nce-layers '{NceLayers}' must be ascending indices 0..{layerCount - 1} of the {NetG} generator's layers, separated by commas");

@@ -310,6 +310,7 @@ public sealed class TrainingRun
         Same("--norm", saved.Norm, _o.Norm);
         Same("--no-dropout", saved.NoDropout, _o.NoDropout);
         Same("--upsample", saved.Upsample, _o.Upsample);
+        Same("--antialias", saved.Antialias, _o.Antialias);
         Same("--input-nc", saved.InputNc, _o.InputNc);
         Same("--output-nc", saved.OutputNc, _o.OutputNc);
         Same("--pool-size", saved.PoolSize, _o.PoolSize);

@@ -25,6 +25,7 @@ public sealed class TrainOptionSet
     public Option<string> Norm { get; }
     public Option<bool> NoDropout { get; }
     public Option<string> Upsample { get; }
+    public Option<bool> Antialias { get; }
     public Option<string> InitType { get; }
     public Option<double> InitGain { get; }
     public Option<int> InputNc { get; }
@@ -64,6 +65,7 @@ public sealed class TrainOptionSet
         Norm = Choice("--norm", "Normalisation layers", D.Norm, Networks.Norms);
         NoDropout = Add("--no-dropout", "No dropout in the generator (CycleGAN default: true; --no-dropout false enables it)", D.NoDropout);
         Upsample = Choice("--upsample", "Generator upsampling: convtranspose (the reference) or resize (nearest x2 + 3x3 conv, no checkerboard)", D.Upsample, Networks.Upsamplings);
+        Antialias = Add("--antialias", "Anti-aliased sampling in resnet generators and PatchGANs: blur after stride-1 convs, blur-upsample before convs (the CUT reference's default; cut/fastcut: true)", D.Antialias);
         InitType = Choice("--init-type", "Weight initialisation (cut/fastcut default: xavier)", D.InitType, Networks.InitTypes);
         InitGain = Add("--init-gain", "Scale for normal, xavier and orthogonal init", D.InitGain).Above(0);
         InputNc = Add("--input-nc", "Channels of domain A images (1 or 3)", D.InputNc);
@@ -113,6 +115,7 @@ public sealed class TrainOptionSet
             Norm = Value(p, Norm, m.Norm),
             NoDropout = Value(p, NoDropout, m.NoDropout),
             Upsample = Value(p, Upsample, m.Upsample),
+            Antialias = Value(p, Antialias, m.Antialias),
             InitType = Value(p, InitType, m.InitType),
             InitGain = Value(p, InitGain, m.InitGain),
             InputNc = Value(p, InputNc, m.InputNc),
