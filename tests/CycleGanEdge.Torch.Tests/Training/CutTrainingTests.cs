@@ -120,31 +120,22 @@ public class CutTrainingTests
         Assert.Equal(TrainingOutcome.Completed, new TrainingRun(straight, TextWriter.Null).Run().Outcome);
 
         var interrupted = Make("interrupted");
+        string killedDir = Path.Combine(data.CheckpointsDir, "killed");
         using var stop = new CancellationTokenSource();
-        var progress = new InlineProgress(r => { if (r.TotalIters == 7) stop.Cancel(); });
+        var progress = new InlineProgress(r =>
+        {
+            // What a kill -9 at iteration 5 leaves: the files as saved at iteration 3.
+            if (r.TotalIters == 4) CopyRun(interrupted.RunDirectory, killedDir);
+            if (r.TotalIters == 7) stop.Cancel();
+        });
         Assert.Equal(TrainingOutcome.Cancelled, new TrainingRun(interrupted, TextWriter.Null, progress).Run(stop.Token).Outcome);
         Assert.Equal(TrainingOutcome.Completed, new TrainingRun(interrupted with { ContinueTrain = true }, TextWriter.Null).Run().Outcome);
+        var killed = Make("killed") with { ContinueTrain = true };
+        Assert.Equal(TrainingOutcome.Completed, new TrainingRun(killed, TextWriter.Null).Run().Outcome);
 
-        var (headerE, tensorsE) = CheckpointFile.Load(Path.Combine(straight.RunDirectory, TrainingState.FileName));
-        var (headerA, tensorsA) = CheckpointFile.Load(Path.Combine(interrupted.RunDirectory, TrainingState.FileName));
-        try
-        {
-            foreach (var key in new[] { "total_iters", "optimizer_G.step", "optimizer_D.step", "optimizer_F.step", "lr_schedule" })
-                Assert.Equal(headerE.Extra[key], headerA.Extra[key]);
-            Assert.Equal("10", headerA.Extra["total_iters"]);
-            Assert.Equal(tensorsE.Keys.Order(), tensorsA.Keys.Order());
-            Assert.Contains(tensorsE.Keys, k => k.StartsWith("net_F.mlp_4.", StringComparison.Ordinal));
-            Assert.Contains(tensorsE.Keys, k => k.StartsWith("optimizer_F.exp_avg_sq.", StringComparison.Ordinal));
-            foreach (var (key, e) in tensorsE)
-            {
-                double diff = (e - tensorsA[key]).abs().max().item<float>();
-                Assert.True(diff <= 1e-6, $"{key} differs by {diff.ToString("G3", CultureInfo.InvariantCulture)}");
-            }
-        }
-        finally
-        {
-            foreach (var t in tensorsE.Values.Concat(tensorsA.Values)) t.Dispose();
-        }
+        AssertSameState(straight, interrupted);
+        AssertSameState(straight, killed);
+        Assert.Equal(File.ReadAllLines(Path.Combine(straight.RunDirectory, "losses.csv")), File.ReadAllLines(Path.Combine(killed.RunDirectory, "losses.csv")));
         Assert.Equal(File.ReadAllLines(Path.Combine(straight.RunDirectory, "losses.csv")), File.ReadAllLines(Path.Combine(interrupted.RunDirectory, "losses.csv")));
 
         var other = Assert.Throws<TrainingException>(() => new TrainingRun(interrupted with { ContinueTrain = true, Model = TranslationModels.Cut }, TextWriter.Null).Run());
@@ -169,6 +160,64 @@ public class CutTrainingTests
         Assert.Equal((10.0, false, true, 150, 50, "xavier", 0, true), (fast.LambdaNce, fast.NceIdt, fast.FlipEquivariance, fast.NEpochs, fast.NEpochsDecay, fast.InitType, fast.PoolSize, fast.Antialias));
         Assert.False(new TrainOptions().Antialias);
         Assert.Equal((1.0, true, false, 200, 200), (cut.LambdaNce, cut.NceIdt, cut.FlipEquivariance, cut.NEpochs, cut.NEpochsDecay));
+    }
+
+    [Fact]
+    public void Cut_stops_on_a_non_finite_loss_and_resumes_from_epoch_weights()
+    {
+        using var data = new TinyDomains(trainCount: 2, testCount: 1);
+        var options = Options(data, TranslationModels.Cut, "cut-nan", epochs: 1) with { EvalFreq = 0, NumPatches = 16, SaveEpochFreq = 1 };
+        Assert.Equal(TrainingOutcome.Completed, new TrainingRun(options, TextWriter.Null).Run().Outcome);
+        byte[] generatorBefore = File.ReadAllBytes(Path.Combine(options.RunDirectory, "latest_net_G.ckpt"));
+
+        // A PatchNCE weight beyond float range makes the NCE loss infinite on the first step: nothing is saved.
+        var result = new TrainingRun(options with { ContinueTrain = true, NEpochs = 2, LambdaNce = 1e39, SaveLatestFreq = 1 }, TextWriter.Null).Run();
+        Assert.Equal(TrainingOutcome.NonFiniteLoss, result.Outcome);
+        Assert.Contains("loss G is Infinity", result.Message);
+        Assert.Equal(generatorBefore, File.ReadAllBytes(Path.Combine(options.RunDirectory, "latest_net_G.ckpt")));
+
+        // --continue-train --epoch 1 loads 1_net_G, 1_net_D and 1_net_F (fresh optimizers, as the reference).
+        var log = new StringWriter();
+        var fromEpoch = new TrainingRun(options with { ContinueTrain = true, Epoch = "1", Name = "cut-nan", NEpochs = 2, EpochCount = 2 }, log).Run();
+        Assert.Equal(TrainingOutcome.Completed, fromEpoch.Outcome);
+        Assert.Contains("Loaded epoch 1 weights", log.ToString());
+        File.Delete(Path.Combine(options.RunDirectory, "1_net_F.ckpt"));
+        var missing = Assert.Throws<TrainingException>(() => new TrainingRun(options with { ContinueTrain = true, Epoch = "1" }, TextWriter.Null).Run());
+        Assert.Contains("1_net_F.ckpt", missing.Message);
+    }
+
+    private static void AssertSameState(TrainOptions expected, TrainOptions actual)
+    {
+        var (headerE, tensorsE) = CheckpointFile.Load(Path.Combine(expected.RunDirectory, TrainingState.FileName));
+        var (headerA, tensorsA) = CheckpointFile.Load(Path.Combine(actual.RunDirectory, TrainingState.FileName));
+        try
+        {
+            foreach (var key in new[] { "total_iters", "optimizer_G.step", "optimizer_D.step", "optimizer_F.step", "lr_schedule" })
+                Assert.Equal(headerE.Extra[key], headerA.Extra[key]);
+            Assert.Equal("10", headerA.Extra["total_iters"]);
+            Assert.Equal(tensorsE.Keys.Order(), tensorsA.Keys.Order());
+            Assert.Contains(tensorsE.Keys, k => k.StartsWith("net_F.mlp_4.", StringComparison.Ordinal));
+            Assert.Contains(tensorsE.Keys, k => k.StartsWith("optimizer_F.exp_avg_sq.", StringComparison.Ordinal));
+            foreach (var (key, e) in tensorsE)
+            {
+                double diff = (e - tensorsA[key]).abs().max().item<float>();
+                Assert.True(diff <= 1e-6, $"{key} differs by {diff.ToString("G3", CultureInfo.InvariantCulture)}");
+            }
+        }
+        finally
+        {
+            foreach (var t in tensorsE.Values.Concat(tensorsA.Values)) t.Dispose();
+        }
+    }
+
+    private static void CopyRun(string from, string to)
+    {
+        foreach (var file in Directory.GetFiles(from, "*", SearchOption.AllDirectories))
+        {
+            string target = Path.Combine(to, Path.GetRelativePath(from, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target, overwrite: true);
+        }
     }
 
     /// <summary>testA images in [-1, 1] and their colour inversions (-x), NCHW.</summary>
