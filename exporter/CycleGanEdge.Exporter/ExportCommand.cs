@@ -278,6 +278,8 @@ public static class ExportCommand
                 // The reference names G_A (A to B) and G_B (B to A) in its file names: latest_net_G_B.pth.
                 bool bToA = Path.GetFileNameWithoutExtension(source).EndsWith("G_B", StringComparison.Ordinal);
                 identity = bToA ? new ModelIdentity { Direction = "BtoA", DomainIn = "B", DomainOut = "A" } : new ModelIdentity();
+                // Anti-aliased resnets come from the CUT reference (its CUT and FastCUT files look alike: "cut").
+                if (arch.Antialias) identity = identity with { Method = "cut" };
             }
             identity = identity with
             {

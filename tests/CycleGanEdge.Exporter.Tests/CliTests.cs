@@ -67,6 +67,20 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public async Task AReferenceCutGeneratorImportsFromPyTorchAsCut()
+    {
+        string output = PathIn("cut_ref.onnx");
+        var result = await Run("--from-pytorch", PyTorch.Fixtures.Path("resnet_6blocks_ngf4_antialias.pth"), "-o", output);
+        Assert.True(result.ExitCode == 0, result.Err);
+        Assert.Contains("resnet_6blocks, ngf 4, instance norm", result.Out);
+        using var session = new InferenceSession(output);
+        Assert.Equal("cut", session.ModelMetadata.CustomMetadataMap[ModelContract.MethodKey]);
+        // Two blur-downsamplings (depthwise Conv) and two blur-upsamplings (depthwise ConvTranspose).
+        var graph = ModelProto.Parser.ParseFrom(File.ReadAllBytes(output)).Graph;
+        Assert.Equal(2, graph.Node.Count(n => n.OpType == "ConvTranspose"));
+    }
+
+    [Fact]
     public async Task AnUnknownMethodIsAnErrorOnBothSides()
     {
         string checkpoint = SaveCheckpoint("latest_net_G.ckpt", model: "unit");
