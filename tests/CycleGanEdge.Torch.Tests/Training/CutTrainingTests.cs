@@ -156,6 +156,8 @@ public class CutTrainingTests
         Assert.Contains((cut with { NceLayers = "4,0" }).Validate(), e => e.Contains("--nce-layers", StringComparison.Ordinal));
         Assert.Contains((cut with { PoolSize = 50 }).Validate(), e => e.Contains("--pool-size", StringComparison.Ordinal));
         Assert.Contains((cut with { OutputNc = 1 }).Validate(), e => e.Contains("--input-nc", StringComparison.Ordinal));
+        Assert.Contains((cut with { LambdaNce = 0, LambdaGan = 0 }).Validate(), e => e.Contains("both 0", StringComparison.Ordinal));
+        Assert.Empty((cut with { LambdaNce = 0 }).Validate());
         var fast = TrainOptions.Defaults(TranslationModels.FastCut);
         Assert.Equal((10.0, false, true, 150, 50, "xavier", 0, true), (fast.LambdaNce, fast.NceIdt, fast.FlipEquivariance, fast.NEpochs, fast.NEpochsDecay, fast.InitType, fast.PoolSize, fast.Antialias));
         Assert.False(new TrainOptions().Antialias);

@@ -95,9 +95,12 @@ public class TrainCommandTests
         Assert.True(exit == 0, error);
         Assert.Matches(@"fastcut vs cyclegan: [0-9.]+x the median step time, [0-9.]+x the peak RSS", output);
 
-        (exit, _, error) = Invoke(BenchCommand.Create(), "--model", "cut", "--netG", "unet_128", "--iters", "1", "--warmup", "0", "--compare", "false");
-        Assert.Equal(TrainCommand.ExitUserError, exit);
-        Assert.Contains("needs a resnet generator", error);
+        foreach (var compare in new[] { "true", "false" })
+        {
+            (exit, _, error) = Invoke(BenchCommand.Create(), "--model", "cut", "--netG", "unet_128", "--iters", "1", "--warmup", "0", "--compare", compare);
+            Assert.Equal(TrainCommand.ExitUserError, exit);
+            Assert.Equal("cyclegan-train: --model cut needs a resnet generator (--netG resnet_9blocks or resnet_6blocks), not unet_128", error.Trim());
+        }
     }
 
     [Fact]

@@ -192,7 +192,8 @@ public sealed record TrainOptions
         OneOf(NetG, Networks.Networks.GeneratorArchs, "--netG");
         OneOf(NetD, Networks.Networks.DiscriminatorArchs, "--netD");
         OneOf(Upsample, Networks.Networks.Upsamplings, "--upsample");
-        Check(!Antialias || NetG.StartsWith("resnet_", StringComparison.Ordinal), $"--antialias is for resnet generators, not {NetG}");
+        // For cut/fastcut the resnet requirement below says it once.
+        Check(!Antialias || IsCut || NetG.StartsWith("resnet_", StringComparison.Ordinal), $"--antialias is for resnet generators, not {NetG}");
         Check(!Antialias || Upsample == Networks.Networks.ConvTransposeUpsampling, "--antialias replaces the generator's upsampling: leave --upsample at convtranspose");
         Check(double.IsFinite(InitGain) && InitGain > 0, $"--init-gain must be a positive number, not {InitGain.ToString(CultureInfo.InvariantCulture)}");
         Check(Ngf >= 1 && Ndf >= 1, "--ngf and --ndf must be positive");
@@ -227,6 +228,7 @@ public sealed record TrainOptions
             Check(NumPatches >= 1 && NetFNc >= 1, "--num-patches and --netF-nc must be positive");
             Check(double.IsFinite(NceT) && NceT > 0, "--nce-T must be positive");
             Check(LambdaNce >= 0 && LambdaGan >= 0, "--lambda-NCE and --lambda-GAN must be 0 or more");
+            Check(LambdaNce > 0 || LambdaGan > 0, "--lambda-NCE and --lambda-GAN are both 0: the generator would have no loss to train on");
         }
         Check(!string.IsNullOrWhiteSpace(Name) && Name.IndexOfAny(Path.GetInvalidFileNameChars()) < 0, $"--name '{Name}' is not a valid folder name");
         return errors;

@@ -37,6 +37,8 @@ public static class BenchCommand
                 var options = set.Read(p);
                 if (options.Model != TranslationModels.CycleGan && p.GetValue(compare))
                 {
+                    var errors = options.Validate();
+                    if (errors.Count > 0) throw new TrainingException(string.Join(Environment.NewLine, errors));
                     // The child runs get every option given here but the model, and report JSON.
                     var passOn = new List<string>();
                     foreach (var option in command.Options)
