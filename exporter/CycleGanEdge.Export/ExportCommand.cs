@@ -203,6 +203,8 @@ public static class ExportCommand
                 identity = new ModelIdentity
                 {
                     Direction = header.Direction ?? "AtoB",
+                    // Training writes the --model name; checkpoints from before CUT lack it and are CycleGAN generators.
+                    Method = header.Extra.GetValueOrDefault("model", ModelContract.MethodCycleGan),
                     DomainIn = header.DomainIn ?? "A",
                     DomainOut = header.DomainOut ?? "B",
                     TrainSize = header.TrainSize > 0 ? header.TrainSize : 256,
@@ -233,6 +235,8 @@ public static class ExportCommand
                 // The reference names G_A (A to B) and G_B (B to A) in its file names: latest_net_G_B.pth.
                 bool bToA = Path.GetFileNameWithoutExtension(source).EndsWith("G_B", StringComparison.Ordinal);
                 identity = bToA ? new ModelIdentity { Direction = "BtoA", DomainIn = "B", DomainOut = "A" } : new ModelIdentity();
+                // Anti-aliased resnets come from the CUT reference (its CUT and FastCUT files look alike: "cut").
+                if (arch.Antialias) identity = identity with { Method = "cut" };
             }
             identity = identity with
             {

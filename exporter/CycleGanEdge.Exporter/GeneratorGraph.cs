@@ -71,6 +71,10 @@ internal sealed class GeneratorGraph
                 return _graph.Node("Tanh", path, x);
             case Upsample upsample:
                 return EmitNearestUpsample(upsample, path, x);
+            case BlurDownsample down:
+                return EmitBlur(down.Filter, down.Channels, transposed: false, path, x);
+            case BlurUpsample up:
+                return EmitBlur(up.Filter, up.Channels, transposed: true, path, x);
             case Sigmoid:
                 return _graph.Node("Sigmoid", path, x);
             case Dropout or Identity:
@@ -200,6 +204,23 @@ internal sealed class GeneratorGraph
             OnnxGraph.String("mode", "nearest"),
             OnnxGraph.String("coordinate_transformation_mode", "asymmetric"),
             OnnxGraph.String("nearest_mode", "floor"));
+    }
+
+    /// <summary>
+    /// The CUT reference's anti-aliased sampling as standard operators: down = Pad (reflect 1) + depthwise Conv
+    /// (3x3 blur, stride 2); up = Pad (edge 1) + depthwise ConvTranspose (4x4 blur, stride 2, pads 3).
+    /// </summary>
+    private string EmitBlur(Tensor filter, int channels, bool transposed, string path, string x)
+    {
+        x = EmitPad([1, 1, 1, 1], transposed ? "edge" : "reflect", path, x);
+        long k = filter.shape[2];
+        long pad = transposed ? BlurUpsample.TransposedPadding : 0;
+        string weight = _graph.FloatInitializer($"{path}.filt", ToArray(filter), filter.shape, _half);
+        return _graph.Node(transposed ? "ConvTranspose" : "Conv", path, [x, weight],
+            OnnxGraph.Ints("kernel_shape", [k, k]),
+            OnnxGraph.Ints("strides", [2, 2]),
+            OnnxGraph.Int("group", channels),
+            OnnxGraph.Ints("pads", [pad, pad, pad, pad]));
     }
 
     private string EmitInstanceNorm(InstanceNorm2d norm, string path, string x)

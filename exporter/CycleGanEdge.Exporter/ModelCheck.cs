@@ -51,6 +51,8 @@ public static class ModelCheck
         string expectedRange = uint8 ? "0,255" : "-1,1";
         if (meta.ContainsKey(ModelContract.PixelRangeKey) && Get(ModelContract.PixelRangeKey) != expectedRange)
             problems.Add($"{ModelContract.PixelRangeKey} '{Get(ModelContract.PixelRangeKey)}' contradicts {ModelContract.IoKey} '{io}' (expected '{expectedRange}')");
+        if (meta.ContainsKey(ModelContract.MethodKey) && !ModelContract.Methods.Contains(Get(ModelContract.MethodKey)))
+            problems.Add($"{ModelContract.MethodKey} '{Get(ModelContract.MethodKey)}' is not one of: {string.Join(", ", ModelContract.Methods)}");
         if (meta.ContainsKey(ModelContract.DirectionKey) && Get(ModelContract.DirectionKey) is not ("AtoB" or "BtoA"))
             problems.Add($"{ModelContract.DirectionKey} '{Get(ModelContract.DirectionKey)}' is not AtoB or BtoA");
 

@@ -30,6 +30,8 @@ public sealed record ExportOptions
 public sealed record ModelIdentity
 {
     public string Direction { get; init; } = "AtoB";
+    /// <summary>The method that trained it (the trainer's --model): one of <see cref="ModelContract.Methods"/>.</summary>
+    public string Method { get; init; } = ModelContract.MethodCycleGan;
     public string DomainIn { get; init; } = "A";
     public string DomainOut { get; init; } = "B";
     public int TrainSize { get; init; } = 256;
@@ -55,6 +57,8 @@ public static class OnnxExport
     public static byte[] ToBytes(nn.Module<Tensor, Tensor> generator, GeneratorOptions arch, ExportOptions options, ModelIdentity identity)
     {
         Validate(options);
+        if (!ModelContract.Methods.Contains(identity.Method))
+            throw new ExportException($"method '{identity.Method}' is not one of: {string.Join(", ", ModelContract.Methods)}");
         generator.eval();
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
@@ -118,7 +122,7 @@ public static class OnnxExport
         return model.ToByteArray();
     }
 
-    /// <summary>The contract's metadata, in the order of <see cref="ModelContract.RequiredKeys"/>.</summary>
+    /// <summary>The contract's metadata, in the order of <see cref="ModelContract.Keys"/>.</summary>
     public static IReadOnlyList<KeyValuePair<string, string>> Metadata(GeneratorOptions arch, ExportOptions options, ModelIdentity identity)
     {
         bool uint8 = options.Io == ModelContract.IoUint8Nhwc;
@@ -127,6 +131,7 @@ public static class OnnxExport
         {
             [ModelContract.ContractVersionKey] = ModelContract.Version.ToString(inv),
             [ModelContract.DirectionKey] = identity.Direction,
+            [ModelContract.MethodKey] = identity.Method,
             [ModelContract.DomainInKey] = identity.DomainIn,
             [ModelContract.DomainOutKey] = identity.DomainOut,
             [ModelContract.ArchKey] = arch.Arch,
@@ -142,7 +147,7 @@ public static class OnnxExport
             [ModelContract.SourceSha256Key] = identity.SourceSha256,
             [ModelContract.ExporterVersionKey] = ExporterVersion,
         };
-        return [.. ModelContract.RequiredKeys.Select(k => new KeyValuePair<string, string>(k, values[k]))];
+        return [.. ModelContract.Keys.Select(k => new KeyValuePair<string, string>(k, values[k]))];
     }
 
     /// <summary>

@@ -13,6 +13,8 @@ public static class ModelContract
 
     public const string ContractVersionKey = "cyclegan.contract_version";
     public const string DirectionKey = "cyclegan.direction";
+    /// <summary>Which method trained the generator: one of <see cref="Methods"/>.</summary>
+    public const string MethodKey = "cyclegan.method";
     public const string DomainInKey = "cyclegan.domain_in";
     public const string DomainOutKey = "cyclegan.domain_out";
     public const string ArchKey = "cyclegan.arch";
@@ -28,13 +30,24 @@ public static class ModelContract
     public const string SourceSha256Key = "cyclegan.source_sha256";
     public const string ExporterVersionKey = "cyclegan.exporter_version";
 
-    /// <summary>Every key an exported model must carry, in the order of the doc's table.</summary>
-    public static readonly IReadOnlyList<string> RequiredKeys =
+    /// <summary>Every key the exporter writes, in the order of the doc's table.</summary>
+    public static readonly IReadOnlyList<string> Keys =
     [
-        ContractVersionKey, DirectionKey, DomainInKey, DomainOutKey, ArchKey, NgfKey, NormKey,
+        ContractVersionKey, DirectionKey, MethodKey, DomainInKey, DomainOutKey, ArchKey, NgfKey, NormKey,
         ChannelsInKey, ChannelsOutKey, IoKey, PixelRangeKey, PrecisionKey, SpatialMultipleKey,
         TrainSizeKey, SourceSha256Key, ExporterVersionKey,
     ];
+
+    /// <summary>
+    /// Every key a model must carry: <see cref="Keys"/> but <see cref="MethodKey"/>, which models exported before it
+    /// existed lack; they were all CycleGAN generators, so a missing method reads as <see cref="MethodCycleGan"/>.
+    /// </summary>
+    public static readonly IReadOnlyList<string> RequiredKeys = [.. Keys.Where(k => k != MethodKey)];
+
+    public const string MethodCycleGan = "cyclegan";
+
+    /// <summary>Values of <see cref="MethodKey"/>: the trainer's --model names.</summary>
+    public static readonly IReadOnlyList<string> Methods = [MethodCycleGan, "cut", "fastcut"];
 
     public const string IoFloat32Nchw = "float32-nchw";
     public const string IoUint8Nhwc = "uint8-nhwc";

@@ -10,6 +10,8 @@ public sealed record ModelInfo
     public required string Path { get; init; }
     public required int ContractVersion { get; init; }
     public required string Direction { get; init; }
+    /// <summary>The method that trained the generator (<see cref="ModelContract.Methods"/>); cyclegan when the key is absent.</summary>
+    public required string Method { get; init; }
     public required string DomainIn { get; init; }
     public required string DomainOut { get; init; }
     public required string Arch { get; init; }
@@ -79,6 +81,7 @@ public sealed record ModelInfo
             Path = path,
             ContractVersion = version,
             Direction = OneOf(ModelContract.DirectionKey, "AtoB", "BtoA"),
+            Method = meta.ContainsKey(ModelContract.MethodKey) ? OneOf(ModelContract.MethodKey, [.. ModelContract.Methods]) : ModelContract.MethodCycleGan,
             DomainIn = meta[ModelContract.DomainInKey],
             DomainOut = meta[ModelContract.DomainOutKey],
             Arch = meta[ModelContract.ArchKey],

@@ -37,7 +37,7 @@ public sealed class CliTests : IDisposable
         Assert.DoesNotContain("   at ", result.Err);
     }
 
-    private string SaveCheckpoint(string name, string norm = "instance")
+    private string SaveCheckpoint(string name, string norm = "instance", string? model = null)
     {
         var arch = TinyGenerators.Options("resnet_6blocks", norm);
         using var generator = TinyGenerators.Create(arch);
@@ -45,8 +45,56 @@ public sealed class CliTests : IDisposable
         CheckpointFile.SaveModule(path, new CheckpointHeader
         {
             Kind = CheckpointKinds.Generator, Generator = arch, Direction = "AtoB", DomainIn = "noto", DomainOut = "twemoji", TrainSize = 32,
+            Extra = model is null ? new Dictionary<string, string>() : new Dictionary<string, string> { ["model"] = model },
         }, generator);
         return path;
+    }
+
+    [Theory]
+    [InlineData(null, "cyclegan")] // checkpoints written before CUT carry no model name
+    [InlineData("cyclegan", "cyclegan")]
+    [InlineData("cut", "cut")]
+    [InlineData("fastcut", "fastcut")]
+    public async Task TheMethodThatTrainedTheGeneratorReachesTheMetadataAndTheRuntime(string? model, string method)
+    {
+        string checkpoint = SaveCheckpoint("latest_net_G.ckpt", model: model);
+        string output = PathIn("method.onnx");
+        Assert.Equal(0, (await Run(checkpoint, "-o", output)).ExitCode);
+
+        using (var session = new InferenceSession(output))
+            Assert.Equal(method, session.ModelMetadata.CustomMetadataMap[ModelContract.MethodKey]);
+        using var translator = Translator.Open(output, new TranslatorOptions { Provider = "cpu" });
+        Assert.Equal(method, translator.Model.Method);
+        Assert.Equal(0, (await Run("--check", output)).ExitCode);
+    }
+
+    [Fact]
+    public async Task AReferenceCutGeneratorImportsFromPyTorchAsCut()
+    {
+        string output = PathIn("cut_ref.onnx");
+        var result = await Run("--from-pytorch", PyTorch.Fixtures.Path("resnet_6blocks_ngf4_antialias.pth"), "-o", output);
+        Assert.True(result.ExitCode == 0, result.Err);
+        Assert.Contains("resnet_6blocks, ngf 4, instance norm", result.Out);
+        using var session = new InferenceSession(output);
+        Assert.Equal("cut", session.ModelMetadata.CustomMetadataMap[ModelContract.MethodKey]);
+        // Two blur-downsamplings (depthwise Conv) and two blur-upsamplings (depthwise ConvTranspose).
+        var graph = ModelProto.Parser.ParseFrom(File.ReadAllBytes(output)).Graph;
+        Assert.Equal(2, graph.Node.Count(n => n.OpType == "ConvTranspose"));
+    }
+
+    [Fact]
+    public async Task AnUnknownMethodIsAnErrorOnBothSides()
+    {
+        string checkpoint = SaveCheckpoint("latest_net_G.ckpt", model: "unit");
+        AssertOneErrorLine(await Run(checkpoint, "-o", PathIn("unit.onnx")), 1, $"error: {checkpoint}: method 'unit' is not one of: cyclegan, cut, fastcut");
+
+        string good = PathIn("good.onnx");
+        Assert.Equal(0, (await Run(SaveCheckpoint("g.ckpt", model: "cut"), "-o", good)).ExitCode);
+        var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(good));
+        model.MetadataProps.Single(e => e.Key == ModelContract.MethodKey).Value = "unit";
+        string bad = PathIn("bad-method.onnx");
+        File.WriteAllBytes(bad, Google.Protobuf.MessageExtensions.ToByteArray(model));
+        AssertOneErrorLine(await Run("--check", bad), 1, $"error: {bad}: breaks the model contract: cyclegan.method 'unit' is not one of: cyclegan, cut, fastcut");
     }
 
     [Fact]

@@ -12,7 +12,7 @@ public class ContractTests
 {
     private static readonly ModelIdentity Identity = new()
     {
-        Direction = "BtoA", DomainIn = "twemoji", DomainOut = "noto", TrainSize = 64,
+        Direction = "BtoA", Method = "fastcut", DomainIn = "twemoji", DomainOut = "noto", TrainSize = 64,
         SourceSha256 = Convert.ToHexStringLower(SHA256.HashData("checkpoint"u8)),
     };
 
@@ -38,11 +38,13 @@ public class ContractTests
     }
 
     [Fact]
-    public void DocumentedKeyTableEqualsRequiredKeys()
+    public void DocumentedKeyTableEqualsTheContractKeys()
     {
         var documented = DocumentedKeys();
-        Assert.Equal(16, documented.Count);
-        Assert.Equal(ModelContract.RequiredKeys, documented);
+        Assert.Equal(17, documented.Count);
+        Assert.Equal(ModelContract.Keys, documented);
+        // Only the method may be absent (models exported before it existed).
+        Assert.Equal(ModelContract.Keys.Where(k => k != ModelContract.MethodKey), ModelContract.RequiredKeys);
     }
 
     [Theory]
@@ -56,11 +58,12 @@ public class ContractTests
 
         using var session = new InferenceSession(onnx);
         var meta = session.ModelMetadata.CustomMetadataMap;
-        Assert.Equal(ModelContract.RequiredKeys.Order(), meta.Keys.Order());
+        Assert.Equal(ModelContract.Keys.Order(), meta.Keys.Order());
         var expected = new Dictionary<string, string>
         {
             [ModelContract.ContractVersionKey] = "1",
             [ModelContract.DirectionKey] = "BtoA",
+            [ModelContract.MethodKey] = "fastcut",
             [ModelContract.DomainInKey] = "twemoji",
             [ModelContract.DomainOutKey] = "noto",
             [ModelContract.ArchKey] = "resnet_6blocks",

@@ -9,9 +9,9 @@ public class ExportParityTests
     private static readonly ModelIdentity Identity = new() { SourceSha256 = new string('0', 64) };
 
     private static ParityReport ExportAndCheck(string arch, string norm, ExportOptions options, bool dropout = false, int channels = 3,
-        string upsample = Networks.ConvTransposeUpsampling)
+        string upsample = Networks.ConvTransposeUpsampling, bool antialias = false)
     {
-        var arch_ = TinyGenerators.Options(arch, norm, inputNc: channels, outputNc: channels, dropout: dropout, upsample: upsample);
+        var arch_ = TinyGenerators.Options(arch, norm, inputNc: channels, outputNc: channels, dropout: dropout, upsample: upsample, antialias: antialias);
         using var generator = TinyGenerators.Create(arch_);
         var (std, saturated) = TinyGenerators.OutputSpread(generator, arch_);
         Console.WriteLine($"{arch}/{norm}: reference output std {std:G3}, saturated {saturated:P1}");
@@ -36,6 +36,34 @@ public class ExportParityTests
         Assert.Equal(Parity.Float32MaxBound, report.MaxBound);
         Assert.All(report.Samples, s => Assert.InRange(s.MaxAbsDiff, 0, 1e-4));
         Assert.True(report.Passed);
+    }
+
+    /// <summary>
+    /// The CUT reference's anti-aliased resnet (blur-downsample after stride-1 convs, blur-upsample before convs)
+    /// exports as Pad + depthwise Conv / ConvTranspose with the fixed filters, within the usual bounds at both sizes.
+    /// </summary>
+    [Theory]
+    [InlineData("resnet_6blocks", "instance", false, ModelContract.IoFloat32Nchw)]
+    [InlineData("resnet_9blocks", "batch", false, ModelContract.IoFloat32Nchw)]
+    [InlineData("resnet_6blocks", "instance", true, ModelContract.IoFloat32Nchw)]
+    [InlineData("resnet_6blocks", "instance", false, ModelContract.IoUint8Nhwc)]
+    public void AntialiasedResnetMatchesTorchSharp(string arch, string norm, bool fp16, string io)
+    {
+        var options = new ExportOptions { Fp16 = fp16, Io = io };
+        var report = ExportAndCheck(arch, norm, options, antialias: true);
+        Assert.True(report.Passed, string.Join("; ", report.Lines()));
+        Assert.Equal(2, report.Samples.Select(s => (s.Height, s.Width)).Distinct().Count());
+        if (!fp16 && io == ModelContract.IoFloat32Nchw)
+            Assert.All(report.Samples, s => Assert.InRange(s.MaxAbsDiff, 0, 1e-4));
+
+        var generatorOptions = TinyGenerators.Options(arch, norm, antialias: true);
+        using var generator = TinyGenerators.Create(generatorOptions);
+        var graph = ModelProto.Parser.ParseFrom(OnnxExport.ToBytes(generator, generatorOptions, options, Identity)).Graph;
+        // Two blur-downs (depthwise Conv, stride 2) and two blur-ups (the only ConvTransposes, depthwise).
+        Assert.Equal(2, graph.Node.Count(n => n.OpType == "Conv" && n.Attribute.Any(a => a.Name == "group" && a.I > 1)));
+        var ups = graph.Node.Where(n => n.OpType == "ConvTranspose").ToList();
+        Assert.Equal(2, ups.Count);
+        Assert.All(ups, n => Assert.Contains(n.Attribute, a => a.Name == "group" && a.I > 1));
     }
 
     /// <summary>

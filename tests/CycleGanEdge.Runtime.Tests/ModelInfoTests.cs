@@ -19,8 +19,19 @@ public class ModelInfoTests
         using var t = Translator.Open(TestModels.Save(TestModels.Negate(new() { Io = "uint8-nhwc", SpatialMultiple = 8 })), Cpu);
         Assert.Equal(("AtoB", "photos", "negatives", "uint8-nhwc", 8, 3, 3), (t.Model.Direction, t.Model.DomainIn, t.Model.DomainOut, t.Model.Io, t.Model.SpatialMultiple, t.Model.ChannelsIn, t.Model.ChannelsOut));
         Assert.True(t.Model.IsUint8);
-        Assert.Equal(ModelContract.RequiredKeys.Count, t.Model.Metadata.Count);
+        Assert.Equal(ModelContract.Keys.Count, t.Model.Metadata.Count);
+        Assert.Equal("cyclegan", t.Model.Method);
         Assert.Equal("cpu", t.Provider);
+    }
+
+    [Fact]
+    public void The_method_is_read_and_a_missing_one_is_cyclegan()
+    {
+        using (var cut = Translator.Open(TestModels.Save(TestModels.Negate(new() { Metadata = { [ModelContract.MethodKey] = "cut" } })), Cpu))
+            Assert.Equal("cut", cut.Model.Method);
+        using (var old = Translator.Open(TestModels.Save(TestModels.Negate(new() { Metadata = { [ModelContract.MethodKey] = null } })), Cpu))
+            Assert.Equal("cyclegan", old.Model.Method);
+        Assert.Contains("cyclegan.method='unit' is not one of: cyclegan, cut, fastcut", Refused(new() { Metadata = { [ModelContract.MethodKey] = "unit" } }).Reason);
     }
 
     [Fact]

@@ -99,6 +99,7 @@ internal static class TestModels
         {
             [ModelContract.ContractVersionKey] = "1",
             [ModelContract.DirectionKey] = "AtoB",
+            [ModelContract.MethodKey] = "cyclegan",
             [ModelContract.DomainInKey] = "photos",
             [ModelContract.DomainOutKey] = "negatives",
             [ModelContract.ArchKey] = "test_graph",

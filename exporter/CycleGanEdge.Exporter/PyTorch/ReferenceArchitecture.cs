@@ -23,6 +23,8 @@ public static partial class ReferenceArchitecture
         string arch;
         int outputNc;
         bool dropout = false;
+        // The CUT reference's anti-aliased resnet: its blur layers hold the buffers model.<i>.filt.
+        bool antialias = false;
         if (stateDict.ContainsKey("model.model.0.weight"))
         {
             // Every U-Net block has one down and one up convolution: unet_128 has 7 blocks, unet_256 has 8.
@@ -45,6 +47,7 @@ public static partial class ReferenceArchitecture
                 (5, EncoderDecoderGenerator.ResidualBlocks) => "encoder_decoder",
                 _ => throw new InvalidDataException($"a {first[2]}x{first[2]} first convolution with {blocks} residual blocks matches no supported generator"),
             };
+            antialias = arch.StartsWith("resnet_", StringComparison.Ordinal) && stateDict.Keys.Any(k => k.EndsWith(".filt", StringComparison.Ordinal));
             // With dropout each block's second convolution moves from index 5 to 6 (after Dropout at 4).
             dropout = convs.Any(e => e.Key.EndsWith(".conv_block.6.weight", StringComparison.Ordinal));
             outputNc = (int)convs[^1].Value.Shape[0]; // the last layer is a Conv2d: [out, in, k, k]
@@ -62,6 +65,7 @@ public static partial class ReferenceArchitecture
             OutputNc = outputNc,
             Norm = Norm(stateDict, convs[0].Key),
             UseDropout = dropout,
+            Antialias = antialias,
         };
     }
 

@@ -20,7 +20,7 @@ public static class InfoCommand
                 using var translator = Translator.Open(path, new TranslatorOptions { Provider = "cpu" });
                 var m = translator.Model;
                 output.WriteLine($"model:      {path}");
-                output.WriteLine($"translates: {m.DomainIn} -> {m.DomainOut} ({m.Direction}, {m.Arch}, ngf {m.Ngf}, norm {m.Norm}, {m.Precision})");
+                output.WriteLine($"translates: {m.DomainIn} -> {m.DomainOut} ({m.Direction}, trained with {m.Method}, {m.Arch}, ngf {m.Ngf}, norm {m.Norm}, {m.Precision})");
                 output.WriteLine($"input:      {m.Input}");
                 output.WriteLine($"output:     {m.Output}");
                 output.WriteLine($"sizes:      any; padded to a multiple of {m.SpatialMultiple} (trained at {m.TrainSize})");

@@ -50,6 +50,29 @@ public sealed class ReferenceArchitectureTests
         Assert.Equal(new GeneratorOptions { Arch = arch, Ngf = ngf, Norm = norm, UseDropout = dropout, InputNc = inputNc, OutputNc = outputNc }, inferred);
     }
 
+    /// <summary>
+    /// The CUT reference's anti-aliased resnet (its blur filters are the buffers model.&lt;i&gt;.filt) reads back as such,
+    /// both from our own generators and from the file the reference's modules wrote in PyTorch.
+    /// </summary>
+    [Theory]
+    [InlineData("resnet_6blocks", "instance")]
+    [InlineData("resnet_9blocks", "batch")]
+    public void InfersAntialiasedResnets(string arch, string norm)
+    {
+        var options = new GeneratorOptions { Arch = arch, Ngf = 2, Norm = norm, Antialias = true };
+        random.manual_seed(1);
+        using var generator = Networks.CreateGenerator(options);
+        var stateDict = generator.state_dict().ToDictionary(e => e.Key, e =>
+        {
+            using var values = e.Value.to(ScalarType.Float32);
+            return new StateTensor("float32", e.Value.shape, values.data<float>().ToArray());
+        });
+        Assert.Equal(options, ReferenceArchitecture.Infer(stateDict));
+
+        var reference = ReferenceArchitecture.Infer(PyTorchCheckpoint.ReadStateDict(Fixtures.Path("resnet_6blocks_ngf4_antialias.pth")));
+        Assert.Equal(new GeneratorOptions { Arch = "resnet_6blocks", Ngf = 4, Norm = "instance", Antialias = true }, reference);
+    }
+
     [Fact]
     public void AStateDictWithoutConvolutionsIsNotAGenerator()
     {

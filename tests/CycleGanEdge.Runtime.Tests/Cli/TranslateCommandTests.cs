@@ -243,7 +243,7 @@ public class TranslateCommandTests
     {
         var r = await CliRunner.RunAsync("info", "-m", NegateModel);
         Assert.Equal(0, r.ExitCode);
-        Assert.Contains("translates: photos -> negatives", r.Output);
+        Assert.Contains("translates: photos -> negatives (AtoB, trained with cyclegan, test_graph", r.Output);
         Assert.Contains("input:      input: float[batch0, 3, height2, width3]", r.Output);
         Assert.Contains("cyclegan.io = float32-nchw", r.Output);
         Assert.Contains("providers:  cpu", r.Output);

@@ -77,6 +77,30 @@ public class CpuConvolutionGradientTests
         foreach (var (name, grad) in g32) AssertClose(grad, g64[name], name, floor);
     }
 
+    /// <summary>
+    /// CUT's anti-aliased generator and PatchGAN as training builds them: the blur layers are depthwise convolutions
+    /// outside NarrowConvolutionPadding's reach, with as few as 8 channels at ngf 4; their gradients must be right too.
+    /// </summary>
+    [Theory]
+    [InlineData(4)]
+    [InlineData(8)]
+    public void Antialiased_cut_networks_give_float64_accurate_gradients(int width)
+    {
+        TorchSetup.ConfigureCpu(oneDnn: true);
+        using var scope = NewDisposeScope();
+        manual_seed(12);
+        var options = TrainOptions.Defaults(TranslationModels.Cut) with { NetG = "resnet_6blocks", Ngf = width, Ndf = width };
+        using var model = new CutModel(options, CPU);
+        var x = randn([1, 3, 32, 32], generator: new Generator(4));
+        var (g32, x32) = Gradients(model.G, model.D, x);
+        model.G.to(float64);
+        model.D.to(float64);
+        var (g64, x64) = Gradients(model.G, model.D, x.to(float64));
+        AssertClose(x32, x64, "input");
+        double floor = 1e-4 * g64.Values.Max(g => g.abs().max().item<double>());
+        foreach (var (name, grad) in g32) AssertClose(grad, g64[name], name, floor);
+    }
+
     private static (Dictionary<string, Tensor> Params, Tensor Input) Gradients(nn.Module<Tensor, Tensor> g, nn.Module<Tensor, Tensor> d, Tensor x)
     {
         g.zero_grad();

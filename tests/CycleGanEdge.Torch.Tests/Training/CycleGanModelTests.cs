@@ -43,7 +43,7 @@ public class CycleGanModelTests
     public void Each_objective_computes_exactly_its_terms(string objective, string terms)
     {
         var (losses, gChanged, dChanged) = OneStep(Tiny with { Objective = objective });
-        var computed = StepLosses.Names.Where((_, i) => losses.Values[i] is not null);
+        var computed = losses.Names.Where((_, i) => losses.Values[i] is not null);
         Assert.Equal(terms, string.Join(' ', computed));
         Assert.True(gChanged);
         Assert.Equal(objective != "cycle-only", dChanged);

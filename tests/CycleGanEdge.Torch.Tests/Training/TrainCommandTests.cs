@@ -1,5 +1,6 @@
 using CycleGanEdge.Runtime.CommandLine;
 using System.CommandLine;
+using CycleGanEdge.Torch.Training;
 using CycleGanEdge.Trainer.Commands;
 
 namespace CycleGanEdge.Torch.Tests.Training;
@@ -69,6 +70,38 @@ public class TrainCommandTests
         Assert.Equal(2, json.RootElement.GetProperty("iters").GetInt32());
         Assert.Equal(1, json.RootElement.GetProperty("threads").GetInt32());
         Assert.True(json.RootElement.GetProperty("cores").GetInt32() >= 1);
+        Assert.Equal("cyclegan", json.RootElement.GetProperty("model").GetString());
+        Assert.True(json.RootElement.GetProperty("peak_rss_mb").GetDouble() >= json.RootElement.GetProperty("rss_before_mb").GetDouble());
+    }
+
+    [Fact]
+    public void Bench_of_cut_compares_it_with_cyclegan_each_in_its_own_process()
+    {
+        var (exit, output, error) = Invoke(BenchCommand.Create(), "--model", "cut",
+            "--netG", "resnet_6blocks", "--ngf", "8", "--ndf", "8", "--crop-size", "32", "--iters", "2", "--warmup", "1", "--threads", "1", "--num-patches", "16", "--json");
+        Assert.True(exit == 0, error);
+        using var json = System.Text.Json.JsonDocument.Parse(output);
+        var runs = json.RootElement.EnumerateArray().ToList();
+        Assert.Equal(["cyclegan", "cut"], runs.Select(r => r.GetProperty("model").GetString()));
+        foreach (var r in runs)
+        {
+            // The options given reach both runs; each child process has its own peak.
+            Assert.Equal(("resnet_6blocks", 32, 2, 1), (r.GetProperty("net_g").GetString(), r.GetProperty("crop_size").GetInt32(), r.GetProperty("iters").GetInt32(), r.GetProperty("threads").GetInt32()));
+            Assert.True(r.GetProperty("seconds_per_iter_median").GetDouble() > 0);
+            Assert.True(r.GetProperty("peak_rss_mb").GetDouble() > r.GetProperty("rss_before_mb").GetDouble());
+        }
+
+        (exit, output, error) = Invoke(BenchCommand.Create(), "--model", "fastcut",
+            "--netG", "resnet_6blocks", "--ngf", "8", "--ndf", "8", "--crop-size", "32", "--iters", "1", "--warmup", "0", "--threads", "1", "--num-patches", "16");
+        Assert.True(exit == 0, error);
+        Assert.Matches(@"fastcut vs cyclegan: [0-9.]+x the median step time, [0-9.]+x the peak RSS", output);
+
+        foreach (var compare in new[] { "true", "false" })
+        {
+            (exit, _, error) = Invoke(BenchCommand.Create(), "--model", "cut", "--netG", "unet_128", "--iters", "1", "--warmup", "0", "--compare", compare);
+            Assert.Equal(ExitCodes.Usage, exit);
+            Assert.Equal("error: --model cut needs a resnet generator (--netG resnet_9blocks or resnet_6blocks), not unet_128", error.Trim());
+        }
     }
 
     [Fact]
@@ -102,5 +135,67 @@ public class TrainCommandTests
         Assert.Equal(ExitCodes.Diverged, exit);
         Assert.Equal(3, ExitCodes.Diverged);
         Assert.Contains("cycle_A", error.ToString());
+    }
+
+    [Fact]
+    public void Model_sets_the_reference_defaults_of_cut_and_fastcut_unless_an_option_is_given()
+    {
+        var set = new TrainOptionSet();
+        var command = new Command("t");
+        foreach (var option in set.All) command.Options.Add(option);
+        TrainOptions Read(params string[] args)
+        {
+            var p = command.Parse(args);
+            Assert.Empty(p.Errors);
+            return set.Read(p);
+        }
+
+        var fast = Read("--model", "fastcut");
+        Assert.Equal(("fastcut", 10.0, false, true, 0, "xavier", 150, 50), (fast.Model, fast.LambdaNce, fast.NceIdt, fast.FlipEquivariance, fast.PoolSize, fast.InitType, fast.NEpochs, fast.NEpochsDecay));
+        Assert.Equal(("0,4,8,12,16", 256, 0.07, 256), (fast.NceLayers, fast.NumPatches, fast.NceT, fast.NetFNc));
+        var cut = Read("--model", "cut", "--lambda-NCE", "2", "--init-type", "normal", "--nce-idt", "false");
+        Assert.Equal(("cut", 2.0, false, false, "normal", 200, 200), (cut.Model, cut.LambdaNce, cut.NceIdt, cut.FlipEquivariance, cut.InitType, cut.NEpochs, cut.NEpochsDecay));
+        var cycle = Read();
+        Assert.Equal(("cyclegan", 50, "normal", 100), (cycle.Model, cycle.PoolSize, cycle.InitType, cycle.NEpochs));
+    }
+
+    [Theory]
+    [InlineData("--model", "unit", "--model 'unit' is not one of: cyclegan, cut, fastcut")]
+    [InlineData("--nce-layers", "0,x", "--nce-layers '0,x' must be ascending")]
+    [InlineData("--nce-layers", "8,4", "--nce-layers '8,4' must be ascending")]
+    [InlineData("--num-patches", "0", "--num-patches must be at least 1, not 0")]
+    [InlineData("--nce-T", "0", "--nce-T must be a number above 0, not 0")]
+    [InlineData("--netF-nc", "-1", "--netF-nc must be at least 1, not -1")]
+    [InlineData("--lambda-NCE", "-1", "--lambda-NCE must be a number of at least 0, not -1")]
+    public void Bad_cut_options_are_parse_errors(string option, string value, string message)
+    {
+        foreach (var command in new[] { TrainCommand.Create(), BenchCommand.Create() })
+        {
+            var p = command.Parse(command.Name == "train" ? ["--dataroot", ".", option, value] : [option, value]);
+            Assert.Contains(p.Errors, e => e.Message.StartsWith(message, StringComparison.Ordinal));
+        }
+    }
+
+    [Fact]
+    public void Fastcut_trains_from_the_command_line()
+    {
+        using var data = new TinyDomains(trainCount: 2, testCount: 1);
+        var (exit, output, error) = Invoke(TrainCommand.Create(),
+            "--dataroot", data.Root, "--name", "fast", "--checkpoints-dir", data.CheckpointsDir, "--model", "fastcut", "--netG", "resnet_6blocks",
+            "--ngf", "8", "--ndf", "8", "--load-size", "32", "--crop-size", "32", "--n-epochs", "1", "--n-epochs-decay", "1",
+            "--threads", "1", "--workers", "1", "--num-patches", "16", "--print-freq", "1");
+        Assert.True(exit == 0, error);
+        Assert.Contains("Finished 2 epochs", output);
+        Assert.Matches(@"G_GAN: [0-9.]+ D_real: [0-9.]+ D_fake: [0-9.]+ G: [0-9.]+ NCE: [0-9.]+", output);
+        Assert.DoesNotContain("NCE_Y", output);
+        string opt = File.ReadAllText(Path.Combine(data.CheckpointsDir, "fast", "opt.json"));
+        Assert.Contains("\"model\": \"fastcut\"", opt);
+        Assert.Contains("\"lambda_nce\": 10", opt);
+        Assert.Contains("\"flip_equivariance\": true", opt);
+
+        (exit, _, error) = Invoke(TrainCommand.Create(), "--dataroot", data.Root, "--checkpoints-dir", data.CheckpointsDir, "--model", "cut", "--netG", "unet_128");
+        Assert.Equal(ExitCodes.Usage, exit);
+        Assert.Contains("--model cut needs a resnet generator", error);
+        Assert.DoesNotContain("   at ", error);
     }
 }

@@ -31,4 +31,6 @@ public static class CheckpointKinds
     public const string Generator = "generator";
     public const string Discriminator = "discriminator";
     public const string Optimizer = "optimizer";
+    /// <summary>CUT's PatchSampleF (the MLP heads of PatchNCE): needed to resume training, not to translate.</summary>
+    public const string PatchHead = "patch-head";
 }

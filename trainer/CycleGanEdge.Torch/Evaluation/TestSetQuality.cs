@@ -66,16 +66,18 @@ public sealed class TestSetQuality : IDisposable
         return quality;
     }
 
-    public EpochQuality Measure(CycleGanModel model)
+    /// <summary>A -> B always; B -> A when the model has that generator (CUT has not: its B -> A values stay empty).</summary>
+    public EpochQuality Measure(ITranslationModel model)
     {
-        var fakeB = Translate(model.GA, _a);
-        var fakeA = Translate(model.GB, _b);
+        ArgumentNullException.ThrowIfNull(model);
+        var fakeB = Translate(model.Generator, _a);
+        var fakeA = model.GeneratorBtoA is { } gb ? Translate(gb, _b) : null;
         var truthB = _b.ToDictionary(x => x.Name, x => ToRgba(x.Image));
         var truthA = _a.ToDictionary(x => x.Name, x => ToRgba(x.Image));
         var (psnrAB, ssimAB) = Paired(_a, fakeB, truthB);
-        var (psnrBA, ssimBA) = Paired(_b, fakeA, truthA);
+        var (psnrBA, ssimBA) = fakeA is null ? ((double?)null, (double?)null) : Paired(_b, fakeA, truthA);
         return new EpochQuality(Pairs, psnrAB, ssimAB, psnrBA, ssimBA,
-            _classifier?.Rate(fakeB, 1), _classifier?.Rate(fakeA, 0));
+            _classifier?.Rate(fakeB, 1), fakeA is null ? null : _classifier?.Rate(fakeA, 0));
     }
 
     private (double? Psnr, double? Ssim) Paired(List<(string Name, ByteImage Image)> inputs, List<RgbaImage> translated, Dictionary<string, RgbaImage> truth)

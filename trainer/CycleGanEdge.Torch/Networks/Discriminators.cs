@@ -8,29 +8,34 @@ namespace CycleGanEdge.Torch.Networks;
 /// <summary>
 /// The reference PatchGAN (NLayerDiscriminator): conv4/2 + lrelu, then n_layers-1 blocks of conv4/2 + norm + lrelu
 /// with channels ndf*min(2^n, 8), one conv4/1 + norm + lrelu, and a conv4/1 to one channel: a [N,1,h,w] score map.
+/// With <c>antialias</c> (the CUT reference's default) each conv4/2 is a conv4/1 followed (after its norm and lrelu)
+/// by a <see cref="BlurDownsample"/>.
 /// </summary>
 public sealed class NLayerDiscriminator : Module<Tensor, Tensor>
 {
     public readonly Sequential model;
 
-    public NLayerDiscriminator(int inputNc, int ndf, int nLayers, string norm) : base(nameof(NLayerDiscriminator))
+    public NLayerDiscriminator(int inputNc, int ndf, int nLayers, string norm, bool antialias = false) : base(nameof(NLayerDiscriminator))
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(nLayers, 1);
         NormLayer.Validate(norm);
         bool useBias = NormLayer.UseBias(norm);
+        int stride = antialias ? 1 : 2;
         var layers = new List<Module<Tensor, Tensor>>
         {
-            Conv2d(inputNc, ndf, kernel_size: 4, stride: 2, padding: 1),
+            Conv2d(inputNc, ndf, kernel_size: 4, stride: stride, padding: 1),
             LeakyReLU(0.2),
         };
+        if (antialias) layers.Add(new BlurDownsample(ndf));
         int mult = 1;
         for (int n = 1; n < nLayers; n++)
         {
             int previous = mult;
             mult = Math.Min(1 << n, 8);
-            layers.Add(Conv2d(ndf * previous, ndf * mult, kernel_size: 4, stride: 2, padding: 1, bias: useBias));
+            layers.Add(Conv2d(ndf * previous, ndf * mult, kernel_size: 4, stride: stride, padding: 1, bias: useBias));
             layers.Add(NormLayer.Create(norm, ndf * mult));
             layers.Add(LeakyReLU(0.2));
+            if (antialias) layers.Add(new BlurDownsample(ndf * mult));
         }
 
         int last = mult;

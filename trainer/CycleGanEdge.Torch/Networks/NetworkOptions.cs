@@ -13,6 +13,12 @@ public sealed record GeneratorOptions
     public bool UseDropout { get; init; } = false;
     /// <summary>One of <see cref="Networks.Upsamplings"/>: how the decoder doubles the resolution.</summary>
     public string Upsample { get; init; } = Networks.ConvTransposeUpsampling;
+    /// <summary>
+    /// Resnet generators only: the CUT reference's anti-aliased sampling (its default; false is its
+    /// --no_antialias --no_antialias_up): each down is conv3 (stride 1), norm, relu, <see cref="BlurDownsample"/>;
+    /// each up is <see cref="BlurUpsample"/>, conv3, norm, relu. <see cref="Upsample"/> must be convtranspose.
+    /// </summary>
+    public bool Antialias { get; init; }
 }
 
 /// <summary>Everything needed to rebuild a discriminator; saved in every discriminator checkpoint.</summary>
@@ -26,4 +32,6 @@ public sealed record DiscriminatorOptions
     public int NLayers { get; init; } = 3;
     /// <summary>One of <see cref="Networks.Norms"/>.</summary>
     public string Norm { get; init; } = "instance";
+    /// <summary>basic and n_layers only: the CUT reference's anti-aliased PatchGAN (each stride-2 conv becomes stride 1 + <see cref="BlurDownsample"/>).</summary>
+    public bool Antialias { get; init; }
 }

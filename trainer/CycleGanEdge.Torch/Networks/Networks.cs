@@ -37,8 +37,9 @@ public static class Networks
         CheckName("upsampling", o.Upsample, Upsamplings);
         return o.Arch switch
         {
-            "resnet_9blocks" => new ResnetGenerator(o.InputNc, o.OutputNc, o.Ngf, o.Norm, o.UseDropout, nBlocks: 9, o.Upsample),
-            "resnet_6blocks" => new ResnetGenerator(o.InputNc, o.OutputNc, o.Ngf, o.Norm, o.UseDropout, nBlocks: 6, o.Upsample),
+            "resnet_9blocks" => new ResnetGenerator(o.InputNc, o.OutputNc, o.Ngf, o.Norm, o.UseDropout, nBlocks: 9, o.Upsample, o.Antialias),
+            "resnet_6blocks" => new ResnetGenerator(o.InputNc, o.OutputNc, o.Ngf, o.Norm, o.UseDropout, nBlocks: 6, o.Upsample, o.Antialias),
+            _ when o.Antialias => throw new ArgumentException($"anti-aliased sampling is for resnet generators, not {o.Arch}", nameof(o)),
             "unet_128" => new UnetGenerator(o.InputNc, o.OutputNc, numDowns: 7, o.Ngf, o.Norm, o.UseDropout, o.Upsample),
             "unet_256" => new UnetGenerator(o.InputNc, o.OutputNc, numDowns: 8, o.Ngf, o.Norm, o.UseDropout, o.Upsample),
             "encoder_decoder" => new EncoderDecoderGenerator(o.InputNc, o.OutputNc, o.Ngf, o.Norm, o.UseDropout, o.Upsample),
@@ -54,8 +55,8 @@ public static class Networks
         NormLayer.Validate(o.Norm);
         return o.Arch switch
         {
-            "basic" => new NLayerDiscriminator(o.InputNc, o.Ndf, nLayers: 3, o.Norm),
-            "n_layers" => new NLayerDiscriminator(o.InputNc, o.Ndf, o.NLayers, o.Norm),
+            "basic" => new NLayerDiscriminator(o.InputNc, o.Ndf, nLayers: 3, o.Norm, o.Antialias),
+            "n_layers" => new NLayerDiscriminator(o.InputNc, o.Ndf, o.NLayers, o.Norm, o.Antialias),
             "pixel" => new PixelDiscriminator(o.InputNc, o.Ndf, o.Norm),
             "global" => new GlobalDiscriminator(o.InputNc, o.Ndf, o.Norm),
             _ => throw new ArgumentException(UnknownNameMessage("discriminator arch", o.Arch, DiscriminatorArchs), nameof(o)),

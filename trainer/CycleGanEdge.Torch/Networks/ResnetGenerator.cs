@@ -9,6 +9,8 @@ namespace CycleGanEdge.Torch.Networks;
 /// The reference ResnetGenerator (reflect padding, transposed-conv upsampling). Layout of <see cref="model"/>:
 /// 0 pad3, 1 conv7, 2 norm, 3 relu, then two stride-2 downs (conv3, norm, relu) at 4..9, then n_blocks
 /// ResnetBlocks at 10.., then two ups (convT3 or resize-conv, norm, relu), pad3, conv7 (with bias), tanh.
+/// With <c>antialias</c> (the CUT reference's default layout): each down is conv3/1, norm, relu, blur-down (4..11),
+/// blocks at 12.., each up is blur-up, conv3/1, norm, relu.
 /// </summary>
 public sealed class ResnetGenerator : Module<Tensor, Tensor>
 {
@@ -16,7 +18,7 @@ public sealed class ResnetGenerator : Module<Tensor, Tensor>
     private readonly int inputNc;
 
     public ResnetGenerator(int inputNc, int outputNc, int ngf, string norm, bool useDropout, int nBlocks,
-        string upsample = Networks.ConvTransposeUpsampling)
+        string upsample = Networks.ConvTransposeUpsampling, bool antialias = false)
         : base(nameof(ResnetGenerator))
     {
         ArgumentOutOfRangeException.ThrowIfNegative(nBlocks);
@@ -35,9 +37,10 @@ public sealed class ResnetGenerator : Module<Tensor, Tensor>
         for (int i = 0; i < downsamplings; i++)
         {
             int mult = 1 << i;
-            layers.Add(Conv2d(ngf * mult, ngf * mult * 2, kernel_size: 3, stride: 2, padding: 1, bias: useBias));
+            layers.Add(Conv2d(ngf * mult, ngf * mult * 2, kernel_size: 3, stride: antialias ? 1 : 2, padding: 1, bias: useBias));
             layers.Add(NormLayer.Create(norm, ngf * mult * 2));
             layers.Add(ReLU());
+            if (antialias) layers.Add(new BlurDownsample(ngf * mult * 2));
         }
 
         for (int i = 0; i < nBlocks; i++)
@@ -46,6 +49,16 @@ public sealed class ResnetGenerator : Module<Tensor, Tensor>
         for (int i = 0; i < downsamplings; i++)
         {
             int mult = 1 << (downsamplings - i);
+            if (antialias)
+            {
+                if (upsample != Networks.ConvTransposeUpsampling)
+                    throw new ArgumentException("anti-aliased upsampling replaces the transposed convolution: use convtranspose upsampling with it", nameof(upsample));
+                layers.Add(new BlurUpsample(ngf * mult));
+                layers.Add(Conv2d(ngf * mult, ngf * mult / 2, kernel_size: 3, stride: 1, padding: 1, bias: useBias));
+                layers.Add(NormLayer.Create(norm, ngf * mult / 2));
+                layers.Add(ReLU());
+                continue;
+            }
             layers.Add(Networks.Upsampling2x(upsample, ngf * mult, ngf * mult / 2, useBias,
                 () => ConvTranspose2d(ngf * mult, ngf * mult / 2, kernel_size: 3, stride: 2, padding: 1, output_padding: 1, bias: useBias)));
             layers.Add(NormLayer.Create(norm, ngf * mult / 2));
@@ -64,6 +77,27 @@ public sealed class ResnetGenerator : Module<Tensor, Tensor>
     {
         Networks.CheckInput(input, inputNc, multiple: 4, GetName());
         return model.forward(input);
+    }
+
+    /// <summary>Number of layers in <see cref="model"/>: valid feature indices are 0 .. LayerCount - 1.</summary>
+    public int LayerCount => (int)model.Count;
+
+    /// <summary>
+    /// The CUT reference's forward(input, layers, encode_only=True): the outputs of model[i] for each index in
+    /// <paramref name="layers"/> (ascending), stopping after the last one. Layers run through call() so hooks apply.
+    /// </summary>
+    public List<Tensor> Encode(Tensor input, IReadOnlyList<int> layers)
+    {
+        ArgumentNullException.ThrowIfNull(layers);
+        Networks.CheckInput(input, inputNc, multiple: 4, GetName());
+        var feats = new List<Tensor>(layers.Count);
+        var x = input;
+        for (int i = 0; i < LayerCount && feats.Count < layers.Count; i++)
+        {
+            x = ((Module<Tensor, Tensor>)model[i]).call(x);
+            if (layers.Contains(i)) feats.Add(x);
+        }
+        return feats;
     }
 }
 

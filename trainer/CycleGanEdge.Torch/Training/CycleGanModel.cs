@@ -7,14 +7,26 @@ using Nets = CycleGanEdge.Torch.Networks.Networks;
 namespace CycleGanEdge.Torch.Training;
 
 /// <summary>Loss values of one step, in <see cref="Names"/> order; null where a term is off or was not computed.</summary>
-public sealed class StepLosses
+public sealed class StepLosses(IReadOnlyList<string> names)
 {
-    public static readonly string[] Names = ["D_A", "G_A", "cycle_A", "idt_A", "D_B", "G_B", "cycle_B", "idt_B"];
+    /// <summary>CycleGAN's columns (the reference's loss_names).</summary>
+    public static readonly string[] CycleGanNames = ["D_A", "G_A", "cycle_A", "idt_A", "D_B", "G_B", "cycle_B", "idt_B"];
     public const int DA = 0, GA = 1, CycleA = 2, IdtA = 3, DB = 4, GB = 5, CycleB = 6, IdtB = 7;
 
-    public double?[] Values { get; } = new double?[Names.Length];
+    public StepLosses() : this(CycleGanNames) { }
 
-    public double? this[string name] => Values[Array.IndexOf(Names, name)];
+    public IReadOnlyList<string> Names { get; } = names;
+
+    public double?[] Values { get; } = new double?[names.Count];
+
+    public double? this[string name] => Values[IndexOf(name)];
+
+    private int IndexOf(string name)
+    {
+        for (int i = 0; i < Names.Count; i++)
+            if (Names[i] == name) return i;
+        return -1;
+    }
 
     /// <summary>The name of the first loss that is NaN or infinite, or null when all are finite.</summary>
     public string? FirstNonFinite()
@@ -30,7 +42,7 @@ public sealed class StepLosses
 /// G_A: A->B, G_B: B->A, D_A judges B-domain images, D_B judges A-domain images.
 /// One optimizer over both generators, one over both discriminators.
 /// </summary>
-public sealed class CycleGanModel : IDisposable
+public sealed class CycleGanModel : ITranslationModel
 {
     private readonly TrainOptions _o;
 
@@ -67,7 +79,21 @@ public sealed class CycleGanModel : IDisposable
     public ImagePool PoolFakeB { get; }
 
     /// <summary>The four networks with the names the reference gives their files (latest_net_G_A ...).</summary>
-    public IReadOnlyList<(string Name, nn.Module<Tensor, Tensor> Module)> Networks => [("G_A", GA), ("G_B", GB), ("D_A", DA), ("D_B", DB)];
+    public IReadOnlyList<(string Name, nn.Module Module)> Networks => [("G_A", GA), ("G_B", GB), ("D_A", DA), ("D_B", DB)];
+
+    public nn.Module<Tensor, Tensor> Generator => GA;
+    public nn.Module<Tensor, Tensor>? GeneratorBtoA => GB;
+    public IReadOnlyList<(string Name, Adam Optimizer)> Optimizers => [("optimizer_G", OptimizerG), ("optimizer_D", OptimizerD)];
+    public IReadOnlyList<(string Name, ImagePool Pool)> Pools => [("pool_fake_A", PoolFakeA), ("pool_fake_B", PoolFakeB)];
+
+    public static readonly LossNames Losses = new(StepLosses.CycleGanNames,
+        [StepLosses.GA, StepLosses.GB, StepLosses.CycleA, StepLosses.CycleB, StepLosses.IdtA, StepLosses.IdtB]);
+
+    public LossNames LossNames => Losses;
+
+    public string SampleCaption => "Each row: real | translated | reconstructed (A rows: G_A then G_B; B rows: G_B then G_A).";
+
+    public (double[] A, double[] B)? EvalErrors(Tensor realA, Tensor realB) => CycleErrors(realA, realB);
 
     public double LearningRate
     {

@@ -17,11 +17,11 @@ public static class Plots
     public static string FontPath => Path.Combine(AppContext.BaseDirectory, "Fonts", "DejaVuSans.ttf");
 
     /// <summary>Each loss, averaged over equal buckets of iterations so a long run stays readable.</summary>
-    public static void Losses(string path, IReadOnlyList<(long Iter, double?[] Values)> rows)
+    public static void Losses(string path, IReadOnlyList<string> names, IReadOnlyList<(long Iter, double?[] Values)> rows)
     {
         var plot = NewPlot("Training losses (bucket means)", "iteration", "loss");
         int buckets = Math.Max(1, Math.Min(MaxPoints, rows.Count));
-        for (int k = 0; k < StepLosses.Names.Length; k++)
+        for (int k = 0; k < names.Count; k++)
         {
             var xs = new List<double>();
             var ys = new List<double>();
@@ -38,7 +38,7 @@ public static class Plots
             }
             if (xs.Count == 0) continue;
             var line = plot.Add.Scatter(xs.ToArray(), ys.ToArray());
-            line.LegendText = StepLosses.Names[k];
+            line.LegendText = names[k];
             line.MarkerSize = xs.Count == 1 ? 5 : 0;
         }
         Save(plot, path);

@@ -16,19 +16,24 @@ public sealed class RunOutputs : IDisposable
 {
     public const string LossesCsv = "losses.csv";
     public const string MetricsCsv = "metrics.csv";
-    private static readonly string LossHeader = "epoch,total_iters,epoch_iter,lr," + string.Join(',', StepLosses.Names);
     // The quality columns (train --eval-freq with paired test images or --eval-classifier) are empty when not measured.
     private const string MetricsHeader = "epoch,cycle_l1_A,cycle_l1_B,images_A,images_B,pairs,psnr_AtoB,ssim_AtoB,psnr_BtoA,ssim_BtoA,classified_B_AtoB,classified_A_BtoA";
 
     private readonly string _dir;
+    private readonly IReadOnlyList<string> _lossNames;
+    private readonly string _sampleCaption;
     private readonly List<(long Iter, double?[] Values)> _losses = [];
     private readonly List<EpochMetrics> _metrics = [];
     private readonly List<int> _sampleEpochs = [];
     private StreamWriter? _lossWriter;
 
-    public RunOutputs(string runDirectory)
+    /// <param name="lossNames">The columns of losses.csv after epoch,total_iters,epoch_iter,lr (the model's <see cref="LossNames"/>).</param>
+    /// <param name="sampleCaption">What the columns of the sample grids show.</param>
+    public RunOutputs(string runDirectory, IReadOnlyList<string>? lossNames = null, string? sampleCaption = null)
     {
         _dir = runDirectory;
+        _lossNames = lossNames ?? StepLosses.CycleGanNames;
+        _sampleCaption = sampleCaption ?? "Each row: real | translated | reconstructed (A rows: G_A then G_B; B rows: G_B then G_A).";
         Directory.CreateDirectory(Path.Combine(_dir, "web", "images"));
     }
 
@@ -43,14 +48,15 @@ public sealed class RunOutputs : IDisposable
     /// </summary>
     public void Open(bool resume, long totalIters, int nextEpoch)
     {
-        var lossLines = new List<string> { LossHeader };
+        string lossHeader = "epoch,total_iters,epoch_iter,lr," + string.Join(',', _lossNames);
+        var lossLines = new List<string> { lossHeader };
         var metricLines = new List<string> { MetricsHeader };
         if (resume && File.Exists(LossesPath))
         {
             foreach (var line in File.ReadLines(LossesPath).Skip(1))
             {
                 var cells = line.Split(',');
-                if (cells.Length != 4 + StepLosses.Names.Length || !long.TryParse(cells[1], CultureInfo.InvariantCulture, out long iter)) continue;
+                if (cells.Length != 4 + _lossNames.Count || !long.TryParse(cells[1], CultureInfo.InvariantCulture, out long iter)) continue;
                 if (iter > totalIters) continue;
                 lossLines.Add(line);
                 _losses.Add((iter, cells.Skip(4).Select(c => double.TryParse(c, CultureInfo.InvariantCulture, out double v) ? v : (double?)null).ToArray()));
@@ -114,7 +120,7 @@ public sealed class RunOutputs : IDisposable
     public void Render(string title)
     {
         Flush();
-        Plots.Losses(Path.Combine(_dir, "losses.png"), _losses);
+        Plots.Losses(Path.Combine(_dir, "losses.png"), _lossNames, _losses);
         if (_metrics.Count > 0) Plots.Metrics(Path.Combine(_dir, "metrics.png"), _metrics);
         WriteText(Path.Combine(_dir, "web", "index.html"), Html(title));
     }
@@ -131,7 +137,7 @@ public sealed class RunOutputs : IDisposable
         html.Append("<style>body{font-family:sans-serif} img{image-rendering:pixelated;max-width:100%}</style></head><body>\n");
         html.Append(CultureInfo.InvariantCulture, $"<h1>{t}</h1>\n<p><img src=\"../losses.png\" alt=\"losses\"></p>\n");
         if (_metrics.Count > 0) html.Append("<p><img src=\"../metrics.png\" alt=\"test-set metrics\"></p>\n");
-        html.Append("<p>Each row: real | translated | reconstructed (A rows: G_A then G_B; B rows: G_B then G_A).</p>\n");
+        html.Append(CultureInfo.InvariantCulture, $"<p>{WebUtility.HtmlEncode(_sampleCaption)}</p>\n");
         foreach (int epoch in _sampleEpochs.OrderDescending())
         {
             html.Append(CultureInfo.InvariantCulture, $"<h3>epoch {epoch}</h3>\n<table><tr>");
@@ -170,9 +176,10 @@ public sealed record EpochMetrics(int Epoch, double CycleA, double CycleB, int I
 
     public string ToCsv()
     {
-        static string F(double? v) => v is double d ? d.ToString("G7", Inv) : "";
+        // NaN: not measured (CUT has no cycle), written as an empty cell.
+        static string F(double? v) => v is double d && !double.IsNaN(d) ? d.ToString("G7", Inv) : "";
         var q = Quality;
-        return string.Join(',', Epoch.ToString(Inv), CycleA.ToString("G7", Inv), CycleB.ToString("G7", Inv), ImagesA.ToString(Inv), ImagesB.ToString(Inv),
+        return string.Join(',', Epoch.ToString(Inv), F(CycleA), F(CycleB), ImagesA.ToString(Inv), ImagesB.ToString(Inv),
             q is null ? "" : q.Pairs.ToString(Inv), F(q?.PsnrAtoB), F(q?.SsimAtoB), F(q?.PsnrBtoA), F(q?.SsimBtoA), F(q?.ClassifiedAtoB), F(q?.ClassifiedBtoA));
     }
 

@@ -13,6 +13,9 @@ namespace CycleGanEdge.Torch.Training;
 /// </summary>
 public sealed record TrainOptions
 {
+    /// <summary>cyclegan, or cut/fastcut (the CUT reference's CUT_mode): see <see cref="Defaults"/> for what each changes.</summary>
+    public string Model { get; init; } = TranslationModels.CycleGan;
+
     // Data.
     public string DataRoot { get; init; } = "";
     public string Phase { get; init; } = "train";
@@ -61,6 +64,11 @@ public sealed record TrainOptions
     public bool NoDropout { get; init; } = true;
     /// <summary>How the generators' decoders upsample: convtranspose (the reference) or resize (nearest x2 + 3x3 conv).</summary>
     public string Upsample { get; init; } = Networks.Networks.ConvTransposeUpsampling;
+    /// <summary>
+    /// The CUT reference's anti-aliased down- and upsampling (blur after stride-1 convs, blur-upsample before convs) in
+    /// resnet generators and PatchGAN discriminators: the default of cut and fastcut, as there.
+    /// </summary>
+    public bool Antialias { get; init; }
     public string InitType { get; init; } = "normal";
     public double InitGain { get; init; } = 0.02;
     public int InputNc { get; init; } = 3;
@@ -82,6 +90,57 @@ public sealed record TrainOptions
     public string LrPolicy { get; init; } = "linear";
     public int LrDecayIters { get; init; } = 50;
 
+    // CUT and FastCUT (the CUT reference's options; ignored by cyclegan).
+    /// <summary>Indices into the resnet generator's model Sequential whose outputs feed PatchNCE.</summary>
+    public string NceLayers { get; init; } = "0,4,8,12,16";
+    public int NumPatches { get; init; } = 256;
+    public double NceT { get; init; } = 0.07;
+    public int NetFNc { get; init; } = 256;
+    public double LambdaGan { get; init; } = 1.0;
+    public double LambdaNce { get; init; } = 1.0;
+    /// <summary>The identity term PatchNCE(G(B), B) (CUT: on, FastCUT: off).</summary>
+    public bool NceIdt { get; init; }
+    /// <summary>Mirror the input at random and un-mirror G's features before PatchNCE (FastCUT: on).</summary>
+    public bool FlipEquivariance { get; init; }
+
+    /// <summary>
+    /// The defaults of a model, as its reference sets them: cyclegan as pytorch-CycleGAN-and-pix2pix; cut and
+    /// fastcut as contrastive-unpaired-translation (init xavier, no image pool, 200 + 200 epochs; cut: lambda_NCE 1
+    /// with the identity term; fastcut: lambda_NCE 10, flip equivariance, 150 + 50 epochs).
+    /// </summary>
+    public static TrainOptions Defaults(string model) => model switch
+    {
+        TranslationModels.Cut => new TrainOptions
+        {
+            Model = model, InitType = "xavier", PoolSize = 0, NEpochs = 200, NEpochsDecay = 200, LambdaNce = 1.0, NceIdt = true, Antialias = true,
+        },
+        TranslationModels.FastCut => new TrainOptions
+        {
+            Model = model, InitType = "xavier", PoolSize = 0, NEpochs = 150, NEpochsDecay = 50, LambdaNce = 10.0, FlipEquivariance = true, Antialias = true,
+        },
+        _ => new TrainOptions { Model = model },
+    };
+
+    public bool IsCut => Model is TranslationModels.Cut or TranslationModels.FastCut;
+
+    /// <summary><see cref="NceLayers"/> as numbers; empty when it does not parse.</summary>
+    [JsonIgnore]
+    public int[] NceLayerList => ParseLayers(NceLayers) ?? [];
+
+    /// <summary>"0,4,8": ascending distinct indices of 0 or more, else null.</summary>
+    public static int[]? ParseLayers(string? text)
+    {
+        if (string.IsNullOrWhiteSpace(text)) return null;
+        var parts = text.Split(',');
+        var layers = new int[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+        {
+            if (!int.TryParse(parts[i].Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out layers[i])) return null;
+            if (i > 0 && layers[i] <= layers[i - 1]) return null;
+        }
+        return layers;
+    }
+
     public static readonly string[] GanModes = ["lsgan", "vanilla", "wgangp"];
     public static readonly string[] Objectives = ["full", "gan-only", "cycle-only", "gan-forward-cycle", "gan-backward-cycle"];
     public static readonly string[] LrPolicies = ["linear", "step", "plateau", "cosine"];
@@ -93,7 +152,7 @@ public sealed record TrainOptions
     [JsonIgnore]
     public GeneratorOptions GeneratorA => new()
     {
-        Arch = NetG, InputNc = InputNc, OutputNc = OutputNc, Ngf = Ngf, Norm = Norm, UseDropout = !NoDropout, Upsample = Upsample,
+        Arch = NetG, InputNc = InputNc, OutputNc = OutputNc, Ngf = Ngf, Norm = Norm, UseDropout = !NoDropout, Upsample = Upsample, Antialias = Antialias,
     };
 
     [JsonIgnore]
@@ -101,7 +160,10 @@ public sealed record TrainOptions
 
     /// <summary>D_A judges B-domain images; D_B is the same for A-domain images.</summary>
     [JsonIgnore]
-    public DiscriminatorOptions DiscriminatorA => new() { Arch = NetD, InputNc = OutputNc, Ndf = Ndf, NLayers = NLayersD, Norm = Norm };
+    public DiscriminatorOptions DiscriminatorA => new()
+    {
+        Arch = NetD, InputNc = OutputNc, Ndf = Ndf, NLayers = NLayersD, Norm = Norm, Antialias = Antialias && NetD is "basic" or "n_layers",
+    };
 
     [JsonIgnore]
     public DiscriminatorOptions DiscriminatorB => DiscriminatorA with { InputNc = InputNc };
@@ -130,13 +192,16 @@ public sealed record TrainOptions
         OneOf(NetG, Networks.Networks.GeneratorArchs, "--netG");
         OneOf(NetD, Networks.Networks.DiscriminatorArchs, "--netD");
         OneOf(Upsample, Networks.Networks.Upsamplings, "--upsample");
+        // For cut/fastcut the resnet requirement below says it once.
+        Check(!Antialias || IsCut || NetG.StartsWith("resnet_", StringComparison.Ordinal), $"--antialias is for resnet generators, not {NetG}");
+        Check(!Antialias || Upsample == Networks.Networks.ConvTransposeUpsampling, "--antialias replaces the generator's upsampling: leave --upsample at convtranspose");
         Check(double.IsFinite(InitGain) && InitGain > 0, $"--init-gain must be a positive number, not {InitGain.ToString(CultureInfo.InvariantCulture)}");
         Check(Ngf >= 1 && Ndf >= 1, "--ngf and --ndf must be positive");
         Check(NLayersD >= 1, "--n-layers-D must be at least 1");
         Check(CropSize > 0 && LoadSize > 0, "--crop-size and --load-size must be positive");
         Check(BatchSize > 0, "--batch-size must be positive");
         Check(InputNc is 1 or 3 && OutputNc is 1 or 3, "--input-nc and --output-nc must be 1 or 3");
-        Check(!(UsesIdentity && InputNc != OutputNc && InputNc is 1 or 3 && OutputNc is 1 or 3), // one message per mistake
+        Check(IsCut || !(UsesIdentity && InputNc != OutputNc && InputNc is 1 or 3 && OutputNc is 1 or 3), // one message per mistake
             "--lambda-identity > 0 needs --input-nc == --output-nc (the identity loss feeds B images to G_A); use --lambda-identity 0");
         Check(DSteps >= 1, "--d-steps must be at least 1");
         Check(Devices.IsValidName(Device), $"--device '{Device}': use auto, cpu, cuda or cuda:N");
@@ -151,6 +216,23 @@ public sealed record TrainOptions
         Check(EvalFreq >= 0, "--eval-freq must be 0 (off) or more");
         Check(EvalImages >= 1 && SampleCount >= 1, "--eval-images and --sample-count must be positive");
         Check(Threads >= 0, "--threads must be 0 (all cores) or more");
+        OneOf(Model, TranslationModels.Names, "--model");
+        if (IsCut)
+        {
+            Check(NetG.StartsWith("resnet_", StringComparison.Ordinal), $"--model {Model} needs a resnet generator (--netG resnet_9blocks or resnet_6blocks), not {NetG}");
+            Check(InputNc == OutputNc, $"--model {Model} needs --input-nc == --output-nc (G's encoder reads both its input and its output)");
+            Check(PoolSize == 0, $"--model {Model} keeps no image pool: --pool-size must be 0");
+            Check(Objective == "full", $"--objective applies to --model cyclegan only");
+            int blocks = NetG == "resnet_6blocks" ? 6 : 9;
+            int layerCount = 4 + blocks + 3 + (Antialias ? 16 : 12);
+            var layers = ParseLayers(NceLayers);
+            Check(layers is not null && layers.Length > 0 && layers[^1] < layerCount,
+                $"--nce-layers '{NceLayers}' must be ascending indices 0..{layerCount - 1} of the {NetG} generator's layers, separated by commas");
+            Check(NumPatches >= 1 && NetFNc >= 1, "--num-patches and --netF-nc must be positive");
+            Check(double.IsFinite(NceT) && NceT > 0, "--nce-T must be positive");
+            Check(LambdaNce >= 0 && LambdaGan >= 0, "--lambda-NCE and --lambda-GAN must be 0 or more");
+            Check(LambdaNce > 0 || LambdaGan > 0, "--lambda-NCE and --lambda-GAN are both 0: the generator would have no loss to train on");
+        }
         Check(!string.IsNullOrWhiteSpace(Name) && Name.IndexOfAny(Path.GetInvalidFileNameChars()) < 0, $"--name '{Name}' is not a valid folder name");
         return errors;
     }
@@ -170,7 +252,7 @@ public sealed record TrainOptions
     /// <summary>The reference's opt.txt layout: one "name: value" line per option, "[default: x]" where changed.</summary>
     public string ToText()
     {
-        var defaults = new TrainOptions();
+        var defaults = Defaults(Model);
         var text = new StringBuilder("----------------- Options ---------------\n");
         foreach (var property in typeof(TrainOptions).GetProperties().Where(p => p.CanWrite))
         {

@@ -23,8 +23,8 @@ public enum TrainingOutcome { Completed, Cancelled, NonFiniteLoss }
 public sealed record TrainingResult(TrainingOutcome Outcome, TrainingPosition Position, string Message);
 
 /// <summary>
-/// The reference train.py for CycleGAN: epochs epoch_count .. n_epochs + n_epochs_decay, one
-/// <see cref="CycleGanModel.Step"/> per batch, lr stepped at the end of every epoch, checkpoints
+/// The reference train.py for CycleGAN, CUT and FastCUT: epochs epoch_count .. n_epochs + n_epochs_decay, one
+/// <see cref="ITranslationModel.Step"/> per batch, lr stepped at the end of every epoch, checkpoints
 /// every --save-latest-freq iterations and at each epoch end, <c>&lt;epoch&gt;_net_*</c> every --save-epoch-freq.
 /// </summary>
 public sealed class TrainingRun
@@ -69,7 +69,7 @@ public sealed class TrainingRun
         var (domainA, domainB) = DomainNames();
 
         torch.manual_seed(_o.Seed);
-        using var model = new CycleGanModel(_o, device);
+        using var model = TranslationModels.Create(_o, device);
         var schedule = new LearningRateSchedule(_o);
         var position = new TrainingPosition(_o.EpochCount, 0, 0, 0, 0);
         if (resumeLatest)
@@ -83,11 +83,11 @@ public sealed class TrainingRun
         }
         model.LearningRate = schedule.CurrentLr;
 
-        using var outputs = new RunOutputs(dir);
+        using var outputs = new RunOutputs(dir, model.LossNames.Names, model.SampleCaption);
         outputs.Open(resumeLatest, position.TotalIters, position.Epoch);
         _log.WriteLine($"Training {_o.Name}: {train.Count} images per epoch ({train.BatchesPerEpoch} batches of {_o.BatchSize}), " +
             $"epochs {position.Epoch}..{_o.LastEpoch}, device {device}, {torch.get_num_threads()} threads." +
-            (eval is null ? " No test set: no per-epoch cycle L1." : ""));
+            (eval is null ? " No test set: no per-epoch test metrics." : ""));
         var idle = LearningRateSchedule.EpochsAtZeroLr(_o, position.Epoch);
         if (idle.Count > 0)
             _log.WriteLine($"note: epoch{(idle.Count > 1 ? "s" : "")} {string.Join(", ", idle)} of {_o.LastEpoch} train at lr 0 " +
@@ -140,7 +140,7 @@ public sealed class TrainingRun
                 epochIter++;
                 totalIters++;
                 itersThisRun++;
-                foreach (int k in new[] { StepLosses.GA, StepLosses.GB, StepLosses.CycleA, StepLosses.CycleB, StepLosses.IdtA, StepLosses.IdtB })
+                foreach (int k in model.LossNames.GeneratorTerms)
                     if (losses.Values[k] is double v) { lossSum += v; lossCount++; }
                 outputs.AppendLosses(epoch, totalIters, epochIter, model.LearningRate, losses);
                 position = new TrainingPosition(epoch, epochIter, totalIters, lossSum, lossCount);
@@ -170,7 +170,9 @@ public sealed class TrainingRun
                 SaveNetworks(model, epoch.ToString(CultureInfo.InvariantCulture), epoch, domainA, domainB);
             position = new TrainingPosition(epoch + 1, 0, position.TotalIters, 0, 0);
             SaveLatest(position);
-            outputs.Render($"{_o.Name}: CycleGAN {_o.NetG}/{_o.NetD}, {_o.GanMode}, {_o.Objective}");
+            outputs.Render(_o.IsCut
+                ? $"{_o.Name}: {(_o.Model == TranslationModels.Cut ? "CUT" : "FastCUT")} {_o.NetG}/{_o.NetD}, {_o.GanMode}, lambda_NCE {_o.LambdaNce.ToString(CultureInfo.InvariantCulture)}"
+                : $"{_o.Name}: CycleGAN {_o.NetG}/{_o.NetD}, {_o.GanMode}, {_o.Objective}");
             // The schedule has stepped for the next epoch; after the last one there is none (its lr may be below 0).
             _log.WriteLine($"End of epoch {epoch} / {_o.LastEpoch}" + (epoch < _o.LastEpoch ? $": lr now {schedule.CurrentLr:G6}" : "") +
                 (cycle is double c ? $", test cycle L1 {c:F4}" : "") + $", {clock.Elapsed.TotalSeconds / Math.Max(1, itersThisRun):F3} s/it");
@@ -178,8 +180,11 @@ public sealed class TrainingRun
         return new TrainingResult(TrainingOutcome.Completed, position, $"Finished {_o.LastEpoch} epochs; checkpoints in {dir}.");
     }
 
-    /// <summary>Mean per-image cycle L1 over the test set (each image once), the sample grids, and the translation quality when measured.</summary>
-    private double Evaluate(CycleGanModel model, UnalignedDataset eval, TestSetQuality? quality, RunOutputs outputs, int epoch)
+    /// <summary>
+    /// Mean per-image cycle L1 over the test set (each image once; null for models without one), the sample grids,
+    /// and the translation quality when measured.
+    /// </summary>
+    private double? Evaluate(ITranslationModel model, UnalignedDataset eval, TestSetQuality? quality, RunOutputs outputs, int epoch)
     {
         var seenA = new HashSet<string>(StringComparer.Ordinal);
         var seenB = new HashSet<string>(StringComparer.Ordinal);
@@ -192,11 +197,11 @@ public sealed class TrainingRun
             {
                 using var scope = NewDisposeScope();
                 var (realA, realB) = ToTensors(batch, model.Device);
-                var (errA, errB) = model.CycleErrors(realA, realB);
+                var errors = model.EvalErrors(realA, realB);
                 for (int i = 0; i < batch.Count; i++)
                 {
-                    if (seenA.Add(batch.PathsA[i])) sumA += errA[i];
-                    if (seenB.Add(batch.PathsB[i])) sumB += errB[i];
+                    if (seenA.Add(batch.PathsA[i])) sumA += errors?.A[i] ?? double.NaN;
+                    if (seenB.Add(batch.PathsB[i])) sumB += errors?.B[i] ?? double.NaN;
                     if (samplesA.Count < _o.SampleCount)
                     {
                         samplesA.Add(realA.narrow(0, i, 1).clone().DetachFromDisposeScope());
@@ -219,15 +224,17 @@ public sealed class TrainingRun
         if (measured is not null)
             _log.WriteLine($"Epoch {epoch} test quality: " + string.Join(", ", new[]
             {
-                measured.PsnrAtoB is double p ? $"A->B PSNR {p:F2} dB SSIM {measured.SsimAtoB:F4}, B->A PSNR {measured.PsnrBtoA:F2} dB SSIM {measured.SsimBtoA:F4} ({measured.Pairs} pairs)" : null,
-                measured.ClassifiedAtoB is double c ? $"classified as target: A->B {c:P1}, B->A {measured.ClassifiedBtoA:P1}" : null,
+                measured.PsnrAtoB is double p ? $"A->B PSNR {p:F2} dB SSIM {measured.SsimAtoB:F4}" +
+                    (measured.PsnrBtoA is double q ? $", B->A PSNR {q:F2} dB SSIM {measured.SsimBtoA:F4}" : "") + $" ({measured.Pairs} pairs)" : null,
+                measured.ClassifiedAtoB is double c ? $"classified as target: A->B {c:P1}" + (measured.ClassifiedBtoA is double d ? $", B->A {d:P1}" : "") : null,
             }.Where(x => x is not null)));
         outputs.AppendMetrics(new EpochMetrics(epoch, cycleA, cycleB, seenA.Count, seenB.Count, measured));
-        return (cycleA + cycleB) / 2;
+        double cycle = (cycleA + cycleB) / 2;
+        return double.IsNaN(cycle) ? null : cycle;
     }
 
     /// <summary>Without a test set the grid shows the epoch's last training batch.</summary>
-    private void SaveSamples(CycleGanModel model, RunOutputs outputs, int epoch, UnalignedBatch batch)
+    private void SaveSamples(ITranslationModel model, RunOutputs outputs, int epoch, UnalignedBatch batch)
     {
         using var scope = NewDisposeScope();
         int n = Math.Min(batch.Count, _o.SampleCount);
@@ -240,12 +247,19 @@ public sealed class TrainingRun
         (tensor(batch.A, [batch.Count, batch.ChannelsA, batch.Height, batch.Width]).to(device),
          tensor(batch.B, [batch.Count, batch.ChannelsB, batch.Height, batch.Width]).to(device));
 
-    private void SaveNetworks(CycleGanModel model, string prefix, int epoch, string domainA, string domainB)
+    private void SaveNetworks(ITranslationModel model, string prefix, int epoch, string domainA, string domainB)
     {
         string dir = _o.RunDirectory;
         var (gA, gB, dA, dB) = (_o.GeneratorA, _o.GeneratorB, _o.DiscriminatorA, _o.DiscriminatorB);
-        var extra = new Dictionary<string, string> { ["run"] = _o.Name, ["gan_mode"] = _o.GanMode, ["objective"] = _o.Objective };
-        var headers = new (string Name, CheckpointHeader Header)[]
+        // "model" says which method trained the networks (the exporter writes it into the ONNX metadata).
+        var extra = new Dictionary<string, string> { ["run"] = _o.Name, ["model"] = _o.Model, ["gan_mode"] = _o.GanMode, ["objective"] = _o.Objective };
+        var headers = _o.IsCut ? new (string Name, CheckpointHeader Header)[]
+        {
+            ("G", new CheckpointHeader { Kind = CheckpointKinds.Generator, Generator = gA, Direction = "AtoB", DomainIn = domainA, DomainOut = domainB, TrainSize = _o.CropSize, Epoch = epoch, Extra = extra }),
+            ("D", new CheckpointHeader { Kind = CheckpointKinds.Discriminator, Discriminator = dA, DomainIn = domainB, TrainSize = _o.CropSize, Epoch = epoch, Extra = extra }),
+            ("F", new CheckpointHeader { Kind = CheckpointKinds.PatchHead, TrainSize = _o.CropSize, Epoch = epoch, Extra = extra }),
+        }
+        : new (string Name, CheckpointHeader Header)[]
         {
             ("G_A", new CheckpointHeader { Kind = CheckpointKinds.Generator, Generator = gA, Direction = "AtoB", DomainIn = domainA, DomainOut = domainB, TrainSize = _o.CropSize, Epoch = epoch, Extra = extra }),
             ("G_B", new CheckpointHeader { Kind = CheckpointKinds.Generator, Generator = gB, Direction = "BtoA", DomainIn = domainB, DomainOut = domainA, TrainSize = _o.CropSize, Epoch = epoch, Extra = extra }),
@@ -260,7 +274,7 @@ public sealed class TrainingRun
     }
 
     /// <summary>--continue-train --epoch N: the reference loads N_net_* weights only (fresh optimizers and pools).</summary>
-    private void LoadEpochWeights(CycleGanModel model, string dir)
+    private void LoadEpochWeights(ITranslationModel model, string dir)
     {
         foreach (var (name, module) in model.Networks)
         {
@@ -285,6 +299,9 @@ public sealed class TrainingRun
         }
         var mismatches = new List<string>();
         void Same<T>(string option, T a, T b) { if (!EqualityComparer<T>.Default.Equals(a, b)) mismatches.Add($"{option} was {a}, now {b}"); }
+        Same("--model", saved.Model, _o.Model);
+        Same("--nce-layers", saved.NceLayers, _o.NceLayers);
+        Same("--netF-nc", saved.NetFNc, _o.NetFNc);
         Same("--netG", saved.NetG, _o.NetG);
         Same("--netD", saved.NetD, _o.NetD);
         Same("--n-layers-D", saved.NLayersD, _o.NLayersD);
@@ -293,6 +310,7 @@ public sealed class TrainingRun
         Same("--norm", saved.Norm, _o.Norm);
         Same("--no-dropout", saved.NoDropout, _o.NoDropout);
         Same("--upsample", saved.Upsample, _o.Upsample);
+        Same("--antialias", saved.Antialias, _o.Antialias);
         Same("--input-nc", saved.InputNc, _o.InputNc);
         Same("--output-nc", saved.OutputNc, _o.OutputNc);
         Same("--pool-size", saved.PoolSize, _o.PoolSize);
@@ -360,8 +378,8 @@ public sealed class TrainingRun
     private static string FormatLosses(TrainingPosition p, double lr, StepLosses losses, double secondsPerIter)
     {
         var text = new StringBuilder().Append(CultureInfo.InvariantCulture, $"(epoch: {p.Epoch}, iters: {p.EpochIter}, total: {p.TotalIters}, time: {secondsPerIter:F3}, lr: {lr:G4}) ");
-        for (int i = 0; i < StepLosses.Names.Length; i++)
-            if (losses.Values[i] is double v) text.Append(CultureInfo.InvariantCulture, $"{StepLosses.Names[i]}: {v:F3} ");
+        for (int i = 0; i < losses.Names.Count; i++)
+            if (losses.Values[i] is double v) text.Append(CultureInfo.InvariantCulture, $"{losses.Names[i]}: {v:F3} ");
         return text.ToString().TrimEnd();
     }
 }

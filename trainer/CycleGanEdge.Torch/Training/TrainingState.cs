@@ -9,8 +9,8 @@ namespace CycleGanEdge.Torch.Training;
 public sealed record TrainingPosition(int Epoch, int EpochIter, long TotalIters, double EpochLossSum, long EpochLossCount);
 
 /// <summary>
-/// latest_state.ckpt: one atomic file with everything a resumed run needs — all four networks,
-/// both optimizers' moments and step counts, the image pools, the lr schedule and the position.
+/// latest_state.ckpt: one atomic file with everything a resumed run needs — every network,
+/// every optimizer's moments and step counts, the image pools, the lr schedule and the position.
 /// Keeping it in one file means a kill during saving leaves either the old or the new state, never a mix.
 /// Random draws are derived from (seed, epoch, iteration), so no generator state needs saving.
 /// </summary>
@@ -21,7 +21,7 @@ public static class TrainingState
     /// <summary>The state before the latest one, kept in case the latest file is damaged later (disk errors, copies).</summary>
     public const string PreviousFileName = "previous_state" + CheckpointFile.Extension;
 
-    public static void Save(string path, CycleGanModel model, LearningRateSchedule schedule, TrainingPosition position, TrainOptions options)
+    public static void Save(string path, ITranslationModel model, LearningRateSchedule schedule, TrainingPosition position, TrainOptions options)
     {
         // No dispose scope here: on the CPU .cpu() hands back the live tensor itself, and a scope
         // would then free the weights, moments and pool images still in use (seen as NaN a step later).
@@ -29,30 +29,21 @@ public static class TrainingState
         foreach (var (name, module) in model.Networks)
             foreach (var (key, tensor) in module.state_dict())
                 tensors[$"net_{name}.{key}"] = tensor;
-        AddOptimizer(tensors, "optimizer_G", model.OptimizerG);
-        AddOptimizer(tensors, "optimizer_D", model.OptimizerD);
-        AddList(tensors, "pool_fake_A", model.PoolFakeA.Images);
-        AddList(tensors, "pool_fake_B", model.PoolFakeB.Images);
+        foreach (var (name, optimizer) in model.Optimizers) AddOptimizer(tensors, name, optimizer);
+        foreach (var (name, pool) in model.Pools) AddList(tensors, name, pool.Images);
 
-        var header = new CheckpointHeader
+        var extra = new Dictionary<string, string>
         {
-            Kind = Kind,
-            Epoch = position.Epoch,
-            TrainSize = options.CropSize,
-            Extra = new Dictionary<string, string>
-            {
-                ["epoch_iter"] = Invariant(position.EpochIter),
-                ["total_iters"] = Invariant(position.TotalIters),
-                ["epoch_loss_sum"] = Invariant(position.EpochLossSum),
-                ["epoch_loss_count"] = Invariant(position.EpochLossCount),
-                ["optimizer_G.step"] = Invariant(model.OptimizerG.StepCount),
-                ["optimizer_D.step"] = Invariant(model.OptimizerD.StepCount),
-                ["lr_schedule"] = string.Join(' ', schedule.SaveState().Select(v => Invariant(v))),
-                ["pool_fake_A.count"] = Invariant(model.PoolFakeA.Count),
-                ["pool_fake_B.count"] = Invariant(model.PoolFakeB.Count),
-                ["options"] = options.ToJson(),
-            },
+            ["epoch_iter"] = Invariant(position.EpochIter),
+            ["total_iters"] = Invariant(position.TotalIters),
+            ["epoch_loss_sum"] = Invariant(position.EpochLossSum),
+            ["epoch_loss_count"] = Invariant(position.EpochLossCount),
+            ["lr_schedule"] = string.Join(' ', schedule.SaveState().Select(v => Invariant(v))),
+            ["options"] = options.ToJson(),
         };
+        foreach (var (name, optimizer) in model.Optimizers) extra[$"{name}.step"] = Invariant(optimizer.StepCount);
+        foreach (var (name, pool) in model.Pools) extra[$"{name}.count"] = Invariant(pool.Count);
+        var header = new CheckpointHeader { Kind = Kind, Epoch = position.Epoch, TrainSize = options.CropSize, Extra = extra };
         CheckpointFile.Save(path, header, tensors, beforeReplace: KeepPrevious);
     }
 
@@ -106,7 +97,7 @@ public static class TrainingState
     }
 
     /// <summary>Restores everything into <paramref name="model"/> and <paramref name="schedule"/>; returns where to continue.</summary>
-    public static TrainingPosition Load(string path, CycleGanModel model, LearningRateSchedule schedule)
+    public static TrainingPosition Load(string path, ITranslationModel model, LearningRateSchedule schedule)
     {
         var (header, tensors) = LoadChecked(path);
         try
@@ -130,10 +121,10 @@ public static class TrainingState
                     }
                 }
             }
-            LoadOptimizer(path, tensors, "optimizer_G", model.OptimizerG, long.Parse(Get("optimizer_G.step"), CultureInfo.InvariantCulture));
-            LoadOptimizer(path, tensors, "optimizer_D", model.OptimizerD, long.Parse(Get("optimizer_D.step"), CultureInfo.InvariantCulture));
-            model.PoolFakeA.Load(List(tensors, "pool_fake_A", int.Parse(Get("pool_fake_A.count"), CultureInfo.InvariantCulture)).Select(t => t.to(model.Device)));
-            model.PoolFakeB.Load(List(tensors, "pool_fake_B", int.Parse(Get("pool_fake_B.count"), CultureInfo.InvariantCulture)).Select(t => t.to(model.Device)));
+            foreach (var (name, optimizer) in model.Optimizers)
+                LoadOptimizer(path, tensors, name, optimizer, long.Parse(Get($"{name}.step"), CultureInfo.InvariantCulture));
+            foreach (var (name, pool) in model.Pools)
+                pool.Load(List(tensors, name, int.Parse(Get($"{name}.count"), CultureInfo.InvariantCulture)).Select(t => t.to(model.Device)));
             schedule.LoadState(Get("lr_schedule").Split(' ').Select(s => double.Parse(s, CultureInfo.InvariantCulture)).ToArray());
             model.LearningRate = schedule.CurrentLr;
             return new TrainingPosition(

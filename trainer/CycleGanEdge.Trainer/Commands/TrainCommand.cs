@@ -28,8 +28,8 @@ public static class TrainCommand
         var domainB = set.Add<string?>("--domain-b", "Name of domain B written into the checkpoints (default: from a data root named a2b, else B)", null);
         var lambdaGp = set.Add("--lambda-gp", "WGAN-GP gradient penalty weight (--gan-mode wgangp)", d.LambdaGp);
         var dSteps = set.Add("--d-steps", "Discriminator updates per generator update (one batch each)", d.DSteps);
-        var nEpochs = set.Add("--n-epochs", "Epochs at the initial learning rate", d.NEpochs);
-        var nEpochsDecay = set.Add("--n-epochs-decay", "Epochs over which the learning rate decays linearly to zero", d.NEpochsDecay);
+        var nEpochs = set.Add("--n-epochs", "Epochs at the initial learning rate (cut: 200, fastcut: 150)", d.NEpochs);
+        var nEpochsDecay = set.Add("--n-epochs-decay", "Epochs over which the learning rate decays linearly to zero (cut: 200, fastcut: 50)", d.NEpochsDecay);
         var epochCount = set.Add("--epoch-count", "Number of the first epoch (with --continue-train --epoch N)", d.EpochCount);
         var lrPolicy = set.Choice("--lr-policy", "Learning-rate schedule", d.LrPolicy, TrainOptions.LrPolicies);
         var lrDecayIters = set.Add("--lr-decay-iters", "Epochs between lr x0.1 steps (--lr-policy step)", d.LrDecayIters);
@@ -44,12 +44,13 @@ public static class TrainCommand
         evalClassifier.AcceptExistingOnly();
         var sampleCount = set.Add("--sample-count", "Images per domain in each epoch's sample grid", d.SampleCount);
 
-        var command = new Command("train", "Train a CycleGAN (options and defaults as the reference trainer)") { dataRoot };
+        var command = new Command("train", "Train a CycleGAN, CUT or FastCUT model (options and defaults as the reference trainers)") { dataRoot };
         foreach (var option in set.All) command.Options.Add(option);
         command.Options.Add(evalClassifier);
 
         command.SetAction((p, ct) =>
         {
+            var m = set.ModelDefaults(p);
             var options = set.Read(p) with
             {
                 DataRoot = p.GetValue(dataRoot)!.FullName,
@@ -66,8 +67,8 @@ public static class TrainCommand
                 DomainB = p.GetValue(domainB),
                 LambdaGp = p.GetValue(lambdaGp),
                 DSteps = p.GetValue(dSteps),
-                NEpochs = p.GetValue(nEpochs),
-                NEpochsDecay = p.GetValue(nEpochsDecay),
+                NEpochs = TrainOptionSet.Value(p, nEpochs, m.NEpochs),
+                NEpochsDecay = TrainOptionSet.Value(p, nEpochsDecay, m.NEpochsDecay),
                 EpochCount = p.GetValue(epochCount),
                 LrPolicy = p.GetValue(lrPolicy)!,
                 LrDecayIters = p.GetValue(lrDecayIters),
@@ -144,7 +145,7 @@ public static class TrainCommand
                         taskEpoch = r.Epoch;
                     }
                     task!.Value = r.EpochIter;
-                    string losses = string.Join(' ', StepLosses.Names.Zip(r.Losses.Values)
+                    string losses = string.Join(' ', r.Losses.Names.Zip(r.Losses.Values)
                         .Where(x => x.Second is not null).Select(x => $"{x.First} {x.Second:F3}"));
                     task.Description = Markup.Escape($"epoch {r.Epoch}/{r.LastEpoch} {1 / r.SecondsPerIter:F2} it/s lr {r.Lr:G3} {losses}");
                 });

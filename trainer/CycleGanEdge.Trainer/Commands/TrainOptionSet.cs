@@ -6,7 +6,9 @@ namespace CycleGanEdge.Trainer.Commands;
 
 /// <summary>
 /// The command-line options of a training run (names as the reference's, dashed) and how they fill
-/// <see cref="TrainOptions"/>. Defaults come from TrainOptions, so there is one place for them.
+/// <see cref="TrainOptions"/>. Defaults come from TrainOptions, so there is one place for them; an option the
+/// user did not give takes the default of the chosen --model (<see cref="TrainOptions.Defaults"/>), so
+/// --model fastcut alone is the reference's FastCUT.
 /// </summary>
 public sealed class TrainOptionSet
 {
@@ -14,6 +16,7 @@ public sealed class TrainOptionSet
     private readonly List<Option> _all = [];
 
     // Networks and objective: shared by train and bench.
+    public Option<string> Model { get; }
     public Option<string> NetG { get; }
     public Option<string> NetD { get; }
     public Option<int> NLayersD { get; }
@@ -22,6 +25,7 @@ public sealed class TrainOptionSet
     public Option<string> Norm { get; }
     public Option<bool> NoDropout { get; }
     public Option<string> Upsample { get; }
+    public Option<bool> Antialias { get; }
     public Option<string> InitType { get; }
     public Option<double> InitGain { get; }
     public Option<int> InputNc { get; }
@@ -40,9 +44,19 @@ public sealed class TrainOptionSet
     public Option<int> Seed { get; }
     public Option<int> Threads { get; }
     public Option<bool> OneDnn { get; }
+    public Option<string> NceLayers { get; }
+    public Option<int> NumPatches { get; }
+    public Option<double> NceT { get; }
+    public Option<int> NetFNc { get; }
+    public Option<double> LambdaNce { get; }
+    public Option<double> LambdaGan { get; }
+    public Option<bool> NceIdt { get; }
+    public Option<bool> FlipEquivariance { get; }
 
     public TrainOptionSet()
     {
+        Model = Choice("--model", "cyclegan, or cut / fastcut (Contrastive Unpaired Translation, Park et al. 2020: one generator; " +
+            "options not given take that model's reference defaults: init xavier, pool 0, cut 200+200 epochs, fastcut 150+50)", D.Model, TranslationModels.Names);
         NetG = Choice("--netG", "Generator architecture", D.NetG, Networks.GeneratorArchs);
         NetD = Choice("--netD", "Discriminator: basic (70x70 PatchGAN), n_layers, pixel, global", D.NetD, Networks.DiscriminatorArchs);
         NLayersD = Add("--n-layers-D", "Discriminator conv layers (netD n_layers)", D.NLayersD).AtLeast(1);
@@ -51,7 +65,8 @@ public sealed class TrainOptionSet
         Norm = Choice("--norm", "Normalisation layers", D.Norm, Networks.Norms);
         NoDropout = Add("--no-dropout", "No dropout in the generator (CycleGAN default: true; --no-dropout false enables it)", D.NoDropout);
         Upsample = Choice("--upsample", "Generator upsampling: convtranspose (the reference) or resize (nearest x2 + 3x3 conv, no checkerboard)", D.Upsample, Networks.Upsamplings);
-        InitType = Choice("--init-type", "Weight initialisation", D.InitType, Networks.InitTypes);
+        Antialias = Add("--antialias", "Anti-aliased sampling in resnet generators and PatchGANs: blur after stride-1 convs, blur-upsample before convs (the CUT reference's default; cut/fastcut: true)", D.Antialias);
+        InitType = Choice("--init-type", "Weight initialisation (cut/fastcut default: xavier)", D.InitType, Networks.InitTypes);
         InitGain = Add("--init-gain", "Scale for normal, xavier and orthogonal init", D.InitGain).Above(0);
         InputNc = Add("--input-nc", "Channels of domain A images (1 or 3)", D.InputNc);
         OutputNc = Add("--output-nc", "Channels of domain B images (1 or 3)", D.OutputNc);
@@ -62,47 +77,83 @@ public sealed class TrainOptionSet
         LambdaA = Add("--lambda-A", "Weight of the cycle loss A -> B -> A", D.LambdaA).Above(0, orEqual: true);
         LambdaB = Add("--lambda-B", "Weight of the cycle loss B -> A -> B", D.LambdaB).Above(0, orEqual: true);
         LambdaIdentity = Add("--lambda-identity", "Identity loss weight, relative to the cycle weights (0 = off)", D.LambdaIdentity).Above(0, orEqual: true);
-        PoolSize = Add("--pool-size", "Generated images kept for the discriminators (0 = none)", D.PoolSize).AtLeast(0);
+        PoolSize = Add("--pool-size", "Generated images kept for the discriminators (0 = none; cut/fastcut: always 0)", D.PoolSize).AtLeast(0);
         Lr = Add("--lr", "Initial Adam learning rate", D.Lr).Above(0);
         Beta1 = Add("--beta1", "Adam momentum term", D.Beta1).Above(0, orEqual: true);
         Device = Add("--device", "auto, cpu, cuda or cuda:N", D.Device);
         Seed = Add("--seed", "Seed for weights, data order and every random draw", D.Seed);
         Threads = Add("--threads", "Torch CPU threads (0 = all cores)", D.Threads).AtLeast(0);
+        NceLayers = Add("--nce-layers", "cut/fastcut: indices of the resnet generator's layers whose outputs feed PatchNCE", D.NceLayers);
+        NceLayers.Validators.Add(r =>
+        {
+            if (TrainOptions.ParseLayers(r.GetValueOrDefault<string>()) is null)
+                r.AddError($"--nce-layers '{r.GetValueOrDefault<string>()}' must be ascending layer indices separated by commas, like 0,4,8,12,16");
+        });
+        NumPatches = Add("--num-patches", "cut/fastcut: patches sampled per layer for PatchNCE", D.NumPatches).AtLeast(1);
+        NceT = Add("--nce-T", "cut/fastcut: PatchNCE temperature", D.NceT).Above(0);
+        NetFNc = Add("--netF-nc", "cut/fastcut: width of the MLP heads (F) that project the patch features", D.NetFNc).AtLeast(1);
+        LambdaNce = Add("--lambda-NCE", "cut/fastcut: PatchNCE weight (cut: 1, fastcut: 10)", D.LambdaNce).Above(0, orEqual: true);
+        LambdaGan = Add("--lambda-GAN", "cut/fastcut: GAN loss weight", D.LambdaGan).Above(0, orEqual: true);
+        NceIdt = Add("--nce-idt", "cut/fastcut: identity PatchNCE term on G(B), B (cut: true, fastcut: false)", D.NceIdt);
+        FlipEquivariance = Add("--flip-equivariance", "cut/fastcut: mirror inputs at random and G's features back before PatchNCE (cut: false, fastcut: true)", D.FlipEquivariance);
         OneDnn = Add("--onednn", "oneDNN CPU kernels (default: on, ~2.5x faster; --onednn false uses libtorch's own, slower kernels)", D.OneDnn);
     }
 
     public IReadOnlyList<Option> All => _all;
 
-    public TrainOptions Read(ParseResult p) => new()
+    public TrainOptions Read(ParseResult p)
     {
-        NetG = p.GetValue(NetG)!,
-        NetD = p.GetValue(NetD)!,
-        NLayersD = p.GetValue(NLayersD),
-        Ngf = p.GetValue(Ngf),
-        Ndf = p.GetValue(Ndf),
-        Norm = p.GetValue(Norm)!,
-        NoDropout = p.GetValue(NoDropout),
-        Upsample = p.GetValue(Upsample)!,
-        InitType = p.GetValue(InitType)!,
-        InitGain = p.GetValue(InitGain),
-        InputNc = p.GetValue(InputNc),
-        OutputNc = p.GetValue(OutputNc),
-        CropSize = p.GetValue(CropSize),
-        LoadSize = Math.Max(D.LoadSize, p.GetValue(CropSize)),
-        BatchSize = p.GetValue(BatchSize),
-        GanMode = p.GetValue(GanMode)!,
-        Objective = p.GetValue(Objective)!,
-        LambdaA = p.GetValue(LambdaA),
-        LambdaB = p.GetValue(LambdaB),
-        LambdaIdentity = p.GetValue(LambdaIdentity),
-        PoolSize = p.GetValue(PoolSize),
-        Lr = p.GetValue(Lr),
-        Beta1 = p.GetValue(Beta1),
-        Device = p.GetValue(Device)!,
-        Seed = p.GetValue(Seed),
-        Threads = p.GetValue(Threads),
-        OneDnn = p.GetValue(OneDnn),
-    };
+        var m = ModelDefaults(p);
+        return new()
+        {
+            Model = m.Model,
+            NetG = Value(p, NetG, m.NetG),
+            NetD = Value(p, NetD, m.NetD),
+            NLayersD = Value(p, NLayersD, m.NLayersD),
+            Ngf = Value(p, Ngf, m.Ngf),
+            Ndf = Value(p, Ndf, m.Ndf),
+            Norm = Value(p, Norm, m.Norm),
+            NoDropout = Value(p, NoDropout, m.NoDropout),
+            Upsample = Value(p, Upsample, m.Upsample),
+            Antialias = Value(p, Antialias, m.Antialias),
+            InitType = Value(p, InitType, m.InitType),
+            InitGain = Value(p, InitGain, m.InitGain),
+            InputNc = Value(p, InputNc, m.InputNc),
+            OutputNc = Value(p, OutputNc, m.OutputNc),
+            CropSize = Value(p, CropSize, m.CropSize),
+            LoadSize = Math.Max(D.LoadSize, Value(p, CropSize, m.CropSize)),
+            BatchSize = Value(p, BatchSize, m.BatchSize),
+            GanMode = Value(p, GanMode, m.GanMode),
+            Objective = Value(p, Objective, m.Objective),
+            LambdaA = Value(p, LambdaA, m.LambdaA),
+            LambdaB = Value(p, LambdaB, m.LambdaB),
+            LambdaIdentity = Value(p, LambdaIdentity, m.LambdaIdentity),
+            PoolSize = Value(p, PoolSize, m.PoolSize),
+            Lr = Value(p, Lr, m.Lr),
+            Beta1 = Value(p, Beta1, m.Beta1),
+            Device = Value(p, Device, m.Device),
+            Seed = Value(p, Seed, m.Seed),
+            Threads = Value(p, Threads, m.Threads),
+            OneDnn = Value(p, OneDnn, m.OneDnn),
+            NceLayers = Value(p, NceLayers, m.NceLayers),
+            NumPatches = Value(p, NumPatches, m.NumPatches),
+            NceT = Value(p, NceT, m.NceT),
+            NetFNc = Value(p, NetFNc, m.NetFNc),
+            LambdaNce = Value(p, LambdaNce, m.LambdaNce),
+            LambdaGan = Value(p, LambdaGan, m.LambdaGan),
+            NceIdt = Value(p, NceIdt, m.NceIdt),
+            FlipEquivariance = Value(p, FlipEquivariance, m.FlipEquivariance),
+            NEpochs = m.NEpochs,
+            NEpochsDecay = m.NEpochsDecay,
+        };
+    }
+
+    /// <summary>The defaults of the --model given (CycleGAN's when none is).</summary>
+    public TrainOptions ModelDefaults(ParseResult p) => TrainOptions.Defaults(p.GetValue(Model)!);
+
+    /// <summary>The value given on the command line, else <paramref name="modelDefault"/>.</summary>
+    public static T Value<T>(ParseResult p, Option<T> option, T modelDefault) =>
+        p.GetResult(option) is { Implicit: false } ? p.GetValue(option)! : modelDefault;
 
     /// <summary>A string option whose values the parser checks and --help lists.</summary>
     public Option<string> Choice(string name, string description, string defaultValue, IReadOnlyList<string> choices)
