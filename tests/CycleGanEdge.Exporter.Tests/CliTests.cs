@@ -59,20 +59,20 @@ public sealed class CliTests : IDisposable
     {
         string checkpoint = SaveCheckpoint("latest_net_G.ckpt", model: model);
         string output = PathIn("method.onnx");
-        Assert.Equal(0, (await Run(checkpoint, "-o", output)).ExitCode);
+        Assert.Equal(0, (await Run("export", checkpoint, "-o", output)).ExitCode);
 
         using (var session = new InferenceSession(output))
             Assert.Equal(method, session.ModelMetadata.CustomMetadataMap[ModelContract.MethodKey]);
         using var translator = Translator.Open(output, new TranslatorOptions { Provider = "cpu" });
         Assert.Equal(method, translator.Model.Method);
-        Assert.Equal(0, (await Run("--check", output)).ExitCode);
+        Assert.Equal(0, (await Run("check", output)).ExitCode);
     }
 
     [Fact]
     public async Task AReferenceCutGeneratorImportsFromPyTorchAsCut()
     {
         string output = PathIn("cut_ref.onnx");
-        var result = await Run("--from-pytorch", PyTorch.Fixtures.Path("resnet_6blocks_ngf4_antialias.pth"), "-o", output);
+        var result = await Run("export", "--from-pytorch", PyTorch.Fixtures.Path("resnet_6blocks_ngf4_antialias.pth"), "-o", output);
         Assert.True(result.ExitCode == 0, result.Err);
         Assert.Contains("resnet_6blocks, ngf 4, instance norm", result.Out);
         using var session = new InferenceSession(output);
@@ -86,15 +86,15 @@ public sealed class CliTests : IDisposable
     public async Task AnUnknownMethodIsAnErrorOnBothSides()
     {
         string checkpoint = SaveCheckpoint("latest_net_G.ckpt", model: "unit");
-        AssertOneErrorLine(await Run(checkpoint, "-o", PathIn("unit.onnx")), 1, $"error: {checkpoint}: method 'unit' is not one of: cyclegan, cut, fastcut");
+        AssertOneErrorLine(await Run("export", checkpoint, "-o", PathIn("unit.onnx")), 1, $"error: {checkpoint}: method 'unit' is not one of: cyclegan, cut, fastcut");
 
         string good = PathIn("good.onnx");
-        Assert.Equal(0, (await Run(SaveCheckpoint("g.ckpt", model: "cut"), "-o", good)).ExitCode);
+        Assert.Equal(0, (await Run("export", SaveCheckpoint("g.ckpt", model: "cut"), "-o", good)).ExitCode);
         var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(good));
         model.MetadataProps.Single(e => e.Key == ModelContract.MethodKey).Value = "unit";
         string bad = PathIn("bad-method.onnx");
         File.WriteAllBytes(bad, Google.Protobuf.MessageExtensions.ToByteArray(model));
-        AssertOneErrorLine(await Run("--check", bad), 1, $"error: {bad}: breaks the model contract: cyclegan.method 'unit' is not one of: cyclegan, cut, fastcut");
+        AssertOneErrorLine(await Run("check", bad), 1, $"error: {bad}: breaks the model contract: cyclegan.method 'unit' is not one of: cyclegan, cut, fastcut");
     }
 
     [Fact]
