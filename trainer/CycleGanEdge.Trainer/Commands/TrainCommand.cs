@@ -12,37 +12,38 @@ public static class TrainCommand
     public static Command Create()
     {
         var set = new TrainOptionSet();
-        var d = new TrainOptions();
         var dataRoot = new Option<DirectoryInfo>("--dataroot") { Description = "Folder with trainA/trainB (and testA/testB for the per-epoch cycle L1)", Required = true };
         dataRoot.AcceptExistingOnly();
-        var name = set.Add("--name", "Run name: outputs go to <checkpoints-dir>/<name>", d.Name);
-        var checkpointsDir = set.Add("--checkpoints-dir", "Where run folders are made", d.CheckpointsDir);
-        var phase = set.Add("--phase", "Training subfolders are <phase>A and <phase>B", d.Phase);
-        var preprocess = set.Choice("--preprocess", "How images become --crop-size squares", d.Preprocess, DataOptions.PreprocessModes);
-        var loadSize = set.Add("--load-size", "Scale images to this size, then crop to --crop-size", d.LoadSize);
-        var noFlip = set.Add("--no-flip", "Do not flip images horizontally for augmentation", d.NoFlip);
-        var serialBatches = set.Add("--serial-batches", "Take images in order instead of shuffled", d.SerialBatches);
-        var maxDatasetSize = set.Add("--max-dataset-size", "Use at most this many images per domain", d.MaxDatasetSize);
-        var workers = set.Add("--workers", "Data loading threads", d.Workers);
-        var domainA = set.Add<string?>("--domain-a", "Name of domain A written into the checkpoints (default: from a data root named a2b, else A)", null);
-        var domainB = set.Add<string?>("--domain-b", "Name of domain B written into the checkpoints (default: from a data root named a2b, else B)", null);
-        var lambdaGp = set.Add("--lambda-gp", "WGAN-GP gradient penalty weight (--gan-mode wgangp)", d.LambdaGp);
-        var dSteps = set.Add("--d-steps", "Discriminator updates per generator update (one batch each)", d.DSteps);
-        var nEpochs = set.Add("--n-epochs", "Epochs at the initial learning rate (cut: 200, fastcut: 150)", d.NEpochs);
-        var nEpochsDecay = set.Add("--n-epochs-decay", "Epochs over which the learning rate decays linearly to zero (cut: 200, fastcut: 50)", d.NEpochsDecay);
-        var epochCount = set.Add("--epoch-count", "Number of the first epoch (with --continue-train --epoch N)", d.EpochCount);
-        var lrPolicy = set.Choice("--lr-policy", "Learning-rate schedule", d.LrPolicy, TrainOptions.LrPolicies);
-        var lrDecayIters = set.Add("--lr-decay-iters", "Epochs between lr x0.1 steps (--lr-policy step)", d.LrDecayIters);
-        var saveEpochFreq = set.Add("--save-epoch-freq", "Save <epoch>_net_* every this many epochs", d.SaveEpochFreq);
-        var saveLatestFreq = set.Add("--save-latest-freq", "Save latest_* every this many iterations", d.SaveLatestFreq);
-        var printFreq = set.Add("--print-freq", "Print losses every this many iterations", d.PrintFreq);
-        var continueTrain = set.Add("--continue-train", "Resume the run in <checkpoints-dir>/<name>", d.ContinueTrain);
-        var epoch = set.Add("--epoch", "With --continue-train: latest (full resume) or an epoch number (its weights only)", d.Epoch);
-        var evalFreq = set.Add("--eval-freq", "Test-set metrics (cycle L1; PSNR/SSIM against same-named testA/testB images; classifier rates) and sample grids every this many epochs (0 = off)", d.EvalFreq);
-        var evalImages = set.Add("--eval-images", "Test images per domain for the cycle L1", d.EvalImages);
+        set.Bind(dataRoot, (o, v) => o with { DataRoot = v.FullName });
+        set.Add("--name", "Run name: outputs go to <checkpoints-dir>/<name>", o => o.Name, (o, v) => o with { Name = v });
+        set.Add("--checkpoints-dir", "Where run folders are made", o => o.CheckpointsDir, (o, v) => o with { CheckpointsDir = v });
+        set.Add("--phase", "Training subfolders are <phase>A and <phase>B", o => o.Phase, (o, v) => o with { Phase = v });
+        set.Choice("--preprocess", "How images become --crop-size squares", o => o.Preprocess, (o, v) => o with { Preprocess = v }, DataOptions.PreprocessModes);
+        set.Add("--load-size", "Scale images to this size, then crop to --crop-size", o => o.LoadSize, (o, v) => o with { LoadSize = v });
+        set.Add("--no-flip", "Do not flip images horizontally for augmentation", o => o.NoFlip, (o, v) => o with { NoFlip = v });
+        set.Add("--serial-batches", "Take images in order instead of shuffled", o => o.SerialBatches, (o, v) => o with { SerialBatches = v });
+        set.Add("--max-dataset-size", "Use at most this many images per domain", o => o.MaxDatasetSize, (o, v) => o with { MaxDatasetSize = v });
+        set.Add("--workers", "Data loading threads", o => o.Workers, (o, v) => o with { Workers = v });
+        set.Add("--domain-a", "Name of domain A written into the checkpoints (default: from a data root named a2b, else A)", o => o.DomainA, (o, v) => o with { DomainA = v });
+        set.Add("--domain-b", "Name of domain B written into the checkpoints (default: from a data root named a2b, else B)", o => o.DomainB, (o, v) => o with { DomainB = v });
+        set.Add("--lambda-gp", "WGAN-GP gradient penalty weight (--gan-mode wgangp)", o => o.LambdaGp, (o, v) => o with { LambdaGp = v });
+        set.Add("--d-steps", "Discriminator updates per generator update (one batch each)", o => o.DSteps, (o, v) => o with { DSteps = v });
+        set.Add("--n-epochs", "Epochs at the initial learning rate (cut: 200, fastcut: 150)", o => o.NEpochs, (o, v) => o with { NEpochs = v });
+        set.Add("--n-epochs-decay", "Epochs over which the learning rate decays linearly to zero (cut: 200, fastcut: 50)", o => o.NEpochsDecay, (o, v) => o with { NEpochsDecay = v });
+        set.Add("--epoch-count", "Number of the first epoch (with --continue-train --epoch N)", o => o.EpochCount, (o, v) => o with { EpochCount = v });
+        set.Choice("--lr-policy", "Learning-rate schedule", o => o.LrPolicy, (o, v) => o with { LrPolicy = v }, TrainOptions.LrPolicies);
+        set.Add("--lr-decay-iters", "Epochs between lr x0.1 steps (--lr-policy step)", o => o.LrDecayIters, (o, v) => o with { LrDecayIters = v });
+        set.Add("--save-epoch-freq", "Save <epoch>_net_* every this many epochs", o => o.SaveEpochFreq, (o, v) => o with { SaveEpochFreq = v });
+        set.Add("--save-latest-freq", "Save latest_* every this many iterations", o => o.SaveLatestFreq, (o, v) => o with { SaveLatestFreq = v });
+        set.Add("--print-freq", "Print losses every this many iterations", o => o.PrintFreq, (o, v) => o with { PrintFreq = v });
+        set.Add("--continue-train", "Resume the run in <checkpoints-dir>/<name>", o => o.ContinueTrain, (o, v) => o with { ContinueTrain = v });
+        set.Add("--epoch", "With --continue-train: latest (full resume) or an epoch number (its weights only)", o => o.Epoch, (o, v) => o with { Epoch = v });
+        set.Add("--eval-freq", "Test-set metrics (cycle L1; PSNR/SSIM against same-named testA/testB images; classifier rates) and sample grids every this many epochs (0 = off)", o => o.EvalFreq, (o, v) => o with { EvalFreq = v });
+        set.Add("--eval-images", "Test images per domain for the cycle L1", o => o.EvalImages, (o, v) => o with { EvalImages = v });
         var evalClassifier = new Option<FileInfo>("--eval-classifier") { Description = "Domain classifier ONNX (cyclegan-train classifier): each eval reports the share of test translations classified as the target domain" };
         evalClassifier.AcceptExistingOnly();
-        var sampleCount = set.Add("--sample-count", "Images per domain in each epoch's sample grid", d.SampleCount);
+        set.Bind(evalClassifier, (o, v) => o with { EvalClassifier = v?.FullName });
+        set.Add("--sample-count", "Images per domain in each epoch's sample grid", o => o.SampleCount, (o, v) => o with { SampleCount = v });
 
         var command = new Command("train", "Train a CycleGAN, CUT or FastCUT model (options and defaults as the reference trainers)") { dataRoot };
         foreach (var option in set.All) command.Options.Add(option);
@@ -50,38 +51,7 @@ public static class TrainCommand
 
         command.SetAction((p, ct) =>
         {
-            var m = set.ModelDefaults(p);
-            var options = set.Read(p) with
-            {
-                DataRoot = p.GetValue(dataRoot)!.FullName,
-                Name = p.GetValue(name)!,
-                CheckpointsDir = p.GetValue(checkpointsDir)!,
-                Phase = p.GetValue(phase)!,
-                Preprocess = p.GetValue(preprocess)!,
-                LoadSize = p.GetValue(loadSize),
-                NoFlip = p.GetValue(noFlip),
-                SerialBatches = p.GetValue(serialBatches),
-                MaxDatasetSize = p.GetValue(maxDatasetSize),
-                Workers = p.GetValue(workers),
-                DomainA = p.GetValue(domainA),
-                DomainB = p.GetValue(domainB),
-                LambdaGp = p.GetValue(lambdaGp),
-                DSteps = p.GetValue(dSteps),
-                NEpochs = TrainOptionSet.Value(p, nEpochs, m.NEpochs),
-                NEpochsDecay = TrainOptionSet.Value(p, nEpochsDecay, m.NEpochsDecay),
-                EpochCount = p.GetValue(epochCount),
-                LrPolicy = p.GetValue(lrPolicy)!,
-                LrDecayIters = p.GetValue(lrDecayIters),
-                SaveEpochFreq = p.GetValue(saveEpochFreq),
-                SaveLatestFreq = p.GetValue(saveLatestFreq),
-                PrintFreq = p.GetValue(printFreq),
-                ContinueTrain = p.GetValue(continueTrain),
-                Epoch = p.GetValue(epoch)!,
-                EvalFreq = p.GetValue(evalFreq),
-                EvalImages = p.GetValue(evalImages),
-                EvalClassifier = p.GetValue(evalClassifier)?.FullName,
-                SampleCount = p.GetValue(sampleCount),
-            };
+            var options = set.Read(p);
             return Task.FromResult(Run(options, p.InvocationConfiguration.Output, p.InvocationConfiguration.Error, ct));
         });
         return command;

@@ -15,137 +15,69 @@ public sealed class TrainOptionSet
     private static readonly TrainOptions D = new();
     private readonly List<Option> _all = [];
 
-    // Networks and objective: shared by train and bench.
+    /// <summary>What each given (or model-default) option writes into the record, in option order.</summary>
+    private readonly List<Func<ParseResult, TrainOptions, TrainOptions, TrainOptions>> _setters = [];
+
+    /// <summary>Shared by train and bench; bench passes every option but this one on to its child runs.</summary>
     public Option<string> Model { get; }
-    public Option<string> NetG { get; }
-    public Option<string> NetD { get; }
-    public Option<int> NLayersD { get; }
-    public Option<int> Ngf { get; }
-    public Option<int> Ndf { get; }
-    public Option<string> Norm { get; }
-    public Option<bool> NoDropout { get; }
-    public Option<string> Upsample { get; }
-    public Option<bool> Antialias { get; }
-    public Option<string> InitType { get; }
-    public Option<double> InitGain { get; }
-    public Option<int> InputNc { get; }
-    public Option<int> OutputNc { get; }
-    public Option<int> CropSize { get; }
-    public Option<int> BatchSize { get; }
-    public Option<string> GanMode { get; }
-    public Option<string> Objective { get; }
-    public Option<double> LambdaA { get; }
-    public Option<double> LambdaB { get; }
-    public Option<double> LambdaIdentity { get; }
-    public Option<int> PoolSize { get; }
-    public Option<double> Lr { get; }
-    public Option<double> Beta1 { get; }
-    public Option<string> Device { get; }
-    public Option<int> Seed { get; }
-    public Option<int> Threads { get; }
-    public Option<bool> OneDnn { get; }
-    public Option<string> NceLayers { get; }
-    public Option<int> NumPatches { get; }
-    public Option<double> NceT { get; }
-    public Option<int> NetFNc { get; }
-    public Option<double> LambdaNce { get; }
-    public Option<double> LambdaGan { get; }
-    public Option<bool> NceIdt { get; }
-    public Option<bool> FlipEquivariance { get; }
 
     public TrainOptionSet()
     {
         Model = Choice("--model", "cyclegan, or cut / fastcut (Contrastive Unpaired Translation, Park et al. 2020: one generator; " +
-            "options not given take that model's reference defaults: init xavier, pool 0, cut 200+200 epochs, fastcut 150+50)", D.Model, TranslationModels.Names);
-        NetG = Choice("--netG", "Generator architecture", D.NetG, Networks.GeneratorArchs);
-        NetD = Choice("--netD", "Discriminator: basic (70x70 PatchGAN), n_layers, pixel, global", D.NetD, Networks.DiscriminatorArchs);
-        NLayersD = Add("--n-layers-D", "Discriminator conv layers (netD n_layers)", D.NLayersD).AtLeast(1);
-        Ngf = Add("--ngf", "Generator filters in the last conv layer", D.Ngf).AtLeast(1);
-        Ndf = Add("--ndf", "Discriminator filters in the first conv layer", D.Ndf).AtLeast(1);
-        Norm = Choice("--norm", "Normalisation layers", D.Norm, Networks.Norms);
-        NoDropout = Add("--no-dropout", "No dropout in the generator (CycleGAN default: true; --no-dropout false enables it)", D.NoDropout);
-        Upsample = Choice("--upsample", "Generator upsampling: convtranspose (the reference) or resize (nearest x2 + 3x3 conv, no checkerboard)", D.Upsample, Networks.Upsamplings);
-        Antialias = Add("--antialias", "Anti-aliased sampling in resnet generators and PatchGANs: blur after stride-1 convs, blur-upsample before convs (the CUT reference's default; cut/fastcut: true)", D.Antialias);
-        InitType = Choice("--init-type", "Weight initialisation (cut/fastcut default: xavier)", D.InitType, Networks.InitTypes);
-        InitGain = Add("--init-gain", "Scale for normal, xavier and orthogonal init", D.InitGain).Above(0);
-        InputNc = Add("--input-nc", "Channels of domain A images (1 or 3)", D.InputNc);
-        OutputNc = Add("--output-nc", "Channels of domain B images (1 or 3)", D.OutputNc);
-        CropSize = Add("--crop-size", "Training image size (crop after loading)", D.CropSize).AtLeast(4);
-        BatchSize = Add("--batch-size", "Images per batch", D.BatchSize).AtLeast(1);
-        GanMode = Choice("--gan-mode", "GAN objective (wgangp: gradient penalty weight --lambda-gp)", D.GanMode, TrainOptions.GanModes);
-        Objective = Choice("--objective", "Loss terms (the paper's ablations)", D.Objective, TrainOptions.Objectives);
-        LambdaA = Add("--lambda-A", "Weight of the cycle loss A -> B -> A", D.LambdaA).Above(0, orEqual: true);
-        LambdaB = Add("--lambda-B", "Weight of the cycle loss B -> A -> B", D.LambdaB).Above(0, orEqual: true);
-        LambdaIdentity = Add("--lambda-identity", "Identity loss weight, relative to the cycle weights (0 = off)", D.LambdaIdentity).Above(0, orEqual: true);
-        PoolSize = Add("--pool-size", "Generated images kept for the discriminators (0 = none; cut/fastcut: always 0)", D.PoolSize).AtLeast(0);
-        Lr = Add("--lr", "Initial Adam learning rate", D.Lr).Above(0);
-        Beta1 = Add("--beta1", "Adam momentum term", D.Beta1).Above(0, orEqual: true);
-        Device = Add("--device", "auto, cpu, cuda or cuda:N", D.Device);
-        Seed = Add("--seed", "Seed for weights, data order and every random draw", D.Seed);
-        Threads = Add("--threads", "Torch CPU threads (0 = all cores)", D.Threads).AtLeast(0);
-        NceLayers = Add("--nce-layers", "cut/fastcut: indices of the resnet generator's layers whose outputs feed PatchNCE", D.NceLayers);
-        NceLayers.Validators.Add(r =>
+            "options not given take that model's reference defaults: init xavier, pool 0, cut 200+200 epochs, fastcut 150+50)", o => o.Model, (o, v) => o with { Model = v }, TranslationModels.Names);
+        Choice("--netG", "Generator architecture", o => o.NetG, (o, v) => o with { NetG = v }, Networks.GeneratorArchs);
+        Choice("--netD", "Discriminator: basic (70x70 PatchGAN), n_layers, pixel, global", o => o.NetD, (o, v) => o with { NetD = v }, Networks.DiscriminatorArchs);
+        Add("--n-layers-D", "Discriminator conv layers (netD n_layers)", o => o.NLayersD, (o, v) => o with { NLayersD = v }).AtLeast(1);
+        Add("--ngf", "Generator filters in the last conv layer", o => o.Ngf, (o, v) => o with { Ngf = v }).AtLeast(1);
+        Add("--ndf", "Discriminator filters in the first conv layer", o => o.Ndf, (o, v) => o with { Ndf = v }).AtLeast(1);
+        Choice("--norm", "Normalisation layers", o => o.Norm, (o, v) => o with { Norm = v }, Networks.Norms);
+        Add("--no-dropout", "No dropout in the generator (CycleGAN default: true; --no-dropout false enables it)", o => o.NoDropout, (o, v) => o with { NoDropout = v });
+        Choice("--upsample", "Generator upsampling: convtranspose (the reference) or resize (nearest x2 + 3x3 conv, no checkerboard)", o => o.Upsample, (o, v) => o with { Upsample = v }, Networks.Upsamplings);
+        Add("--antialias", "Anti-aliased sampling in resnet generators and PatchGANs: blur after stride-1 convs, blur-upsample before convs (the CUT reference's default; cut/fastcut: true)", o => o.Antialias, (o, v) => o with { Antialias = v });
+        Choice("--init-type", "Weight initialisation (cut/fastcut default: xavier)", o => o.InitType, (o, v) => o with { InitType = v }, Networks.InitTypes);
+        Add("--init-gain", "Scale for normal, xavier and orthogonal init", o => o.InitGain, (o, v) => o with { InitGain = v }).Above(0);
+        Add("--input-nc", "Channels of domain A images (1 or 3)", o => o.InputNc, (o, v) => o with { InputNc = v });
+        Add("--output-nc", "Channels of domain B images (1 or 3)", o => o.OutputNc, (o, v) => o with { OutputNc = v });
+        // Without a --load-size option (bench) images load at the reference's 286, or at the crop size when larger.
+        Add("--crop-size", "Training image size (crop after loading)", o => o.CropSize,
+            (o, v) => o with { CropSize = v, LoadSize = Math.Max(D.LoadSize, v) }).AtLeast(4);
+        Add("--batch-size", "Images per batch", o => o.BatchSize, (o, v) => o with { BatchSize = v }).AtLeast(1);
+        Choice("--gan-mode", "GAN objective (wgangp: gradient penalty weight --lambda-gp)", o => o.GanMode, (o, v) => o with { GanMode = v }, TrainOptions.GanModes);
+        Choice("--objective", "Loss terms (the paper's ablations)", o => o.Objective, (o, v) => o with { Objective = v }, TrainOptions.Objectives);
+        Add("--lambda-A", "Weight of the cycle loss A -> B -> A", o => o.LambdaA, (o, v) => o with { LambdaA = v }).Above(0, orEqual: true);
+        Add("--lambda-B", "Weight of the cycle loss B -> A -> B", o => o.LambdaB, (o, v) => o with { LambdaB = v }).Above(0, orEqual: true);
+        Add("--lambda-identity", "Identity loss weight, relative to the cycle weights (0 = off)", o => o.LambdaIdentity, (o, v) => o with { LambdaIdentity = v }).Above(0, orEqual: true);
+        Add("--pool-size", "Generated images kept for the discriminators (0 = none; cut/fastcut: always 0)", o => o.PoolSize, (o, v) => o with { PoolSize = v }).AtLeast(0);
+        Add("--lr", "Initial Adam learning rate", o => o.Lr, (o, v) => o with { Lr = v }).Above(0);
+        Add("--beta1", "Adam momentum term", o => o.Beta1, (o, v) => o with { Beta1 = v }).Above(0, orEqual: true);
+        Add("--device", "auto, cpu, cuda or cuda:N", o => o.Device, (o, v) => o with { Device = v });
+        Add("--seed", "Seed for weights, data order and every random draw", o => o.Seed, (o, v) => o with { Seed = v });
+        Add("--threads", "Torch CPU threads (0 = all cores)", o => o.Threads, (o, v) => o with { Threads = v }).AtLeast(0);
+        var nceLayers = Add("--nce-layers", "cut/fastcut: indices of the resnet generator's layers whose outputs feed PatchNCE", o => o.NceLayers, (o, v) => o with { NceLayers = v });
+        nceLayers.Validators.Add(r =>
         {
             if (TrainOptions.ParseLayers(r.GetValueOrDefault<string>()) is null)
                 r.AddError($"--nce-layers '{r.GetValueOrDefault<string>()}' must be ascending layer indices separated by commas, like 0,4,8,12,16");
         });
-        NumPatches = Add("--num-patches", "cut/fastcut: patches sampled per layer for PatchNCE", D.NumPatches).AtLeast(1);
-        NceT = Add("--nce-T", "cut/fastcut: PatchNCE temperature", D.NceT).Above(0);
-        NetFNc = Add("--netF-nc", "cut/fastcut: width of the MLP heads (F) that project the patch features", D.NetFNc).AtLeast(1);
-        LambdaNce = Add("--lambda-NCE", "cut/fastcut: PatchNCE weight (cut: 1, fastcut: 10)", D.LambdaNce).Above(0, orEqual: true);
-        LambdaGan = Add("--lambda-GAN", "cut/fastcut: GAN loss weight", D.LambdaGan).Above(0, orEqual: true);
-        NceIdt = Add("--nce-idt", "cut/fastcut: identity PatchNCE term on G(B), B (cut: true, fastcut: false)", D.NceIdt);
-        FlipEquivariance = Add("--flip-equivariance", "cut/fastcut: mirror inputs at random and G's features back before PatchNCE (cut: false, fastcut: true)", D.FlipEquivariance);
-        OneDnn = Add("--onednn", "oneDNN CPU kernels (default: on, ~2.5x faster; --onednn false uses libtorch's own, slower kernels)", D.OneDnn);
+        Add("--num-patches", "cut/fastcut: patches sampled per layer for PatchNCE", o => o.NumPatches, (o, v) => o with { NumPatches = v }).AtLeast(1);
+        Add("--nce-T", "cut/fastcut: PatchNCE temperature", o => o.NceT, (o, v) => o with { NceT = v }).Above(0);
+        Add("--netF-nc", "cut/fastcut: width of the MLP heads (F) that project the patch features", o => o.NetFNc, (o, v) => o with { NetFNc = v }).AtLeast(1);
+        Add("--lambda-NCE", "cut/fastcut: PatchNCE weight (cut: 1, fastcut: 10)", o => o.LambdaNce, (o, v) => o with { LambdaNce = v }).Above(0, orEqual: true);
+        Add("--lambda-GAN", "cut/fastcut: GAN loss weight", o => o.LambdaGan, (o, v) => o with { LambdaGan = v }).Above(0, orEqual: true);
+        Add("--nce-idt", "cut/fastcut: identity PatchNCE term on G(B), B (cut: true, fastcut: false)", o => o.NceIdt, (o, v) => o with { NceIdt = v });
+        Add("--flip-equivariance", "cut/fastcut: mirror inputs at random and G's features back before PatchNCE (cut: false, fastcut: true)", o => o.FlipEquivariance, (o, v) => o with { FlipEquivariance = v });
+        Add("--onednn", "oneDNN CPU kernels (default: on, ~2.5x faster; --onednn false uses libtorch's own, slower kernels)", o => o.OneDnn, (o, v) => o with { OneDnn = v });
     }
 
     public IReadOnlyList<Option> All => _all;
 
+    /// <summary>The record the command line describes: the --model's defaults, then every option given.</summary>
     public TrainOptions Read(ParseResult p)
     {
         var m = ModelDefaults(p);
-        return new()
-        {
-            Model = m.Model,
-            NetG = Value(p, NetG, m.NetG),
-            NetD = Value(p, NetD, m.NetD),
-            NLayersD = Value(p, NLayersD, m.NLayersD),
-            Ngf = Value(p, Ngf, m.Ngf),
-            Ndf = Value(p, Ndf, m.Ndf),
-            Norm = Value(p, Norm, m.Norm),
-            NoDropout = Value(p, NoDropout, m.NoDropout),
-            Upsample = Value(p, Upsample, m.Upsample),
-            Antialias = Value(p, Antialias, m.Antialias),
-            InitType = Value(p, InitType, m.InitType),
-            InitGain = Value(p, InitGain, m.InitGain),
-            InputNc = Value(p, InputNc, m.InputNc),
-            OutputNc = Value(p, OutputNc, m.OutputNc),
-            CropSize = Value(p, CropSize, m.CropSize),
-            LoadSize = Math.Max(D.LoadSize, Value(p, CropSize, m.CropSize)),
-            BatchSize = Value(p, BatchSize, m.BatchSize),
-            GanMode = Value(p, GanMode, m.GanMode),
-            Objective = Value(p, Objective, m.Objective),
-            LambdaA = Value(p, LambdaA, m.LambdaA),
-            LambdaB = Value(p, LambdaB, m.LambdaB),
-            LambdaIdentity = Value(p, LambdaIdentity, m.LambdaIdentity),
-            PoolSize = Value(p, PoolSize, m.PoolSize),
-            Lr = Value(p, Lr, m.Lr),
-            Beta1 = Value(p, Beta1, m.Beta1),
-            Device = Value(p, Device, m.Device),
-            Seed = Value(p, Seed, m.Seed),
-            Threads = Value(p, Threads, m.Threads),
-            OneDnn = Value(p, OneDnn, m.OneDnn),
-            NceLayers = Value(p, NceLayers, m.NceLayers),
-            NumPatches = Value(p, NumPatches, m.NumPatches),
-            NceT = Value(p, NceT, m.NceT),
-            NetFNc = Value(p, NetFNc, m.NetFNc),
-            LambdaNce = Value(p, LambdaNce, m.LambdaNce),
-            LambdaGan = Value(p, LambdaGan, m.LambdaGan),
-            NceIdt = Value(p, NceIdt, m.NceIdt),
-            FlipEquivariance = Value(p, FlipEquivariance, m.FlipEquivariance),
-            NEpochs = m.NEpochs,
-            NEpochsDecay = m.NEpochsDecay,
-        };
+        var options = m;
+        foreach (var set in _setters) options = set(p, m, options);
+        return options;
     }
 
     /// <summary>The defaults of the --model given (CycleGAN's when none is).</summary>
@@ -155,10 +87,10 @@ public sealed class TrainOptionSet
     public static T Value<T>(ParseResult p, Option<T> option, T modelDefault) =>
         p.GetResult(option) is { Implicit: false } ? p.GetValue(option)! : modelDefault;
 
-    /// <summary>A string option whose values the parser checks and --help lists.</summary>
-    public Option<string> Choice(string name, string description, string defaultValue, IReadOnlyList<string> choices)
+    /// <summary>A string option bound to a record field, whose values the parser checks and --help lists.</summary>
+    public Option<string> Choice(string name, string description, Func<TrainOptions, string> get, Func<TrainOptions, string, TrainOptions> set, IReadOnlyList<string> choices)
     {
-        var option = Add(name, description, defaultValue);
+        var option = Add(name, description, get, set);
         option.HelpName = string.Join('|', choices);
         option.Validators.Add(r =>
         {
@@ -169,6 +101,25 @@ public sealed class TrainOptionSet
         return option;
     }
 
+    /// <summary>
+    /// An option bound to a record field: its --help default is the field's CycleGAN default, and when it is not
+    /// given the field keeps the chosen --model's default.
+    /// </summary>
+    public Option<T> Add<T>(string name, string description, Func<TrainOptions, T> get, Func<TrainOptions, T, TrainOptions> set)
+    {
+        var option = Add(name, description, get(D));
+        _setters.Add((p, m, o) => set(o, Value(p, option, get(m))));
+        return option;
+    }
+
+    /// <summary>An option the command places itself (files, paths) whose value <see cref="Read"/> writes into the record.</summary>
+    public Option<T> Bind<T>(Option<T> option, Func<TrainOptions, T, TrainOptions> set)
+    {
+        _setters.Add((p, _, o) => set(o, p.GetValue(option)!));
+        return option;
+    }
+
+    /// <summary>An option of the command only (not a record field).</summary>
     public Option<T> Add<T>(string name, string description, T defaultValue)
     {
         var option = new Option<T>(name) { Description = description, DefaultValueFactory = _ => defaultValue };
