@@ -10,6 +10,16 @@ namespace CycleGanEdge.Torch.Tests.Training;
 public class TrainingRunTests
 {
     [Fact]
+    public void Resume_checks_exactly_the_network_data_shape_and_random_stream_options()
+    {
+        // A field losing or gaining [FixedOnResume] changes what --continue-train accepts: make it visible in review.
+        Assert.Equal(
+            ["--model", "--batch-size", "--seed", "--netG", "--netD", "--n-layers-D", "--ngf", "--ndf", "--norm", "--no-dropout",
+             "--upsample", "--antialias", "--input-nc", "--output-nc", "--pool-size", "--nce-layers", "--netF-nc"],
+            TrainOptions.FixedOnResume.Select(f => f.Option));
+    }
+
+    [Fact]
     public void Training_brings_test_set_cycle_error_clearly_down()
     {
         using var data = new TinyDomains(trainCount: 16, testCount: 4);

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Reflection;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
@@ -14,6 +15,7 @@ namespace CycleGanEdge.Torch.Training;
 public sealed record TrainOptions
 {
     /// <summary>cyclegan, or cut/fastcut (the CUT reference's CUT_mode): see <see cref="Defaults"/> for what each changes.</summary>
+    [FixedOnResume("--model")]
     public string Model { get; init; } = TranslationModels.CycleGan;
 
     // Data.
@@ -25,6 +27,7 @@ public sealed record TrainOptions
     public bool NoFlip { get; init; }
     public bool SerialBatches { get; init; }
     public int MaxDatasetSize { get; init; } = int.MaxValue;
+    [FixedOnResume("--batch-size")]
     public int BatchSize { get; init; } = 1;
     public int Workers { get; init; } = 4;
     /// <summary>Names written into generator checkpoints (default: the dataset's folder names, else A and B).</summary>
@@ -48,30 +51,42 @@ public sealed record TrainOptions
     public string Epoch { get; init; } = "latest";
     public int EpochCount { get; init; } = 1;
     public string Device { get; init; } = "auto";
+    [FixedOnResume("--seed")]
     public int Seed { get; init; }
     public int Threads { get; init; }
     /// <summary>libtorch's oneDNN CPU kernels (~2.5x faster; narrow convolutions padded, see NarrowConvolutionPadding).</summary>
     public bool OneDnn { get; init; } = true;
 
     // Networks.
+    [FixedOnResume("--netG")]
     public string NetG { get; init; } = "resnet_9blocks";
+    [FixedOnResume("--netD")]
     public string NetD { get; init; } = "basic";
+    [FixedOnResume("--n-layers-D")]
     public int NLayersD { get; init; } = 3;
+    [FixedOnResume("--ngf")]
     public int Ngf { get; init; } = 64;
+    [FixedOnResume("--ndf")]
     public int Ndf { get; init; } = 64;
+    [FixedOnResume("--norm")]
     public string Norm { get; init; } = "instance";
     /// <summary>The reference CycleGAN sets no_dropout=True: its generators train without dropout.</summary>
+    [FixedOnResume("--no-dropout")]
     public bool NoDropout { get; init; } = true;
     /// <summary>How the generators' decoders upsample: convtranspose (the reference) or resize (nearest x2 + 3x3 conv).</summary>
+    [FixedOnResume("--upsample")]
     public string Upsample { get; init; } = Networks.Networks.ConvTransposeUpsampling;
     /// <summary>
     /// The CUT reference's anti-aliased down- and upsampling (blur after stride-1 convs, blur-upsample before convs) in
     /// resnet generators and PatchGAN discriminators: the default of cut and fastcut, as there.
     /// </summary>
+    [FixedOnResume("--antialias")]
     public bool Antialias { get; init; }
     public string InitType { get; init; } = "normal";
     public double InitGain { get; init; } = 0.02;
+    [FixedOnResume("--input-nc")]
     public int InputNc { get; init; } = 3;
+    [FixedOnResume("--output-nc")]
     public int OutputNc { get; init; } = 3;
 
     // Objective and optimisation.
@@ -80,6 +95,7 @@ public sealed record TrainOptions
     public double LambdaB { get; init; } = 10.0;
     public double LambdaIdentity { get; init; } = 0.5;
     public double LambdaGp { get; init; } = 10.0;
+    [FixedOnResume("--pool-size")]
     public int PoolSize { get; init; } = 50;
     public int DSteps { get; init; } = 1;
     public string Objective { get; init; } = "full";
@@ -92,9 +108,11 @@ public sealed record TrainOptions
 
     // CUT and FastCUT (the CUT reference's options; ignored by cyclegan).
     /// <summary>Indices into the resnet generator's model Sequential whose outputs feed PatchNCE.</summary>
+    [FixedOnResume("--nce-layers")]
     public string NceLayers { get; init; } = "0,4,8,12,16";
     public int NumPatches { get; init; } = 256;
     public double NceT { get; init; } = 0.07;
+    [FixedOnResume("--netF-nc")]
     public int NetFNc { get; init; } = 256;
     public double LambdaGan { get; init; } = 1.0;
     public double LambdaNce { get; init; } = 1.0;
@@ -249,6 +267,13 @@ public sealed record TrainOptions
     public static TrainOptions FromJson(string json) =>
         JsonSerializer.Deserialize<TrainOptions>(json, Json) ?? throw new InvalidDataException("opt.json is empty");
 
+    /// <summary>The fields marked <see cref="FixedOnResumeAttribute"/>, with the option that sets each.</summary>
+    public static readonly IReadOnlyList<(string Option, PropertyInfo Property)> FixedOnResume =
+        [.. typeof(TrainOptions).GetProperties()
+            .Select(p => (p.GetCustomAttribute<FixedOnResumeAttribute>()?.Option, Property: p))
+            .Where(f => f.Option is not null)
+            .Select(f => (f.Option!, f.Property))];
+
     /// <summary>The reference's opt.txt layout: one "name: value" line per option, "[default: x]" where changed.</summary>
     public string ToText()
     {
@@ -272,4 +297,14 @@ public sealed record TrainOptions
         IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
         _ => value.ToString() ?? "",
     };
+}
+
+/// <summary>
+/// A field that --continue-train (latest) must find unchanged: the networks, their data shapes and the random
+/// streams the saved state continues. <paramref name="option"/> names it in the mismatch message.
+/// </summary>
+[AttributeUsage(AttributeTargets.Property)]
+public sealed class FixedOnResumeAttribute(string option) : Attribute
+{
+    public string Option { get; } = option;
 }

@@ -298,24 +298,11 @@ public sealed class TrainingRun
             throw new TrainingException($"{statePath}: cannot resume ({e.Message})", e);
         }
         var mismatches = new List<string>();
-        void Same<T>(string option, T a, T b) { if (!EqualityComparer<T>.Default.Equals(a, b)) mismatches.Add($"{option} was {a}, now {b}"); }
-        Same("--model", saved.Model, _o.Model);
-        Same("--nce-layers", saved.NceLayers, _o.NceLayers);
-        Same("--netF-nc", saved.NetFNc, _o.NetFNc);
-        Same("--netG", saved.NetG, _o.NetG);
-        Same("--netD", saved.NetD, _o.NetD);
-        Same("--n-layers-D", saved.NLayersD, _o.NLayersD);
-        Same("--ngf", saved.Ngf, _o.Ngf);
-        Same("--ndf", saved.Ndf, _o.Ndf);
-        Same("--norm", saved.Norm, _o.Norm);
-        Same("--no-dropout", saved.NoDropout, _o.NoDropout);
-        Same("--upsample", saved.Upsample, _o.Upsample);
-        Same("--antialias", saved.Antialias, _o.Antialias);
-        Same("--input-nc", saved.InputNc, _o.InputNc);
-        Same("--output-nc", saved.OutputNc, _o.OutputNc);
-        Same("--pool-size", saved.PoolSize, _o.PoolSize);
-        Same("--seed", saved.Seed, _o.Seed);
-        Same("--batch-size", saved.BatchSize, _o.BatchSize);
+        foreach (var (option, property) in TrainOptions.FixedOnResume)
+        {
+            object? was = property.GetValue(saved), now = property.GetValue(_o);
+            if (!Equals(was, now)) mismatches.Add($"{option} was {was}, now {now}");
+        }
         if (mismatches.Count > 0)
             throw new TrainingException($"{statePath}: the run was started with other options: {string.Join("; ", mismatches)}");
     }
