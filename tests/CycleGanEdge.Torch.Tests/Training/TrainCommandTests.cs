@@ -17,6 +17,14 @@ public class TrainCommandTests
     }
 
     [Fact]
+    public void Every_option_fixed_on_resume_is_an_option_of_train()
+    {
+        // [FixedOnResume] names the option a second time (the resume message needs it): a typo or rename must fail here.
+        var names = TrainCommand.Create().Options.Select(o => o.Name).ToHashSet();
+        Assert.All(TrainOptions.FixedOnResume, f => Assert.Contains(f.Option, names));
+    }
+
+    [Fact]
     public void Train_runs_from_the_command_line_and_writes_its_options()
     {
         using var data = new TinyDomains(trainCount: 2, testCount: 1);
