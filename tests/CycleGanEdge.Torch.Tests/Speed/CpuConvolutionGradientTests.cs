@@ -67,14 +67,7 @@ public class CpuConvolutionGradientTests
         var generator = new Generator(3);
         var x = randn([1, 3, size, size], generator: generator);
         // G then D, as the generator's GAN loss runs it: the D's score layer backward-data feeds G.
-        var (g32, x32) = Gradients(model.GA, model.DA, x);
-        model.GA.to(float64);
-        model.DA.to(float64);
-        var (g64, x64) = Gradients(model.GA, model.DA, x.to(float64));
-        AssertClose(x32, x64, "input");
-        // Biases before a norm layer have (near) zero gradient: judge every tensor against the largest gradient.
-        double floor = 1e-4 * g64.Values.Max(g => g.abs().max().item<double>());
-        foreach (var (name, grad) in g32) AssertClose(grad, g64[name], name, floor);
+        AssertGradientsMatchFloat64(model.GA, model.DA, x);
     }
 
     /// <summary>
@@ -92,12 +85,19 @@ public class CpuConvolutionGradientTests
         var options = TrainOptions.Defaults(TranslationModels.Cut) with { NetG = "resnet_6blocks", Ngf = width, Ndf = width };
         using var model = new CutModel(options, CPU);
         var x = randn([1, 3, 32, 32], generator: new Generator(4));
-        var (g32, x32) = Gradients(model.G, model.D, x);
-        model.G.to(float64);
-        model.D.to(float64);
-        var (g64, x64) = Gradients(model.G, model.D, x.to(float64));
+        AssertGradientsMatchFloat64(model.G, model.D, x);
+    }
+
+    /// <summary>Gradients of G then D in float32 against the same networks turned float64, for every parameter and the input.</summary>
+    private static void AssertGradientsMatchFloat64(nn.Module<Tensor, Tensor> g, nn.Module<Tensor, Tensor> d, Tensor x)
+    {
+        var (g32, x32) = Gradients(g, d, x);
+        g.to(float64);
+        d.to(float64);
+        var (g64, x64) = Gradients(g, d, x.to(float64));
         AssertClose(x32, x64, "input");
-        double floor = 1e-4 * g64.Values.Max(g => g.abs().max().item<double>());
+        // Biases before a norm layer have (near) zero gradient: judge every tensor against the largest gradient.
+        double floor = 1e-4 * g64.Values.Max(v => v.abs().max().item<double>());
         foreach (var (name, grad) in g32) AssertClose(grad, g64[name], name, floor);
     }
 

@@ -1,6 +1,7 @@
 using CycleGanEdge.Torch.Networks;
 using TorchSharp;
 using static TorchSharp.torch;
+using static CycleGanEdge.Torch.Training.TranslationModels;
 using Nets = CycleGanEdge.Torch.Networks.Networks;
 
 namespace CycleGanEdge.Torch.Training;
@@ -164,14 +165,6 @@ public sealed class CutModel : ITranslationModel
         {
             G.train();
         }
-    }
-
-    private static Tensor Rgb(Tensor image) =>
-        image.shape[1] == 3 ? image : image.expand(image.shape[0], 3, image.shape[2], image.shape[3]);
-
-    private static void SetRequiresGrad(nn.Module module, bool requiresGrad)
-    {
-        foreach (var p in module.parameters()) p.requires_grad = requiresGrad;
     }
 
     public void Dispose()

@@ -1,6 +1,7 @@
 using CycleGanEdge.Torch.Networks;
 using TorchSharp;
 using static TorchSharp.torch;
+using static CycleGanEdge.Torch.Training.TranslationModels;
 using F = TorchSharp.torch.nn.functional;
 using Nets = CycleGanEdge.Torch.Networks.Networks;
 
@@ -222,18 +223,9 @@ public sealed class CycleGanModel : ITranslationModel
         return loss;
     }
 
-    /// <summary>Grey and colour images side by side: a single channel is repeated to three.</summary>
-    private static Tensor Rgb(Tensor image) =>
-        image.shape[1] == 3 ? image : image.expand(image.shape[0], 3, image.shape[2], image.shape[3]);
-
     private void SetTraining(bool training)
     {
         foreach (var (_, module) in Networks) module.train(training);
-    }
-
-    private static void SetRequiresGrad(nn.Module module, bool requiresGrad)
-    {
-        foreach (var p in module.parameters()) p.requires_grad = requiresGrad;
     }
 
     public void Dispose()

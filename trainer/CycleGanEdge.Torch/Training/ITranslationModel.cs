@@ -59,4 +59,14 @@ public static class TranslationModels
         ArgumentNullException.ThrowIfNull(options);
         return options.Model == CycleGan ? new CycleGanModel(options, device) : new CutModel(options, device);
     }
+
+    /// <summary>Grey and colour images side by side in the sample grids: a single channel is repeated to three.</summary>
+    internal static Tensor Rgb(Tensor image) =>
+        image.shape[1] == 3 ? image : image.expand(image.shape[0], 3, image.shape[2], image.shape[3]);
+
+    /// <summary>Freezes a discriminator while the generators step, as the reference's set_requires_grad.</summary>
+    internal static void SetRequiresGrad(nn.Module module, bool requiresGrad)
+    {
+        foreach (var p in module.parameters()) p.requires_grad = requiresGrad;
+    }
 }

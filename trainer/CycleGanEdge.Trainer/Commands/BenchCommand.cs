@@ -33,7 +33,8 @@ public static class BenchCommand
         command.SetAction(async (p, ct) =>
         {
             var output = p.InvocationConfiguration.Output;
-            var problems = set.Read(p).Validate();
+            var options = set.Read(p);
+            var problems = options.Validate();
             if (problems.Count > 0)
             {
                 foreach (string problem in problems) p.InvocationConfiguration.Error.WriteLine($"error: {problem}");
@@ -41,11 +42,8 @@ public static class BenchCommand
             }
             try
             {
-                var options = set.Read(p);
                 if (options.Model != TranslationModels.CycleGan && p.GetValue(compare))
                 {
-                    var errors = options.Validate();
-                    if (errors.Count > 0) throw new TrainingException(string.Join(Environment.NewLine, errors));
                     // The child runs get every option given here but the model, and report JSON.
                     var passOn = new List<string>();
                     foreach (var option in command.Options)
