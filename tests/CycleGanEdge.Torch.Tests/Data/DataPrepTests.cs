@@ -45,6 +45,17 @@ public sealed class DataPrepTests : IDisposable
         Assert.NotEqual(f["trainA"], other["trainA"]);
     }
 
+    [Theory]
+    [InlineData("1f1ef-1f1f5", true)]                              // Japan
+    [InlineData("1f1e6-1f1ff", true)]                              // first and last regional indicators
+    [InlineData("1f1e6", false)]                                   // a lone regional indicator is a letter
+    [InlineData("1f3f4-e0067_e0062_e0065_e006e_e0067", false)]     // England: a tag sequence, drawn in 3D
+    [InlineData("1f3c1", false)]                                   // chequered flag, drawn in 3D
+    [InlineData("1f1e5-1f1f5", false)]                             // U+1F1E5 is just below the range
+    [InlineData("1f44b-1f3fd", false)]
+    public void Country_flags_are_pairs_of_regional_indicators(string codepoints, bool flag) =>
+        Assert.Equal(flag, DataKinds.IsCountryFlag(codepoints));
+
     [Fact]
     public void Skin_tone_variants_stay_in_the_same_folder_as_their_base_emoji()
     {
