@@ -142,10 +142,14 @@ public sealed class Translator : IDisposable
     /// generators: about <see cref="ActivationBytesPerNgfPixel"/> bytes per pixel and unit of ngf, runtime/README.md)
     /// plus the frame's float input and output.
     /// </summary>
-    public long EstimatedBytes(int paddedWidth, int paddedHeight)
+    public long EstimatedBytes(int paddedWidth, int paddedHeight) =>
+        EstimatedBytes(Model.Ngf, Model.ChannelsIn, Model.ChannelsOut, paddedWidth, paddedHeight);
+
+    /// <summary>The same estimate from the model's metadata alone, before a session is open.</summary>
+    public static long EstimatedBytes(int ngf, int channelsIn, int channelsOut, int paddedWidth, int paddedHeight)
     {
         long pixels = (long)paddedWidth * paddedHeight;
-        return pixels * (Model.Ngf * ActivationBytesPerNgfPixel + 4L * (Model.ChannelsIn + Model.ChannelsOut));
+        return pixels * (ngf * ActivationBytesPerNgfPixel + 4L * (channelsIn + channelsOut));
     }
 
     internal const long ActivationBytesPerNgfPixel = 24;

@@ -8,9 +8,9 @@ namespace CycleGanEdge.Run.Batch;
 
 /// <summary>
 /// What one image costs: the model's multiply-accumulates at the image's size (from its architecture, as bench counts
-/// them) and the decode + encode of that image, timed once at start.
+/// them), the decode + encode of that image, timed once at start, and the estimated memory of one run of it whole.
 /// </summary>
-public sealed record ImageWork(double ModelGigaMacs, double DecodeEncodeMs)
+public sealed record ImageWork(double ModelGigaMacs, double DecodeEncodeMs, long RunBytes = 0)
 {
     /// <summary>The model's time per image on one core, at <see cref="AutoSettings.ModelGflopsPerCore"/>.</summary>
     public double ModelMs => ModelGigaMacs * 2 / AutoSettings.ModelGflopsPerCore * 1000;
@@ -39,6 +39,20 @@ public static class AutoSettings
         if (work is null) return Math.Max(1, cores - 1);
         int free = Math.Clamp(freeCores, 1, cores);
         return work.DecodeEncodeMs < SpareCoreShare * work.ModelMs ? free : Math.Max(1, free - 1);
+    }
+
+    /// <summary>
+    /// Model sessions for several images: one per free core, each with one thread, as long as that many whole-image
+    /// runs of the first image fit the memory budget. ONNX Runtime splits every operator of a run over the run's
+    /// threads and waits for the slowest at each one (about 90 operators in a resnet), and decode or encode preempting
+    /// one thread stalls them all; separate sessions never wait for each other, so decode and encode delay only the
+    /// image they belong to. One session (with <see cref="Threads"/>) for a single image or an unknown model.
+    /// </summary>
+    public static int Sessions(int freeCores, int images, ImageWork? work, long maxMemory)
+    {
+        if (work is null || images < 2 || freeCores < 2) return 1;
+        long fit = work.RunBytes > 0 ? maxMemory / work.RunBytes : 1;
+        return (int)Math.Clamp(Math.Min(Math.Min(freeCores, images), fit), 1, freeCores);
     }
 
     /// <summary>
@@ -98,7 +112,9 @@ public static class AutoSettings
 
             double scale = maxSide > 0 ? Math.Min(1.0, maxSide / (double)Math.Max(image.Width, image.Height)) : 1.0;
             int Padded(int side) => ((int)Math.Round(side * scale) + multiple - 1) / multiple * multiple;
-            return new ImageWork(GeneratorCost.MultiplyAccumulates(layers, Padded(image.Width), Padded(image.Height)) / 1e9, ms);
+            int w = Padded(image.Width), h = Padded(image.Height);
+            long runBytes = Translator.EstimatedBytes(Int(ModelContract.NgfKey), Int(ModelContract.ChannelsInKey), Int(ModelContract.ChannelsOutKey), w, h);
+            return new ImageWork(GeneratorCost.MultiplyAccumulates(layers, w, h) / 1e9, ms, runBytes);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or KeyNotFoundException
                                       or OverflowException or ImageDecodeException or InvalidModelException)
@@ -107,18 +123,18 @@ public static class AutoSettings
         }
     }
 
-    /// <summary>Why <see cref="Threads"/> chose what it did, for the settings line.</summary>
-    public static string Reason(ImageWork? work, int threads, int cores, int freeCores)
+    /// <summary>Why <see cref="Threads"/> and <see cref="Sessions"/> chose what they did, for the settings line.</summary>
+    public static string Reason(ImageWork? work, int threads, int cores, int freeCores, int sessions = 1)
     {
         if (work is null) return "all cores but one: model cost unknown";
         string busy = freeCores < cores ? string.Create(CultureInfo.InvariantCulture, $", other processes leave {freeCores} of {cores} cores") : "";
-        string choice = threads == Math.Min(freeCores, cores) ? "every free core to the model" : "one free core left for decode and encode";
+        string choice = sessions > 1 ? $"{sessions} sessions of {threads} thread, one per free core"
+            : threads == Math.Min(freeCores, cores) ? "every free core to the model" : "one free core left for decode and encode";
         return string.Create(CultureInfo.InvariantCulture,
             $"model ~{work.ModelMs:0.#} ms/image on one core, decode+encode {work.DecodeEncodeMs:0.##} ms = {work.DecodeEncodeMs / work.ModelMs * 100:0.#}%{busy}: {choice}");
     }
 
     public const int Loaders = 1;
-    public const int Processors = 1;
 
     /// <summary>
     /// Savers mostly wait for the disk (each output is flushed before its rename: 6-8 ms per small file

@@ -36,14 +36,14 @@ public static class TranslateCommand
         });
         var recursive = new Option<bool>("--recursive", "-r") { Description = "Include subfolders of input folders" };
         var skipExisting = new Option<bool>("--skip-existing") { Description = "Leave images whose output already exists (outputs are never partial)" };
-        var jobs = new Option<string>("--jobs", "-j") { Description = $"Threads for load:proc:save (proc = model sessions) [default: {AutoSettings.Loaders}:{AutoSettings.Processors}:{AutoSettings.Savers}]" };
+        var jobs = new Option<string>("--jobs", "-j") { Description = $"Threads for load:proc:save (proc = model sessions) [default: {AutoSettings.Loaders}:auto:{AutoSettings.Savers}; auto = one single-thread session per free core for several images, else 1]" };
         jobs.Validators.Add(r =>
         {
             if (ParseJobs(r.GetValueOrDefault<string>()) is null) r.AddError("--jobs must be three whole numbers >= 1 as load:proc:save, e.g. 2:1:2.");
         });
         var provider = SharedOptions.Provider();
         var deviceId = SharedOptions.DeviceId();
-        var threads = SharedOptions.NonNegative(new Option<int>("--threads") { Description = "Threads per model run (0 = ONNX Runtime decides) [default: the cores other processes leave free, minus one for decode and encode unless they are under 5% of the model's work]" });
+        var threads = SharedOptions.NonNegative(new Option<int>("--threads") { Description = "Threads per model run (0 = ONNX Runtime decides) [default: 1 per session when there are several sessions; else the cores other processes leave free, minus one for decode and encode unless they are under 5% of the model's work]" });
         var tiling = new SharedOptions.Tiling();
         var maxSide = SharedOptions.NonNegative(new Option<int>("--max-side") { Description = "Scale images down so the longer side is at most this (0 = keep size)" });
         var batch = SharedOptions.AtLeastOne(new Option<int>("--batch") { Description = $"Images of the same size per model run [default: {AutoSettings.Batch}]" });
@@ -65,9 +65,10 @@ public static class TranslateCommand
         command.SetAction(async (parse, ct) =>
         {
             // Options left unset get the automatic choice; whatever is given on the command line wins.
+            // procs 0: chosen in RunAsync from the first image (AutoSettings.Sessions), or 1 when --threads is given.
             var (loaders, procs, savers) = Given(parse, jobs)
                 ? ParseJobs(parse.GetValue(jobs))!.Value
-                : (AutoSettings.Loaders, AutoSettings.Processors, AutoSettings.Savers);
+                : (AutoSettings.Loaders, Given(parse, threads) ? 1 : 0, AutoSettings.Savers);
             var options = tiling.Apply(parse, new TranslatorOptions
             {
                 Provider = parse.GetValue(provider)!,
@@ -103,9 +104,14 @@ public static class TranslateCommand
             var work = AutoSettings.Measure(modelPath, scan.Items.FirstOrDefault()?.Source, settings, options.MaxSide);
             int cores = Environment.ProcessorCount;
             int free = work is null ? cores : AutoSettings.FreeCores(cores);
-            options = options with { Threads = AutoSettings.Threads(cores, work, free) };
-            threadsReason = $" ({AutoSettings.Reason(work, options.Threads, cores, free)})";
+            if (procs == 0)
+                procs = AutoSettings.Sessions(free, scan.Items.Count, work, options.MaxMemory);
+            options = options with { Threads = procs > 1 ? 1 : AutoSettings.Threads(cores, work, free) };
+            threadsReason = $" ({AutoSettings.Reason(work, options.Threads, cores, free, procs)})";
         }
+        procs = Math.Max(procs, 1);
+        // Sessions share the memory budget, so their tiles keep the whole process within --max-memory.
+        options = options with { MaxMemory = Math.Max(1, options.MaxMemory / procs) };
 
         var translators = new List<Translator>();
         try
@@ -129,7 +135,7 @@ public static class TranslateCommand
             $"jobs {settings.Loaders}:{procs}:{settings.Savers}, graph optimisation all, {cache}, " +
             (options.Tile switch
             {
-                null => $"tiles above {options.MaxMemory >> 20} MB (--max-memory)",
+                null => $"tiles above {options.MaxMemory >> 20} MB{(procs > 1 ? " per session" : "")} (--max-memory)",
                 0 => "no tiles",
                 int side => $"tiles of {side} px",
             }) + $" with {options.TileNorm.ToString().ToLowerInvariant()} statistics");

@@ -31,6 +31,19 @@ public class AutoSettingsTests
         Assert.Equal(Math.Max(1, cores - 1), AutoSettings.Threads(cores, null, free));
     }
 
+    [Theory]
+    [InlineData(2, 90, 1_000_000L, 6_000_000_000L, 2)]   // a folder: one session per free core
+    [InlineData(8, 3, 1_000_000L, 6_000_000_000L, 3)]    // no more sessions than images
+    [InlineData(2, 1, 1_000_000L, 6_000_000_000L, 1)]    // one image: one session with every thread
+    [InlineData(1, 90, 1_000_000L, 6_000_000_000L, 1)]   // one free core
+    [InlineData(4, 90, 2_500_000_000L, 6_000_000_000L, 2)] // only two whole runs fit the budget
+    [InlineData(4, 90, 7_000_000_000L, 6_000_000_000L, 1)] // not even one: the one session tiles
+    public void Several_images_get_one_single_thread_session_per_free_core_within_the_memory_budget(int free, int images, long runBytes, long budget, int expected)
+    {
+        Assert.Equal(expected, AutoSettings.Sessions(free, images, new ImageWork(3.1, 0.4, runBytes), budget));
+        Assert.Equal(1, AutoSettings.Sessions(free, images, null, budget)); // unknown model cost
+    }
+
     [Fact]
     public void Free_cores_are_between_one_and_all()
     {
@@ -92,6 +105,7 @@ public class AutoSettingsTests
         var layers = GeneratorCost.Layers("resnet_6blocks", 8, 3, 3)!;
         Assert.Equal(GeneratorCost.MultiplyAccumulates(layers, 32, 20) / 1e9, work.ModelGigaMacs, 12); // 30 pads to 32 (multiple 4)
         Assert.True(work.DecodeEncodeMs > 0);
+        Assert.Equal(32L * 20 * (8 * 24 + 4 * 6), work.RunBytes); // Translator's estimate at the padded size
         Assert.Equal(GeneratorCost.MultiplyAccumulates(layers, 16, 12) / 1e9, AutoSettings.Measure(model, image, settings, maxSide: 15)!.ModelGigaMacs, 12);
 
         Assert.Null(AutoSettings.Measure(model, Path.Combine(folder, "missing.png"), settings, 0));
