@@ -1,5 +1,6 @@
+using CycleGanEdge.Core;
 using CycleGanEdge.Torch.Networks;
-using CycleGanEdge.Runtime.Onnx;
+using CycleGanEdge.Core.Onnx;
 using CycleGanEdge.Runtime;
 
 namespace CycleGanEdge.Exporter.Tests;

@@ -24,7 +24,17 @@ public class DeploymentTests
                     pending.Push(Assembly.Load(reference));
             }
         }
-        Assert.Equal(["CycleGanEdge.Runtime"], seen);
+        Assert.Equal(["CycleGanEdge.Core", "CycleGanEdge.Runtime"], seen.Order());
+    }
+
+    /// <summary>The shared base is what the trainer and exporter may link without an inference engine: no ONNX Runtime either.</summary>
+    [Fact]
+    public void Core_references_no_onnx_runtime_and_no_torch_assembly()
+    {
+        var references = typeof(CycleGanEdge.Core.ModelContract).Assembly.GetReferencedAssemblies().Select(r => r.Name!).ToList();
+        Assert.Contains("SkiaSharp", references);
+        Assert.DoesNotContain(references, r => r.StartsWith("Microsoft.ML.OnnxRuntime", StringComparison.Ordinal) || r.StartsWith("CycleGanEdge.", StringComparison.Ordinal));
+        Assert.DoesNotContain(references, r => Forbidden.Any(f => r.StartsWith(f, StringComparison.OrdinalIgnoreCase)));
     }
 
     [Fact]

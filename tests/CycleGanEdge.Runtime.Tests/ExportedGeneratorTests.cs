@@ -1,5 +1,6 @@
+using CycleGanEdge.Core;
 using CycleGanEdge.Exporter;
-using CycleGanEdge.Runtime.Imaging;
+using CycleGanEdge.Core.Imaging;
 using CycleGanEdge.Torch.Networks;
 using static TorchSharp.torch;
 

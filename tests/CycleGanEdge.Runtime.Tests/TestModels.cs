@@ -1,8 +1,9 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
-using CycleGanEdge.Runtime.Onnx;
+using CycleGanEdge.Core.Onnx;
 using Google.Protobuf;
-using DataType = CycleGanEdge.Runtime.Onnx.TensorProto.Types.DataType;
+using CycleGanEdge.Core;
+using DataType = CycleGanEdge.Core.Onnx.TensorProto.Types.DataType;
 
 namespace CycleGanEdge.Runtime.Tests;
 
@@ -196,7 +197,7 @@ internal static class TestModels
     }
 
     /// <summary>A solid-colour image with a little seeded noise.</summary>
-    public static CycleGanEdge.Runtime.Imaging.RgbaImage Solid(int size, byte r, byte g, byte b, int seed)
+    public static CycleGanEdge.Core.Imaging.RgbaImage Solid(int size, byte r, byte g, byte b, int seed)
     {
         var rng = new Random(seed);
         var pixels = new byte[size * size * 4];
@@ -207,6 +208,6 @@ internal static class TestModels
             pixels[i + 2] = (byte)Math.Clamp(b + rng.Next(-20, 21), 0, 255);
             pixels[i + 3] = 255;
         }
-        return new CycleGanEdge.Runtime.Imaging.RgbaImage(size, size, pixels, hasAlpha: false);
+        return new CycleGanEdge.Core.Imaging.RgbaImage(size, size, pixels, hasAlpha: false);
     }
 }

@@ -1,6 +1,7 @@
+using CycleGanEdge.Core;
 using CycleGanEdge.Exporter;
 using CycleGanEdge.Exporter.Quantization;
-using CycleGanEdge.Runtime.Imaging;
+using CycleGanEdge.Core.Imaging;
 using CycleGanEdge.Runtime.Video;
 using CycleGanEdge.Torch.Networks;
 using Microsoft.ML.OnnxRuntime;

@@ -1,7 +1,7 @@
 using CycleGanEdge.Tests.Shared;
 using System.Text.Json;
 using CycleGanEdge.Exporter;
-using CycleGanEdge.Runtime.Onnx;
+using CycleGanEdge.Core.Onnx;
 using CycleGanEdge.Run;
 using CycleGanEdge.Runtime.Bench;
 using CycleGanEdge.Torch.Networks;
@@ -160,7 +160,7 @@ public class BenchTests
         string model = TestModels.Save(Export("resnet_6blocks"));
         var output = new StringWriter();
         var error = new StringWriter();
-        int code = await CycleGanEdge.Runtime.CommandLine.CommandLineHost.InvokeAsync("cyclegan-run", Program.CreateRoot(),
+        int code = await CycleGanEdge.Core.CommandLine.CommandLineHost.InvokeAsync("cyclegan-run", Program.CreateRoot(),
             ["bench", "-m", model, "--sizes", "16", "--batch", "1,2", "--threads", "1", "--iters", "2", "--warmup", "0", "--json"],
             output, error);
         Assert.Equal(0, code);
@@ -177,8 +177,8 @@ public class BenchTests
         }
 
         var badError = new StringWriter();
-        int badCode = await CycleGanEdge.Runtime.CommandLine.CommandLineHost.InvokeAsync("cyclegan-run", Program.CreateRoot(), ["bench", "-m", model, "--sizes", "16,x"], new StringWriter(), badError);
-        Assert.Equal(CycleGanEdge.Runtime.CommandLine.ExitCodes.Usage, badCode);
+        int badCode = await CycleGanEdge.Core.CommandLine.CommandLineHost.InvokeAsync("cyclegan-run", Program.CreateRoot(), ["bench", "-m", model, "--sizes", "16,x"], new StringWriter(), badError);
+        Assert.Equal(CycleGanEdge.Core.CommandLine.ExitCodes.Usage, badCode);
         Assert.Contains("'x'", badError.ToString());
         Assert.DoesNotContain("   at ", badError.ToString());
     }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using CycleGanEdge.Core.Metrics;
 using CycleGanEdge.Exporter;
 using CycleGanEdge.Exporter.Quantization;
 using CycleGanEdge.Run;
@@ -32,7 +33,7 @@ public class QuantizedModelTests
         var (fp32, int8) = Models();
         var output = new StringWriter();
         var error = new StringWriter();
-        int code = await CycleGanEdge.Runtime.CommandLine.CommandLineHost.InvokeAsync("cyclegan-run", Program.CreateRoot(),
+        int code = await CycleGanEdge.Core.CommandLine.CommandLineHost.InvokeAsync("cyclegan-run", Program.CreateRoot(),
             ["bench", "-m", fp32, "-m", int8, "--sizes", "32", "--threads", "1", "--iters", "2", "--warmup", "1", "--rounds", "2", "--no-peak"],
             output, error);
         Assert.Equal(0, code);
@@ -52,7 +53,7 @@ public class QuantizedModelTests
     {
         var (fp32, int8) = Models();
         var output = new StringWriter();
-        int code = await CycleGanEdge.Runtime.CommandLine.CommandLineHost.InvokeAsync("cyclegan-run", Program.CreateRoot(),
+        int code = await CycleGanEdge.Core.CommandLine.CommandLineHost.InvokeAsync("cyclegan-run", Program.CreateRoot(),
             ["bench", "-m", fp32, "-m", int8, "--sizes", "32", "--batch", "1,2", "--threads", "1", "--iters", "3", "--warmup", "0", "--rounds", "2", "--no-peak", "--json"],
             output, new StringWriter());
         Assert.Equal(0, code);
@@ -94,7 +95,7 @@ public class QuantizedModelTests
         Assert.InRange(psnr, 28, 100); // 8-bit images of a random ngf-8 net; measured ~36 dB
 
         var output = new StringWriter();
-        int code = await CycleGanEdge.Runtime.CommandLine.CommandLineHost.InvokeAsync("cyclegan-run", Program.CreateRoot(), ["info", "-m", int8], output, new StringWriter());
+        int code = await CycleGanEdge.Core.CommandLine.CommandLineHost.InvokeAsync("cyclegan-run", Program.CreateRoot(), ["info", "-m", int8], output, new StringWriter());
         Assert.Equal(0, code);
         Assert.Contains("cyclegan.quantization = int8-qdq", output.ToString());
         Assert.Contains("cyclegan.calibration = minmax on 4 images", output.ToString());

@@ -1,7 +1,7 @@
 using CycleGanEdge.Exporter;
 using CycleGanEdge.Run.Batch;
 using CycleGanEdge.Runtime.Bench;
-using CycleGanEdge.Runtime.Imaging;
+using CycleGanEdge.Core.Imaging;
 using CycleGanEdge.Torch.Networks;
 using Microsoft.ML.OnnxRuntime;
 

@@ -1,5 +1,5 @@
 using CycleGanEdge.Exporter;
-using CycleGanEdge.Runtime.Imaging;
+using CycleGanEdge.Core.Imaging;
 using CycleGanEdge.Torch.Networks;
 
 namespace CycleGanEdge.Runtime.Tests.Cli;
