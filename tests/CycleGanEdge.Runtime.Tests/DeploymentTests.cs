@@ -49,6 +49,17 @@ public class DeploymentTests
             Assert.DoesNotContain(forbidden, File.ReadAllText(deps), StringComparison.OrdinalIgnoreCase);
     }
 
+    /// <summary>The runtime's tests build without the trainer's engine too: test models are hand-built ONNX graphs.</summary>
+    [Fact]
+    public void The_runtime_tests_deps_json_has_no_torch_package()
+    {
+        string deps = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "CycleGanEdge.Runtime.Tests.deps.json"));
+        Assert.Contains("CycleGanEdge.Core", deps);
+        foreach (string forbidden in Forbidden)
+            Assert.DoesNotContain(forbidden, deps, StringComparison.OrdinalIgnoreCase);
+        Assert.False(File.Exists(Path.Combine(AppContext.BaseDirectory, "TorchSharp.dll")));
+    }
+
     /// <summary>ONNX Runtime's package adds its Windows DLL to every output; other platforms drop it (17 MB).</summary>
     [Fact]
     public void Output_carries_no_other_platforms_onnxruntime()
