@@ -8,7 +8,6 @@ using CycleGanEdge.Core.Onnx;
 using CycleGanEdge.Core;
 using CycleGanEdge.Exporter.PyTorch;
 using CycleGanEdge.Exporter.Quantization;
-using CycleGanEdge.Runtime;
 using CycleGanEdge.Core.Imaging;
 using CycleGanEdge.Torch.Checkpoints;
 using CycleGanEdge.Torch.Networks;

@@ -1,7 +1,6 @@
 using System.CommandLine;
 using CycleGanEdge.Core;
 using CycleGanEdge.Exporter;
-using CycleGanEdge.Runtime;
 using CycleGanEdge.Core.CommandLine;
 using CycleGanEdge.Core.Imaging;
 

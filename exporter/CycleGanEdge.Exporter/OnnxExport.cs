@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Reflection;
 using CycleGanEdge.Core.Onnx;
 using CycleGanEdge.Core;
-using CycleGanEdge.Runtime;
 using CycleGanEdge.Torch.Networks;
 using Google.Protobuf;
 using static TorchSharp.torch;

@@ -2,7 +2,6 @@ using System.Security.Cryptography;
 using System.Text.RegularExpressions;
 using CycleGanEdge.Core.Onnx;
 using CycleGanEdge.Core;
-using CycleGanEdge.Runtime;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using DataType = CycleGanEdge.Core.Onnx.TensorProto.Types.DataType;

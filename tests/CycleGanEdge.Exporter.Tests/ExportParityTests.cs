@@ -1,7 +1,6 @@
 using CycleGanEdge.Core;
 using CycleGanEdge.Torch.Networks;
 using CycleGanEdge.Core.Onnx;
-using CycleGanEdge.Runtime;
 
 namespace CycleGanEdge.Exporter.Tests;
 

@@ -3,7 +3,6 @@ using CycleGanEdge.Tests.Shared;
 using CycleGanEdge.Core.CommandLine;
 using System.CommandLine;
 using CycleGanEdge.Exporter;
-using CycleGanEdge.Runtime;
 using CycleGanEdge.Runtime.Evaluation;
 using CycleGanEdge.Core.Imaging;
 using CycleGanEdge.Torch.Evaluation;

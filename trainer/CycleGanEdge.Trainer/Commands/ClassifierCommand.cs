@@ -2,7 +2,6 @@ using CycleGanEdge.Core.CommandLine;
 using System.CommandLine;
 using CycleGanEdge.Core;
 using CycleGanEdge.Exporter;
-using CycleGanEdge.Runtime;
 using CycleGanEdge.Runtime.Evaluation;
 using CycleGanEdge.Core.Imaging;
 using CycleGanEdge.Torch.Data;
