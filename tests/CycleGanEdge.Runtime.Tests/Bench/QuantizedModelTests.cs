@@ -85,7 +85,7 @@ public class QuantizedModelTests
         using var b = Translator.Open(int8, new TranslatorOptions { Provider = "cpu" });
         Assert.Equal("int8", ModelBenchmark.PrecisionOf(b.Model));
         double psnr = ImageMetrics.Psnr(a.Translate(image), b.Translate(image));
-        Assert.InRange(psnr, 28, 100); // 8-bit images of a small random net
+        Assert.InRange(psnr, 28, 100); // 8-bit images of a small random net with fixed activation ranges; measured ~50 dB
 
         var output = new StringWriter();
         int code = await CycleGanEdge.Core.CommandLine.CommandLineHost.InvokeAsync("cyclegan-run", Program.CreateRoot(), ["info", "-m", int8], output, new StringWriter());
