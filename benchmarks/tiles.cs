@@ -5,7 +5,7 @@
 //   nice -n 10 dotnet run -c Release benchmarks/tiles.cs -- flicker MODEL.onnx            # generated clips, 320x192
 using System.Diagnostics;
 using CycleGanEdge.Runtime;
-using CycleGanEdge.Runtime.Imaging;
+using CycleGanEdge.Core.Imaging;
 using CycleGanEdge.Runtime.Video;
 
 string mode = args[0];

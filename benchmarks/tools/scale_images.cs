@@ -2,7 +2,7 @@
 // COUNT PNGs of SIZE x SIZE made from the images of SRC (taken in name order, repeated as needed), for speed tests:
 //   dotnet run benchmarks/tools/scale_images.cs -- SRC DST SIZE COUNT
 using CycleGanEdge.Runtime;
-using CycleGanEdge.Runtime.Imaging;
+using CycleGanEdge.Core.Imaging;
 
 if (args.Length != 4) throw new ArgumentException("usage: scale_images.cs SRC DST SIZE COUNT");
 var sources = Directory.GetFiles(args[0]).Where(ImageCodec.IsSupportedExtension).Order(StringComparer.Ordinal).ToArray();

@@ -1,8 +1,8 @@
 using System.CommandLine;
+using CycleGanEdge.Core;
 using CycleGanEdge.Exporter;
-using CycleGanEdge.Runtime;
-using CycleGanEdge.Runtime.CommandLine;
-using CycleGanEdge.Runtime.Imaging;
+using CycleGanEdge.Core.CommandLine;
+using CycleGanEdge.Core.Imaging;
 
 namespace CycleGanEdge.Export;
 

@@ -1,11 +1,12 @@
 using System.Globalization;
-using CycleGanEdge.Runtime.Onnx;
+using CycleGanEdge.Core.Onnx;
+using CycleGanEdge.Core;
 using CycleGanEdge.Runtime;
 using CycleGanEdge.Torch.Evaluation;
 using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
 using static TorchSharp.torch;
-using DataType = CycleGanEdge.Runtime.Onnx.TensorProto.Types.DataType;
+using DataType = CycleGanEdge.Core.Onnx.TensorProto.Types.DataType;
 
 namespace CycleGanEdge.Exporter;
 

@@ -1,9 +1,9 @@
-using CycleGanEdge.Runtime.Onnx;
+using CycleGanEdge.Core.Onnx;
 using CycleGanEdge.Torch.Networks;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
-using DataType = CycleGanEdge.Runtime.Onnx.TensorProto.Types.DataType;
+using DataType = CycleGanEdge.Core.Onnx.TensorProto.Types.DataType;
 
 namespace CycleGanEdge.Exporter;
 

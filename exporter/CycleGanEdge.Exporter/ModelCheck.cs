@@ -1,10 +1,11 @@
-using CycleGanEdge.Runtime.CommandLine;
+using CycleGanEdge.Core.CommandLine;
 using System.Globalization;
-using CycleGanEdge.Runtime.Onnx;
+using CycleGanEdge.Core.Onnx;
+using CycleGanEdge.Core;
 using CycleGanEdge.Runtime;
 using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
-using DataType = CycleGanEdge.Runtime.Onnx.TensorProto.Types.DataType;
+using DataType = CycleGanEdge.Core.Onnx.TensorProto.Types.DataType;
 
 namespace CycleGanEdge.Exporter;
 

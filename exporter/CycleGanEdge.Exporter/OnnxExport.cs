@@ -1,11 +1,11 @@
 using System.Globalization;
 using System.Reflection;
-using CycleGanEdge.Runtime.Onnx;
-using CycleGanEdge.Runtime;
+using CycleGanEdge.Core.Onnx;
+using CycleGanEdge.Core;
 using CycleGanEdge.Torch.Networks;
 using Google.Protobuf;
 using static TorchSharp.torch;
-using DataType = CycleGanEdge.Runtime.Onnx.TensorProto.Types.DataType;
+using DataType = CycleGanEdge.Core.Onnx.TensorProto.Types.DataType;
 
 namespace CycleGanEdge.Exporter;
 

@@ -1,5 +1,5 @@
 using System.Runtime.InteropServices;
-using CycleGanEdge.Runtime.Onnx;
+using CycleGanEdge.Core.Onnx;
 using Google.Protobuf;
 
 namespace CycleGanEdge.Exporter;

@@ -1,4 +1,5 @@
 using System.Globalization;
+using CycleGanEdge.Core;
 using CycleGanEdge.Runtime;
 using CycleGanEdge.Torch.Networks;
 using CycleGanEdge.Torch.Training;

@@ -1,4 +1,5 @@
 using BenchmarkDotNet.Attributes;
+using CycleGanEdge.Core;
 using CycleGanEdge.Runtime;
 using Microsoft.ML.OnnxRuntime;
 

@@ -1,6 +1,6 @@
 using System.CommandLine;
 using CycleGanEdge.Run.Commands;
-using CycleGanEdge.Runtime.CommandLine;
+using CycleGanEdge.Core.CommandLine;
 
 namespace CycleGanEdge.Run;
 

@@ -1,6 +1,7 @@
-using CycleGanEdge.Runtime.Onnx;
+using CycleGanEdge.Core.Onnx;
 using Google.Protobuf;
-using DataType = CycleGanEdge.Runtime.Onnx.TensorProto.Types.DataType;
+using CycleGanEdge.Core;
+using DataType = CycleGanEdge.Core.Onnx.TensorProto.Types.DataType;
 
 namespace CycleGanEdge.Runtime;
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using CycleGanEdge.Core;
 
 namespace CycleGanEdge.Runtime;
 

@@ -1,4 +1,5 @@
 using Microsoft.ML.OnnxRuntime;
+using CycleGanEdge.Core;
 
 namespace CycleGanEdge.Runtime;
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
+using CycleGanEdge.Core;
 
 namespace CycleGanEdge.Runtime;
 

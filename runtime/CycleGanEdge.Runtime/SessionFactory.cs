@@ -1,5 +1,6 @@
 using System.Reflection;
 using Microsoft.ML.OnnxRuntime;
+using CycleGanEdge.Core;
 
 namespace CycleGanEdge.Runtime;
 

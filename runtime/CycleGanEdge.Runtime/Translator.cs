@@ -1,4 +1,4 @@
-using CycleGanEdge.Runtime.Imaging;
+using CycleGanEdge.Core.Imaging;
 using Microsoft.ML.OnnxRuntime;
 using SkiaSharp;
 

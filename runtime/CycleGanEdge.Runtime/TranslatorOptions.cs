@@ -18,7 +18,7 @@ public sealed record TranslatorOptions
     public int DeviceId { get; init; }
     /// <summary>Threads ONNX Runtime uses inside one operator; 0 lets it decide.</summary>
     public int Threads { get; init; }
-    /// <summary>Images whose longer side is above this are scaled down first (0 = never). Applies to <see cref="Translator.Translate(Imaging.RgbaImage)"/>.</summary>
+    /// <summary>Images whose longer side is above this are scaled down first (0 = never). Applies to <see cref="Translator.Translate(Core.Imaging.RgbaImage)"/>.</summary>
     public int MaxSide { get; init; }
     /// <summary>
     /// Tile side in pixels for images larger than this; 0 = always the whole image; null (auto) = tiles only when the

@@ -1,8 +1,9 @@
+using CycleGanEdge.Core;
 using CycleGanEdge.Tests.Shared;
 using CycleGanEdge.Export;
 using System.CommandLine;
 using System.Security.Cryptography;
-using CycleGanEdge.Runtime.Onnx;
+using CycleGanEdge.Core.Onnx;
 using CycleGanEdge.Runtime;
 using CycleGanEdge.Torch.Checkpoints;
 using Microsoft.ML.OnnxRuntime;

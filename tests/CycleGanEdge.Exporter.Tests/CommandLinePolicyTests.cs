@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 using CycleGanEdge.Export;
-using CycleGanEdge.Runtime.CommandLine;
+using CycleGanEdge.Core.CommandLine;
 using CycleGanEdge.Tests.Shared;
 using Xunit.Abstractions;
 

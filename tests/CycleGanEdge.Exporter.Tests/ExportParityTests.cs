@@ -1,6 +1,6 @@
+using CycleGanEdge.Core;
 using CycleGanEdge.Torch.Networks;
-using CycleGanEdge.Runtime.Onnx;
-using CycleGanEdge.Runtime;
+using CycleGanEdge.Core.Onnx;
 
 namespace CycleGanEdge.Exporter.Tests;
 

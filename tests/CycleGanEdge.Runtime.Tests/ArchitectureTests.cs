@@ -7,7 +7,7 @@ namespace CycleGanEdge.Runtime.Tests;
 /// <summary>The layers of docs/architecture.md, read from the .csproj files: what the page says is what the build does.</summary>
 public partial class ArchitectureTests
 {
-    private sealed record Project(string Name, bool IsApp, bool IsTest, IReadOnlyList<string> References);
+    private sealed record Project(string Name, bool IsApp, bool IsTest, IReadOnlyList<string> References, bool UsesTorchSharp, bool UsesOnnxRuntime);
 
     private static string RepoRoot([CallerFilePath] string path = "") => Path.GetFullPath(Path.Combine(Path.GetDirectoryName(path)!, "..", ".."));
 
@@ -24,7 +24,11 @@ public partial class ArchitectureTests
                 var references = xml.Descendants("ProjectReference")
                     .Select(r => Path.GetFileNameWithoutExtension(r.Attribute("Include")!.Value.Replace('\\', '/')))
                     .Order().ToList();
-                return new Project(Path.GetFileNameWithoutExtension(file), Property("OutputType") == "Exe", Property("IsTestProject") == "true", references);
+                // Native packages come from Directory.Build.targets through these flags; a direct package reference counts too.
+                bool Uses(string flag, string package) => Property(flag) == "true"
+                    || xml.Descendants("PackageReference").Any(r => (r.Attribute("Include")?.Value ?? "").StartsWith(package, StringComparison.Ordinal));
+                return new Project(Path.GetFileNameWithoutExtension(file), Property("OutputType") == "Exe", Property("IsTestProject") == "true", references,
+                    Uses("UsesTorchSharp", "TorchSharp"), Uses("UsesOnnxRuntime", "Microsoft.ML.OnnxRuntime"));
             })];
     }
 
@@ -57,6 +61,48 @@ public partial class ArchitectureTests
             Assert.True(rows.ContainsKey(p.Name), $"docs/architecture.md has no row for {p.Name}");
             Assert.Equal(p.References, rows[p.Name]);
         }
+    }
+
+    /// <summary>The project and every project it references, directly or not.</summary>
+    private static List<Project> WithReferences(List<Project> projects, string name)
+    {
+        var byName = projects.ToDictionary(p => p.Name);
+        var seen = new List<Project>();
+        var pending = new Stack<string>([name]);
+        while (pending.TryPop(out string? next))
+            if (seen.All(p => p.Name != next))
+            {
+                seen.Add(byName[next]);
+                foreach (string reference in byName[next].References) pending.Push(reference);
+            }
+        return seen;
+    }
+
+    [Theory]
+    [InlineData("CycleGanEdge.Core")]
+    [InlineData("CycleGanEdge.Runtime")]
+    [InlineData("CycleGanEdge.Run")]
+    [InlineData("CycleGanEdge.Benchmarks")]
+    [InlineData("CycleGanEdge.Runtime.Tests")]
+    public void The_runtime_side_and_its_tests_bring_no_torchsharp_even_indirectly(string name)
+    {
+        var closure = WithReferences(Projects(), name);
+        Assert.Contains(closure, p => p.Name == "CycleGanEdge.Core");
+        Assert.Empty(closure.Where(p => p.UsesTorchSharp).Select(p => p.Name));
+    }
+
+    [Fact]
+    public void The_shared_base_references_no_project_and_no_onnx_runtime_while_the_trainer_and_exporter_use_it()
+    {
+        var projects = Projects();
+        var core = Assert.Single(projects, p => p.Name == "CycleGanEdge.Core");
+        Assert.Empty(core.References);
+        Assert.False(core.UsesOnnxRuntime || core.UsesTorchSharp);
+        // The flags are read right: the projects that do use the engines are seen to.
+        Assert.True(Assert.Single(projects, p => p.Name == "CycleGanEdge.Runtime").UsesOnnxRuntime);
+        Assert.True(Assert.Single(projects, p => p.Name == "CycleGanEdge.Torch").UsesTorchSharp);
+        foreach (string user in new[] { "CycleGanEdge.Torch", "CycleGanEdge.Exporter" })
+            Assert.Contains("CycleGanEdge.Core", Assert.Single(projects, p => p.Name == user).References);
     }
 
     // | `Project` | kind | `Ref`, `Ref` | what |

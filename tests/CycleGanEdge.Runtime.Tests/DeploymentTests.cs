@@ -24,7 +24,17 @@ public class DeploymentTests
                     pending.Push(Assembly.Load(reference));
             }
         }
-        Assert.Equal(["CycleGanEdge.Runtime"], seen);
+        Assert.Equal(["CycleGanEdge.Core", "CycleGanEdge.Runtime"], seen.Order());
+    }
+
+    /// <summary>The shared base is what the trainer and exporter may link without an inference engine: no ONNX Runtime either.</summary>
+    [Fact]
+    public void Core_references_no_onnx_runtime_and_no_torch_assembly()
+    {
+        var references = typeof(CycleGanEdge.Core.ModelContract).Assembly.GetReferencedAssemblies().Select(r => r.Name!).ToList();
+        Assert.Contains("SkiaSharp", references);
+        Assert.DoesNotContain(references, r => r.StartsWith("Microsoft.ML.OnnxRuntime", StringComparison.Ordinal) || r.StartsWith("CycleGanEdge.", StringComparison.Ordinal));
+        Assert.DoesNotContain(references, r => Forbidden.Any(f => r.StartsWith(f, StringComparison.OrdinalIgnoreCase)));
     }
 
     [Fact]
@@ -37,6 +47,17 @@ public class DeploymentTests
         Assert.Contains(libraries, l => l.StartsWith("SkiaSharp/", StringComparison.Ordinal));
         foreach (string forbidden in Forbidden)
             Assert.DoesNotContain(forbidden, File.ReadAllText(deps), StringComparison.OrdinalIgnoreCase);
+    }
+
+    /// <summary>The runtime's tests build without the trainer's engine too: test models are hand-built ONNX graphs.</summary>
+    [Fact]
+    public void The_runtime_tests_deps_json_has_no_torch_package()
+    {
+        string deps = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "CycleGanEdge.Runtime.Tests.deps.json"));
+        Assert.Contains("CycleGanEdge.Core", deps);
+        foreach (string forbidden in Forbidden)
+            Assert.DoesNotContain(forbidden, deps, StringComparison.OrdinalIgnoreCase);
+        Assert.False(File.Exists(Path.Combine(AppContext.BaseDirectory, "TorchSharp.dll")));
     }
 
     /// <summary>ONNX Runtime's package adds its Windows DLL to every output; other platforms drop it (17 MB).</summary>

@@ -1,3 +1,5 @@
+using CycleGanEdge.Core;
+
 namespace CycleGanEdge.Runtime.Tests;
 
 public class ModelInfoTests

@@ -41,7 +41,7 @@ public class ShippedModelTests
             args.AddRange(["-o", outDir, "--threads", "1"]);
             var output = new StringWriter();
             var error = new StringWriter();
-            int code = await CycleGanEdge.Runtime.CommandLine.CommandLineHost.InvokeAsync("cyclegan-run", Program.CreateRoot(), ["eval", .. args], output, error);
+            int code = await CycleGanEdge.Core.CommandLine.CommandLineHost.InvokeAsync("cyclegan-run", Program.CreateRoot(), ["eval", .. args], output, error);
             Assert.True(code == 0, $"eval exited {code}: {error}");
 
             var expected = ReadTable(Path.Combine(folder, "eval", "results.csv"));

@@ -1,8 +1,9 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
-using CycleGanEdge.Runtime.Onnx;
+using CycleGanEdge.Core;
+using CycleGanEdge.Core.Onnx;
 using Google.Protobuf;
-using DataType = CycleGanEdge.Runtime.Onnx.TensorProto.Types.DataType;
+using DataType = CycleGanEdge.Core.Onnx.TensorProto.Types.DataType;
 
 namespace CycleGanEdge.Runtime.Tests;
 
@@ -45,17 +46,37 @@ internal static class TestModels
         return Model(graph, spec);
     }
 
+    /// <summary>Metadata of a resnet_6blocks generator with ngf 8: the runtime counts that architecture's work (GeneratorCost).</summary>
+    public static readonly IReadOnlyDictionary<string, string?> Resnet6Ngf8 = new Dictionary<string, string?>
+    {
+        [ModelContract.ArchKey] = "resnet_6blocks",
+        [ModelContract.NgfKey] = "8",
+    };
+
+    /// <summary>What the int8 graphs of <see cref="SmallConvNet"/> say about their (fixed, not calibrated) activation ranges.</summary>
+    public const string FixedRanges = "fixed ranges of a hand-built test graph";
+
     /// <summary>
     /// Two 3x3 convolutions (3 -> 4 -> 3 channels, reflect-free zero padding, tanh at the end) with seeded
     /// random weights; with norm "instance" an InstanceNormalization follows the first conv. Receptive field 5x5.
+    /// With <paramref name="int8"/> each convolution reads int8 weights and uint8 activations through
+    /// DequantizeLinear (QDQ, as cyclegan-export quantize writes them) and the metadata says int8-qdq.
+    /// <paramref name="metadata"/> overrides metadata keys (a null value removes one).
     /// </summary>
-    public static byte[] SmallConvNet(string norm, int seed = 1)
+    public static byte[] SmallConvNet(string norm, int seed = 1, bool int8 = false, IReadOnlyDictionary<string, string?>? metadata = null)
     {
         var spec = new Spec { Norm = norm };
+        if (int8)
+        {
+            spec.Metadata[ModelContract.QuantizationKey] = ModelContract.QuantizationInt8Qdq;
+            spec.Metadata[ModelContract.CalibrationKey] = FixedRanges;
+        }
+        foreach (var (k, v) in metadata ?? new Dictionary<string, string?>()) spec.Metadata[k] = v;
         var rng = new Random(seed);
         var graph = new GraphProto { Name = "convnet" };
         graph.Input.Add(Value(ModelContract.InputName, DataType.Float, 4, false, 3));
-        string x = Conv(graph, ModelContract.InputName, 3, 4, rng, "c1");
+        // Activation ranges for the QDQ form: the input is in [-1, 1], the second conv reads ReLU output (measured < 2).
+        string x = Conv(graph, ModelContract.InputName, 3, 4, rng, "c1", int8 ? (2f / 255, 128) : null);
         if (norm == "instance")
         {
             graph.Initializer.Add(Floats("in.scale", [1, 1, 1, 1], [4]));
@@ -63,11 +84,37 @@ internal static class TestModels
             x = Add(graph, "InstanceNormalization", [x, "in.scale", "in.bias"], new AttributeProto { Name = "epsilon", Type = AttributeProto.Types.AttributeType.Float, F = 1e-5f });
         }
         x = Add(graph, "Relu", [x]);
-        x = Conv(graph, x, 4, 3, rng, "c2");
+        x = Conv(graph, x, 4, 3, rng, "c2", int8 ? (4f / 255, 0) : null);
         x = Add(graph, "Tanh", [x]);
         Rename(graph, x, ModelContract.OutputName);
         graph.Output.Add(Value(ModelContract.OutputName, DataType.Float, 4, false, 3));
         return Model(graph, spec);
+    }
+
+    /// <summary>
+    /// A deeper stack of 3x3 convolutions (3 -> <paramref name="width"/>, <paramref name="depth"/> x [conv, instance norm,
+    /// ReLU], -> 3, tanh) with seeded random weights: about 0.25 G multiply-accumulates per 128x128 image at width 16,
+    /// depth 6 (a tiny resnet's share), so a run of a few dozen images takes long enough to be caught mid-way.
+    /// </summary>
+    public static byte[] ConvStack(int depth = 6, int width = 16, int seed = 1)
+    {
+        var rng = new Random(seed);
+        var graph = new GraphProto { Name = "convstack" };
+        graph.Input.Add(Value(ModelContract.InputName, DataType.Float, 4, false, 3));
+        graph.Initializer.Add(Floats("in.scale", [.. Enumerable.Repeat(1f, width)], [width]));
+        graph.Initializer.Add(Floats("in.bias", new float[width], [width]));
+        string x = Conv(graph, ModelContract.InputName, 3, width, rng, "c0");
+        for (int i = 1; i <= depth; i++)
+        {
+            x = Conv(graph, x, width, width, rng, $"c{i}");
+            x = Add(graph, "InstanceNormalization", [x, "in.scale", "in.bias"], new AttributeProto { Name = "epsilon", Type = AttributeProto.Types.AttributeType.Float, F = 1e-5f });
+            x = Add(graph, "Relu", [x]);
+        }
+        x = Conv(graph, x, width, 3, rng, "out");
+        x = Add(graph, "Tanh", [x]);
+        Rename(graph, x, ModelContract.OutputName);
+        graph.Output.Add(Value(ModelContract.OutputName, DataType.Float, 4, false, 3));
+        return Model(graph, new Spec { Norm = "instance" });
     }
 
     public static string Save(byte[] model, string? folder = null, string name = "model.onnx")
@@ -78,15 +125,34 @@ internal static class TestModels
         return path;
     }
 
-    private static string Conv(GraphProto graph, string x, int cin, int cout, Random rng, string name)
+    /// <summary>A 3x3 convolution; with <paramref name="qdq"/> (activation scale, uint8 zero point) in QDQ form with int8 weights.</summary>
+    private static string Conv(GraphProto graph, string x, int cin, int cout, Random rng, string name, (float Scale, byte ZeroPoint)? qdq = null)
     {
         var w = new float[cout * cin * 9];
         for (int i = 0; i < w.Length; i++) w[i] = (float)(rng.NextDouble() - 0.5) * 0.6f;
         var b = new float[cout];
         for (int i = 0; i < b.Length; i++) b[i] = (float)(rng.NextDouble() - 0.5) * 0.2f;
-        graph.Initializer.Add(Floats(name + ".w", w, [cout, cin, 3, 3]));
+        string weight = name + ".w";
+        if (qdq is { } q)
+        {
+            const float weightScale = 0.3f / 127;
+            var wq = new byte[w.Length];
+            for (int i = 0; i < w.Length; i++) wq[i] = (byte)(sbyte)Math.Clamp(MathF.Round(w[i] / weightScale), -127, 127);
+            graph.Initializer.Add(Tensor(name + ".wq", DataType.Int8, wq, [cout, cin, 3, 3]));
+            graph.Initializer.Add(Floats(name + ".ws", [weightScale], []));
+            graph.Initializer.Add(Tensor(name + ".wz", DataType.Int8, [0], []));
+            weight = Add(graph, "DequantizeLinear", [name + ".wq", name + ".ws", name + ".wz"]);
+            graph.Initializer.Add(Floats(name + ".as", [q.Scale], []));
+            graph.Initializer.Add(Tensor(name + ".az", DataType.Uint8, [q.ZeroPoint], []));
+            x = Add(graph, "QuantizeLinear", [x, name + ".as", name + ".az"]);
+            x = Add(graph, "DequantizeLinear", [x, name + ".as", name + ".az"]);
+        }
+        else
+        {
+            graph.Initializer.Add(Floats(weight, w, [cout, cin, 3, 3]));
+        }
         graph.Initializer.Add(Floats(name + ".b", b, [cout]));
-        return Add(graph, "Conv", [x, name + ".w", name + ".b"], Ints("pads", [1, 1, 1, 1]), Ints("kernel_shape", [3, 3]));
+        return Add(graph, "Conv", [x, weight, name + ".b"], Ints("pads", [1, 1, 1, 1]), Ints("kernel_shape", [3, 3]));
     }
 
     private static byte[] Model(GraphProto graph, Spec spec)
@@ -160,6 +226,15 @@ internal static class TestModels
         return t;
     }
 
+    private static TensorProto Tensor(string name, DataType type, byte[] values, long[] dims)
+    {
+        var t = new TensorProto { Name = name, DataType = (int)type, RawData = ByteString.CopyFrom(values) };
+        t.Dims.AddRange(dims);
+        return t;
+    }
+
+    private static AttributeProto Float(string name, float v) => new() { Name = name, Type = AttributeProto.Types.AttributeType.Float, F = v };
+
     private static AttributeProto Int(string name, long v) => new() { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = v };
 
     private static AttributeProto Ints(string name, long[] v)
@@ -170,33 +245,55 @@ internal static class TestModels
     }
 
     /// <summary>
-    /// A domain classifier (cyclegan-train classifier's network and ONNX writer) with hand-set weights: logit 0
-    /// (domain "red", A) is the mean red, logit 1 (domain "blue", B) the mean blue. Red images are A, blue images B.
+    /// A domain classifier with the operators and metadata of cyclegan-train classifier's ONNX (docs/onnx-contract.md),
+    /// weights set by hand: conv1 (4x4, stride 2) averages red into channel 0 and blue into channel 1, bias 1 keeps both
+    /// positive through LeakyReLU, then global average pooling and an identity Gemm. So logit 0 (domain "red", A) is
+    /// the mean red and logit 1 (domain "blue", B) the mean blue: red images are A, blue images B.
     /// </summary>
     public static byte[] RedBlueClassifier(int imageSize = 32)
     {
-        using var net = new CycleGanEdge.Torch.Evaluation.DomainClassifierNet(width: 2);
-        using (var noGrad = TorchSharp.torch.no_grad())
+        var graph = new GraphProto { Name = "cyclegan_domain_classifier" };
+        var input = Value(ModelContract.InputName, DataType.Float, 4, false, 3);
+        input.Type.TensorType.Shape.Dim[2] = new TensorShapeProto.Types.Dimension { DimValue = imageSize };
+        input.Type.TensorType.Shape.Dim[3] = new TensorShapeProto.Types.Dimension { DimValue = imageSize };
+        graph.Input.Add(input);
+        var w = new float[2 * 3 * 16];
+        for (int i = 0; i < 16; i++)
         {
-            foreach (var p in net.parameters()) p.zero_();
-            var convs = net.Convolutions;
-            // conv1: channel 0 averages R, channel 1 averages B over its 4x4 window; bias 1 keeps both positive (LeakyReLU passes them).
-            convs[0].weight![0, 0].fill_(1f / 16);
-            convs[0].weight![1, 2].fill_(1f / 16);
-            convs[0].bias!.fill_(1f);
-            foreach (var conv in convs.Skip(1))
-            {
-                conv.weight![0, 0].fill_(1f / 16);
-                conv.weight![1, 1].fill_(1f / 16);
-            }
-            net.Head.weight![0, 0].fill_(1f);
-            net.Head.weight![1, 1].fill_(1f);
+            w[0 * 48 + 0 * 16 + i] = 1f / 16; // out 0 <- red
+            w[1 * 48 + 2 * 16 + i] = 1f / 16; // out 1 <- blue
         }
-        return CycleGanEdge.Exporter.ClassifierExport.ToBytes(net, imageSize, ["red", "blue"]);
+        graph.Initializer.Add(Floats("conv1.weight", w, [2, 3, 4, 4]));
+        graph.Initializer.Add(Floats("conv1.bias", [1, 1], [2]));
+        graph.Initializer.Add(Floats("fc.weight", [1, 0, 0, 1], [2, 2]));
+        graph.Initializer.Add(Floats("fc.bias", [0, 0], [2]));
+        string x = Add(graph, "Conv", [ModelContract.InputName, "conv1.weight", "conv1.bias"],
+            Ints("kernel_shape", [4, 4]), Ints("strides", [2, 2]), Ints("pads", [1, 1, 1, 1]));
+        x = Add(graph, "LeakyRelu", [x], Float("alpha", 0.2f));
+        x = Add(graph, "GlobalAveragePool", [x]);
+        x = Add(graph, "Flatten", [x], Int("axis", 1));
+        x = Add(graph, "Gemm", [x, "fc.weight", "fc.bias"], Int("transB", 1));
+        Rename(graph, x, ModelContract.ClassifierOutputName);
+        var logits = new ValueInfoProto { Name = ModelContract.ClassifierOutputName, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)DataType.Float, Shape = new TensorShapeProto() } } };
+        logits.Type.TensorType.Shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimParam = "batch" });
+        logits.Type.TensorType.Shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = 2 });
+        graph.Output.Add(logits);
+
+        var model = new ModelProto { IrVersion = 8, ProducerName = "runtime-tests", Graph = graph };
+        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = 17 });
+        foreach (var (k, v) in new Dictionary<string, string>
+        {
+            [ModelContract.ClassifierVersionKey] = ModelContract.ClassifierVersion.ToString(CultureInfo.InvariantCulture),
+            [ModelContract.ClassifierLabelsKey] = "red,blue",
+            [ModelContract.ClassifierImageSizeKey] = imageSize.ToString(CultureInfo.InvariantCulture),
+            [ModelContract.ClassifierPixelRangeKey] = "-1,1",
+        })
+            model.MetadataProps.Add(new StringStringEntryProto { Key = k, Value = v });
+        return model.ToByteArray();
     }
 
     /// <summary>A solid-colour image with a little seeded noise.</summary>
-    public static CycleGanEdge.Runtime.Imaging.RgbaImage Solid(int size, byte r, byte g, byte b, int seed)
+    public static CycleGanEdge.Core.Imaging.RgbaImage Solid(int size, byte r, byte g, byte b, int seed)
     {
         var rng = new Random(seed);
         var pixels = new byte[size * size * 4];
@@ -207,6 +304,6 @@ internal static class TestModels
             pixels[i + 2] = (byte)Math.Clamp(b + rng.Next(-20, 21), 0, 255);
             pixels[i + 3] = 255;
         }
-        return new CycleGanEdge.Runtime.Imaging.RgbaImage(size, size, pixels, hasAlpha: false);
+        return new CycleGanEdge.Core.Imaging.RgbaImage(size, size, pixels, hasAlpha: false);
     }
 }

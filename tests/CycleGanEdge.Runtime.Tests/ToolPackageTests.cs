@@ -1,7 +1,8 @@
 using CycleGanEdge.Tests.Shared;
 using System.Diagnostics;
 using System.IO.Compression;
-using CycleGanEdge.Runtime.Imaging;
+using System.Text.RegularExpressions;
+using CycleGanEdge.Core.Imaging;
 
 namespace CycleGanEdge.Runtime.Tests;
 
@@ -36,20 +37,37 @@ public sealed class ToolPackageTests : IDisposable
         Assert.DoesNotContain(installed, f => f!.EndsWith(".pdb", StringComparison.Ordinal));
     }
 
-    /// <summary>The library package for apps that embed the runtime carries its own README, named in its nuspec.</summary>
+    /// <summary>
+    /// The library package for apps that embed the runtime carries its own README, named in its nuspec, and depends on the
+    /// package of the shared base (CycleGanEdge.Core, same version, its own README) instead of carrying a copy of it.
+    /// </summary>
     [Fact]
     [Trait("Category", "Slow")]
-    public void The_runtime_library_packs_with_its_readme()
+    public void The_runtime_library_packs_with_its_readme_and_depends_on_the_core_package()
     {
         string root = RepoRoot(), feed = Path.Combine(_dir, "feed");
         Dotnet(root, "pack", "runtime/CycleGanEdge.Runtime", "-c", "Release", "-o", feed, "-nologo", "-v", "q");
+        Dotnet(root, "pack", "runtime/CycleGanEdge.Core", "-c", "Release", "-o", feed, "-nologo", "-v", "q");
 
-        using var package = ZipFile.OpenRead(Assert.Single(Directory.GetFiles(feed, "CycleGanEdge.Runtime.*.nupkg")));
+        string runtimeNuspec = PackedWithReadme(feed, "CycleGanEdge.Runtime", Path.Combine(root, "runtime", "CycleGanEdge.Runtime", "README.md"));
+        string coreNuspec = PackedWithReadme(feed, "CycleGanEdge.Core", Path.Combine(root, "runtime", "CycleGanEdge.Core", "README.md"));
+        string version = Regex.Match(coreNuspec, "<version>([^<]+)</version>").Groups[1].Value;
+        Assert.NotEqual("", version);
+        Assert.Contains($"<dependency id=\"CycleGanEdge.Core\" version=\"{version}\"", runtimeNuspec);
+        Assert.DoesNotContain("Microsoft.ML.OnnxRuntime", coreNuspec);
+    }
+
+    /// <summary>Checks the package of <paramref name="id"/> in <paramref name="feed"/> holds its assembly only and that README; returns its nuspec.</summary>
+    private static string PackedWithReadme(string feed, string id, string readmePath)
+    {
+        using var package = ZipFile.OpenRead(Assert.Single(Directory.GetFiles(feed, id + ".*.nupkg")));
         using (var readme = new StreamReader(package.GetEntry("README.md")!.Open()))
-            Assert.Equal(File.ReadAllText(Path.Combine(root, "runtime", "CycleGanEdge.Runtime", "README.md")), readme.ReadToEnd());
-        using var nuspec = new StreamReader(package.GetEntry("CycleGanEdge.Runtime.nuspec")!.Open());
-        Assert.Contains("<readme>README.md</readme>", nuspec.ReadToEnd());
-        Assert.NotNull(package.GetEntry("lib/net10.0/CycleGanEdge.Runtime.dll"));
+            Assert.Equal(File.ReadAllText(readmePath), readme.ReadToEnd());
+        Assert.Equal([$"lib/net10.0/{id}.dll"], package.Entries.Select(e => e.FullName).Where(n => n.EndsWith(".dll", StringComparison.Ordinal)));
+        using var nuspec = new StreamReader(package.GetEntry(id + ".nuspec")!.Open());
+        string text = nuspec.ReadToEnd();
+        Assert.Contains("<readme>README.md</readme>", text);
+        return text;
     }
 
     private static void Dotnet(string workingDirectory, params string[] args) => Run("dotnet", workingDirectory, args);

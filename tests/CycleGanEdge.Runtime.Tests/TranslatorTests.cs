@@ -1,4 +1,4 @@
-using CycleGanEdge.Runtime.Imaging;
+using CycleGanEdge.Core.Imaging;
 
 namespace CycleGanEdge.Runtime.Tests;
 

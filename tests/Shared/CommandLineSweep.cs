@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.CommandLine.Help;
-using CycleGanEdge.Runtime.CommandLine;
+using CycleGanEdge.Core.CommandLine;
 
 namespace CycleGanEdge.Tests.Shared;
 

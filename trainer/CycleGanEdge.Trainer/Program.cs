@@ -1,5 +1,5 @@
 using System.CommandLine;
-using CycleGanEdge.Runtime.CommandLine;
+using CycleGanEdge.Core.CommandLine;
 using CycleGanEdge.Trainer.Commands;
 
 namespace CycleGanEdge.Trainer;

@@ -1,6 +1,7 @@
 using System.Globalization;
+using CycleGanEdge.Core;
 using CycleGanEdge.Runtime;
-using CycleGanEdge.Runtime.Imaging;
+using CycleGanEdge.Core.Imaging;
 using Microsoft.ML.OnnxRuntime;
 
 namespace CycleGanEdge.Exporter.Quantization;

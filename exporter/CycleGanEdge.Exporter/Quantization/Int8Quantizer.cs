@@ -1,9 +1,10 @@
 using System.Globalization;
-using CycleGanEdge.Runtime.Onnx;
+using CycleGanEdge.Core.Onnx;
+using CycleGanEdge.Core;
 using CycleGanEdge.Runtime;
 using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
-using DataType = CycleGanEdge.Runtime.Onnx.TensorProto.Types.DataType;
+using DataType = CycleGanEdge.Core.Onnx.TensorProto.Types.DataType;
 
 namespace CycleGanEdge.Exporter.Quantization;
 

@@ -1,8 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
+using CycleGanEdge.Core;
 using CycleGanEdge.Runtime;
 using CycleGanEdge.Runtime.Bench;
-using CycleGanEdge.Runtime.Imaging;
+using CycleGanEdge.Core.Imaging;
 
 namespace CycleGanEdge.Run.Batch;
 

@@ -1,6 +1,6 @@
 using System.Text;
 using System.Text.RegularExpressions;
-using CycleGanEdge.Runtime.Imaging;
+using CycleGanEdge.Core.Imaging;
 
 namespace CycleGanEdge.Run.Batch;
 

@@ -1,9 +1,10 @@
-using CycleGanEdge.Runtime.CommandLine;
+using CycleGanEdge.Core.CommandLine;
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.ML.OnnxRuntime;
+using CycleGanEdge.Core;
 using CycleGanEdge.Runtime;
 using CycleGanEdge.Runtime.Bench;
 

@@ -1,8 +1,10 @@
-using CycleGanEdge.Runtime.CommandLine;
+using CycleGanEdge.Core.CommandLine;
 using System.CommandLine;
+using CycleGanEdge.Core.Metrics;
+using CycleGanEdge.Core;
 using CycleGanEdge.Runtime;
 using CycleGanEdge.Runtime.Evaluation;
-using CycleGanEdge.Runtime.Imaging;
+using CycleGanEdge.Core.Imaging;
 using Spectre.Console;
 
 namespace CycleGanEdge.Run.Commands;

@@ -1,5 +1,6 @@
-using CycleGanEdge.Runtime.CommandLine;
+using CycleGanEdge.Core.CommandLine;
 using System.CommandLine;
+using CycleGanEdge.Core;
 using CycleGanEdge.Runtime;
 
 namespace CycleGanEdge.Run.Commands;

@@ -1,9 +1,10 @@
-using CycleGanEdge.Runtime.CommandLine;
+using CycleGanEdge.Core.CommandLine;
 using System.CommandLine;
 using System.Diagnostics;
+using CycleGanEdge.Core;
 using CycleGanEdge.Run.Batch;
 using CycleGanEdge.Runtime;
-using CycleGanEdge.Runtime.Imaging;
+using CycleGanEdge.Core.Imaging;
 using Spectre.Console;
 using Spectre.Console.Rendering;
 

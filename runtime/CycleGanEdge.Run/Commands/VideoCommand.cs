@@ -1,5 +1,6 @@
-using CycleGanEdge.Runtime.CommandLine;
+using CycleGanEdge.Core.CommandLine;
 using System.CommandLine;
+using CycleGanEdge.Core;
 using CycleGanEdge.Runtime;
 using CycleGanEdge.Runtime.Video;
 using Spectre.Console;

@@ -1,7 +1,8 @@
 using System.Globalization;
-using CycleGanEdge.Runtime.Imaging;
+using CycleGanEdge.Core.Imaging;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
+using CycleGanEdge.Core;
 
 namespace CycleGanEdge.Runtime.Evaluation;
 

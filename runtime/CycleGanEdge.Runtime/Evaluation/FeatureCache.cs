@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
-using CycleGanEdge.Runtime.Imaging;
+using CycleGanEdge.Core.Imaging;
 
 namespace CycleGanEdge.Runtime.Evaluation;
 

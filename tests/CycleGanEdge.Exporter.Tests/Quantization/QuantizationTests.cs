@@ -1,14 +1,15 @@
+using CycleGanEdge.Core;
 using CycleGanEdge.Tests.Shared;
 using CycleGanEdge.Export;
 using CycleGanEdge.Torch.Networks;
 using System.CommandLine;
 using Xunit.Abstractions;
-using CycleGanEdge.Runtime.Onnx;
+using CycleGanEdge.Core.Onnx;
 using CycleGanEdge.Exporter.Quantization;
 using CycleGanEdge.Runtime;
-using CycleGanEdge.Runtime.Imaging;
+using CycleGanEdge.Core.Imaging;
 using Microsoft.ML.OnnxRuntime;
-using DataType = CycleGanEdge.Runtime.Onnx.TensorProto.Types.DataType;
+using DataType = CycleGanEdge.Core.Onnx.TensorProto.Types.DataType;
 
 namespace CycleGanEdge.Exporter.Tests.Quantization;
 

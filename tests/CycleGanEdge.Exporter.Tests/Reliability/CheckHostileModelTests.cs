@@ -1,6 +1,6 @@
 using CycleGanEdge.Tests.Shared;
-using CycleGanEdge.Runtime.CommandLine;
-using CycleGanEdge.Runtime.Onnx;
+using CycleGanEdge.Core.CommandLine;
+using CycleGanEdge.Core.Onnx;
 using Google.Protobuf;
 
 namespace CycleGanEdge.Exporter.Tests.Reliability;

@@ -1,20 +1,14 @@
-using CycleGanEdge.Exporter;
 using CycleGanEdge.Run.Batch;
 using CycleGanEdge.Runtime.Bench;
-using CycleGanEdge.Runtime.Imaging;
-using CycleGanEdge.Torch.Networks;
+using CycleGanEdge.Core.Imaging;
 using Microsoft.ML.OnnxRuntime;
 
 namespace CycleGanEdge.Runtime.Tests.Cli;
 
 public class AutoSettingsTests
 {
-    private static string ExportResnet(string folder)
-    {
-        TorchSharp.torch.random.manual_seed(3);
-        var options = new GeneratorOptions { Arch = "resnet_6blocks", Ngf = 8 };
-        return TestModels.Save(OnnxExport.ToBytes(Networks.CreateGenerator(options), options, new ExportOptions(), new ModelIdentity()), folder);
-    }
+    /// <summary>A model whose metadata says resnet_6blocks, ngf 8: its work per image is counted from that (GeneratorCost).</summary>
+    private static string Resnet(string folder) => TestModels.Save(TestModels.SmallConvNet("instance", metadata: TestModels.Resnet6Ngf8), folder);
 
     [Theory]
     [InlineData(2, 0.15, 0.40, 2, 1)]   // emoji model at 64 px: decode+encode ~13% of the model's time, keep a core for them
@@ -83,7 +77,7 @@ public class AutoSettingsTests
     public void Metadata_is_read_from_the_file_as_onnx_runtime_reads_it_and_a_damaged_file_is_a_format_error()
     {
         string folder = TestFiles.TempFolder();
-        string model = ExportResnet(folder);
+        string model = Resnet(folder);
         using var session = new InferenceSession(model);
         Assert.Equal(session.ModelMetadata.CustomMetadataMap.OrderBy(kv => kv.Key), ModelFileCheck.ReadMetadata(model).OrderBy(kv => kv.Key));
 
@@ -96,7 +90,7 @@ public class AutoSettingsTests
     public void The_work_per_image_counts_the_models_macs_at_the_padded_image_size()
     {
         string folder = TestFiles.TempFolder();
-        string model = ExportResnet(folder);
+        string model = Resnet(folder);
         string image = Path.Combine(folder, "a.png");
         File.WriteAllBytes(image, ImageCodec.Encode(TestImages.Random(30, 20), ImageFormat.Png));
         var settings = new PipelineSettings();

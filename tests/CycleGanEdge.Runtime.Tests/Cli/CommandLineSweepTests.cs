@@ -1,7 +1,7 @@
 using Xunit.Abstractions;
 using System.Runtime.CompilerServices;
 using CycleGanEdge.Run;
-using CycleGanEdge.Runtime.Imaging;
+using CycleGanEdge.Core.Imaging;
 using CycleGanEdge.Tests.Shared;
 
 namespace CycleGanEdge.Runtime.Tests.Cli;

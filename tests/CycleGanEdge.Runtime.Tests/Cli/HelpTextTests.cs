@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 using CycleGanEdge.Run;
-using CycleGanEdge.Runtime.CommandLine;
+using CycleGanEdge.Core.CommandLine;
 using CycleGanEdge.Tests.Shared;
 
 namespace CycleGanEdge.Runtime.Tests.Cli;

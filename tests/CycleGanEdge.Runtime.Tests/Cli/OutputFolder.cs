@@ -1,18 +1,12 @@
-using CycleGanEdge.Exporter;
-using CycleGanEdge.Runtime.Imaging;
-using CycleGanEdge.Torch.Networks;
+using CycleGanEdge.Core.Imaging;
 
 namespace CycleGanEdge.Runtime.Tests.Cli;
 
-/// <summary>Inputs, a tiny real generator and output checks shared by the kill and shard tests.</summary>
+/// <summary>Inputs, a small generator-like model and output checks shared by the kill and shard tests.</summary>
 internal static class OutputFolder
 {
-    /// <summary>A tiny exported resnet generator: slow enough per image that a run can be caught mid-way.</summary>
-    public static string TinyGenerator(string dir)
-    {
-        var arch = new GeneratorOptions { Arch = "resnet_6blocks", Ngf = 8 };
-        return TestModels.Save(OnnxExport.ToBytes(Networks.CreateGenerator(arch), arch, new ExportOptions(), new ModelIdentity()), dir);
-    }
+    /// <summary>A stack of convolutions with a tiny resnet's work per image: slow enough that a run can be caught mid-way.</summary>
+    public static string TinyGenerator(string dir) => TestModels.Save(TestModels.ConvStack(), dir);
 
     /// <summary><paramref name="count"/> noise PNGs, spread over two subfolders.</summary>
     public static string Inputs(string dir, int count, int side)

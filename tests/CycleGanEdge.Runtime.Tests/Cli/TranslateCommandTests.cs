@@ -1,4 +1,5 @@
-using CycleGanEdge.Runtime.Imaging;
+using CycleGanEdge.Core.Imaging;
+using CycleGanEdge.Core;
 
 namespace CycleGanEdge.Runtime.Tests.Cli;
 
@@ -219,11 +220,11 @@ public class TranslateCommandTests
         // The same instance-norm model with a weight moved to an external data file: ONNX Runtime loads it, but
         // the tiling rewrite needs a single file. Small images still run whole; the large one fails, named with its reason.
         string dir = TestFiles.TempFolder();
-        var model = CycleGanEdge.Runtime.Onnx.ModelProto.Parser.ParseFrom(TestModels.SmallConvNet("instance"));
+        var model = CycleGanEdge.Core.Onnx.ModelProto.Parser.ParseFrom(TestModels.SmallConvNet("instance"));
         var weight = model.Graph.Initializer.First(t => t.Name == "c1.w");
         File.WriteAllBytes(Path.Combine(dir, "c1.w.bin"), weight.RawData.ToByteArray());
-        weight.ExternalData.Add(new CycleGanEdge.Runtime.Onnx.StringStringEntryProto { Key = "location", Value = "c1.w.bin" });
-        weight.DataLocation = CycleGanEdge.Runtime.Onnx.TensorProto.Types.DataLocation.External;
+        weight.ExternalData.Add(new CycleGanEdge.Core.Onnx.StringStringEntryProto { Key = "location", Value = "c1.w.bin" });
+        weight.DataLocation = CycleGanEdge.Core.Onnx.TensorProto.Types.DataLocation.External;
         weight.RawData = Google.Protobuf.ByteString.Empty;
         string path = Path.Combine(dir, "external.onnx");
         File.WriteAllBytes(path, Google.Protobuf.MessageExtensions.ToByteArray(model));

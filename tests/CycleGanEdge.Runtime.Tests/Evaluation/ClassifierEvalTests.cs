@@ -1,6 +1,7 @@
 using System.Globalization;
+using CycleGanEdge.Core;
 using CycleGanEdge.Runtime.Evaluation;
-using CycleGanEdge.Runtime.Imaging;
+using CycleGanEdge.Core.Imaging;
 
 namespace CycleGanEdge.Runtime.Tests.Evaluation;
 
@@ -20,7 +21,7 @@ public class ClassifierEvalTests
     {
         var output = new StringWriter();
         var error = new StringWriter();
-        int code = await CycleGanEdge.Runtime.CommandLine.CommandLineHost.InvokeAsync("cyclegan-run", CycleGanEdge.Run.Program.CreateRoot(), ["eval", .. args], output, error);
+        int code = await CycleGanEdge.Core.CommandLine.CommandLineHost.InvokeAsync("cyclegan-run", CycleGanEdge.Run.Program.CreateRoot(), ["eval", .. args], output, error);
         return (code, output.ToString(), error.ToString());
     }
 
@@ -111,15 +112,15 @@ public class ClassifierEvalTests
         string report = Path.Combine(root, "report");
 
         var (code, _, error) = await Eval("--translated", red, "--classifier", classifier, "--target-domain", "green", "-o", report);
-        Assert.Equal(CycleGanEdge.Runtime.CommandLine.ExitCodes.Usage, code);
+        Assert.Equal(CycleGanEdge.Core.CommandLine.ExitCodes.Usage, code);
         Assert.Contains("'red' (A) and 'blue' (B), not 'green'", error);
 
         (code, _, error) = await Eval("--translated", red, "--classifier", classifier, "-o", report);
-        Assert.Equal(CycleGanEdge.Runtime.CommandLine.ExitCodes.Usage, code);
+        Assert.Equal(CycleGanEdge.Core.CommandLine.ExitCodes.Usage, code);
         Assert.Contains("--target-domain", error);
 
         (code, _, error) = await Eval("--translated", red, "--classifier", generator, "--target-domain", "B", "-o", report);
-        Assert.Equal(CycleGanEdge.Runtime.CommandLine.ExitCodes.Failed, code); // a model, but not a classifier
+        Assert.Equal(CycleGanEdge.Core.CommandLine.ExitCodes.Failed, code); // a model, but not a classifier
         Assert.Contains("negate.onnx", error);
         Assert.Contains("not a domain classifier", error);
         Assert.DoesNotContain("   at ", error);

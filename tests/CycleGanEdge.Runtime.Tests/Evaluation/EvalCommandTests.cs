@@ -1,10 +1,11 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
-using CycleGanEdge.Runtime.Onnx;
+using CycleGanEdge.Core.Metrics;
+using CycleGanEdge.Core.Onnx;
 using CycleGanEdge.Runtime.Evaluation;
-using CycleGanEdge.Runtime.Imaging;
+using CycleGanEdge.Core.Imaging;
 using Google.Protobuf;
-using DataType = CycleGanEdge.Runtime.Onnx.TensorProto.Types.DataType;
+using DataType = CycleGanEdge.Core.Onnx.TensorProto.Types.DataType;
 
 namespace CycleGanEdge.Runtime.Tests.Evaluation;
 
@@ -58,7 +59,7 @@ public class EvalCommandTests
     {
         var output = new StringWriter();
         var error = new StringWriter();
-        int code = await CycleGanEdge.Runtime.CommandLine.CommandLineHost.InvokeAsync("cyclegan-run", CycleGanEdge.Run.Program.CreateRoot(), ["eval", .. args], output, error);
+        int code = await CycleGanEdge.Core.CommandLine.CommandLineHost.InvokeAsync("cyclegan-run", CycleGanEdge.Run.Program.CreateRoot(), ["eval", .. args], output, error);
         return (code, output.ToString(), error.ToString());
     }
 
@@ -127,14 +128,14 @@ public class EvalCommandTests
         string features = FeatureNet(root);
 
         var (code, _, error) = await Eval("--translated", dir, "--real", dir, "--features", features, "--layer", "nope", "--image-size", "16", "-o", Path.Combine(root, "r"), "--cache-dir", Path.Combine(root, "c"));
-        Assert.Equal(CycleGanEdge.Runtime.CommandLine.ExitCodes.Failed, code); // the feature network cannot give that layer
+        Assert.Equal(CycleGanEdge.Core.CommandLine.ExitCodes.Failed, code); // the feature network cannot give that layer
         Assert.Contains("no output named 'nope' (outputs: map, pooled)", error);
         Assert.Contains("broken.png", error); // reported and skipped, the rest goes on
         Assert.DoesNotContain("   at ", error);
 
         // --real alone now means FD/KID with the default ResNet-18 (ResNet18FeatureTests); --features needs --real.
         var (code2, _, error2) = await Eval("--translated", dir, "--features", features);
-        Assert.Equal(CycleGanEdge.Runtime.CommandLine.ExitCodes.Usage, code2);
+        Assert.Equal(CycleGanEdge.Core.CommandLine.ExitCodes.Usage, code2);
         Assert.Contains("--real", error2);
 
         // pooled ([N,6,1,1]) and map ([N,6,H,W] averaged) give the same features.

@@ -1,5 +1,6 @@
+using CycleGanEdge.Core.Metrics;
 using CycleGanEdge.Runtime.Evaluation;
-using CycleGanEdge.Runtime.Imaging;
+using CycleGanEdge.Core.Imaging;
 
 namespace CycleGanEdge.Runtime.Tests.Evaluation;
 

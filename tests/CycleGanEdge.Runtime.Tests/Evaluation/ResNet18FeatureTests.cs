@@ -1,7 +1,7 @@
 using CycleGanEdge.Tests.Shared;
 using System.Globalization;
 using CycleGanEdge.Runtime.Evaluation;
-using CycleGanEdge.Runtime.Imaging;
+using CycleGanEdge.Core.Imaging;
 
 namespace CycleGanEdge.Runtime.Tests.Evaluation;
 
@@ -14,7 +14,7 @@ public class ResNet18FeatureTests
     {
         var output = new StringWriter();
         var error = new StringWriter();
-        int code = await CycleGanEdge.Runtime.CommandLine.CommandLineHost.InvokeAsync("cyclegan-run", CycleGanEdge.Run.Program.CreateRoot(), ["eval", .. args], output, error);
+        int code = await CycleGanEdge.Core.CommandLine.CommandLineHost.InvokeAsync("cyclegan-run", CycleGanEdge.Run.Program.CreateRoot(), ["eval", .. args], output, error);
         return (code, output.ToString(), error.ToString());
     }
 

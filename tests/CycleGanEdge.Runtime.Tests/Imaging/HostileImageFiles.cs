@@ -1,5 +1,5 @@
 using System.Buffers.Binary;
-using CycleGanEdge.Runtime.Imaging;
+using CycleGanEdge.Core.Imaging;
 
 namespace CycleGanEdge.Runtime.Tests.Imaging;
 

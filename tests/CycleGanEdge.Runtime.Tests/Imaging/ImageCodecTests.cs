@@ -1,4 +1,4 @@
-using CycleGanEdge.Runtime.Imaging;
+using CycleGanEdge.Core.Imaging;
 using SkiaSharp;
 
 namespace CycleGanEdge.Runtime.Tests.Imaging;

@@ -1,6 +1,7 @@
 using System.Diagnostics;
-using CycleGanEdge.Runtime.Onnx;
-using CycleGanEdge.Runtime.Imaging;
+using CycleGanEdge.Core.Onnx;
+using CycleGanEdge.Core.Imaging;
+using CycleGanEdge.Core;
 using CycleGanEdge.Runtime.Tests.Cli;
 using Google.Protobuf;
 

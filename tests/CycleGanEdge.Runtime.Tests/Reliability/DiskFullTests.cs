@@ -1,4 +1,4 @@
-using CycleGanEdge.Runtime.Imaging;
+using CycleGanEdge.Core.Imaging;
 using CycleGanEdge.Tests.Shared;
 
 namespace CycleGanEdge.Runtime.Tests.Reliability;

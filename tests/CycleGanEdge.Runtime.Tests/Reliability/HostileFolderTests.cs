@@ -1,5 +1,5 @@
 using CycleGanEdge.Run.Batch;
-using CycleGanEdge.Runtime.Imaging;
+using CycleGanEdge.Core.Imaging;
 using CycleGanEdge.Runtime.Tests.Cli;
 using CycleGanEdge.Runtime.Tests.Imaging;
 

@@ -1,5 +1,6 @@
-using CycleGanEdge.Runtime.Onnx;
+using CycleGanEdge.Core.Onnx;
 using Google.Protobuf;
+using CycleGanEdge.Core;
 
 namespace CycleGanEdge.Runtime.Tests.Reliability;
 
@@ -74,7 +75,7 @@ public class HostileModelTests
         foreach (string level in new[] { "none", "basic", "all" })
         {
             var r = await Cli.CliRunner.RunAsync("bench", "-m", path, "--graph-opt", level, "--sizes", "16", "--iters", "1", "--warmup", "0", "--no-peak");
-            Assert.Equal(CommandLine.ExitCodes.Failed, r.ExitCode);
+            Assert.Equal(Core.CommandLine.ExitCodes.Failed, r.ExitCode);
             Assert.Equal($"error: {path}: tensor '{Weight}' keeps its data in '../secret.bin', outside the model's folder; refusing to load it", r.Error.Trim());
         }
     }

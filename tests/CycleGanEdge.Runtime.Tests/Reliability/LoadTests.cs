@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using CycleGanEdge.Runtime.Imaging;
+using CycleGanEdge.Core.Imaging;
 using CycleGanEdge.Runtime.Tests.Video;
 using Xunit.Abstractions;
 

@@ -1,6 +1,6 @@
 using System.Text;
 using CycleGanEdge.Run.Batch;
-using CycleGanEdge.Runtime.Imaging;
+using CycleGanEdge.Core.Imaging;
 using CycleGanEdge.Runtime.Tests.Cli;
 
 namespace CycleGanEdge.Runtime.Tests.Sharding;

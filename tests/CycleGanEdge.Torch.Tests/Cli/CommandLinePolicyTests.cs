@@ -1,5 +1,5 @@
 using System.Runtime.CompilerServices;
-using CycleGanEdge.Runtime.CommandLine;
+using CycleGanEdge.Core.CommandLine;
 using CycleGanEdge.Tests.Shared;
 using CycleGanEdge.Trainer;
 using Xunit.Abstractions;

@@ -1,9 +1,9 @@
 using CycleGanEdge.Tests.Shared;
-using CycleGanEdge.Runtime.CommandLine;
+using CycleGanEdge.Core.CommandLine;
 using System.CommandLine;
 using System.Formats.Tar;
 using System.IO.Compression;
-using CycleGanEdge.Runtime.Imaging;
+using CycleGanEdge.Core.Imaging;
 using CycleGanEdge.Torch.Data;
 using CycleGanEdge.Torch.Data.Prep;
 using CycleGanEdge.Trainer.Commands;

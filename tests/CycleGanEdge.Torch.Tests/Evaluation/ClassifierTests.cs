@@ -1,10 +1,10 @@
+using CycleGanEdge.Core;
 using CycleGanEdge.Tests.Shared;
-using CycleGanEdge.Runtime.CommandLine;
+using CycleGanEdge.Core.CommandLine;
 using System.CommandLine;
 using CycleGanEdge.Exporter;
-using CycleGanEdge.Runtime;
 using CycleGanEdge.Runtime.Evaluation;
-using CycleGanEdge.Runtime.Imaging;
+using CycleGanEdge.Core.Imaging;
 using CycleGanEdge.Torch.Evaluation;
 using CycleGanEdge.Trainer.Commands;
 using Microsoft.ML.OnnxRuntime;

@@ -1,5 +1,5 @@
 using System.Globalization;
-using CycleGanEdge.Runtime.Imaging;
+using CycleGanEdge.Core.Imaging;
 using CycleGanEdge.Torch.Checkpoints;
 using CycleGanEdge.Torch.Training;
 using TorchSharp;

@@ -1,5 +1,5 @@
 using CycleGanEdge.Tests.Shared;
-using CycleGanEdge.Runtime.Imaging;
+using CycleGanEdge.Core.Imaging;
 using CycleGanEdge.Torch.Training;
 
 namespace CycleGanEdge.Torch.Tests.Training;

@@ -67,7 +67,7 @@ public class TrainingRunTests
         var lossRows = File.ReadAllLines(Path.Combine(dir, "losses.csv"));
         Assert.Equal("epoch,total_iters,epoch_iter,lr,D_A,G_A,cycle_A,idt_A,D_B,G_B,cycle_B,idt_B", lossRows[0]);
         Assert.Equal(8, lossRows.Length - 1);
-        var grid = Runtime.Imaging.ImageCodec.Decode(Path.Combine(dir, "web/images/epoch002_A.png"));
+        var grid = Core.Imaging.ImageCodec.Decode(Path.Combine(dir, "web/images/epoch002_A.png"));
         Assert.Equal((96, 64), (grid.Width, grid.Height));
         Assert.Contains("epoch002_A.png", File.ReadAllText(Path.Combine(dir, "web/index.html")));
         Assert.Equal(options, TrainOptions.FromJson(File.ReadAllText(Path.Combine(dir, "opt.json"))));

@@ -1,5 +1,5 @@
 using System.Collections.Concurrent;
-using CycleGanEdge.Runtime.Imaging;
+using CycleGanEdge.Core.Imaging;
 
 namespace CycleGanEdge.Torch.Data;
 

@@ -1,5 +1,5 @@
 using CycleGanEdge.Runtime.Evaluation;
-using CycleGanEdge.Runtime.Imaging;
+using CycleGanEdge.Core.Imaging;
 using CycleGanEdge.Torch.Data;
 using CycleGanEdge.Torch.Training;
 using TorchSharp;

@@ -1,5 +1,7 @@
+using CycleGanEdge.Core.Metrics;
+using CycleGanEdge.Core;
 using CycleGanEdge.Runtime.Evaluation;
-using CycleGanEdge.Runtime.Imaging;
+using CycleGanEdge.Core.Imaging;
 using CycleGanEdge.Torch.Data;
 using CycleGanEdge.Torch.Training;
 using TorchSharp;
@@ -50,7 +52,7 @@ public sealed class TestSetQuality : IDisposable
         if (classifierPath is not null)
         {
             try { classifier = DomainClassifier.Open(classifierPath); }
-            catch (Exception e) when (e is Runtime.InvalidModelException or Runtime.ProviderUnavailableException or IOException)
+            catch (Exception e) when (e is InvalidModelException or Runtime.ProviderUnavailableException or IOException)
             {
                 throw new TrainingException($"--eval-classifier: {e.Message}", e);
             }

@@ -1,9 +1,9 @@
-using CycleGanEdge.Runtime.CommandLine;
+using CycleGanEdge.Core.CommandLine;
 using System.CommandLine;
+using CycleGanEdge.Core;
 using CycleGanEdge.Exporter;
-using CycleGanEdge.Runtime;
 using CycleGanEdge.Runtime.Evaluation;
-using CycleGanEdge.Runtime.Imaging;
+using CycleGanEdge.Core.Imaging;
 using CycleGanEdge.Torch.Data;
 using CycleGanEdge.Torch.Evaluation;
 using CycleGanEdge.Torch.Training;

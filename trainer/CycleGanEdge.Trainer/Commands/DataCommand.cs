@@ -1,4 +1,4 @@
-using CycleGanEdge.Runtime.CommandLine;
+using CycleGanEdge.Core.CommandLine;
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using CycleGanEdge.Torch.Data;

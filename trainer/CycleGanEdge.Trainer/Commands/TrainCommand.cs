@@ -1,4 +1,4 @@
-using CycleGanEdge.Runtime.CommandLine;
+using CycleGanEdge.Core.CommandLine;
 using System.CommandLine;
 using CycleGanEdge.Torch.Data;
 using CycleGanEdge.Torch.Training;

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using System.Text;
-using CycleGanEdge.Runtime.Imaging;
+using CycleGanEdge.Core.Imaging;
 
 namespace CycleGanEdge.Torch.Data.Prep;
 

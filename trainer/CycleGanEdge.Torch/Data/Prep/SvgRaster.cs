@@ -1,4 +1,3 @@
-using CycleGanEdge.Runtime;
 using SkiaSharp;
 using Svg.Skia;
 

@@ -1,9 +1,10 @@
-using CycleGanEdge.Exporter;
-using CycleGanEdge.Runtime.Imaging;
+using CycleGanEdge.Core;
+using CycleGanEdge.Runtime;
+using CycleGanEdge.Runtime.Tests;
 using CycleGanEdge.Torch.Networks;
 using static TorchSharp.torch;
 
-namespace CycleGanEdge.Runtime.Tests;
+namespace CycleGanEdge.Exporter.Tests.InRuntime;
 
 /// <summary>Real tiny generators (resnet_6blocks, ngf 8) exported by cyclegan-export and run by the runtime.</summary>
 public class ExportedGeneratorTests
@@ -16,9 +17,9 @@ public class ExportedGeneratorTests
         var arch = new GeneratorOptions { Arch = "resnet_6blocks", Ngf = 8, Norm = norm };
         var g = Networks.CreateGenerator(arch);
         var identity = new ModelIdentity { TrainSize = 32 };
-        string dir = TestFiles.TempFolder();
-        string f = TestModels.Save(OnnxExport.ToBytes(g, arch, new ExportOptions(), identity), dir, "g.onnx");
-        string u = TestModels.Save(OnnxExport.ToBytes(g, arch, new ExportOptions { Io = ModelContract.IoUint8Nhwc }, identity), dir, "g_uint8.onnx");
+        string dir = ExportedModels.Folder();
+        string f = ExportedModels.Save(OnnxExport.ToBytes(g, arch, new ExportOptions(), identity), dir, "g.onnx");
+        string u = ExportedModels.Save(OnnxExport.ToBytes(g, arch, new ExportOptions { Io = ModelContract.IoUint8Nhwc }, identity), dir, "g_uint8.onnx");
         return (g, f, u);
     }
 

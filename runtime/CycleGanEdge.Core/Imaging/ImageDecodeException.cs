@@ -1,4 +1,4 @@
-namespace CycleGanEdge.Runtime.Imaging;
+namespace CycleGanEdge.Core.Imaging;
 
 /// <summary>A file that is not a readable image (empty, truncated, unknown format, too large).</summary>
 public sealed class ImageDecodeException(string path, string reason, Exception? inner = null)

@@ -1,4 +1,4 @@
-namespace CycleGanEdge.Runtime;
+namespace CycleGanEdge.Core;
 
 /// <summary>
 /// The metadata keys and graph names shared by the exporter and the runtime.

@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using SkiaSharp;
 
-namespace CycleGanEdge.Runtime.Imaging;
+namespace CycleGanEdge.Core.Imaging;
 
 public enum ImageFormat { Png, Jpeg, Webp }
 

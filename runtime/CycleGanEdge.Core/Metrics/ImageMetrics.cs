@@ -1,6 +1,6 @@
-using CycleGanEdge.Runtime.Imaging;
+using CycleGanEdge.Core.Imaging;
 
-namespace CycleGanEdge.Runtime.Evaluation;
+namespace CycleGanEdge.Core.Metrics;
 
 /// <summary>Full-reference metrics on the RGB channels of 8-bit images (alpha ignored), peak value 255.</summary>
 public static class ImageMetrics

@@ -1,4 +1,4 @@
-namespace CycleGanEdge.Runtime.CommandLine;
+namespace CycleGanEdge.Core.CommandLine;
 
 /// <summary>The exit codes of cyclegan-train, cyclegan-export and cyclegan-run (the table is in docs/user-guide.md).</summary>
 public static class ExitCodes

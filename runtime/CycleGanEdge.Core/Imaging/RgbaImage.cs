@@ -1,4 +1,4 @@
-namespace CycleGanEdge.Runtime.Imaging;
+namespace CycleGanEdge.Core.Imaging;
 
 /// <summary>An 8-bit RGBA image, rows top to bottom, pixels interleaved R,G,B,A (not premultiplied).</summary>
 public sealed class RgbaImage

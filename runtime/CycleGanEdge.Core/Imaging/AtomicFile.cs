@@ -1,4 +1,4 @@
-namespace CycleGanEdge.Runtime.Imaging;
+namespace CycleGanEdge.Core.Imaging;
 
 /// <summary>Writes a file so that readers see either the old file, the complete new one, or nothing.</summary>
 public static class AtomicFile

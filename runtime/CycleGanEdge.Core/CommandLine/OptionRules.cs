@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 
-namespace CycleGanEdge.Runtime.CommandLine;
+namespace CycleGanEdge.Core.CommandLine;
 
 /// <summary>
 /// Range rules checked by the parser, so a bad number is a one-line usage error (exit 2) before any work starts,

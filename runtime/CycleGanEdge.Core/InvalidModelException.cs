@@ -1,4 +1,4 @@
-namespace CycleGanEdge.Runtime;
+namespace CycleGanEdge.Core;
 
 /// <summary>A model file that cannot be used: missing, not ONNX, or not following docs/onnx-contract.md.</summary>
 public sealed class InvalidModelException(string path, string reason, Exception? inner = null)
@@ -7,6 +7,3 @@ public sealed class InvalidModelException(string path, string reason, Exception?
     public string Path { get; } = path;
     public string Reason { get; } = reason;
 }
-
-/// <summary>An execution provider that was asked for but cannot run in this build or on this machine.</summary>
-public sealed class ProviderUnavailableException(string message, Exception? inner = null) : Exception(message, inner);

@@ -1,4 +1,4 @@
-namespace CycleGanEdge.Runtime.Imaging;
+namespace CycleGanEdge.Core.Imaging;
 
 /// <summary>Checked against the header before any pixel memory is allocated (decompression bombs).</summary>
 public sealed record ImageLimits

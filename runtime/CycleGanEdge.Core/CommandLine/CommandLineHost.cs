@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Text.RegularExpressions;
 
-namespace CycleGanEdge.Runtime.CommandLine;
+namespace CycleGanEdge.Core.CommandLine;
 
 /// <summary>
 /// Parses and runs a command tree the same way for all three programs: a usage error is one
