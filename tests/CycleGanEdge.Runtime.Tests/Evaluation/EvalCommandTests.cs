@@ -14,7 +14,7 @@ public class EvalCommandTests
     /// A tiny random feature network: 3x3 conv 3→6 with ReLU ("map", [N,6,H,W]) and its global average
     /// ("pooled", [N,6,1,1]).
     /// </summary>
-    private static string FeatureNet(string folder)
+    internal static string FeatureNet(string folder)
     {
         var rng = new Random(9);
         var graph = new GraphProto { Name = "features" };
@@ -43,7 +43,7 @@ public class EvalCommandTests
         return new ValueInfoProto { Name = name, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)DataType.Float, Shape = shape } } };
     }
 
-    private static string Folder(string root, string name, IEnumerable<(string Name, RgbaImage Image)> images)
+    internal static string Folder(string root, string name, IEnumerable<(string Name, RgbaImage Image)> images)
     {
         string dir = Path.Combine(root, name);
         Directory.CreateDirectory(dir);
@@ -51,7 +51,7 @@ public class EvalCommandTests
         return dir;
     }
 
-    private static RgbaImage Negative(RgbaImage img) =>
+    internal static RgbaImage Negative(RgbaImage img) =>
         new(img.Width, img.Height, img.Pixels.Select((v, i) => i % 4 == 3 ? v : (byte)(255 - v)).ToArray(), img.HasAlpha);
 
     private static async Task<(int Code, string Output, string Error)> Eval(params string[] args)
