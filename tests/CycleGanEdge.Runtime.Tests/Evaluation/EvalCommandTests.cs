@@ -119,6 +119,22 @@ public class EvalCommandTests
     }
 
     [Fact]
+    public async Task A_provider_this_build_lacks_is_a_usage_error_that_says_how_to_build_for_it()
+    {
+        // Exit 2, as cyclegan-train --device cuda on a CPU build; nothing is written.
+        string root = TestFiles.TempFolder();
+        string dir = Folder(root, "in", [("x", TestImages.Random(16, 16))]);
+        string model = TestModels.Save(TestModels.Negate(new()), root, "negate.onnx");
+        var (code, output, error) = await Eval("-m", model, "--input", dir, "-o", Path.Combine(root, "report"), "--provider", "cuda");
+        Assert.Equal(2, code); // the user guide's exit code for a command line this build cannot serve
+        Assert.StartsWith("error: The cuda provider is not in this build of cyclegan-run", error);
+        Assert.Contains("dotnet build -p:Accelerator=cuda", error);
+        Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal("", output);
+        Assert.False(Directory.Exists(Path.Combine(root, "report")));
+    }
+
+    [Fact]
     public async Task Feature_layer_and_usage_mistakes_are_clear_errors()
     {
         string root = TestFiles.TempFolder();

@@ -44,13 +44,25 @@ public class TrainCommandTests
     }
 
     [Fact]
-    public void Cuda_on_a_cpu_build_explains_how_to_build_for_it()
+    public void Cuda_on_a_cpu_build_is_a_usage_error_that_explains_how_to_build_for_it()
     {
         using var data = new TinyDomains(trainCount: 1, testCount: 1);
         var (exit, _, error) = Invoke(TrainCommand.Create(), "--dataroot", data.Root, "--checkpoints-dir", data.CheckpointsDir, "--device", "cuda");
-        Assert.Equal(ExitCodes.Failed, exit);
+        // Exit 2, as cyclegan-run --provider cuda on a CPU build: the build cannot do what the command line asks.
+        Assert.Equal(ExitCodes.Usage, exit);
+        Assert.StartsWith("error: --device cuda: this build has no CUDA support", error);
         Assert.Contains("dotnet build -p:Accelerator=cuda", error);
-        Assert.DoesNotContain("   at ", error);
+        Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.False(Directory.Exists(data.CheckpointsDir), "nothing is written before the device is known");
+
+        // bench too, and with --model cut before any child process starts (a child's failure would be exit 1).
+        foreach (string[] args in new[] { new[] { "--device", "cuda" }, ["--model", "cut", "--device", "cuda:1"] })
+        {
+            (exit, var output, error) = Invoke(BenchCommand.Create(), args);
+            Assert.Equal(ExitCodes.Usage, exit);
+            Assert.Contains("dotnet build -p:Accelerator=cuda", error);
+            Assert.Equal("", output);
+        }
     }
 
     [Theory]

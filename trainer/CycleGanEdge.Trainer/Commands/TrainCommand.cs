@@ -85,6 +85,12 @@ public static class TrainCommand
                     return ExitCodes.Diverged;
             }
         }
+        catch (DeviceUnavailableException e)
+        {
+            // What this build cannot do is a usage error in all three programs (cyclegan-run --provider cuda too).
+            error.WriteLine($"error: {e.Message}");
+            return ExitCodes.Usage;
+        }
         catch (Exception e) when (e is TrainingException or DatasetException)
         {
             error.WriteLine($"error: {e.Message}");
