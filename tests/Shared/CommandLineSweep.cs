@@ -8,7 +8,7 @@ namespace CycleGanEdge.Tests.Shared;
 /// Runs every option and argument of every command with bad values, in-process through <see cref="CommandLineHost"/>
 /// (the programs' own entry), and checks the policy: exit 2 (or 1 for a file that cannot be used), exactly one
 /// "error:" line on stderr and nothing else there, no stack trace. Each command starts from a base command line
-/// that is valid but fails at once on a junk input file, so a value the parser accepts never starts real work; such
+/// that is valid but fails at once (on a junk input file, or a GPU this build lacks), so a value the parser accepts never starts real work; such
 /// values are listed (<see cref="Result.Accepted"/>) and kept in an approved file, so a new one shows up in review,
 /// as are values the parser let through that the work then refused as a usage mistake with exit 1 instead of 2.
 /// </summary>
@@ -81,7 +81,8 @@ internal sealed class CommandLineSweep : IDisposable
                             failures.Add($"{shown}: stderr is not one error line: {Shorten(string.Join(" | ", lines), 400)}");
                         else if (lines[0].Contains("   at ", StringComparison.Ordinal) || lines[0].Contains("Exception", StringComparison.Ordinal))
                             failures.Add($"{shown}: {lines[0]}");
-                        else if (exit == 1 && baseFailures.Any(b => lines[0].Contains(b, StringComparison.Ordinal)) && !lines[0].Contains(_values.Path, StringComparison.Ordinal))
+                        // The base's own failure may be a usage error too (a device this build lacks): exit 1 or 2.
+                        else if (baseFailures.Any(b => lines[0].Contains(b, StringComparison.Ordinal)) && !lines[0].Contains(_values.Path, StringComparison.Ordinal))
                             accepted.Add($"{path} {label} {Shorten(value)}".TrimStart());
                         else if (exit == 1 && !lines[0].Contains(_values.Path, StringComparison.Ordinal))
                             accepted.Add($"{path} {label} {Shorten(value)}: refused only by the work, exit 1: {Shorten(lines[0][7..], 120)}".TrimStart());

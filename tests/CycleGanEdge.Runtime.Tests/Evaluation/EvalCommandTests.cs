@@ -15,7 +15,7 @@ public class EvalCommandTests
     /// A tiny random feature network: 3x3 conv 3→6 with ReLU ("map", [N,6,H,W]) and its global average
     /// ("pooled", [N,6,1,1]).
     /// </summary>
-    private static string FeatureNet(string folder)
+    internal static string FeatureNet(string folder)
     {
         var rng = new Random(9);
         var graph = new GraphProto { Name = "features" };
@@ -44,7 +44,7 @@ public class EvalCommandTests
         return new ValueInfoProto { Name = name, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)DataType.Float, Shape = shape } } };
     }
 
-    private static string Folder(string root, string name, IEnumerable<(string Name, RgbaImage Image)> images)
+    internal static string Folder(string root, string name, IEnumerable<(string Name, RgbaImage Image)> images)
     {
         string dir = Path.Combine(root, name);
         Directory.CreateDirectory(dir);
@@ -52,7 +52,7 @@ public class EvalCommandTests
         return dir;
     }
 
-    private static RgbaImage Negative(RgbaImage img) =>
+    internal static RgbaImage Negative(RgbaImage img) =>
         new(img.Width, img.Height, img.Pixels.Select((v, i) => i % 4 == 3 ? v : (byte)(255 - v)).ToArray(), img.HasAlpha);
 
     private static async Task<(int Code, string Output, string Error)> Eval(params string[] args)
@@ -117,6 +117,22 @@ public class EvalCommandTests
         Assert.Equal(0, code2);
         Assert.Contains("from cache", error2);
         Assert.Equal(csv, File.ReadAllLines(Path.Combine(report, "results.csv")));
+    }
+
+    [Fact]
+    public async Task A_provider_this_build_lacks_is_a_usage_error_that_says_how_to_build_for_it()
+    {
+        // Exit 2, as cyclegan-train --device cuda on a CPU build; nothing is written.
+        string root = TestFiles.TempFolder();
+        string dir = Folder(root, "in", [("x", TestImages.Random(16, 16))]);
+        string model = TestModels.Save(TestModels.Negate(new()), root, "negate.onnx");
+        var (code, output, error) = await Eval("-m", model, "--input", dir, "-o", Path.Combine(root, "report"), "--provider", "cuda");
+        Assert.Equal(2, code); // the user guide's exit code for a command line this build cannot serve
+        Assert.StartsWith("error: The cuda provider is not in this build of cyclegan-run", error);
+        Assert.Contains("dotnet build -p:Accelerator=cuda", error);
+        Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal("", output);
+        Assert.False(Directory.Exists(Path.Combine(root, "report")));
     }
 
     [Fact]

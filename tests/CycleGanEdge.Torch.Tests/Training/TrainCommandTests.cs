@@ -44,13 +44,75 @@ public class TrainCommandTests
     }
 
     [Fact]
-    public void Cuda_on_a_cpu_build_explains_how_to_build_for_it()
+    public void Cuda_on_a_cpu_build_is_a_usage_error_that_explains_how_to_build_for_it()
     {
         using var data = new TinyDomains(trainCount: 1, testCount: 1);
         var (exit, _, error) = Invoke(TrainCommand.Create(), "--dataroot", data.Root, "--checkpoints-dir", data.CheckpointsDir, "--device", "cuda");
-        Assert.Equal(ExitCodes.Failed, exit);
+        // Exit 2, as cyclegan-run --provider cuda on a CPU build: the build cannot do what the command line asks.
+        Assert.Equal(ExitCodes.Usage, exit);
+        Assert.StartsWith("error: --device cuda: this build has no CUDA support", error);
         Assert.Contains("dotnet build -p:Accelerator=cuda", error);
-        Assert.DoesNotContain("   at ", error);
+        Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.False(Directory.Exists(data.CheckpointsDir), "nothing is written before the device is known");
+
+        // bench too, and with --model cut before any child process starts (a child's failure would be exit 1).
+        foreach (string[] args in new[] { new[] { "--device", "cuda" }, ["--model", "cut", "--device", "cuda:1"] })
+        {
+            (exit, var output, error) = Invoke(BenchCommand.Create(), args);
+            Assert.Equal(ExitCodes.Usage, exit);
+            Assert.Contains("dotnet build -p:Accelerator=cuda", error);
+            Assert.Equal("", output);
+        }
+    }
+
+    [Theory]
+    [InlineData("--input-nc", "2", "--input-nc: must be 1 or 3, not 2")]
+    [InlineData("--output-nc", "4", "--output-nc: must be 1 or 3, not 4")]
+    [InlineData("--device", "gpu", "--device: 'gpu' is not one of: auto, cpu, cuda, cuda:N")]
+    [InlineData("--load-size", "0", "--load-size: must be at least 1, not 0")]
+    [InlineData("--max-dataset-size", "0", "--max-dataset-size: must be at least 1, not 0")]
+    [InlineData("--workers", "0", "--workers: must be at least 1, not 0")]
+    [InlineData("--lambda-gp", "-1", "--lambda-gp: must be a number of at least 0, not -1")]
+    [InlineData("--d-steps", "0", "--d-steps: must be at least 1, not 0")]
+    [InlineData("--n-epochs", "-1", "--n-epochs: must be at least 0, not -1")]
+    [InlineData("--n-epochs-decay", "-1", "--n-epochs-decay: must be at least 0, not -1")]
+    [InlineData("--epoch-count", "0", "--epoch-count: must be at least 1, not 0")]
+    [InlineData("--lr-decay-iters", "0", "--lr-decay-iters: must be at least 1, not 0")]
+    [InlineData("--save-epoch-freq", "0", "--save-epoch-freq: must be at least 1, not 0")]
+    [InlineData("--save-latest-freq", "0", "--save-latest-freq: must be at least 1, not 0")]
+    [InlineData("--print-freq", "0", "--print-freq: must be at least 1, not 0")]
+    [InlineData("--eval-freq", "-1", "--eval-freq: must be at least 0, not -1")]
+    [InlineData("--eval-images", "0", "--eval-images: must be at least 1, not 0")]
+    [InlineData("--sample-count", "0", "--sample-count: must be at least 1, not 0")]
+    [InlineData("--phase", " ", "--phase: cannot be empty")]
+    [InlineData("--name", "a/b", "--name: 'a/b' is not a valid folder name")]
+    public void Single_option_rules_are_parser_errors_before_any_work(string option, string value, string message)
+    {
+        // The data root does not hold a dataset: had the parser let the value through, the run would fail there, exit 1.
+        using var data = new TinyDomains(trainCount: 1, testCount: 1);
+        string empty = Directory.CreateDirectory(data.Root + "-empty").FullName;
+        var commands = new List<(Command Command, string[] Args)> { (TrainCommand.Create(), ["--dataroot", empty, "--checkpoints-dir", data.CheckpointsDir, option, value]) };
+        if (BenchCommand.Create().Options.Any(o => o.Name == option)) commands.Add((BenchCommand.Create(), [option, value]));
+        foreach (var (command, args) in commands)
+        {
+            Assert.Contains(command.Parse(args).Errors, e => e.SymbolResult is System.CommandLine.Parsing.OptionResult r && r.Option.Name == option);
+            var (exit, output, error) = Invoke(command, args);
+            Assert.Equal(ExitCodes.Usage, exit);
+            Assert.Equal($"error: {message}", error.Trim());
+            Assert.Equal("", output);
+        }
+        Assert.False(Directory.Exists(data.CheckpointsDir));
+    }
+
+    [Fact]
+    public void Cross_option_rules_stay_with_the_record_and_are_usage_errors_too()
+    {
+        // Each value is fine alone; together they leave no epoch to train.
+        using var data = new TinyDomains(trainCount: 1, testCount: 1);
+        var (exit, _, error) = Invoke(TrainCommand.Create(), "--dataroot", data.Root, "--checkpoints-dir", data.CheckpointsDir, "--n-epochs", "0", "--n-epochs-decay", "0");
+        Assert.Equal(ExitCodes.Usage, exit);
+        Assert.Equal("error: --n-epochs + --n-epochs-decay must be at least 1", error.Trim());
+        Assert.False(Directory.Exists(data.CheckpointsDir));
     }
 
     [Fact]

@@ -24,14 +24,20 @@ public static class Devices
             if (value.Length > 4 && !int.TryParse(value.AsSpan(5), out index))
                 throw new TrainingException($"--device '{name}': expected cuda or cuda:N with N a GPU number");
             if (!cuda.is_available())
-                throw new TrainingException(
+                throw new DeviceUnavailableException(
                     $"--device {name}: this build has no CUDA support (it uses the CPU build of TorchSharp, or no GPU/driver was found). " +
-                    "Build with CUDA: dotnet build -p:Accelerator=cuda (selects TorchSharp-cuda-linux/windows), or use --device cpu.");
+                    "Build with CUDA: dotnet build -p:Accelerator=cuda (selects TorchSharp-cuda-linux/windows; docs/building.md), or use --device cpu.");
             int count = cuda.device_count();
             if (index >= count)
-                throw new TrainingException($"--device {name}: only {count} CUDA device(s) present (cuda:0..cuda:{count - 1})");
+                throw new DeviceUnavailableException($"--device {name}: only {count} CUDA device(s) present (cuda:0..cuda:{count - 1})");
             return new Device(DeviceType.CUDA, index);
         }
         throw new TrainingException($"--device '{name}': use auto, cpu, cuda or cuda:N");
     }
 }
+
+/// <summary>
+/// A device this build or machine does not have (--device cuda on a CPU build): a usage error, exit 2, as cyclegan-run's
+/// provider this build lacks. Thrown before any file is written.
+/// </summary>
+public sealed class DeviceUnavailableException(string message) : Exception(message);

@@ -194,6 +194,11 @@ public sealed record TrainOptions
     public bool UsesIdentity => LambdaIdentity > 0 && Objective == "full";
 
     /// <summary>Problems a user can fix, one message each; empty when the options are usable.</summary>
+    /// <remarks>
+    /// The guard of library callers (<see cref="TrainingRun"/>, bench). cyclegan-train's parser checks every single-option
+    /// rule below on its option first (TrainOptionSet, TrainCommand), so on the command line only the cross-option rules
+    /// can fire here.
+    /// </remarks>
     public IReadOnlyList<string> Validate()
     {
         var errors = new List<string>();
@@ -201,6 +206,7 @@ public sealed record TrainOptions
         void OneOf(string value, IReadOnlyList<string> allowed, string option) =>
             Check(allowed.Contains(value), $"{option} '{value}' is not one of: {string.Join(", ", allowed)}");
 
+        // Single-option rules (the parser's too).
         OneOf(GanMode, GanModes, "--gan-mode");
         OneOf(Objective, Objectives, "--objective");
         OneOf(LrPolicy, LrPolicies, "--lr-policy");
@@ -210,23 +216,18 @@ public sealed record TrainOptions
         OneOf(NetG, Networks.Networks.GeneratorArchs, "--netG");
         OneOf(NetD, Networks.Networks.DiscriminatorArchs, "--netD");
         OneOf(Upsample, Networks.Networks.Upsamplings, "--upsample");
-        // For cut/fastcut the resnet requirement below says it once.
-        Check(!Antialias || IsCut || NetG.StartsWith("resnet_", StringComparison.Ordinal), $"--antialias is for resnet generators, not {NetG}");
-        Check(!Antialias || Upsample == Networks.Networks.ConvTransposeUpsampling, "--antialias replaces the generator's upsampling: leave --upsample at convtranspose");
         Check(double.IsFinite(InitGain) && InitGain > 0, $"--init-gain must be a positive number, not {InitGain.ToString(CultureInfo.InvariantCulture)}");
         Check(Ngf >= 1 && Ndf >= 1, "--ngf and --ndf must be positive");
         Check(NLayersD >= 1, "--n-layers-D must be at least 1");
         Check(CropSize > 0 && LoadSize > 0, "--crop-size and --load-size must be positive");
         Check(BatchSize > 0, "--batch-size must be positive");
         Check(InputNc is 1 or 3 && OutputNc is 1 or 3, "--input-nc and --output-nc must be 1 or 3");
-        Check(IsCut || !(UsesIdentity && InputNc != OutputNc && InputNc is 1 or 3 && OutputNc is 1 or 3), // one message per mistake
-            "--lambda-identity > 0 needs --input-nc == --output-nc (the identity loss feeds B images to G_A); use --lambda-identity 0");
         Check(DSteps >= 1, "--d-steps must be at least 1");
         Check(Devices.IsValidName(Device), $"--device '{Device}': use auto, cpu, cuda or cuda:N");
         Check(!string.IsNullOrWhiteSpace(Phase) && MaxDatasetSize >= 1 && Workers >= 1, "--phase cannot be empty; --max-dataset-size and --workers must be at least 1");
         Check(double.IsFinite(LambdaGp) && LambdaGp >= 0, $"--lambda-gp must be a finite number of at least 0, not {LambdaGp.ToString(CultureInfo.InvariantCulture)}");
         Check(PoolSize >= 0, "--pool-size must be 0 or more");
-        Check(NEpochs >= 0 && NEpochsDecay >= 0 && LastEpoch >= 1, "--n-epochs + --n-epochs-decay must be at least 1");
+        Check(NEpochs >= 0 && NEpochsDecay >= 0, "--n-epochs and --n-epochs-decay must be 0 or more");
         Check(EpochCount >= 1, "--epoch-count must be at least 1");
         Check(Lr > 0, "--lr must be positive");
         Check(LrDecayIters > 0, "--lr-decay-iters must be positive");
@@ -235,6 +236,15 @@ public sealed record TrainOptions
         Check(EvalImages >= 1 && SampleCount >= 1, "--eval-images and --sample-count must be positive");
         Check(Threads >= 0, "--threads must be 0 (all cores) or more");
         OneOf(Model, TranslationModels.Names, "--model");
+        Check(IsValidRunName(Name), $"--name '{Name}' is not a valid folder name");
+
+        // Cross-option rules stay here, not in the parser: they need the record with the --model's defaults filled in.
+        // For cut/fastcut the resnet requirement below says it once.
+        Check(!Antialias || IsCut || NetG.StartsWith("resnet_", StringComparison.Ordinal), $"--antialias is for resnet generators, not {NetG}");
+        Check(!Antialias || Upsample == Networks.Networks.ConvTransposeUpsampling, "--antialias replaces the generator's upsampling: leave --upsample at convtranspose");
+        Check(IsCut || !(UsesIdentity && InputNc != OutputNc && InputNc is 1 or 3 && OutputNc is 1 or 3), // one message per mistake
+            "--lambda-identity > 0 needs --input-nc == --output-nc (the identity loss feeds B images to G_A); use --lambda-identity 0");
+        Check(NEpochs < 0 || NEpochsDecay < 0 || LastEpoch >= 1, "--n-epochs + --n-epochs-decay must be at least 1");
         if (IsCut)
         {
             Check(NetG.StartsWith("resnet_", StringComparison.Ordinal), $"--model {Model} needs a resnet generator (--netG resnet_9blocks or resnet_6blocks), not {NetG}");
@@ -246,14 +256,18 @@ public sealed record TrainOptions
             var layers = ParseLayers(NceLayers);
             Check(layers is not null && layers.Length > 0 && layers[^1] < layerCount,
                 $"--nce-layers '{NceLayers}' must be ascending indices 0..{layerCount - 1} of the {NetG} generator's layers, separated by commas");
+            // Single-option, inside the cut block because only cut/fastcut use them (the parser checks them for every model).
             Check(NumPatches >= 1 && NetFNc >= 1, "--num-patches and --netF-nc must be positive");
             Check(double.IsFinite(NceT) && NceT > 0, "--nce-T must be positive");
             Check(LambdaNce >= 0 && LambdaGan >= 0, "--lambda-NCE and --lambda-GAN must be 0 or more");
             Check(LambdaNce > 0 || LambdaGan > 0, "--lambda-NCE and --lambda-GAN are both 0: the generator would have no loss to train on");
         }
-        Check(!string.IsNullOrWhiteSpace(Name) && Name.IndexOfAny(Path.GetInvalidFileNameChars()) < 0, $"--name '{Name}' is not a valid folder name");
         return errors;
     }
+
+    /// <summary>A run name makes one folder: not blank, no path separators or other characters a file name cannot hold.</summary>
+    public static bool IsValidRunName(string? name) =>
+        !string.IsNullOrWhiteSpace(name) && name.IndexOfAny(Path.GetInvalidFileNameChars()) < 0;
 
     private static readonly JsonSerializerOptions Json = new()
     {

@@ -42,6 +42,8 @@ public static class BenchCommand
             }
             try
             {
+                // Before any child process: a device this build lacks is the parent's usage error, not a child's failure.
+                Devices.Resolve(options.Device);
                 if (options.Model != TranslationModels.CycleGan && p.GetValue(compare))
                 {
                     // The child runs get every option given here but the model, and report JSON.
@@ -61,6 +63,11 @@ public static class BenchCommand
                 var result = Run(options, p.GetValue(iters), p.GetValue(warmup), ct);
                 output.WriteLine(p.GetValue(json) ? JsonSerializer.Serialize(result, Json) : Line(result));
                 return 0;
+            }
+            catch (DeviceUnavailableException e)
+            {
+                p.InvocationConfiguration.Error.WriteLine($"error: {e.Message}");
+                return ExitCodes.Usage;
             }
             catch (TrainingException e)
             {

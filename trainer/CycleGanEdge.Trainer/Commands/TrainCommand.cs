@@ -15,35 +15,37 @@ public static class TrainCommand
         var dataRoot = new Option<DirectoryInfo>("--dataroot") { Description = "Folder with trainA/trainB (and testA/testB for the per-epoch cycle L1)", Required = true };
         dataRoot.AcceptExistingOnly();
         set.Bind(dataRoot, (o, v) => o with { DataRoot = v.FullName });
-        set.Add("--name", "Run name: outputs go to <checkpoints-dir>/<name>", o => o.Name, (o, v) => o with { Name = v });
+        TrainOptionSet.Rule(set.Add("--name", "Run name: outputs go to <checkpoints-dir>/<name>", o => o.Name, (o, v) => o with { Name = v }),
+            TrainOptions.IsValidRunName, v => $"'{v}' is not a valid folder name");
         set.Add("--checkpoints-dir", "Where run folders are made", o => o.CheckpointsDir, (o, v) => o with { CheckpointsDir = v });
-        set.Add("--phase", "Training subfolders are <phase>A and <phase>B", o => o.Phase, (o, v) => o with { Phase = v });
+        TrainOptionSet.Rule(set.Add("--phase", "Training subfolders are <phase>A and <phase>B", o => o.Phase, (o, v) => o with { Phase = v }),
+            v => !string.IsNullOrWhiteSpace(v), _ => "cannot be empty");
         set.Choice("--preprocess", "How images become --crop-size squares", o => o.Preprocess, (o, v) => o with { Preprocess = v }, DataOptions.PreprocessModes);
-        set.Add("--load-size", "Scale images to this size, then crop to --crop-size", o => o.LoadSize, (o, v) => o with { LoadSize = v });
+        set.Add("--load-size", "Scale images to this size, then crop to --crop-size", o => o.LoadSize, (o, v) => o with { LoadSize = v }).AtLeast(1);
         set.Add("--no-flip", "Do not flip images horizontally for augmentation", o => o.NoFlip, (o, v) => o with { NoFlip = v });
         set.Add("--serial-batches", "Take images in order instead of shuffled", o => o.SerialBatches, (o, v) => o with { SerialBatches = v });
-        set.Add("--max-dataset-size", "Use at most this many images per domain", o => o.MaxDatasetSize, (o, v) => o with { MaxDatasetSize = v });
-        set.Add("--workers", "Data loading threads", o => o.Workers, (o, v) => o with { Workers = v });
+        set.Add("--max-dataset-size", "Use at most this many images per domain", o => o.MaxDatasetSize, (o, v) => o with { MaxDatasetSize = v }).AtLeast(1);
+        set.Add("--workers", "Data loading threads", o => o.Workers, (o, v) => o with { Workers = v }).AtLeast(1);
         set.Add("--domain-a", "Name of domain A written into the checkpoints (default: from a data root named a2b, else A)", o => o.DomainA, (o, v) => o with { DomainA = v });
         set.Add("--domain-b", "Name of domain B written into the checkpoints (default: from a data root named a2b, else B)", o => o.DomainB, (o, v) => o with { DomainB = v });
-        set.Add("--lambda-gp", "WGAN-GP gradient penalty weight (--gan-mode wgangp)", o => o.LambdaGp, (o, v) => o with { LambdaGp = v });
-        set.Add("--d-steps", "Discriminator updates per generator update (one batch each)", o => o.DSteps, (o, v) => o with { DSteps = v });
-        set.Add("--n-epochs", "Epochs at the initial learning rate (cut: 200, fastcut: 150)", o => o.NEpochs, (o, v) => o with { NEpochs = v });
-        set.Add("--n-epochs-decay", "Epochs over which the learning rate decays linearly to zero (cut: 200, fastcut: 50)", o => o.NEpochsDecay, (o, v) => o with { NEpochsDecay = v });
-        set.Add("--epoch-count", "Number of the first epoch (with --continue-train --epoch N)", o => o.EpochCount, (o, v) => o with { EpochCount = v });
+        set.Add("--lambda-gp", "WGAN-GP gradient penalty weight (--gan-mode wgangp)", o => o.LambdaGp, (o, v) => o with { LambdaGp = v }).Above(0, orEqual: true);
+        set.Add("--d-steps", "Discriminator updates per generator update (one batch each)", o => o.DSteps, (o, v) => o with { DSteps = v }).AtLeast(1);
+        set.Add("--n-epochs", "Epochs at the initial learning rate (cut: 200, fastcut: 150)", o => o.NEpochs, (o, v) => o with { NEpochs = v }).AtLeast(0);
+        set.Add("--n-epochs-decay", "Epochs over which the learning rate decays linearly to zero (cut: 200, fastcut: 50)", o => o.NEpochsDecay, (o, v) => o with { NEpochsDecay = v }).AtLeast(0);
+        set.Add("--epoch-count", "Number of the first epoch (with --continue-train --epoch N)", o => o.EpochCount, (o, v) => o with { EpochCount = v }).AtLeast(1);
         set.Choice("--lr-policy", "Learning-rate schedule", o => o.LrPolicy, (o, v) => o with { LrPolicy = v }, TrainOptions.LrPolicies);
-        set.Add("--lr-decay-iters", "Epochs between lr x0.1 steps (--lr-policy step)", o => o.LrDecayIters, (o, v) => o with { LrDecayIters = v });
-        set.Add("--save-epoch-freq", "Save <epoch>_net_* every this many epochs", o => o.SaveEpochFreq, (o, v) => o with { SaveEpochFreq = v });
-        set.Add("--save-latest-freq", "Save latest_* every this many iterations", o => o.SaveLatestFreq, (o, v) => o with { SaveLatestFreq = v });
-        set.Add("--print-freq", "Print losses every this many iterations", o => o.PrintFreq, (o, v) => o with { PrintFreq = v });
+        set.Add("--lr-decay-iters", "Epochs between lr x0.1 steps (--lr-policy step)", o => o.LrDecayIters, (o, v) => o with { LrDecayIters = v }).AtLeast(1);
+        set.Add("--save-epoch-freq", "Save <epoch>_net_* every this many epochs", o => o.SaveEpochFreq, (o, v) => o with { SaveEpochFreq = v }).AtLeast(1);
+        set.Add("--save-latest-freq", "Save latest_* every this many iterations", o => o.SaveLatestFreq, (o, v) => o with { SaveLatestFreq = v }).AtLeast(1);
+        set.Add("--print-freq", "Print losses every this many iterations", o => o.PrintFreq, (o, v) => o with { PrintFreq = v }).AtLeast(1);
         set.Add("--continue-train", "Resume the run in <checkpoints-dir>/<name>", o => o.ContinueTrain, (o, v) => o with { ContinueTrain = v });
         set.Add("--epoch", "With --continue-train: latest (full resume) or an epoch number (its weights only)", o => o.Epoch, (o, v) => o with { Epoch = v });
-        set.Add("--eval-freq", "Test-set metrics (cycle L1; PSNR/SSIM against same-named testA/testB images; classifier rates) and sample grids every this many epochs (0 = off)", o => o.EvalFreq, (o, v) => o with { EvalFreq = v });
-        set.Add("--eval-images", "Test images per domain for the cycle L1", o => o.EvalImages, (o, v) => o with { EvalImages = v });
+        set.Add("--eval-freq", "Test-set metrics (cycle L1; PSNR/SSIM against same-named testA/testB images; classifier rates) and sample grids every this many epochs (0 = off)", o => o.EvalFreq, (o, v) => o with { EvalFreq = v }).AtLeast(0);
+        set.Add("--eval-images", "Test images per domain for the cycle L1", o => o.EvalImages, (o, v) => o with { EvalImages = v }).AtLeast(1);
         var evalClassifier = new Option<FileInfo>("--eval-classifier") { Description = "Domain classifier ONNX (cyclegan-train classifier): each eval reports the share of test translations classified as the target domain" };
         evalClassifier.AcceptExistingOnly();
         set.Bind(evalClassifier, (o, v) => o with { EvalClassifier = v?.FullName });
-        set.Add("--sample-count", "Images per domain in each epoch's sample grid", o => o.SampleCount, (o, v) => o with { SampleCount = v });
+        set.Add("--sample-count", "Images per domain in each epoch's sample grid", o => o.SampleCount, (o, v) => o with { SampleCount = v }).AtLeast(1);
 
         var command = new Command("train", "Train a CycleGAN, CUT or FastCUT model (options and defaults as the reference trainers)") { dataRoot };
         foreach (var option in set.All) command.Options.Add(option);
@@ -82,6 +84,12 @@ public static class TrainCommand
                     error.WriteLine(result.Message);
                     return ExitCodes.Diverged;
             }
+        }
+        catch (DeviceUnavailableException e)
+        {
+            // What this build cannot do is a usage error in all three programs (cyclegan-run --provider cuda too).
+            error.WriteLine($"error: {e.Message}");
+            return ExitCodes.Usage;
         }
         catch (Exception e) when (e is TrainingException or DatasetException)
         {

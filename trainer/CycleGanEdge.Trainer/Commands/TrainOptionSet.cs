@@ -36,8 +36,8 @@ public sealed class TrainOptionSet
         Add("--antialias", "Anti-aliased sampling in resnet generators and PatchGANs: blur after stride-1 convs, blur-upsample before convs (the CUT reference's default; cut/fastcut: true)", o => o.Antialias, (o, v) => o with { Antialias = v });
         Choice("--init-type", "Weight initialisation (cut/fastcut default: xavier)", o => o.InitType, (o, v) => o with { InitType = v }, Networks.InitTypes);
         Add("--init-gain", "Scale for normal, xavier and orthogonal init", o => o.InitGain, (o, v) => o with { InitGain = v }).Above(0);
-        Add("--input-nc", "Channels of domain A images (1 or 3)", o => o.InputNc, (o, v) => o with { InputNc = v });
-        Add("--output-nc", "Channels of domain B images (1 or 3)", o => o.OutputNc, (o, v) => o with { OutputNc = v });
+        Rule(Add("--input-nc", "Channels of domain A images (1 or 3)", o => o.InputNc, (o, v) => o with { InputNc = v }), v => v is 1 or 3, v => $"must be 1 or 3, not {v}");
+        Rule(Add("--output-nc", "Channels of domain B images (1 or 3)", o => o.OutputNc, (o, v) => o with { OutputNc = v }), v => v is 1 or 3, v => $"must be 1 or 3, not {v}");
         // Without a --load-size option (bench) images load at the reference's 286, or at the crop size when larger.
         Add("--crop-size", "Training image size (crop after loading)", o => o.CropSize,
             (o, v) => o with { CropSize = v, LoadSize = Math.Max(D.LoadSize, v) }).AtLeast(4);
@@ -50,7 +50,8 @@ public sealed class TrainOptionSet
         Add("--pool-size", "Generated images kept for the discriminators (0 = none; cut/fastcut: always 0)", o => o.PoolSize, (o, v) => o with { PoolSize = v }).AtLeast(0);
         Add("--lr", "Initial Adam learning rate", o => o.Lr, (o, v) => o with { Lr = v }).Above(0);
         Add("--beta1", "Adam momentum term", o => o.Beta1, (o, v) => o with { Beta1 = v }).Above(0, orEqual: true);
-        Add("--device", "auto, cpu, cuda or cuda:N", o => o.Device, (o, v) => o with { Device = v });
+        // Whether this build and machine have that device is Devices.Resolve's question, asked before any work.
+        Rule(Add("--device", "auto, cpu, cuda or cuda:N", o => o.Device, (o, v) => o with { Device = v }), Devices.IsValidName, v => $"'{v}' is not one of: auto, cpu, cuda, cuda:N");
         Add("--seed", "Seed for weights, data order and every random draw", o => o.Seed, (o, v) => o with { Seed = v });
         Add("--threads", "Torch CPU threads (0 = all cores)", o => o.Threads, (o, v) => o with { Threads = v }).AtLeast(0);
         var nceLayers = Add("--nce-layers", "cut/fastcut: indices of the resnet generator's layers whose outputs feed PatchNCE", o => o.NceLayers, (o, v) => o with { NceLayers = v });
@@ -97,6 +98,20 @@ public sealed class TrainOptionSet
             string? value = r.GetValueOrDefault<string>();
             if (value is null || !choices.Contains(value))
                 r.AddError($"{name} '{value}' is not one of: {string.Join(", ", choices)}");
+        });
+        return option;
+    }
+
+    /// <summary>
+    /// A rule on one option's value, checked by the parser: breaking it is "error: --opt: reason", exit 2, before any
+    /// work, as in the other two programs. <see cref="TrainOptions.Validate"/> keeps the same rules for library callers.
+    /// </summary>
+    public static Option<T> Rule<T>(Option<T> option, Func<T, bool> ok, Func<T, string> reason)
+    {
+        option.Validators.Add(r =>
+        {
+            T value = r.GetValueOrDefault<T>();
+            if (!ok(value)) r.AddError($"{option.Name} {reason(value)}");
         });
         return option;
     }
