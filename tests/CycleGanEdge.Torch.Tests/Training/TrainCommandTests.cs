@@ -104,15 +104,24 @@ public class TrainCommandTests
         Assert.False(Directory.Exists(data.CheckpointsDir));
     }
 
-    [Fact]
-    public void Cross_option_rules_stay_with_the_record_and_are_usage_errors_too()
+    [Theory]
+    [InlineData("error: --n-epochs + --n-epochs-decay must be at least 1", "--n-epochs", "0", "--n-epochs-decay", "0")] // no epoch to train
+    [InlineData("error: --antialias is for resnet generators, not unet_128", "--antialias", "--netG", "unet_128")]
+    [InlineData("error: --model cut needs a resnet generator (--netG resnet_9blocks or resnet_6blocks), not unet_128", "--model", "cut", "--netG", "unet_128")]
+    [InlineData("error: --netG: 'unet_12' is not one of: resnet_9blocks, resnet_6blocks, unet_128, unet_256, encoder_decoder", "--antialias", "--netG", "unet_12")] // reported once, by the option
+    public void Cross_option_rules_are_parser_errors_before_any_work(string message, params string[] options)
     {
-        // Each value is fine alone; together they leave no epoch to train.
+        // Each value is fine alone; together they are not. The command validator reads the whole record (--model's defaults included).
         using var data = new TinyDomains(trainCount: 1, testCount: 1);
-        var (exit, _, error) = Invoke(TrainCommand.Create(), "--dataroot", data.Root, "--checkpoints-dir", data.CheckpointsDir, "--n-epochs", "0", "--n-epochs-decay", "0");
+        string[] args = ["--dataroot", data.Root, "--checkpoints-dir", data.CheckpointsDir, .. options];
+        Assert.NotEmpty(TrainCommand.Create().Parse(args).Errors);
+        var (exit, output, error) = Invoke(TrainCommand.Create(), args);
         Assert.Equal(ExitCodes.Usage, exit);
-        Assert.Equal("error: --n-epochs + --n-epochs-decay must be at least 1", error.Trim());
+        Assert.Equal(message, error.Trim());
+        Assert.Equal("", output);
         Assert.False(Directory.Exists(data.CheckpointsDir));
+        if (BenchCommand.Create().Options.Any(o => o.Name == options[0]))
+            Assert.Equal(message, Invoke(BenchCommand.Create(), options).Err.Trim());
     }
 
     [Fact]

@@ -195,11 +195,13 @@ public sealed record TrainOptions
 
     /// <summary>Problems a user can fix, one message each; empty when the options are usable.</summary>
     /// <remarks>
-    /// The guard of library callers (<see cref="TrainingRun"/>, bench). cyclegan-train's parser checks every single-option
-    /// rule below on its option first (TrainOptionSet, TrainCommand), so on the command line only the cross-option rules
-    /// can fire here.
+    /// The guard of library callers (<see cref="TrainingRun"/>, bench). cyclegan-train's parser checks all of them first:
+    /// each single-option rule on its option, the cross-option rules in a command validator (TrainOptionSet).
     /// </remarks>
-    public IReadOnlyList<string> Validate()
+    public IReadOnlyList<string> Validate() => [.. SingleOptionProblems(), .. CrossOptionProblems()];
+
+    /// <summary>The rules on one option's value; cyclegan-train's parser checks each on its option.</summary>
+    public IReadOnlyList<string> SingleOptionProblems()
     {
         var errors = new List<string>();
         void Check(bool ok, string message) { if (!ok) errors.Add(message); }
@@ -237,8 +239,25 @@ public sealed record TrainOptions
         Check(Threads >= 0, "--threads must be 0 (all cores) or more");
         OneOf(Model, TranslationModels.Names, "--model");
         Check(IsValidRunName(Name), $"--name '{Name}' is not a valid folder name");
+        if (IsCut)
+        {
+            // Only cut/fastcut use these (the parser checks them for every model).
+            Check(NumPatches >= 1 && NetFNc >= 1, "--num-patches and --netF-nc must be positive");
+            Check(double.IsFinite(NceT) && NceT > 0, "--nce-T must be positive");
+            Check(LambdaNce >= 0 && LambdaGan >= 0, "--lambda-NCE and --lambda-GAN must be 0 or more");
+        }
 
-        // Cross-option rules stay here, not in the parser: they need the record with the --model's defaults filled in.
+        return errors;
+    }
+
+    /// <summary>
+    /// The rules between options. They need the record with the --model's defaults filled in, so cyclegan-train checks
+    /// them in a command validator that reads the whole record (TrainOptionSet.AddCrossOptionRules).
+    /// </summary>
+    public IReadOnlyList<string> CrossOptionProblems()
+    {
+        var errors = new List<string>();
+        void Check(bool ok, string message) { if (!ok) errors.Add(message); }
         // For cut/fastcut the resnet requirement below says it once.
         Check(!Antialias || IsCut || NetG.StartsWith("resnet_", StringComparison.Ordinal), $"--antialias is for resnet generators, not {NetG}");
         Check(!Antialias || Upsample == Networks.Networks.ConvTransposeUpsampling, "--antialias replaces the generator's upsampling: leave --upsample at convtranspose");
@@ -256,10 +275,6 @@ public sealed record TrainOptions
             var layers = ParseLayers(NceLayers);
             Check(layers is not null && layers.Length > 0 && layers[^1] < layerCount,
                 $"--nce-layers '{NceLayers}' must be ascending indices 0..{layerCount - 1} of the {NetG} generator's layers, separated by commas");
-            // Single-option, inside the cut block because only cut/fastcut use them (the parser checks them for every model).
-            Check(NumPatches >= 1 && NetFNc >= 1, "--num-patches and --netF-nc must be positive");
-            Check(double.IsFinite(NceT) && NceT > 0, "--nce-T must be positive");
-            Check(LambdaNce >= 0 && LambdaGan >= 0, "--lambda-NCE and --lambda-GAN must be 0 or more");
             Check(LambdaNce > 0 || LambdaGan > 0, "--lambda-NCE and --lambda-GAN are both 0: the generator would have no loss to train on");
         }
         return errors;

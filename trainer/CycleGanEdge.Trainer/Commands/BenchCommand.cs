@@ -30,16 +30,11 @@ public static class BenchCommand
         var compare = set.Add("--compare", "With --model cut or fastcut: also bench cyclegan, each in its own process (default: true)", true);
         var command = new Command("bench", "Time one training iteration (and compare CUT/FastCUT with CycleGAN)");
         foreach (var option in set.All) command.Options.Add(option);
+        set.AddCrossOptionRules(command);
         command.SetAction(async (p, ct) =>
         {
             var output = p.InvocationConfiguration.Output;
             var options = set.Read(p);
-            var problems = options.Validate();
-            if (problems.Count > 0)
-            {
-                foreach (string problem in problems) p.InvocationConfiguration.Error.WriteLine($"error: {problem}");
-                return ExitCodes.Usage;
-            }
             try
             {
                 // Before any child process: a device this build lacks is the parent's usage error, not a child's failure.

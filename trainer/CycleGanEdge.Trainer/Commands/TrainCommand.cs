@@ -14,7 +14,8 @@ public static class TrainCommand
         var set = new TrainOptionSet();
         var dataRoot = new Option<DirectoryInfo>("--dataroot") { Description = "Folder with trainA/trainB (and testA/testB for the per-epoch cycle L1)", Required = true };
         dataRoot.AcceptExistingOnly();
-        set.Bind(dataRoot, (o, v) => o with { DataRoot = v.FullName });
+        // Null only while the parser validates a command line without it (--help, or the missing-option error).
+        set.Bind(dataRoot, (o, v) => o with { DataRoot = v?.FullName ?? o.DataRoot });
         TrainOptionSet.Rule(set.Add("--name", "Run name: outputs go to <checkpoints-dir>/<name>", o => o.Name, (o, v) => o with { Name = v }),
             TrainOptions.IsValidRunName, v => $"'{v}' is not a valid folder name");
         set.Add("--checkpoints-dir", "Where run folders are made", o => o.CheckpointsDir, (o, v) => o with { CheckpointsDir = v });
@@ -50,6 +51,7 @@ public static class TrainCommand
         var command = new Command("train", "Train a CycleGAN, CUT or FastCUT model (options and defaults as the reference trainers)") { dataRoot };
         foreach (var option in set.All) command.Options.Add(option);
         command.Options.Add(evalClassifier);
+        set.AddCrossOptionRules(command);
 
         command.SetAction((p, ct) =>
         {
@@ -61,7 +63,7 @@ public static class TrainCommand
 
     public static int Run(TrainOptions options, TextWriter output, TextWriter error, CancellationToken ct)
     {
-        // The option rules TrainOptions checks are usage errors (exit 2), found before any file is touched.
+        // The parser already refused these (TrainOptionSet); this guards callers that build the record themselves.
         var problems = options.Validate();
         if (problems.Count > 0)
         {

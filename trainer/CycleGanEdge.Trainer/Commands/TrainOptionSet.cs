@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
 using CycleGanEdge.Torch.Networks;
 using CycleGanEdge.Torch.Training;
 
@@ -16,7 +17,7 @@ public sealed class TrainOptionSet
     private readonly List<Option> _all = [];
 
     /// <summary>What each given (or model-default) option writes into the record, in option order.</summary>
-    private readonly List<Func<ParseResult, TrainOptions, TrainOptions, TrainOptions>> _setters = [];
+    private readonly List<Func<SymbolResult, TrainOptions, TrainOptions, TrainOptions>> _setters = [];
 
     /// <summary>Shared by train and bench; bench passes every option but this one on to its child runs.</summary>
     public Option<string> Model { get; }
@@ -73,7 +74,10 @@ public sealed class TrainOptionSet
     public IReadOnlyList<Option> All => _all;
 
     /// <summary>The record the command line describes: the --model's defaults, then every option given.</summary>
-    public TrainOptions Read(ParseResult p)
+    public TrainOptions Read(ParseResult p) => Read(p.CommandResult);
+
+    /// <inheritdoc cref="Read(ParseResult)"/>
+    public TrainOptions Read(SymbolResult p)
     {
         var m = ModelDefaults(p);
         var options = m;
@@ -82,11 +86,23 @@ public sealed class TrainOptionSet
     }
 
     /// <summary>The defaults of the --model given (CycleGAN's when none is).</summary>
-    public TrainOptions ModelDefaults(ParseResult p) => TrainOptions.Defaults(p.GetValue(Model)!);
+    public TrainOptions ModelDefaults(SymbolResult p) => TrainOptions.Defaults(Value(p, Model, TranslationModels.CycleGan));
 
     /// <summary>The value given on the command line, else <paramref name="modelDefault"/>.</summary>
-    public static T Value<T>(ParseResult p, Option<T> option, T modelDefault) =>
+    public static T Value<T>(SymbolResult p, Option<T> option, T modelDefault) =>
         p.GetResult(option) is { Implicit: false } ? p.GetValue(option)! : modelDefault;
+
+    /// <summary>
+    /// The cross-option rules of <see cref="TrainOptions.Validate"/> (they need the whole record, with the --model's
+    /// defaults) as a validator of <paramref name="command"/>: they fail in the parser like the single-option rules,
+    /// before any action runs. They wait until every option parsed cleanly, so each mistake is reported once.
+    /// </summary>
+    public void AddCrossOptionRules(Command command) => command.Validators.Add(r =>
+    {
+        var options = Read(r);
+        if (options.SingleOptionProblems().Count > 0) return; // the options' own validators report those
+        foreach (string problem in options.CrossOptionProblems()) r.AddError(problem);
+    });
 
     /// <summary>A string option bound to a record field, whose values the parser checks and --help lists.</summary>
     public Option<string> Choice(string name, string description, Func<TrainOptions, string> get, Func<TrainOptions, string, TrainOptions> set, IReadOnlyList<string> choices)
