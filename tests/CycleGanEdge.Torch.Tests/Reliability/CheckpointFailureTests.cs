@@ -15,7 +15,8 @@ public class CheckpointFailureTests
     [
         "--dataroot", data.Root, "--name", name, "--checkpoints-dir", data.CheckpointsDir, "--netG", "resnet_6blocks",
         "--ngf", "8", "--ndf", "8", "--load-size", "32", "--crop-size", "32", "--n-epochs", epochs.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        "--n-epochs-decay", "0", "--pool-size", "2", "--eval-freq", "0", "--threads", "1", "--workers", "1", .. extra,
+        // step: no epoch at lr 0, so one-epoch runs train (the linear rule's would be refused).
+        "--n-epochs-decay", "0", "--lr-policy", "step", "--pool-size", "2", "--eval-freq", "0", "--threads", "1", "--workers", "1", .. extra,
     ];
 
     private static (int Exit, string Out, string Err) Train(params string[] args)

@@ -30,13 +30,13 @@ public class TrainCommandTests
         using var data = new TinyDomains(trainCount: 2, testCount: 1);
         var (exit, output, error) = Invoke(TrainCommand.Create(),
             "--dataroot", data.Root, "--name", "cli", "--checkpoints-dir", data.CheckpointsDir, "--netG", "encoder_decoder",
-            "--ngf", "8", "--ndf", "8", "--load-size", "32", "--crop-size", "32", "--n-epochs", "1", "--n-epochs-decay", "0",
+            "--ngf", "8", "--ndf", "8", "--load-size", "32", "--crop-size", "32", "--n-epochs", "1", "--n-epochs-decay", "1",
             "--threads", "1", "--workers", "1", "--lambda-A", "5", "--domain-a", "shape");
         Assert.True(exit == 0, error);
-        Assert.Contains("Finished 1 epochs", output);
-        // A one-epoch linear schedule trains at lr 0 throughout (the reference's rule), and the user is told so.
-        Assert.Contains("note: epoch 1 of 1 train at lr 0", output);
-        Assert.Contains("Nothing in this run will train", output);
+        Assert.Contains("Finished 2 epochs", output);
+        // The last epoch of a linear schedule trains at lr 0 (the reference's rule), and the user is told so.
+        Assert.Contains("note: epoch 2 of 2 train at lr 0", output);
+        Assert.Contains("The weights are final after epoch 1.", output);
         string opt = File.ReadAllText(Path.Combine(data.CheckpointsDir, "cli", "opt.json"));
         Assert.Contains("\"lambda_a\": 5", opt);
         Assert.Contains("\"net_g\": \"encoder_decoder\"", opt);
@@ -106,6 +106,10 @@ public class TrainCommandTests
 
     [Theory]
     [InlineData("error: --n-epochs + --n-epochs-decay must be at least 1", "--n-epochs", "0", "--n-epochs-decay", "0")] // no epoch to train
+    [InlineData("error: --n-epochs 1 --n-epochs-decay 0: every epoch would train at lr 0 (--lr-policy linear: the reference's linear rule gives the last epoch lr 0), so nothing would train; add an epoch with --n-epochs or --n-epochs-decay",
+        "--n-epochs", "1", "--n-epochs-decay", "0")]
+    [InlineData("error: --n-epochs 3 --n-epochs-decay 0: every epoch would train at lr 0 (--lr-policy linear: the reference's linear rule gives the last epoch lr 0), so nothing would train; add an epoch with --n-epochs or --n-epochs-decay",
+        "--n-epochs", "3", "--n-epochs-decay", "0", "--epoch-count", "3")]
     [InlineData("error: --antialias is for resnet generators, not unet_128", "--antialias", "--netG", "unet_128")]
     [InlineData("error: --model cut needs a resnet generator (--netG resnet_9blocks or resnet_6blocks), not unet_128", "--model", "cut", "--netG", "unet_128")]
     [InlineData("error: --netG: 'unet_12' is not one of: resnet_9blocks, resnet_6blocks, unet_128, unet_256, encoder_decoder", "--antialias", "--netG", "unet_12")] // reported once, by the option
@@ -195,7 +199,7 @@ public class TrainCommandTests
         // An existing file that is not a classifier: a one-line user error naming it, no stack trace.
         string notClassifier = Path.Combine(data.Root, "testA", "000.png");
         (exit, _, error) = Invoke(TrainCommand.Create(), "--dataroot", data.Root, "--checkpoints-dir", data.CheckpointsDir, "--name", "cls",
-            "--netG", "resnet_6blocks", "--ngf", "8", "--ndf", "8", "--crop-size", "32", "--load-size", "32", "--n-epochs", "1", "--n-epochs-decay", "0",
+            "--netG", "resnet_6blocks", "--ngf", "8", "--ndf", "8", "--crop-size", "32", "--load-size", "32", "--n-epochs", "1", "--n-epochs-decay", "1",
             "--threads", "1", "--workers", "1", "--eval-classifier", notClassifier);
         Assert.Equal(ExitCodes.Failed, exit);
         Assert.Contains("--eval-classifier", error);

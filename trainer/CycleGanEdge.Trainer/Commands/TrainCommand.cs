@@ -51,7 +51,7 @@ public static class TrainCommand
         var command = new Command("train", "Train a CycleGAN, CUT or FastCUT model (options and defaults as the reference trainers)") { dataRoot };
         foreach (var option in set.All) command.Options.Add(option);
         command.Options.Add(evalClassifier);
-        set.AddCrossOptionRules(command);
+        set.AddCrossOptionRules(command, refuseIdleSchedule: true);
 
         command.SetAction((p, ct) =>
         {

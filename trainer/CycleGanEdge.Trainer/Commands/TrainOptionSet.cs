@@ -97,11 +97,22 @@ public sealed class TrainOptionSet
     /// defaults) as a validator of <paramref name="command"/>: they fail in the parser like the single-option rules,
     /// before any action runs. They wait until every option parsed cleanly, so each mistake is reported once.
     /// </summary>
-    public void AddCrossOptionRules(Command command) => command.Validators.Add(r =>
+    /// <remarks>
+    /// With <paramref name="refuseIdleSchedule"/> (train), a fresh run whose every epoch would train at lr 0 is refused
+    /// too: under the reference's linear rule the last epoch always does, so a one-epoch run changes no weight. The
+    /// library only notes it (TrainingRun), because its tests run such loops on purpose.
+    /// </remarks>
+    public void AddCrossOptionRules(Command command, bool refuseIdleSchedule = false) => command.Validators.Add(r =>
     {
         var options = Read(r);
         if (options.SingleOptionProblems().Count > 0) return; // the options' own validators report those
-        foreach (string problem in options.CrossOptionProblems()) r.AddError(problem);
+        var problems = options.CrossOptionProblems();
+        foreach (string problem in problems) r.AddError(problem);
+        if (refuseIdleSchedule && problems.Count == 0 && !options.ContinueTrain && options.LastEpoch >= options.EpochCount
+            && LearningRateSchedule.EpochsAtZeroLr(options, options.EpochCount).Count == options.LastEpoch - options.EpochCount + 1)
+            r.AddError($"--n-epochs {options.NEpochs} --n-epochs-decay {options.NEpochsDecay}: every epoch would train at lr 0 " +
+                       $"(--lr-policy {options.LrPolicy}: the reference's linear rule gives the last epoch lr 0), so nothing would train; " +
+                       "add an epoch with --n-epochs or --n-epochs-decay");
     });
 
     /// <summary>A string option bound to a record field, whose values the parser checks and --help lists.</summary>
