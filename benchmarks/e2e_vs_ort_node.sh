@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # End to end against bare inference elsewhere (issue 18): `cyclegan-run translate` on a folder of PNGs with its default
 # settings, against onnxruntime-node's pure inference (no decode, encode or files) on the same graph with all cores,
-# at 256 and 64 px, in interleaved rounds so a changing load hits all of them. Also runs translate with the old
-# default (--threads cores-1) as the "before". Not part of the test suite.
+# at 256 and 64 px, in interleaved rounds so a changing load hits all of them. Also runs translate with one session
+# (-j 1:1:4, its threads chosen as the default did before it opened one session per free core) as the "before". Not part of the test suite.
 #   benchmarks/e2e_vs_ort_node.sh [ROUNDS] [MODEL.onnx]
 # Without MODEL, an untrained resnet_9blocks ngf 64 is exported (benchmarks/tools/untrained_generator.cs).
 # Rates: translate's images over its own seconds (the pipeline: model load excluded); node's after one warm-up run.
@@ -43,10 +43,12 @@ for size in 256 64; do
   : >"$WORK/node.$size"; : >"$WORK/before.$size"; : >"$WORK/after.$size"
   for round in $(seq "$ROUNDS"); do
     n=$(node_rate "$size" "$images"); echo "$n" >>"$WORK/node.$size"
-    b=$(translate "img$size" --threads $((CORES > 1 ? CORES - 1 : 1))); echo "$b" >>"$WORK/before.$size"
+    b=$(translate "img$size" -j 1:1:4); echo "$b" >>"$WORK/before.$size"
+    before_chose=$(grep -o 'threads [^,]*([^)]*)' "$WORK/settings.txt")
     a=$(translate "img$size"); echo "$a" >>"$WORK/after.$size"
-    echo "$size px round $round: onnxruntime-node $n, translate before (--threads $((CORES > 1 ? CORES - 1 : 1))) $b, translate default $a images/s"
-    echo "  default chose: $(grep -o 'threads [^,]*([^)]*)' "$WORK/settings.txt")"
+    echo "$size px round $round: onnxruntime-node $n, translate before (-j 1:1:4) $b, translate default $a images/s"
+    echo "  before chose: $before_chose"
+    echo "  default chose: $(grep -o 'threads [^,]*([^)]*)' "$WORK/settings.txt"), $(grep -o 'jobs [0-9:]*' "$WORK/settings.txt")"
   done
   n=$(median <"$WORK/node.$size"); b=$(median <"$WORK/before.$size"); a=$(median <"$WORK/after.$size")
   awk -v s="$size" -v n="$n" -v b="$b" -v a="$a" 'BEGIN {

@@ -35,12 +35,23 @@ public static class AutoSettings
     /// on 2 cores, 1 thread ran 1.36-1.52 images/s, 2 threads 0.87-1.10; benchmarks/RESULTS.md). Without a known
     /// architecture or a readable first image: all cores but one, as before.
     /// </summary>
-    public static int Threads(int cores, ImageWork? work, int freeCores)
+    /// <remarks>A single image cannot overlap its decode and encode with another image's model run: all free cores to the model.</remarks>
+    public static int Threads(int cores, ImageWork? work, int freeCores, int images = int.MaxValue)
     {
         if (work is null) return Math.Max(1, cores - 1);
         int free = Math.Clamp(freeCores, 1, cores);
-        return work.DecodeEncodeMs < SpareCoreShare * work.ModelMs ? free : Math.Max(1, free - 1);
+        return images < 2 || work.DecodeEncodeMs < SpareCoreShare * work.ModelMs ? free : Math.Max(1, free - 1);
     }
+
+    /// <summary>
+    /// Whether counting the free cores (<see cref="FreeCores"/> sleeps 100 ms) can pay: only when the model's estimated
+    /// work for all images is at least <see cref="ProbeWorthMs"/>. One small image would wait longer for the probe than
+    /// for its translation (a 64 px emoji: ~230 ms from process start with the probe, ~125 ms without).
+    /// </summary>
+    public static bool WorthProbing(ImageWork? work, int images) => work is not null && work.ModelMs * images >= ProbeWorthMs;
+
+    /// <summary>Ten times the probe's 100 ms: below that the probe would cost more than a wrong guess of the free cores.</summary>
+    public const double ProbeWorthMs = 1000;
 
     /// <summary>
     /// Model sessions for several images: one per free core, each with one thread, as long as that many whole-image

@@ -104,10 +104,10 @@ public static class TranslateCommand
         {
             var work = AutoSettings.Measure(modelPath, scan.Items.FirstOrDefault()?.Source, settings, options.MaxSide);
             int cores = Environment.ProcessorCount;
-            int free = work is null ? cores : AutoSettings.FreeCores(cores);
+            int free = AutoSettings.WorthProbing(work, scan.Items.Count) ? AutoSettings.FreeCores(cores) : cores;
             if (procs == 0)
                 procs = AutoSettings.Sessions(free, scan.Items.Count, work, options.MaxMemory);
-            options = options with { Threads = procs > 1 ? 1 : AutoSettings.Threads(cores, work, free) };
+            options = options with { Threads = procs > 1 ? 1 : AutoSettings.Threads(cores, work, free, scan.Items.Count) };
             threadsReason = $" ({AutoSettings.Reason(work, options.Threads, cores, free, procs)})";
         }
         procs = Math.Max(procs, 1);

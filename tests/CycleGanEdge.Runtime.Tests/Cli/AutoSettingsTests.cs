@@ -25,6 +25,18 @@ public class AutoSettingsTests
         Assert.Equal(Math.Max(1, cores - 1), AutoSettings.Threads(cores, null, free));
     }
 
+    [Fact]
+    public void A_single_image_gets_every_free_core_and_small_jobs_skip_the_free_core_probe()
+    {
+        var emoji64 = new ImageWork(0.15, 0.40); // decode+encode ~13% of the model's time: a spare core for a folder
+        Assert.Equal(1, AutoSettings.Threads(2, emoji64, 2));
+        Assert.Equal(2, AutoSettings.Threads(2, emoji64, 2, images: 1));
+        Assert.False(AutoSettings.WorthProbing(emoji64, 1));      // ~3 ms of model work: not worth 100 ms of probing
+        Assert.True(AutoSettings.WorthProbing(emoji64, 1000));
+        Assert.True(AutoSettings.WorthProbing(new ImageWork(49.5, 3.0), 2)); // resnet_9blocks at 256 px: ~1 s an image
+        Assert.False(AutoSettings.WorthProbing(null, 1000));
+    }
+
     [Theory]
     [InlineData(2, 90, 1_000_000L, 6_000_000_000L, 2)]   // a folder: one session per free core
     [InlineData(8, 3, 1_000_000L, 6_000_000_000L, 3)]    // no more sessions than images
