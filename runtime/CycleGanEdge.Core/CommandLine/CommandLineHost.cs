@@ -71,7 +71,8 @@ public static partial class CommandLineHost
             ArgumentResult a => a.Argument.Name,
             _ => null,
         };
-        string message = FirstLine(e.Message);
+        // One line: the parser's enum message lists its choices on the lines below "Must be one of:".
+        string message = string.Join(' ', e.Message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
         // AcceptExistingOnly says "File does not exist: '/x/y.onnx'."; the policy's shape is "/x/y.onnx: file not found".
         var missing = MissingPath().Match(message);
         if (missing.Success)

@@ -27,6 +27,16 @@ public class TranslateCommandTests
     }
 
     [Fact]
+    public async Task A_wrong_choice_is_one_line_that_lists_the_choices()
+    {
+        // The parser's own message puts each choice on a line of its own below "Must be one of:".
+        string model = TestModels.Save(TestModels.Negate(new()));
+        var r = await CliRunner.RunAsync("translate", "-m", model, "x.png", "-o", "out", "--tile-norm", "imag");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Equal("error: --tile-norm: Argument 'imag' not recognized. Must be one of: 'image' 'thumbnail' 'tile'", r.Error.Trim());
+    }
+
+    [Fact]
     public async Task Folder_run_mirrors_the_tree_and_names_each_bad_file_once()
     {
         string dir = MixedFolder();
