@@ -120,19 +120,24 @@ public static class BenchCommand
         string Opt(double? v, string format, int width) => (v is { } x ? x.ToString(format, c) : "-").PadLeft(width);
         return string.Create(c,
             $"{r.Provider,-8} {(r.Threads == 0 ? "auto" : r.Threads.ToString(c)),7} {r.Size,6} {r.Batch,5} {r.P50Ms,9:F2} {r.P90Ms,9:F2} {r.P99Ms,9:F2} {r.ImagesPerSecond,10:F2} " +
-            $"{Opt(r.GigaMacsPerImage, "F2", 9)} {Opt(r.Gflops, "F1", 8)} {Opt(r.PeakGflops, "F1", 13)} {OfPeak(compared)}");
+            $"{Opt(r.GigaMacsPerImage, "F2", 9)} {Opt(r.Gflops, "F1", 8)} {Opt(PeakFor(compared), "F1", 13)} {OfPeak(compared)}");
     }
 
     /// <summary>
-    /// Share of the measured FMA peak, in parentheses for int8: its convolutions run integer dot products (VNNI: 4 MACs per
-    /// 32-bit lane), which can pass the float FMA peak.
+    /// Share of the measured peak: int8 models against the int8 dot-product (VNNI) peak, the others against the float FMA
+    /// peak. Without VNNI an int8 share is against the float peak and in parentheses: its integer dot products can pass it.
     /// </summary>
     private static string OfPeak(ComparedResult c)
     {
-        if (c.Result.PeakFraction is not { } f) return "      -";
+        bool int8Peak = c.Precision == "int8" && c.Result.Peak?.Int8For(c.Result.Threads) is not null;
+        if ((int8Peak ? c.Result.Gflops / PeakFor(c) : c.Result.PeakFraction) is not { } f) return "      -";
         string percent = (f * 100).ToString("F0", CultureInfo.InvariantCulture) + "%";
-        return (c.Precision == "int8" ? $"({percent})" : percent).PadLeft(7);
+        return (c.Precision == "int8" && !int8Peak ? $"({percent})" : percent).PadLeft(7);
     }
+
+    /// <summary>The peak a row is rated against: the int8 dot-product peak for int8 models where the CPU has VNNI, else the float FMA peak.</summary>
+    private static double? PeakFor(ComparedResult c) =>
+        c.Precision == "int8" && c.Result.Peak?.Int8For(c.Result.Threads) is { } int8 ? int8 : c.Result.PeakGflops;
 
     /// <summary>Kernel time per operator type, with the convolutions' GFLOP/s and their share of the measured FMA peak.</summary>
     private static void PrintProfile(TextWriter output, string path, List<ComparedResult> results, BenchSettings settings)

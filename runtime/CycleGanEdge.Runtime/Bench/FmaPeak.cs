@@ -15,8 +15,12 @@ namespace CycleGanEdge.Runtime.Bench;
 /// <param name="FmaUnits">Inferred from the one-core measurement (flops per cycle / 2 / lanes, rounded): the ISA does not tell.</param>
 /// <param name="ClockGhz">From a chain of dependent integer adds (1 cycle each on every x86 and Arm core).</param>
 /// <param name="CpuInfoMhz">/proc/cpuinfo's "cpu MHz" as a cross-check; in a VM it is often the nominal clock, not the boost.</param>
+/// <param name="Int8OneCoreGops">Measured int8 dot-product peak (AVX-VNNI VPDPBUSD: 4 multiply-adds per 32-bit lane), in
+/// giga-operations per second (a multiply-add is 2), one core; null without VNNI. Quantized convolutions run these.</param>
+/// <param name="Int8AllCoresGops">The same with one pinned thread per core.</param>
 public sealed record FmaPeak(
-    string Isa, int Lanes, int FmaUnits, double ClockGhz, double? CpuInfoMhz, int Cores, double OneCoreGflops, double AllCoresGflops)
+    string Isa, int Lanes, int FmaUnits, double ClockGhz, double? CpuInfoMhz, int Cores, double OneCoreGflops, double AllCoresGflops,
+    double? Int8OneCoreGops = null, double? Int8AllCoresGops = null)
 {
     public double TheoreticalOneCoreGflops => Lanes * FmaUnits * 2 * ClockGhz;
     public double TheoreticalAllCoresGflops => TheoreticalOneCoreGflops * Cores;
@@ -27,6 +31,14 @@ public sealed record FmaPeak(
         // processes can pull below one core's when they keep the second core busy during the probe.
         threads == 0 || threads >= Cores ? AllCoresGflops : OneCoreGflops * threads;
 
+    private string Int8Line(IFormatProvider c) => Int8OneCoreGops is { } one && Int8AllCoresGops is { } all
+        ? string.Format(c, "\nint8 peak (the int8 rows' share): AVX-VNNI dot products, 1 core: {0:F1} GOP/s measured; {1} cores: {2:F1} measured", one, Cores, all)
+        : "";
+
+    /// <summary>The measured int8 dot-product peak for this many threads, as <see cref="For"/>; null without VNNI.</summary>
+    public double? Int8For(int threads) =>
+        Int8OneCoreGops is not { } one || Int8AllCoresGops is not { } all ? null : threads == 0 || threads >= Cores ? all : one * threads;
+
     public string Describe()
     {
         var c = CultureInfo.InvariantCulture;
@@ -34,7 +46,7 @@ public sealed record FmaPeak(
         return string.Create(c,
             $"FMA peak: {Isa}, {Lanes} float lanes x {FmaUnits} FMA units x 2 x {ClockGhz:F2} GHz measured{cpuInfo}; " +
             $"1 core: {OneCoreGflops:F1} GFLOP/s measured, {TheoreticalOneCoreGflops:F1} theoretical; " +
-            $"{Cores} cores: {AllCoresGflops:F1} measured, {TheoreticalAllCoresGflops:F1} theoretical");
+            $"{Cores} cores: {AllCoresGflops:F1} measured, {TheoreticalAllCoresGflops:F1} theoretical") + Int8Line(c);
     }
 }
 
@@ -76,19 +88,30 @@ public static class FmaProbe
         for (int i = 0; i < 3 * bursts; i++)
             all = Math.Max(all, FlopsPerIteration * BurstIterations * cores / Run(cores, BurstIterations) / 1e9);
         int units = Math.Max(1, (int)Math.Round(one / clock / 2 / Lanes));
-        return new FmaPeak(Isa, Lanes, units, clock, CpuInfoMhz(), cores, one, all);
+        double? int8One = null, int8All = null;
+        if (AvxVnni.IsSupported)
+        {
+            double opsPerIteration = Chains * Int8OpsPerInstruction;
+            int8One = 0; int8All = 0;
+            for (int i = 0; i < bursts; i++)
+                int8One = Math.Max(int8One.Value, opsPerIteration * BurstIterations / Run(1, BurstIterations, Int8Kernel) / 1e9);
+            for (int i = 0; i < 3 * bursts; i++)
+                int8All = Math.Max(int8All.Value, opsPerIteration * BurstIterations * cores / Run(cores, BurstIterations, Int8Kernel) / 1e9);
+        }
+        return new FmaPeak(Isa, Lanes, units, clock, CpuInfoMhz(), cores, one, all, int8One, int8All);
     }
 
     /// <summary>Runs <paramref name="iterations"/> on each of <paramref name="threads"/> threads at once; seconds until the last one ends.</summary>
     /// <remarks>One dedicated thread per kernel, pinned one per core (Linux) and released together. With a thread pool
     /// (Parallel.For) a loaded machine let the calling thread run the other kernels too, one after another; unpinned, it
     /// often put both threads on one core for a whole run: either way all cores measured as one in about half the runs.</remarks>
-    public static double Run(int threads, long iterations)
+    public static double Run(int threads, long iterations, Func<long, float>? kernel = null)
     {
+        kernel ??= Kernel;
         if (threads == 1)
         {
             long t0 = Stopwatch.GetTimestamp();
-            Sink = Kernel(iterations);
+            Sink = kernel(iterations);
             return Stopwatch.GetElapsedTime(t0).TotalSeconds;
         }
         // Each worker times itself: the span from the first start to the last end is the run.
@@ -101,7 +124,7 @@ public static class FmaProbe
             if (t < cpus.Count) PinCurrentThread(cpus[t]);
             go.SignalAndWait();
             starts[t] = Stopwatch.GetTimestamp();
-            Sink = Kernel(iterations);
+            Sink = kernel(iterations);
             ends[t] = Stopwatch.GetTimestamp();
         })).ToList();
         foreach (var w in workers) w.Start();
@@ -198,6 +221,33 @@ public static class FmaProbe
             a6 = AdvSimd.FusedMultiplyAdd(c, a6, m); a7 = AdvSimd.FusedMultiplyAdd(c, a7, m);
             a8 = AdvSimd.FusedMultiplyAdd(c, a8, m); a9 = AdvSimd.FusedMultiplyAdd(c, a9, m);
             a10 = AdvSimd.FusedMultiplyAdd(c, a10, m); a11 = AdvSimd.FusedMultiplyAdd(c, a11, m);
+        }
+        return a0[0] + a1[0] + a2[0] + a3[0] + a4[0] + a5[0] + a6[0] + a7[0] + a8[0] + a9[0] + a10[0] + a11[0];
+    }
+
+    /// <summary>Integer operations of one VPDPBUSD on 256 bits: 8 lanes x 4 byte products, each multiply and add counted (as ORT's QLinearConv MACs x 2).</summary>
+    public const int Int8OpsPerInstruction = 8 * 4 * 2;
+
+    /// <summary>
+    /// <see cref="Chains"/> independent VPDPBUSD chains (AVX-VNNI, 256 bits: Zen 4 runs 512-bit VNNI as two 256-bit halves,
+    /// so this is its peak; a core with full-width 512-bit VNNI units could do twice as much). Bytes 1 x 1: the sums grow
+    /// by 4 per lane and iteration and never overflow in a burst. Returns a lane, so the JIT keeps the work.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    public static float Int8Kernel(long iterations)
+    {
+        if (!AvxVnni.IsSupported) throw new PlatformNotSupportedException("no AVX-VNNI on this CPU");
+        Vector256<byte> u = Vector256.Create((byte)1);
+        Vector256<sbyte> w = Vector256.Create((sbyte)1);
+        Vector256<int> a0 = Vector256<int>.Zero, a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0, a9 = a0, a10 = a0, a11 = a0;
+        for (long i = 0; i < iterations; i++)
+        {
+            a0 = AvxVnni.MultiplyWideningAndAdd(a0, u, w); a1 = AvxVnni.MultiplyWideningAndAdd(a1, u, w);
+            a2 = AvxVnni.MultiplyWideningAndAdd(a2, u, w); a3 = AvxVnni.MultiplyWideningAndAdd(a3, u, w);
+            a4 = AvxVnni.MultiplyWideningAndAdd(a4, u, w); a5 = AvxVnni.MultiplyWideningAndAdd(a5, u, w);
+            a6 = AvxVnni.MultiplyWideningAndAdd(a6, u, w); a7 = AvxVnni.MultiplyWideningAndAdd(a7, u, w);
+            a8 = AvxVnni.MultiplyWideningAndAdd(a8, u, w); a9 = AvxVnni.MultiplyWideningAndAdd(a9, u, w);
+            a10 = AvxVnni.MultiplyWideningAndAdd(a10, u, w); a11 = AvxVnni.MultiplyWideningAndAdd(a11, u, w);
         }
         return a0[0] + a1[0] + a2[0] + a3[0] + a4[0] + a5[0] + a6[0] + a7[0] + a8[0] + a9[0] + a10[0] + a11[0];
     }

@@ -63,6 +63,25 @@ public class BenchTests
     }
 
     [Fact]
+    public void The_int8_peak_counts_vnni_dot_products_and_threads_pick_their_share()
+    {
+        if (!System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
+        {
+            Assert.Null(FmaProbe.Measure(bursts: 1)!.Int8OneCoreGops); // no VNNI: no int8 peak, int8 rows keep the float one
+            return;
+        }
+        // Each VPDPBUSD adds 4 products of 1 x 1 to every 32-bit lane; the kernel returns the 12 chains' first lanes summed.
+        Assert.Equal(FmaProbe.Chains * 4f * 1000, FmaProbe.Int8Kernel(1000));
+        var peak = FmaProbe.Measure(bursts: 2)!;
+        Assert.True(peak.Int8OneCoreGops > 0 && peak.Int8AllCoresGops > 0);
+        var fixedPeak = peak with { Cores = 2, Int8OneCoreGops = 500, Int8AllCoresGops = 900 };
+        Assert.Equal(500, fixedPeak.Int8For(1));
+        Assert.Equal(900, fixedPeak.Int8For(0));
+        Assert.Null((peak with { Int8OneCoreGops = null }).Int8For(1));
+        Assert.Contains("int8 peak", fixedPeak.Describe());
+    }
+
+    [Fact]
     public void Percentiles_interpolate_between_ranks()
     {
         double[] sorted = [10, 20, 30, 40, 50];
