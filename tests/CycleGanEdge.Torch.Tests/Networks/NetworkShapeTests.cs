@@ -8,6 +8,19 @@ namespace CycleGanEdge.Torch.Tests.NetworkTests;
 
 public class NetworkShapeTests
 {
+    [Fact]
+    public void Stable_leaky_relu_computes_what_leaky_relu_computes_and_the_discriminators_use_it()
+    {
+        using var x = randn(2, 3, 5, 5, generator: new Generator(7));
+        using var expected = nn.functional.leaky_relu(x, 0.2);
+        using var module = new StableLeakyReLU(0.2);
+        using var got = module.call(x);
+        Assert.True(got.allclose(expected, rtol: 0, atol: 0));
+        using var d = CreateDiscriminator(new DiscriminatorOptions { InputNc = 3, Ndf = 4 });
+        Assert.NotEmpty(d.modules().OfType<StableLeakyReLU>());
+        Assert.Empty(d.modules().OfType<LeakyReLU>());
+    }
+
     [Theory]
     [InlineData("resnet_9blocks", 32)]
     [InlineData("resnet_6blocks", 36)]

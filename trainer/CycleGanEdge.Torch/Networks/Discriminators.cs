@@ -24,7 +24,7 @@ public sealed class NLayerDiscriminator : Module<Tensor, Tensor>
         var layers = new List<Module<Tensor, Tensor>>
         {
             Conv2d(inputNc, ndf, kernel_size: 4, stride: stride, padding: 1),
-            LeakyReLU(0.2),
+            new StableLeakyReLU(0.2),
         };
         if (antialias) layers.Add(new BlurDownsample(ndf));
         int mult = 1;
@@ -34,7 +34,7 @@ public sealed class NLayerDiscriminator : Module<Tensor, Tensor>
             mult = Math.Min(1 << n, 8);
             layers.Add(Conv2d(ndf * previous, ndf * mult, kernel_size: 4, stride: stride, padding: 1, bias: useBias));
             layers.Add(NormLayer.Create(norm, ndf * mult));
-            layers.Add(LeakyReLU(0.2));
+            layers.Add(new StableLeakyReLU(0.2));
             if (antialias) layers.Add(new BlurDownsample(ndf * mult));
         }
 
@@ -42,7 +42,7 @@ public sealed class NLayerDiscriminator : Module<Tensor, Tensor>
         mult = 1 << Math.Min(nLayers, 3); // = min(2^n_layers, 8)
         layers.Add(Conv2d(ndf * last, ndf * mult, kernel_size: 4, stride: 1, padding: 1, bias: useBias));
         layers.Add(NormLayer.Create(norm, ndf * mult));
-        layers.Add(LeakyReLU(0.2));
+        layers.Add(new StableLeakyReLU(0.2));
         layers.Add(Conv2d(ndf * mult, 1, kernel_size: 4, stride: 1, padding: 1));
 
         model = Sequential(layers.ToArray());
@@ -63,10 +63,10 @@ public sealed class PixelDiscriminator : Module<Tensor, Tensor>
         bool useBias = NormLayer.UseBias(norm);
         net = Sequential(
             Conv2d(inputNc, ndf, kernel_size: 1, stride: 1, padding: 0L),
-            LeakyReLU(0.2),
+            new StableLeakyReLU(0.2),
             Conv2d(ndf, ndf * 2, kernel_size: 1, stride: 1, padding: 0L, bias: useBias),
             NormLayer.Create(norm, ndf * 2),
-            LeakyReLU(0.2),
+            new StableLeakyReLU(0.2),
             Conv2d(ndf * 2, 1, kernel_size: 1, stride: 1, padding: 0L, bias: useBias));
         RegisterComponents();
     }
@@ -90,13 +90,13 @@ public sealed class GlobalDiscriminator : Module<Tensor, Tensor>
         bool useBias = NormLayer.UseBias(norm);
         model = Sequential(
             Conv2d(inputNc, ndf, kernel_size: 4, stride: 2, padding: 1),
-            LeakyReLU(0.2),
+            new StableLeakyReLU(0.2),
             Conv2d(ndf, ndf * 2, kernel_size: 4, stride: 2, padding: 1, bias: useBias),
             NormLayer.Create(norm, ndf * 2),
-            LeakyReLU(0.2),
+            new StableLeakyReLU(0.2),
             Conv2d(ndf * 2, ndf * 4, kernel_size: 4, stride: 2, padding: 1, bias: useBias),
             NormLayer.Create(norm, ndf * 4),
-            LeakyReLU(0.2),
+            new StableLeakyReLU(0.2),
             AdaptiveAvgPool2d(1),
             Flatten(),
             Linear(ndf * 4, 1));
