@@ -67,6 +67,8 @@ internal sealed class GeneratorGraph
                 return _graph.Node("Relu", path, x);
             case LeakyReLU leaky:
                 return _graph.Node("LeakyRelu", path, x, OnnxGraph.Float("alpha", (float)leaky.negative_slope));
+            case StableLeakyReLU leaky:
+                return _graph.Node("LeakyRelu", path, x, OnnxGraph.Float("alpha", (float)leaky.NegativeSlope));
             case Tanh:
                 return _graph.Node("Tanh", path, x);
             case Upsample upsample:

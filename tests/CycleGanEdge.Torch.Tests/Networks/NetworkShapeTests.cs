@@ -9,7 +9,7 @@ namespace CycleGanEdge.Torch.Tests.NetworkTests;
 public class NetworkShapeTests
 {
     [Fact]
-    public void Stable_leaky_relu_computes_what_leaky_relu_computes_and_the_discriminators_use_it()
+    public void Stable_leaky_relu_computes_what_leaky_relu_computes_and_the_networks_use_it()
     {
         using var x = randn(2, 3, 5, 5, generator: new Generator(7));
         using var expected = nn.functional.leaky_relu(x, 0.2);
@@ -19,6 +19,9 @@ public class NetworkShapeTests
         using var d = CreateDiscriminator(new DiscriminatorOptions { InputNc = 3, Ndf = 4 });
         Assert.NotEmpty(d.modules().OfType<StableLeakyReLU>());
         Assert.Empty(d.modules().OfType<LeakyReLU>());
+        using var unet = CreateGenerator(new GeneratorOptions { Arch = "unet_128", Ngf = 4 });
+        Assert.NotEmpty(unet.modules().OfType<StableLeakyReLU>());
+        Assert.Empty(unet.modules().OfType<LeakyReLU>());
     }
 
     [Theory]
@@ -155,7 +158,7 @@ public class NetworkShapeTests
         Assert.True(u.model.Outermost);
         var inner = (UnetSkipConnectionBlock)u.model.model.children().ElementAt(1);
         Assert.False(inner.Outermost);
-        Assert.Equal(0.2, ((LeakyReLU)inner.model.children().First()).negative_slope, 6);
+        Assert.Equal(0.2, ((StableLeakyReLU)inner.model.children().First()).NegativeSlope, 6);
     }
 
     [Fact]

@@ -79,14 +79,14 @@ public sealed class UnetSkipConnectionBlock : Module<Tensor, Tensor>
             ],
             Position.Innermost =>
             [
-                LeakyReLU(0.2), downconv, ReLU(),
+                new StableLeakyReLU(0.2), downconv, ReLU(),
                 Networks.Upsampling2x(upsample, innerNc, outerNc, useBias,
                     () => ConvTranspose2d(innerNc, outerNc, kernel_size: 4, stride: 2, padding: 1, bias: useBias)),
                 NormLayer.Create(norm, outerNc),
             ],
             _ =>
             [
-                LeakyReLU(0.2), downconv, NormLayer.Create(norm, innerNc), submodule!, ReLU(),
+                new StableLeakyReLU(0.2), downconv, NormLayer.Create(norm, innerNc), submodule!, ReLU(),
                 Networks.Upsampling2x(upsample, innerNc * 2, outerNc, useBias,
                     () => ConvTranspose2d(innerNc * 2, outerNc, kernel_size: 4, stride: 2, padding: 1, bias: useBias)),
                 NormLayer.Create(norm, outerNc),
