@@ -64,7 +64,7 @@ public static class AutoSettings
     {
         if (work is null || images < 2 || freeCores < 2) return 1;
         long fit = work.RunBytes > 0 ? maxMemory / work.RunBytes : 1;
-        return (int)Math.Clamp(Math.Min(Math.Min(freeCores, images), fit), 1, freeCores);
+        return (int)Math.Clamp(fit, 1, Math.Min(freeCores, images));
     }
 
     /// <summary>

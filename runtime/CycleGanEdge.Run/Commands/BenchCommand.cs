@@ -129,15 +129,15 @@ public static class BenchCommand
     /// </summary>
     private static string OfPeak(ComparedResult c)
     {
-        bool int8Peak = c.Precision == "int8" && c.Result.Peak?.Int8For(c.Result.Threads) is not null;
-        if ((int8Peak ? c.Result.Gflops / PeakFor(c) : c.Result.PeakFraction) is not { } f) return "      -";
+        if (c.Result.Gflops / PeakFor(c) is not { } f) return "      -";
         string percent = (f * 100).ToString("F0", CultureInfo.InvariantCulture) + "%";
-        return (c.Precision == "int8" && !int8Peak ? $"({percent})" : percent).PadLeft(7);
+        return (c.Precision == "int8" && Int8Peak(c) is null ? $"({percent})" : percent).PadLeft(7);
     }
 
     /// <summary>The peak a row is rated against: the int8 dot-product peak for int8 models where the CPU has VNNI, else the float FMA peak.</summary>
-    private static double? PeakFor(ComparedResult c) =>
-        c.Precision == "int8" && c.Result.Peak?.Int8For(c.Result.Threads) is { } int8 ? int8 : c.Result.PeakGflops;
+    private static double? PeakFor(ComparedResult c) => Int8Peak(c) ?? c.Result.PeakGflops;
+
+    private static double? Int8Peak(ComparedResult c) => c.Precision == "int8" ? c.Result.Peak?.Int8For(c.Result.Threads) : null;
 
     /// <summary>Kernel time per operator type, with the convolutions' GFLOP/s and their share of the measured FMA peak.</summary>
     private static void PrintProfile(TextWriter output, string path, List<ComparedResult> results, BenchSettings settings)

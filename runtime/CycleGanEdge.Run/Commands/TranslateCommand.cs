@@ -110,7 +110,6 @@ public static class TranslateCommand
             options = options with { Threads = procs > 1 ? 1 : AutoSettings.Threads(cores, work, free, scan.Items.Count) };
             threadsReason = $" ({AutoSettings.Reason(work, options.Threads, cores, free, procs)})";
         }
-        procs = Math.Max(procs, 1);
         // Sessions share the memory budget, so their tiles keep the whole process within --max-memory.
         options = options with { MaxMemory = Math.Max(1, options.MaxMemory / procs) };
 

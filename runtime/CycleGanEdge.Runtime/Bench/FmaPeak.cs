@@ -26,10 +26,12 @@ public sealed record FmaPeak(
     public double TheoreticalAllCoresGflops => TheoreticalOneCoreGflops * Cores;
 
     /// <summary>The measured peak available to a run with this many intra-op threads (0 = ONNX Runtime's choice: all cores).</summary>
-    public double For(int threads) =>
-        // Fewer threads than cores: the one-core figure per thread. Not capped by the all-cores figure, which other
-        // processes can pull below one core's when they keep the second core busy during the probe.
-        threads == 0 || threads >= Cores ? AllCoresGflops : OneCoreGflops * threads;
+    public double For(int threads) => Share(OneCoreGflops, AllCoresGflops, threads);
+
+    // Fewer threads than cores: the one-core figure per thread. Not capped by the all-cores figure, which other
+    // processes can pull below one core's when they keep the second core busy during the probe.
+    private double Share(double oneCore, double allCores, int threads) =>
+        threads == 0 || threads >= Cores ? allCores : oneCore * threads;
 
     private string Int8Line(IFormatProvider c) => Int8OneCoreGops is { } one && Int8AllCoresGops is { } all
         ? string.Format(c, "\nint8 peak (the int8 rows' share): AVX-VNNI dot products, 1 core: {0:F1} GOP/s measured; {1} cores: {2:F1} measured", one, Cores, all)
@@ -37,7 +39,7 @@ public sealed record FmaPeak(
 
     /// <summary>The measured int8 dot-product peak for this many threads, as <see cref="For"/>; null without VNNI.</summary>
     public double? Int8For(int threads) =>
-        Int8OneCoreGops is not { } one || Int8AllCoresGops is not { } all ? null : threads == 0 || threads >= Cores ? all : one * threads;
+        Int8OneCoreGops is { } one && Int8AllCoresGops is { } all ? Share(one, all, threads) : null;
 
     public string Describe()
     {
@@ -81,24 +83,21 @@ public static class FmaProbe
         if (Isa is null) return null;
         int cores = Environment.ProcessorCount;
         double clock = MeasureClockGhz(bursts);
-        double one = 0;
-        for (int i = 0; i < bursts; i++)
-            one = Math.Max(one, FlopsPerIteration * BurstIterations / Run(1, BurstIterations) / 1e9);
-        double all = 0;
-        for (int i = 0; i < 3 * bursts; i++)
-            all = Math.Max(all, FlopsPerIteration * BurstIterations * cores / Run(cores, BurstIterations) / 1e9);
+        var (one, all) = BestRates(Kernel, FlopsPerIteration, cores, bursts);
         int units = Math.Max(1, (int)Math.Round(one / clock / 2 / Lanes));
-        double? int8One = null, int8All = null;
-        if (AvxVnni.IsSupported)
-        {
-            double opsPerIteration = Chains * Int8OpsPerInstruction;
-            int8One = 0; int8All = 0;
-            for (int i = 0; i < bursts; i++)
-                int8One = Math.Max(int8One.Value, opsPerIteration * BurstIterations / Run(1, BurstIterations, Int8Kernel) / 1e9);
-            for (int i = 0; i < 3 * bursts; i++)
-                int8All = Math.Max(int8All.Value, opsPerIteration * BurstIterations * cores / Run(cores, BurstIterations, Int8Kernel) / 1e9);
-        }
-        return new FmaPeak(Isa, Lanes, units, clock, CpuInfoMhz(), cores, one, all, int8One, int8All);
+        (double One, double All)? int8 = AvxVnni.IsSupported ? BestRates(Int8Kernel, Chains * Int8OpsPerInstruction, cores, bursts) : null;
+        return new FmaPeak(Isa, Lanes, units, clock, CpuInfoMhz(), cores, one, all, int8?.One, int8?.All);
+    }
+
+    /// <summary>Giga-operations per second of <paramref name="kernel"/>, best burst on one core and on all (3x the bursts: they are preempted more often).</summary>
+    private static (double One, double All) BestRates(Func<long, float> kernel, double opsPerIteration, int cores, int bursts)
+    {
+        double one = 0, all = 0;
+        for (int i = 0; i < bursts; i++)
+            one = Math.Max(one, opsPerIteration * BurstIterations / Run(1, BurstIterations, kernel) / 1e9);
+        for (int i = 0; i < 3 * bursts; i++)
+            all = Math.Max(all, opsPerIteration * BurstIterations * cores / Run(cores, BurstIterations, kernel) / 1e9);
+        return (one, all);
     }
 
     /// <summary>Runs <paramref name="iterations"/> on each of <paramref name="threads"/> threads at once; seconds until the last one ends.</summary>

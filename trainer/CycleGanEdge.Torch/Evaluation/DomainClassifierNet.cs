@@ -1,3 +1,4 @@
+using CycleGanEdge.Torch.Networks;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -36,20 +37,12 @@ public sealed class DomainClassifierNet : nn.Module<Tensor, Tensor>
     /// <summary>The final linear layer: 4 x width pooled features to 2 logits.</summary>
     public Linear Head => fc;
 
-    /// <summary>
-    /// One Scalar for every call, kept alive across it: TorchSharp 0.107 turns a double into a temporary Scalar per call
-    /// and does not keep it alive during the native call, so a garbage collection on another thread could free it
-    /// mid-call ("Expected false to be true" in c10's toFloat; seen in the test suite).
-    /// </summary>
-    private readonly TorchSharp.Scalar _slope = Slope; // the implicit conversion, once
+    /// <summary>LeakyReLU(<see cref="Slope"/>) that keeps its Scalar alive across the native call (the TorchSharp race <see cref="StableLeakyReLU"/> describes); no parameters, so no state_dict key.</summary>
+    private readonly StableLeakyReLU lrelu = new(Slope);
 
     public override Tensor forward(Tensor x)
     {
-        foreach (var conv in Convolutions)
-        {
-            x = conv.call(x).leaky_relu(_slope); // call runs hooks (NarrowConvolutionPadding)
-            GC.KeepAlive(_slope);
-        }
+        foreach (var conv in Convolutions) x = lrelu.call(conv.call(x)); // call runs hooks (NarrowConvolutionPadding)
         return fc.forward(x.mean([2L, 3L]));
     }
 }
