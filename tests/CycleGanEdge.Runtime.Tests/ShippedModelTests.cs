@@ -69,31 +69,23 @@ public class ShippedModelTests
 
     /// <summary>
     /// What the cards claim and the README shows: on the held-out split each shipped model is closer to the true
-    /// target than its trivial baseline (the input unchanged, eval's "testA" row) on PSNR, SSIM and L1.
-    /// The model is the table's first row (the --model of eval/args.txt). Only the cards that claim it are listed:
-    /// models/fluent-flat2threed/MODEL_CARD.md claims PSNR and L1 only (the next test), and says SSIM is still behind.
+    /// target than its trivial baseline (the input unchanged, eval's "testA" row) on PSNR and L1, and on SSIM where the
+    /// card claims it (models/fluent-flat2threed/MODEL_CARD.md says plainly that its SSIM is still behind).
+    /// The model is the table's first row (the --model of eval/args.txt).
     /// </summary>
     [Theory]
-    [InlineData("emoji-noto2twemoji")]
-    public void The_model_beats_copying_its_input(string model)
+    [InlineData("emoji-noto2twemoji", true)]
+    [InlineData("fluent-flat2threed", false)]
+    public void The_model_beats_copying_its_input(string model, bool cardClaimsSsim)
     {
         string csv = Path.Combine(ModelsDir, model, "eval", "results.csv");
         var table = ReadTable(csv);
         string first = File.ReadLines(csv).Skip(1).First().Split(',')[0];
         var (ours, baseline) = (table[first], table["testA"]);
         Assert.True(ours["PSNR dB"] > baseline["PSNR dB"], $"{model}: PSNR {ours["PSNR dB"]} vs the input's {baseline["PSNR dB"]}");
-        Assert.True(ours["SSIM"] > baseline["SSIM"], $"{model}: SSIM {ours["SSIM"]} vs the input's {baseline["SSIM"]}");
         Assert.True(ours["L1"] < baseline["L1"], $"{model}: L1 {ours["L1"]} vs the input's {baseline["L1"]}");
-    }
-
-    /// <summary>What the Fluent card claims: closer to the true 3D drawing than the unchanged flat input on PSNR and L1.</summary>
-    [Fact]
-    public void The_fluent_model_beats_copying_its_input_on_psnr_and_l1()
-    {
-        var table = ReadTable(Path.Combine(ModelsDir, "fluent-flat2threed", "eval", "results.csv"));
-        var (ours, baseline) = (table["flat2threed"], table["testA"]);
-        Assert.True(ours["PSNR dB"] > baseline["PSNR dB"], $"PSNR {ours["PSNR dB"]} vs the input's {baseline["PSNR dB"]}");
-        Assert.True(ours["L1"] < baseline["L1"], $"L1 {ours["L1"]} vs the input's {baseline["L1"]}");
+        if (cardClaimsSsim)
+            Assert.True(ours["SSIM"] > baseline["SSIM"], $"{model}: SSIM {ours["SSIM"]} vs the input's {baseline["SSIM"]}");
     }
 
     /// <summary>
