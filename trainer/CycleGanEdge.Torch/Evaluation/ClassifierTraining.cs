@@ -105,7 +105,9 @@ public static class ClassifierTraining
         torch.manual_seed(o.Seed);
         var net = new DomainClassifierNet(o.Width);
         NarrowConvolutionPadding.Apply(net); // for --width below 16 (see TorchSetup)
-        using var optimizer = optim.Adam(net.parameters(), o.Lr);
+        // Our Adam, not torch.optim.Adam: TorchSharp's makes a temporary Scalar per parameter and operation, and a
+        // collection on another thread can finalize one mid-call (docs/troubleshooting.md); ours keeps its Scalars alive.
+        using var optimizer = new Adam(net.parameters(), o.Lr, beta1: 0.9);
         var random = new Random(o.Seed);
         for (int epoch = 1; epoch <= o.Epochs; epoch++)
         {
@@ -124,9 +126,9 @@ public static class ClassifierTraining
                 x = where(flip, x.flip(3), x);
                 if (o.ColourAugment) x = ColourJitter(x, random);
                 var loss = nn.functional.cross_entropy(net.forward(x), train.BatchLabels(idx));
-                optimizer.zero_grad();
+                net.zero_grad();
                 loss.backward();
-                optimizer.step();
+                optimizer.Step();
                 lossSum += loss.item<float>();
                 batches++;
             }
@@ -159,12 +161,14 @@ public static class ClassifierTraining
         var m = tensor(matrices, [n, 3, 3]);
         var p = tensor(shifts, [n, 2]);
         // Colour matrices act on [0, 1] values around the grey axis; contrast scales about each image's mean.
-        var rgb = (x + 1) / 2;
+        // Named Scalars, alive until the method returns: implicit ones can be finalized mid-call (see Adam above).
+        using Scalar one = 1, half = 0.5, two = 2, zero = 0;
+        var rgb = x.add(one, one).mul_(half);
         var mixed = einsum("nij,njhw->nihw", m, rgb);
         var mean = mixed.mean([1, 2, 3], keepdim: true);
         var contrast = p.select(1, 0).view(-1, 1, 1, 1);
         var brightness = p.select(1, 1).view(-1, 1, 1, 1);
-        return ((mixed - mean) * contrast + mean + brightness / 2).clamp(0, 1) * 2 - 1;
+        return mixed.sub(mean).mul_(contrast).add_(mean, one).add_(brightness, half).clamp_(zero, one).mul_(two).sub_(one);
     }
 
     /// <summary>RGB matrix: rotate hue by <paramref name="angle"/> about (1,1,1) and scale the distance from grey.</summary>
