@@ -6,7 +6,7 @@ using CycleGanEdge.Core.CommandLine;
 namespace CycleGanEdge.Export;
 
 /// <summary>
-/// --calibration, --calibration-method and --percentile: how int8 activation ranges are calibrated, shared by
+/// --calibration, --calibration-method, --percentile and --float-ends: how int8 activation ranges are calibrated and what stays float, shared by
 /// <c>cyclegan-export export CHECKPOINT --quantize int8</c> and <c>cyclegan-export quantize MODEL.onnx</c>.
 /// </summary>
 internal sealed class QuantizeOptionSet
@@ -23,6 +23,11 @@ internal sealed class QuantizeOptionSet
         HelpName = "P",
         DefaultValueFactory = _ => new QuantizeOptions().Percentile,
     }.Above(50);
+    public Option<bool> FloatEnds { get; } = new Option<bool>("--float-ends")
+    {
+        Description = "Leave the first and the last convolution in float32: raw pixels in and the image out are where int8 costs most quality, for a few percent of the arithmetic (--float-ends false: quantize them too)",
+        DefaultValueFactory = _ => new QuantizeOptions().FloatEnds,
+    };
 
     public QuantizeOptionSet(bool required)
     {
@@ -38,7 +43,7 @@ internal sealed class QuantizeOptionSet
         });
     }
 
-    public IReadOnlyList<Option> All => [Calibration, Method, Percentile];
+    public IReadOnlyList<Option> All => [Calibration, Method, Percentile, FloatEnds];
 
     /// <summary>A percentile given with minmax would be silently ignored: refuse it.</summary>
     public void Validate(CommandResult r)
@@ -51,5 +56,6 @@ internal sealed class QuantizeOptionSet
     {
         Method = parse.GetValue(Method) == "minmax" ? CalibrationMethod.MinMax : CalibrationMethod.Percentile,
         Percentile = parse.GetValue(Percentile),
+        FloatEnds = parse.GetValue(FloatEnds),
     };
 }

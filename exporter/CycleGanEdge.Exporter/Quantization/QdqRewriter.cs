@@ -30,11 +30,11 @@ public static class QdqRewriter
     private static readonly string[] QuantizedOps = ["Conv", "ConvTranspose"];
 
     /// <summary>The activations to calibrate: inputs and outputs of the convolutions that will be quantized.</summary>
-    public static IReadOnlyList<string> ActivationsToCalibrate(GraphProto graph)
+    public static IReadOnlyList<string> ActivationsToCalibrate(GraphProto graph, bool floatEnds = false)
     {
         var outputs = graph.Output.Select(o => o.Name).ToHashSet();
         var names = new List<string>();
-        foreach (var node in QuantizableNodes(graph))
+        foreach (var node in QuantizableNodes(graph, floatEnds))
         {
             if (!names.Contains(node.Input[0])) names.Add(node.Input[0]);
             // A graph output keeps its name and type: leave it float.
@@ -43,18 +43,24 @@ public static class QdqRewriter
         return names;
     }
 
-    public static IEnumerable<NodeProto> QuantizableNodes(GraphProto graph)
+    /// <param name="floatEnds">
+    /// Leave out the first and the last of them in graph order (the nodes are topologically sorted): in a generator
+    /// these read the raw pixels and write the image before tanh, where 256 levels show most.
+    /// </param>
+    public static IEnumerable<NodeProto> QuantizableNodes(GraphProto graph, bool floatEnds = false)
     {
         var floatInitializers = graph.Initializer.Where(t => t.DataType == (int)DataType.Float).Select(t => t.Name).ToHashSet();
-        return graph.Node.Where(n => n.Domain.Length == 0 && QuantizedOps.Contains(n.OpType) && n.Input.Count >= 2
-            && floatInitializers.Contains(n.Input[1]) && (n.Input.Count < 3 || n.Input[2].Length == 0 || floatInitializers.Contains(n.Input[2])));
+        var nodes = graph.Node.Where(n => n.Domain.Length == 0 && QuantizedOps.Contains(n.OpType) && n.Input.Count >= 2
+            && floatInitializers.Contains(n.Input[1]) && (n.Input.Count < 3 || n.Input[2].Length == 0 || floatInitializers.Contains(n.Input[2])))
+            .ToList();
+        return floatEnds ? nodes.Skip(1).SkipLast(1).ToList() : nodes;
     }
 
     /// <summary>Rewrites <paramref name="graph"/> in place with the calibrated <paramref name="ranges"/> (one per activation to calibrate).</summary>
-    public static void Apply(GraphProto graph, IReadOnlyDictionary<string, ValueRange> ranges)
+    public static void Apply(GraphProto graph, IReadOnlyDictionary<string, ValueRange> ranges, bool floatEnds = false)
     {
-        var quantized = QuantizableNodes(graph).ToHashSet();
-        var activations = ActivationsToCalibrate(graph);
+        var quantized = QuantizableNodes(graph, floatEnds).ToHashSet();
+        var activations = ActivationsToCalibrate(graph, floatEnds);
         var quant = new Dictionary<string, ActivationQuant>();
         foreach (string name in activations)
         {

@@ -15,12 +15,15 @@ namespace CycleGanEdge.Runtime.Bench;
 /// <param name="FmaUnits">Inferred from the one-core measurement (flops per cycle / 2 / lanes, rounded): the ISA does not tell.</param>
 /// <param name="ClockGhz">From a chain of dependent integer adds (1 cycle each on every x86 and Arm core).</param>
 /// <param name="CpuInfoMhz">/proc/cpuinfo's "cpu MHz" as a cross-check; in a VM it is often the nominal clock, not the boost.</param>
-/// <param name="Int8OneCoreGops">Measured int8 dot-product peak (AVX-VNNI VPDPBUSD: 4 multiply-adds per 32-bit lane), in
-/// giga-operations per second (a multiply-add is 2), one core; null without VNNI. Quantized convolutions run these.</param>
+/// <param name="Int8OneCoreGops">The int8 dot-product peak (VPDPBUSD: 4 multiply-adds per 32-bit lane), in giga-operations
+/// per second (a multiply-add is 2), one core; null without VNNI. Quantized convolutions run these.</param>
 /// <param name="Int8AllCoresGops">The same with one pinned thread per core.</param>
+/// <param name="Int8WidthFactor">1: the peaks are the measured 256-bit AVX-VNNI rates. 2: this core has 512-bit VNNI
+/// (avx512_vnni) and runs 512-bit FMAs at twice the 256-bit rate, a full-width core (Zen 5, Intel); .NET has no 512-bit
+/// VPDPBUSD to time, so the peaks are the measured 256-bit rates x 2.</param>
 public sealed record FmaPeak(
     string Isa, int Lanes, int FmaUnits, double ClockGhz, double? CpuInfoMhz, int Cores, double OneCoreGflops, double AllCoresGflops,
-    double? Int8OneCoreGops = null, double? Int8AllCoresGops = null)
+    double? Int8OneCoreGops = null, double? Int8AllCoresGops = null, int Int8WidthFactor = 1)
 {
     public double TheoreticalOneCoreGflops => Lanes * FmaUnits * 2 * ClockGhz;
     public double TheoreticalAllCoresGflops => TheoreticalOneCoreGflops * Cores;
@@ -34,7 +37,10 @@ public sealed record FmaPeak(
         threads == 0 || threads >= Cores ? allCores : oneCore * threads;
 
     private string Int8Line(IFormatProvider c) => Int8OneCoreGops is { } one && Int8AllCoresGops is { } all
-        ? string.Format(c, "\nint8 peak (the int8 rows' share): AVX-VNNI dot products, 1 core: {0:F1} GOP/s measured; {1} cores: {2:F1} measured", one, Cores, all)
+        ? Int8WidthFactor == 1
+            ? string.Format(c, "\nint8 peak (the int8 rows' share): AVX-VNNI dot products, 1 core: {0:F1} GOP/s measured; {1} cores: {2:F1} measured", one, Cores, all)
+            : string.Format(c, "\nint8 peak (the int8 rows' share): AVX-512 VNNI dot products, 1 core: {0:F1} GOP/s; {1} cores: {2:F1} " +
+                "(256-bit AVX-VNNI measured x {3}: 512-bit FMAs run at {3}x the 256-bit rate here)", one, Cores, all, Int8WidthFactor)
         : "";
 
     /// <summary>The measured int8 dot-product peak for this many threads, as <see cref="For"/>; null without VNNI.</summary>
@@ -85,16 +91,48 @@ public static class FmaProbe
         double clock = MeasureClockGhz(bursts);
         var (one, all) = BestRates(Kernel, FlopsPerIteration, cores, bursts);
         int units = Math.Max(1, (int)Math.Round(one / clock / 2 / Lanes));
-        (double One, double All)? int8 = AvxVnni.IsSupported ? BestRates(Int8Kernel, Chains * Int8OpsPerInstruction, cores, bursts) : null;
-        return new FmaPeak(Isa, Lanes, units, clock, CpuInfoMhz(), cores, one, all, int8?.One, int8?.All);
+        if (!AvxVnni.IsSupported)
+            return new FmaPeak(Isa, Lanes, units, clock, CpuInfoMhz(), cores, one, all);
+        var int8 = BestRates(Int8Kernel, Chains * Int8OpsPerInstruction, cores, bursts);
+        int width = Lanes == 16 && HasCpuFlag("avx512_vnni") ? WidthFactor(one, BestOneCore(Kernel256Fma, Chains * 8 * 2, bursts)) : 1;
+        return new FmaPeak(Isa, Lanes, units, clock, CpuInfoMhz(), cores, one, all, int8.One * width, int8.All * width, width);
+    }
+
+    /// <summary>
+    /// 2 when 512-bit FMAs run at (about) twice the 256-bit rate, so the core has full-width 512-bit units and its 512-bit
+    /// VNNI does twice the 256-bit work too; 1 when it splits 512-bit operations into two halves (Zen 4).
+    /// </summary>
+    public static int WidthFactor(double gflops512, double gflops256) => gflops512 > 1.5 * gflops256 ? 2 : 1;
+
+    private static float Kernel256Fma(long iterations) => Kernel256(iterations, 0.999f, 0.001f);
+
+    /// <summary>Whether /proc/cpuinfo lists this flag (Linux); false where it cannot be read.</summary>
+    private static bool HasCpuFlag(string flag)
+    {
+        try
+        {
+            string? flags = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("flags", StringComparison.Ordinal));
+            return flags is not null && flags[(flags.IndexOf(':') + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries).Contains(flag);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Giga-operations per second of <paramref name="kernel"/>: the best of <paramref name="bursts"/> bursts on one core.</summary>
+    private static double BestOneCore(Func<long, float> kernel, double opsPerIteration, int bursts)
+    {
+        double one = 0;
+        for (int i = 0; i < bursts; i++)
+            one = Math.Max(one, opsPerIteration * BurstIterations / Run(1, BurstIterations, kernel) / 1e9);
+        return one;
     }
 
     /// <summary>Giga-operations per second of <paramref name="kernel"/>, best burst on one core and on all (3x the bursts: they are preempted more often).</summary>
     private static (double One, double All) BestRates(Func<long, float> kernel, double opsPerIteration, int cores, int bursts)
     {
-        double one = 0, all = 0;
-        for (int i = 0; i < bursts; i++)
-            one = Math.Max(one, opsPerIteration * BurstIterations / Run(1, BurstIterations, kernel) / 1e9);
+        double one = BestOneCore(kernel, opsPerIteration, bursts), all = 0;
         for (int i = 0; i < 3 * bursts; i++)
             all = Math.Max(all, opsPerIteration * BurstIterations * cores / Run(cores, BurstIterations, kernel) / 1e9);
         return (one, all);
@@ -229,7 +267,7 @@ public static class FmaProbe
 
     /// <summary>
     /// <see cref="Chains"/> independent VPDPBUSD chains (AVX-VNNI, 256 bits: Zen 4 runs 512-bit VNNI as two 256-bit halves,
-    /// so this is its peak; a core with full-width 512-bit VNNI units could do twice as much). Bytes 1 x 1: the sums grow
+    /// so this is its peak; a full-width core does twice as much, see <see cref="WidthFactor"/>). Bytes 1 x 1: the sums grow
     /// by 4 per lane and iteration and never overflow in a burst. Returns a lane, so the JIT keeps the work.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]

@@ -18,17 +18,28 @@ public sealed record ConvLayer(int Kernel, int InChannels, int OutChannels, int 
 public static class GeneratorCost
 {
     /// <summary>The convolution layers of an architecture, or null for one this does not know.</summary>
-    public static IReadOnlyList<ConvLayer>? Layers(string arch, int ngf, int channelsIn, int channelsOut) => arch switch
+    /// <param name="resizeUpsampling">The decoder upsamples with Resize and a 3×3 Conv (<c>--upsample resize</c>): that
+    /// conv runs at the upsampled size, 4× the work of the transposed conv it replaces.</param>
+    public static IReadOnlyList<ConvLayer>? Layers(string arch, int ngf, int channelsIn, int channelsOut, bool resizeUpsampling = false) => arch switch
     {
-        "resnet_9blocks" => Resnet(ngf, channelsIn, channelsOut, blocks: 9, outerKernel: 7, downKernel: 3, upKernel: 3),
-        "resnet_6blocks" => Resnet(ngf, channelsIn, channelsOut, blocks: 6, outerKernel: 7, downKernel: 3, upKernel: 3),
-        "encoder_decoder" => Resnet(ngf, channelsIn, channelsOut, blocks: 3, outerKernel: 5, downKernel: 4, upKernel: 4),
+        "resnet_9blocks" => Resnet(ngf, channelsIn, channelsOut, blocks: 9, outerKernel: 7, downKernel: 3, upKernel: 3, resizeUpsampling),
+        "resnet_6blocks" => Resnet(ngf, channelsIn, channelsOut, blocks: 6, outerKernel: 7, downKernel: 3, upKernel: 3, resizeUpsampling),
+        "encoder_decoder" => Resnet(ngf, channelsIn, channelsOut, blocks: 3, outerKernel: 5, downKernel: 4, upKernel: 4, resizeUpsampling),
         "unet_128" => Unet(ngf, channelsIn, channelsOut, downs: 7),
         "unet_256" => Unet(ngf, channelsIn, channelsOut, downs: 8),
         _ => null,
     };
 
-    public static IReadOnlyList<ConvLayer>? Layers(ModelInfo model) => Layers(model.Arch, model.Ngf, model.ChannelsIn, model.ChannelsOut);
+    /// <summary>The layers of an exported generator: its metadata, and its graph for the upsampling (docs/onnx-contract.md:
+    /// the metadata is the same for both kinds, a Resize node tells them apart).</summary>
+    public static IReadOnlyList<ConvLayer>? Layers(ModelInfo model, string onnxPath) =>
+        Layers(model.Arch, model.Ngf, model.ChannelsIn, model.ChannelsOut, HasResize(onnxPath));
+
+    private static bool HasResize(string onnxPath)
+    {
+        using var file = File.OpenRead(onnxPath);
+        return CycleGanEdge.Core.Onnx.ModelProto.Parser.ParseFrom(file).Graph.Node.Any(n => n.OpType == "Resize");
+    }
 
     /// <summary>MACs for one image of <paramref name="width"/>×<paramref name="height"/> (already a multiple of the spatial multiple).</summary>
     public static long MultiplyAccumulates(IReadOnlyList<ConvLayer> layers, int width, int height)
@@ -39,8 +50,9 @@ public static class GeneratorCost
         return total;
     }
 
-    /// <summary>c7s1-ngf, two stride-2 downs, residual blocks (two 3×3 convs each) at 4·ngf, two transposed ups, c7s1-out.</summary>
-    private static List<ConvLayer> Resnet(int ngf, int cin, int cout, int blocks, int outerKernel, int downKernel, int upKernel)
+    /// <summary>c7s1-ngf, two stride-2 downs, residual blocks (two 3×3 convs each) at 4·ngf, two ups (transposed, or
+    /// resize and a 3×3 conv at the new size), c7s1-out.</summary>
+    private static List<ConvLayer> Resnet(int ngf, int cin, int cout, int blocks, int outerKernel, int downKernel, int upKernel, bool resizeUpsampling)
     {
         var layers = new List<ConvLayer>
         {
@@ -49,8 +61,16 @@ public static class GeneratorCost
             new(downKernel, 2 * ngf, 4 * ngf, 4),
         };
         for (int i = 0; i < 2 * blocks; i++) layers.Add(new(3, 4 * ngf, 4 * ngf, 4));
-        layers.Add(new(upKernel, 4 * ngf, 2 * ngf, 4, Transposed: true));
-        layers.Add(new(upKernel, 2 * ngf, ngf, 2, Transposed: true));
+        if (resizeUpsampling)
+        {
+            layers.Add(new(3, 4 * ngf, 2 * ngf, 2));
+            layers.Add(new(3, 2 * ngf, ngf, 1));
+        }
+        else
+        {
+            layers.Add(new(upKernel, 4 * ngf, 2 * ngf, 4, Transposed: true));
+            layers.Add(new(upKernel, 2 * ngf, ngf, 2, Transposed: true));
+        }
         layers.Add(new(outerKernel, ngf, cout, 1));
         return layers;
     }

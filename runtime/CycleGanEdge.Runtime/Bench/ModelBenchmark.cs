@@ -110,7 +110,7 @@ public static class ModelBenchmark
                                 for (int m = 0; m < runs.Count; m++)
                                 {
                                     var s = sessions[m];
-                                    var result = Summarize(timings[m], GeneratorCost.Layers(s.Model), s.Provider, threads, runs[m].Side, batch, peak);
+                                    var result = Summarize(timings[m], GeneratorCost.Layers(s.Model, s.Path), s.Provider, threads, runs[m].Side, batch, peak);
                                     first ??= result;
                                     yield return new ComparedResult(s.Path, PrecisionOf(s.Model), result, first.P50Ms / result.P50Ms, s.Model);
                                 }

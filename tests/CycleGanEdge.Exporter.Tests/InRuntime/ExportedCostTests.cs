@@ -8,10 +8,10 @@ namespace CycleGanEdge.Exporter.Tests.InRuntime;
 /// <summary>The runtime's analytic generator cost and its bench and profile, against real exported graphs.</summary>
 public class ExportedCostTests
 {
-    private static byte[] Export(string arch, int seed = 2)
+    private static byte[] Export(string arch, int seed = 2, string upsample = Networks.ConvTransposeUpsampling)
     {
         TorchSharp.torch.random.manual_seed(seed);
-        var options = new GeneratorOptions { Arch = arch, Ngf = 8 };
+        var options = new GeneratorOptions { Arch = arch, Ngf = 8, Upsample = upsample };
         return OnnxExport.ToBytes(Networks.CreateGenerator(options), options, new ExportOptions(), new ModelIdentity());
     }
 
@@ -20,12 +20,14 @@ public class ExportedCostTests
     [InlineData("resnet_9blocks")]
     [InlineData("encoder_decoder")]
     [InlineData("unet_128")]
-    public void The_counted_layers_have_exactly_the_exported_graphs_convolution_weights(string arch)
+    [InlineData("resnet_9blocks", Networks.ResizeUpsampling)]
+    [InlineData("encoder_decoder", Networks.ResizeUpsampling)]
+    public void The_counted_layers_have_exactly_the_exported_graphs_convolution_weights(string arch, string upsample = Networks.ConvTransposeUpsampling)
     {
         // Kernels and channels of the analytic layer list against the real graph: each Conv/ConvTranspose's
         // weight initializer, in graph order (the exporter writes nodes in forward order, and the U-Net's
         // forward runs every down before the ups: so compare as multisets).
-        var graph = ModelProto.Parser.ParseFrom(Export(arch)).Graph;
+        var graph = ModelProto.Parser.ParseFrom(Export(arch, upsample: upsample)).Graph;
         var initializers = graph.Initializer.ToDictionary(t => t.Name);
         var exported = graph.Node
             .Where(n => n.OpType is "Conv" or "ConvTranspose")
@@ -36,10 +38,22 @@ public class ExportedCostTests
                 return n.OpType == "Conv" ? (k: dims[2], cin: dims[1], cout: dims[0], t: false) : (k: dims[2], cin: dims[0], cout: dims[1], t: true);
             })
             .OrderBy(x => x.ToString()).ToList();
-        var counted = GeneratorCost.Layers(arch, ngf: 8, channelsIn: 3, channelsOut: 3)!
+        var counted = GeneratorCost.Layers(arch, ngf: 8, channelsIn: 3, channelsOut: 3, upsample == Networks.ResizeUpsampling)!
             .Select(l => (k: (long)l.Kernel, cin: (long)l.InChannels, cout: (long)l.OutChannels, t: l.Transposed))
             .OrderBy(x => x.ToString()).ToList();
         Assert.Equal(exported, counted);
+    }
+
+    /// <summary>The metadata is the same for both upsamplings; the bench reads the graph (a Resize node) to count the right work.</summary>
+    [Theory]
+    [InlineData(Networks.ConvTransposeUpsampling, false)]
+    [InlineData(Networks.ResizeUpsampling, true)]
+    public void The_cost_of_an_exported_file_follows_its_upsampling(string upsample, bool resize)
+    {
+        string path = ExportedModels.Save(Export("resnet_6blocks", upsample: upsample));
+        using var session = new Microsoft.ML.OnnxRuntime.InferenceSession(path);
+        var fromFile = GeneratorCost.Layers(Runtime.ModelInfo.FromSession(session, path), path)!;
+        Assert.Equal(GeneratorCost.Layers("resnet_6blocks", 8, 3, 3, resizeUpsampling: resize)!, fromFile);
     }
 
     [Fact]

@@ -110,7 +110,7 @@ public sealed class QuantizationTests(ITestOutputHelper log) : IDisposable
     {
         byte[] fp32 = ExportTiny();
         var inputs = CalibrationSet.Load(CalibrationFolder(6), Metadata(fp32), TextWriter.Null);
-        var (int8, report) = Int8Quantizer.Quantize(fp32, inputs, new QuantizeOptions());
+        var (int8, report) = Int8Quantizer.Quantize(fp32, inputs, new QuantizeOptions { FloatEnds = false });
         foreach (string line in report.Lines()) log.WriteLine(line);
 
         var model = ModelProto.Parser.ParseFrom(int8);
@@ -165,7 +165,7 @@ public sealed class QuantizationTests(ITestOutputHelper log) : IDisposable
     {
         byte[] fp32 = ExportTiny(arch);
         var inputs = CalibrationSet.Load(CalibrationFolder(2), Metadata(fp32), TextWriter.Null);
-        var (int8, report) = Int8Quantizer.Quantize(fp32, inputs, new QuantizeOptions { Method = CalibrationMethod.MinMax });
+        var (int8, report) = Int8Quantizer.Quantize(fp32, inputs, new QuantizeOptions { Method = CalibrationMethod.MinMax, FloatEnds = false });
         foreach (string line in report.Lines()) log.WriteLine(line);
         Assert.Empty(ModelCheck.ContractProblems(ModelProto.Parser.ParseFrom(int8)));
         int convs = ModelProto.Parser.ParseFrom(fp32).Graph.Node.Count(n => n.OpType == "Conv");
@@ -179,13 +179,42 @@ public sealed class QuantizationTests(ITestOutputHelper log) : IDisposable
     {
         byte[] fp32 = ExportTiny(upsample: Networks.ResizeUpsampling);
         var inputs = CalibrationSet.Load(CalibrationFolder(4), Metadata(fp32), TextWriter.Null);
-        var (int8, report) = Int8Quantizer.Quantize(fp32, inputs, new QuantizeOptions());
+        var (int8, report) = Int8Quantizer.Quantize(fp32, inputs, new QuantizeOptions { FloatEnds = false });
         foreach (string line in report.Lines()) log.WriteLine(line);
         Assert.Empty(ModelCheck.ContractProblems(ModelProto.Parser.ParseFrom(int8)));
         Assert.Equal(18, report.QuantizedConvolutions);
         Assert.Equal(18, report.IntegerConvolutions);
         Assert.False(report.OptimizedOps.ContainsKey("ConvTranspose"));
         Assert.Equal(2, report.OptimizedOps["Resize"]);
+        Assert.InRange(report.WorstPsnr, 28, 100);
+    }
+
+    /// <summary>--float-ends (the default): the first and the last convolution stay float32; the rest is int8.</summary>
+    [Fact]
+    public void Float_ends_leave_the_first_and_last_convolution_in_float_and_the_rest_in_int8()
+    {
+        byte[] fp32 = ExportTiny(upsample: Networks.ResizeUpsampling);
+        var inputs = CalibrationSet.Load(CalibrationFolder(4), Metadata(fp32), TextWriter.Null);
+        Assert.True(new QuantizeOptions().FloatEnds); // the default
+        var (int8, report) = Int8Quantizer.Quantize(fp32, inputs, new QuantizeOptions());
+        foreach (string line in report.Lines()) log.WriteLine(line);
+
+        var model = ModelProto.Parser.ParseFrom(int8);
+        Assert.Empty(ModelCheck.ContractProblems(model));
+        var graph = model.Graph;
+        var floats = graph.Initializer.Where(t => t.DataType == (int)DataType.Float).ToDictionary(t => t.Name);
+        var convs = graph.Node.Where(n => n.OpType == "Conv").ToList();
+        Assert.Equal(18, convs.Count);
+        // Graph order: the first reads the (padded) image, the last writes what tanh reads. Their weights stay float.
+        Assert.True(floats.ContainsKey(convs[0].Input[1]));
+        Assert.True(floats.ContainsKey(convs[^1].Input[1]));
+        Assert.All(convs.Skip(1).SkipLast(1), c => Assert.False(floats.ContainsKey(c.Input[1])));
+        Assert.Equal("Tanh", Assert.Single(graph.Node, n => n.Input.Contains(convs[^1].Output[0])).OpType);
+
+        Assert.Equal(16, report.QuantizedConvolutions);
+        Assert.Equal(16, report.IntegerConvolutions);
+        Assert.Equal(2, report.OptimizedOps.Where(p => p.Key.EndsWith("Conv", StringComparison.Ordinal) && !p.Key.Contains("QLinear")).Sum(p => p.Value));
+        Assert.EndsWith(", first and last convolution float", Metadata(int8)[ModelContract.CalibrationKey]);
         Assert.InRange(report.WorstPsnr, 28, 100);
     }
 
@@ -230,7 +259,7 @@ public sealed class QuantizationTests(ITestOutputHelper log) : IDisposable
         byte[] fp32 = ExportTiny(io: ModelContract.IoUint8Nhwc);
         var inputs = CalibrationSet.Load(CalibrationFolder(3), Metadata(fp32), TextWriter.Null);
         Assert.All(inputs, i => Assert.Equal([1, 32, 32, 3], i.Shape));
-        var (int8, report) = Int8Quantizer.Quantize(fp32, inputs, new QuantizeOptions { Method = CalibrationMethod.MinMax });
+        var (int8, report) = Int8Quantizer.Quantize(fp32, inputs, new QuantizeOptions { Method = CalibrationMethod.MinMax, FloatEnds = false });
         foreach (string line in report.Lines()) log.WriteLine(line);
         Assert.Empty(ModelCheck.ContractProblems(ModelProto.Parser.ParseFrom(int8)));
         Assert.Equal(16, report.IntegerConvolutions);
@@ -279,8 +308,8 @@ public sealed class QuantizationTests(ITestOutputHelper log) : IDisposable
         var result = await Run("quantize", model, "--calibration", CalibrationFolder(3), "--calibration-method", "minmax", "-o", output);
         Assert.Equal("", result.Err);
         Assert.Equal(0, result.ExitCode);
-        Assert.Contains("calibrated minmax on 3 images", result.Out);
-        Assert.Contains("runs 16 as int8 QLinearConv", result.Out);
+        Assert.Contains("calibrated minmax on 3 images, first and last convolution float", result.Out);
+        Assert.Contains("runs 14 as int8 QLinearConv, 4 in float", result.Out); // the two ends and the two ConvTransposes
         Assert.Contains("int8 vs fp32 output on the 3 calibration images: PSNR mean", result.Out);
         Assert.Contains($"wrote {output}: int8 QDQ of {model}", result.Out);
         Assert.Empty(Directory.GetFiles(_dir, "*.tmp*"));
@@ -301,10 +330,11 @@ public sealed class QuantizationTests(ITestOutputHelper log) : IDisposable
                 Kind = CycleGanEdge.Torch.Checkpoints.CheckpointKinds.Generator, Generator = arch, Direction = "AtoB", DomainIn = "noto", DomainOut = "twemoji", TrainSize = 32,
             }, generator);
         string output = Path.Combine(_dir, "g.int8.onnx");
-        var result = await Run("export", checkpoint, "--quantize", "int8", "--calibration", CalibrationFolder(2), "--percentile", "99.9", "-o", output);
+        var result = await Run("export", checkpoint, "--quantize", "int8", "--calibration", CalibrationFolder(2), "--percentile", "99.9", "--float-ends", "false", "-o", output);
         Assert.Equal(0, result.ExitCode);
         Assert.Contains("parity ", result.Out); // the float export is checked against TorchSharp first
-        Assert.Contains("calibrated percentile 99.9 on 2 images", result.Out);
+        Assert.Contains("calibrated percentile 99.9 on 2 images\n", result.Out.ReplaceLineEndings("\n")); // --float-ends false: every convolution
+        Assert.Contains("runs 16 as int8 QLinearConv, 2 in float", result.Out);
         Assert.Contains($"wrote {output}: resnet_6blocks AtoB (noto -> twemoji), opset 17, int8 QDQ, float32-nchw", result.Out);
         var meta = Metadata(File.ReadAllBytes(output));
         Assert.Equal("int8-qdq", meta[ModelContract.QuantizationKey]);

@@ -25,6 +25,10 @@ public class BenchTests
         Assert.Equal(expected, GeneratorCost.MultiplyAccumulates(layers, 64, 64));
         Assert.Equal(4 * expected, GeneratorCost.MultiplyAccumulates(layers, 128, 128));
         Assert.Null(GeneratorCost.Layers("mystery_net", 8, 3, 3));
+
+        // --upsample resize: each up is a 3x3 conv at the upsampled size, 4x the transposed conv's work.
+        long resize = expected - 9L * 32 * 16 * 16 * 16 - 9L * 16 * 8 * 32 * 32 + 9L * 32 * 16 * 32 * 32 + 9L * 16 * 8 * 64 * 64;
+        Assert.Equal(resize, GeneratorCost.MultiplyAccumulates(GeneratorCost.Layers("resnet_6blocks", 8, 3, 3, resizeUpsampling: true)!, 64, 64));
     }
 
     [Fact]
@@ -79,7 +83,18 @@ public class BenchTests
         Assert.Equal(900, fixedPeak.Int8For(0));
         Assert.Null((peak with { Int8OneCoreGops = null }).Int8For(1));
         Assert.Contains("int8 peak", fixedPeak.Describe());
+        Assert.Contains("measured x 2", (fixedPeak with { Int8WidthFactor = 2 }).Describe());
+        Assert.Equal(peak.Int8WidthFactor == 2, peak.Describe().Contains("AVX-512 VNNI"));
     }
+
+    /// <summary>Zen 4 splits a 512-bit FMA into two halves (same flops as 256-bit); Zen 5 and Intel run it whole (twice).</summary>
+    [Theory]
+    [InlineData(289.4, 289.3, 1)]
+    [InlineData(578.2, 289.1, 2)]
+    [InlineData(540.0, 300.0, 2)] // a preempted 512-bit burst still tells a full-width core
+    [InlineData(320.0, 289.0, 1)]
+    public void The_int8_width_factor_follows_the_512_against_256_bit_fma_rate(double gflops512, double gflops256, int factor) =>
+        Assert.Equal(factor, FmaProbe.WidthFactor(gflops512, gflops256));
 
     [Fact]
     public void Percentiles_interpolate_between_ranks()
