@@ -21,9 +21,11 @@ namespace CycleGanEdge.Runtime.Bench;
 /// <param name="Int8WidthFactor">1: the peaks are the measured 256-bit AVX-VNNI rates. 2: this core has 512-bit VNNI
 /// (avx512_vnni) and runs 512-bit FMAs at twice the 256-bit rate, a full-width core (Zen 5, Intel); .NET has no 512-bit
 /// VPDPBUSD to time, so the peaks are the measured 256-bit rates x 2.</param>
+/// <param name="Fma256OneCoreGflops">The 256-bit FMA rate of one core that decided <paramref name="Int8WidthFactor"/> (measured
+/// on AVX-512 cores with avx512_vnni only).</param>
 public sealed record FmaPeak(
     string Isa, int Lanes, int FmaUnits, double ClockGhz, double? CpuInfoMhz, int Cores, double OneCoreGflops, double AllCoresGflops,
-    double? Int8OneCoreGops = null, double? Int8AllCoresGops = null, int Int8WidthFactor = 1)
+    double? Int8OneCoreGops = null, double? Int8AllCoresGops = null, int Int8WidthFactor = 1, double? Fma256OneCoreGflops = null)
 {
     public double TheoreticalOneCoreGflops => Lanes * FmaUnits * 2 * ClockGhz;
     public double TheoreticalAllCoresGflops => TheoreticalOneCoreGflops * Cores;
@@ -40,7 +42,8 @@ public sealed record FmaPeak(
         ? Int8WidthFactor == 1
             ? string.Format(c, "\nint8 peak (the int8 rows' share): AVX-VNNI dot products, 1 core: {0:F1} GOP/s measured; {1} cores: {2:F1} measured", one, Cores, all)
             : string.Format(c, "\nint8 peak (the int8 rows' share): AVX-512 VNNI dot products, 1 core: {0:F1} GOP/s; {1} cores: {2:F1} " +
-                "(256-bit AVX-VNNI measured x {3}: 512-bit FMAs run at {3}x the 256-bit rate here)", one, Cores, all, Int8WidthFactor)
+                "(256-bit AVX-VNNI measured x {3}: one core's 512-bit FMAs ran at {4:F1} GFLOP/s, its 256-bit ones at {5:F1})",
+                one, Cores, all, Int8WidthFactor, OneCoreGflops, Fma256OneCoreGflops)
         : "";
 
     /// <summary>The measured int8 dot-product peak for this many threads, as <see cref="For"/>; null without VNNI.</summary>
@@ -94,8 +97,9 @@ public static class FmaProbe
         if (!AvxVnni.IsSupported)
             return new FmaPeak(Isa, Lanes, units, clock, CpuInfoMhz(), cores, one, all);
         var int8 = BestRates(Int8Kernel, Chains * Int8OpsPerInstruction, cores, bursts);
-        int width = Lanes == 16 && HasCpuFlag("avx512_vnni") ? WidthFactor(one, BestOneCore(Kernel256Fma, Chains * 8 * 2, bursts)) : 1;
-        return new FmaPeak(Isa, Lanes, units, clock, CpuInfoMhz(), cores, one, all, int8.One * width, int8.All * width, width);
+        double? fma256 = Lanes == 16 && HasCpuFlag("avx512_vnni") ? BestOneCore(Kernel256Fma, Chains * 8 * 2, bursts) : null;
+        int width = fma256 is { } f ? WidthFactor(one, f) : 1;
+        return new FmaPeak(Isa, Lanes, units, clock, CpuInfoMhz(), cores, one, all, int8.One * width, int8.All * width, width, fma256);
     }
 
     /// <summary>

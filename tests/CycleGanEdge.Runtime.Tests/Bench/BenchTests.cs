@@ -83,7 +83,8 @@ public class BenchTests
         Assert.Equal(900, fixedPeak.Int8For(0));
         Assert.Null((peak with { Int8OneCoreGops = null }).Int8For(1));
         Assert.Contains("int8 peak", fixedPeak.Describe());
-        Assert.Contains("measured x 2", (fixedPeak with { Int8WidthFactor = 2 }).Describe());
+        Assert.Contains("measured x 2: one core's 512-bit FMAs ran at", (fixedPeak with { Int8WidthFactor = 2, Fma256OneCoreGflops = 140 }).Describe());
+        Assert.Contains("its 256-bit ones at 140.0", (fixedPeak with { Int8WidthFactor = 2, Fma256OneCoreGflops = 140 }).Describe());
         Assert.Equal(peak.Int8WidthFactor == 2, peak.Describe().Contains("AVX-512 VNNI"));
     }
 
