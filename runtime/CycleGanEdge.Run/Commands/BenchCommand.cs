@@ -149,7 +149,7 @@ public static class BenchCommand
             $"{Path.GetFileNameWithoutExtension(r.ModelPath)}-{r.Result.Provider}-threads{r.Result.Threads}_", StringComparison.Ordinal));
         // Conv rates need every run of the file at one size and batch.
         bool oneShape = settings.Sizes.Count == 1 && settings.Batches.Count == 1 && result is not null;
-        var ops = OrtProfile.Summarize(path, oneShape ? GeneratorCost.Layers(result!.Model, result.ModelPath) : null, result?.Result.Size ?? 0, result?.Result.Batch ?? 1);
+        var ops = OrtProfile.Summarize(path, oneShape ? result!.Layers : null, result?.Result.Size ?? 0, result?.Result.Batch ?? 1);
         output.WriteLine();
         output.WriteLine($"profile {path} (all runs, warm-up included):");
         output.WriteLine("op type                  calls   total ms   share   GFLOP/s");

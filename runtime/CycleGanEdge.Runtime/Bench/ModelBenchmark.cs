@@ -44,7 +44,9 @@ public sealed record BenchResult(
 }
 
 /// <summary>One model's result in a comparison, with its throughput relative to the first model's (from median latencies).</summary>
-public sealed record ComparedResult(string ModelPath, string Precision, BenchResult Result, double RatioToFirst, ModelInfo Model);
+/// <param name="Layers">The convolutions its work was counted from (<see cref="GeneratorCost"/>); null for an unknown architecture.</param>
+public sealed record ComparedResult(string ModelPath, string Precision, BenchResult Result, double RatioToFirst, ModelInfo Model,
+    IReadOnlyList<ConvLayer>? Layers = null);
 
 /// <summary>
 /// Times the model alone: input filled once with seeded noise, output preallocated, both bound, so each
@@ -64,6 +66,8 @@ public static class ModelBenchmark
         if (settings.Iterations < 1 || settings.Warmup < 0) throw new ArgumentException("--iters must be at least 1 and --warmup at least 0");
         if (settings.Rounds < 1) throw new ArgumentException("--rounds must be at least 1");
         if (modelPaths.Count == 0) throw new ArgumentException("no model to benchmark");
+        // Each model's layers once: telling its upsampling reads the whole graph from the file.
+        var layersOf = new Dictionary<string, IReadOnlyList<ConvLayer>?>();
         foreach (string provider in settings.Providers)
             foreach (int threads in settings.Threads)
             {
@@ -76,7 +80,9 @@ public static class ModelBenchmark
                         var profiled = settings.ProfileDirectory is null ? options
                             : options with { ProfilePrefix = Path.Combine(settings.ProfileDirectory, $"{Path.GetFileNameWithoutExtension(path)}-{provider}-threads{threads}") };
                         var session = OpenSession(path, profiled, settings.GraphOptimization, out string actualProvider);
-                        sessions.Add((path, session, ModelInfo.FromSession(session, path), actualProvider));
+                        var model = ModelInfo.FromSession(session, path);
+                        if (!layersOf.ContainsKey(path)) layersOf[path] = GeneratorCost.Layers(model, path);
+                        sessions.Add((path, session, model, actualProvider));
                     }
                     foreach (int size in settings.Sizes)
                         foreach (int batch in settings.Batches)
@@ -110,9 +116,9 @@ public static class ModelBenchmark
                                 for (int m = 0; m < runs.Count; m++)
                                 {
                                     var s = sessions[m];
-                                    var result = Summarize(timings[m], GeneratorCost.Layers(s.Model, s.Path), s.Provider, threads, runs[m].Side, batch, peak);
+                                    var result = Summarize(timings[m], layersOf[s.Path], s.Provider, threads, runs[m].Side, batch, peak);
                                     first ??= result;
-                                    yield return new ComparedResult(s.Path, PrecisionOf(s.Model), result, first.P50Ms / result.P50Ms, s.Model);
+                                    yield return new ComparedResult(s.Path, PrecisionOf(s.Model), result, first.P50Ms / result.P50Ms, s.Model, layersOf[s.Path]);
                                 }
                             }
                             finally
