@@ -249,6 +249,7 @@ public sealed class CliTests : IDisposable
     [InlineData("--opset 12 -o OUT", "error: --opset: must be 13 to 21, not 12")]
     [InlineData("", "error: -o/--output OUT.onnx is required")]
     [InlineData("--ngf 8 -o OUT", "error: --arch, --ngf, --norm, --input-nc, --output-nc and --no-dropout go with --from-pytorch")]
+    [InlineData("--fp16 maybe -o OUT", "error: --fp16: takes true or false (or nothing, for true), not 'maybe'")]
     public async Task BadCommandLinesAreUsageErrors(string extra, string message)
     {
         string checkpoint = SaveCheckpoint("g.ckpt");

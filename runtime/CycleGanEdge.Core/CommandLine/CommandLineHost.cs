@@ -40,8 +40,9 @@ public static partial class CommandLineHost
         if (parse.Errors.Count > 0)
         {
             // One line per mistake and nothing else, so scripts and tests can rely on the shape; --help lists the choices.
+            var flagValues = MisspelledFlagValues(parse, args);
             foreach (var e in parse.Errors)
-                await error.WriteLineAsync($"error: {Describe(e)}");
+                await error.WriteLineAsync($"error: {(flagValues.TryGetValue(e.Message, out string? said) ? said : Describe(e))}");
             return ExitCodes.Usage;
         }
         try
@@ -60,6 +61,25 @@ public static partial class CommandLineHost
                 await error.WriteLineAsync(e.ToString());
             return ExitCodes.Failed;
         }
+    }
+
+    /// <summary>
+    /// "--float-ends maybe": the parser leaves a word that is not true or false after a flag and calls it an unknown argument.
+    /// Keyed by that message, the line to print instead: the flag and the values it takes.
+    /// </summary>
+    private static Dictionary<string, string> MisspelledFlagValues(ParseResult parse, IReadOnlyList<string> args)
+    {
+        var flags = new Dictionary<string, string>(StringComparer.Ordinal);
+        for (var c = parse.CommandResult; c is not null; c = c.Parent as CommandResult)
+            foreach (var option in c.Command.Options.Where(o => o.ValueType == typeof(bool)))
+                foreach (string alias in option.Aliases.Append(option.Name))
+                    flags.TryAdd(alias, option.Name);
+        var unmatched = parse.UnmatchedTokens.ToHashSet(StringComparer.Ordinal);
+        var lines = new Dictionary<string, string>(StringComparer.Ordinal);
+        for (int i = 0; i + 1 < args.Count; i++)
+            if (flags.TryGetValue(args[i], out string? flag) && unmatched.Contains(args[i + 1]) && !args[i + 1].StartsWith('-'))
+                lines.TryAdd($"Unrecognized command or argument '{args[i + 1]}'.", $"{flag}: takes true or false (or nothing, for true), not '{args[i + 1]}'");
+        return lines;
     }
 
     /// <summary>"--tile: must be at least 64": the option or argument first, then the reason.</summary>
