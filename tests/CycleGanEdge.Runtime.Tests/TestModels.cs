@@ -61,9 +61,10 @@ internal static class TestModels
     /// random weights; with norm "instance" an InstanceNormalization follows the first conv. Receptive field 5x5.
     /// With <paramref name="int8"/> each convolution reads int8 weights and uint8 activations through
     /// DequantizeLinear (QDQ, as cyclegan-export quantize writes them) and the metadata says int8-qdq.
-    /// <paramref name="metadata"/> overrides metadata keys (a null value removes one).
+    /// <paramref name="metadata"/> overrides metadata keys (a null value removes one). With <paramref name="resize"/> a
+    /// Resize of scale 1 (output unchanged) follows the ReLU: the runtime tells <c>--upsample resize</c> graphs by that op.
     /// </summary>
-    public static byte[] SmallConvNet(string norm, int seed = 1, bool int8 = false, IReadOnlyDictionary<string, string?>? metadata = null)
+    public static byte[] SmallConvNet(string norm, int seed = 1, bool int8 = false, IReadOnlyDictionary<string, string?>? metadata = null, bool resize = false)
     {
         var spec = new Spec { Norm = norm };
         if (int8)
@@ -84,6 +85,11 @@ internal static class TestModels
             x = Add(graph, "InstanceNormalization", [x, "in.scale", "in.bias"], new AttributeProto { Name = "epsilon", Type = AttributeProto.Types.AttributeType.Float, F = 1e-5f });
         }
         x = Add(graph, "Relu", [x]);
+        if (resize)
+        {
+            graph.Initializer.Add(Floats("resize.scales", [1, 1, 1, 1], [4]));
+            x = Add(graph, "Resize", [x, "", "resize.scales"]);
+        }
         x = Conv(graph, x, 4, 3, rng, "c2", int8 ? (4f / 255, 0) : null);
         x = Add(graph, "Tanh", [x]);
         Rename(graph, x, ModelContract.OutputName);

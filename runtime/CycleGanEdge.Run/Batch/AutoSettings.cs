@@ -111,7 +111,8 @@ public static class AutoSettings
         {
             var meta = ModelFileCheck.ReadMetadata(modelPath);
             int Int(string key) => int.Parse(meta[key], CultureInfo.InvariantCulture);
-            var layers = GeneratorCost.Layers(meta[ModelContract.ArchKey], Int(ModelContract.NgfKey), Int(ModelContract.ChannelsInKey), Int(ModelContract.ChannelsOutKey));
+            var layers = GeneratorCost.Layers(meta[ModelContract.ArchKey], Int(ModelContract.NgfKey), Int(ModelContract.ChannelsInKey), Int(ModelContract.ChannelsOutKey),
+                GeneratorCost.HasResize(modelPath));
             int multiple = Int(ModelContract.SpatialMultipleKey);
             if (layers is null || multiple < 1) return null;
 
@@ -129,7 +130,7 @@ public static class AutoSettings
             return new ImageWork(GeneratorCost.MultiplyAccumulates(layers, w, h) / 1e9, ms, runBytes);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or KeyNotFoundException
-                                      or OverflowException or ImageDecodeException or InvalidModelException)
+                                      or OverflowException or ImageDecodeException or InvalidModelException or Google.Protobuf.InvalidProtocolBufferException)
         {
             return null;
         }

@@ -35,7 +35,8 @@ public static class GeneratorCost
     public static IReadOnlyList<ConvLayer>? Layers(ModelInfo model, string onnxPath) =>
         Layers(model.Arch, model.Ngf, model.ChannelsIn, model.ChannelsOut, HasResize(onnxPath));
 
-    private static bool HasResize(string onnxPath)
+    /// <summary>Whether the graph upsamples with Resize (<c>--upsample resize</c>) rather than transposed convolutions.</summary>
+    public static bool HasResize(string onnxPath)
     {
         using var file = File.OpenRead(onnxPath);
         return CycleGanEdge.Core.Onnx.ModelProto.Parser.ParseFrom(file).Graph.Node.Any(n => n.OpType == "Resize");

@@ -118,4 +118,19 @@ public class AutoSettingsTests
         Assert.Null(AutoSettings.Measure(TestModels.Save(TestModels.Negate(new()), folder, "negate.onnx"), image, settings, 0)); // no counted architecture
         Assert.Null(AutoSettings.Measure(model, null, settings, 0));
     }
+
+    [Fact]
+    public void A_resize_upsampling_graph_is_counted_with_its_convolutions_at_the_upsampled_size()
+    {
+        string folder = TestFiles.TempFolder();
+        string model = TestModels.Save(TestModels.SmallConvNet("instance", metadata: TestModels.Resnet6Ngf8, resize: true), folder);
+        string image = Path.Combine(folder, "a.png");
+        File.WriteAllBytes(image, ImageCodec.Encode(TestImages.Random(32, 32), ImageFormat.Png));
+
+        var work = AutoSettings.Measure(model, image, new PipelineSettings(), maxSide: 0)!;
+        var resizeLayers = GeneratorCost.Layers("resnet_6blocks", 8, 3, 3, resizeUpsampling: true)!;
+        var transposedLayers = GeneratorCost.Layers("resnet_6blocks", 8, 3, 3)!;
+        Assert.Equal(GeneratorCost.MultiplyAccumulates(resizeLayers, 32, 32) / 1e9, work.ModelGigaMacs, 12);
+        Assert.True(work.ModelGigaMacs > GeneratorCost.MultiplyAccumulates(transposedLayers, 32, 32) / 1e9);
+    }
 }
