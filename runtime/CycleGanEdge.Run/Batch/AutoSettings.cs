@@ -130,7 +130,7 @@ public static class AutoSettings
             return new ImageWork(GeneratorCost.MultiplyAccumulates(layers, w, h) / 1e9, ms, runBytes);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or KeyNotFoundException
-                                      or OverflowException or ImageDecodeException or InvalidModelException or Google.Protobuf.InvalidProtocolBufferException)
+                                      or OverflowException or ImageDecodeException or InvalidModelException)
         {
             return null;
         }

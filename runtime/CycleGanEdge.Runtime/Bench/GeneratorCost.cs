@@ -36,11 +36,7 @@ public static class GeneratorCost
         Layers(model.Arch, model.Ngf, model.ChannelsIn, model.ChannelsOut, HasResize(onnxPath));
 
     /// <summary>Whether the graph upsamples with Resize (<c>--upsample resize</c>) rather than transposed convolutions.</summary>
-    public static bool HasResize(string onnxPath)
-    {
-        using var file = File.OpenRead(onnxPath);
-        return CycleGanEdge.Core.Onnx.ModelProto.Parser.ParseFrom(file).Graph.Node.Any(n => n.OpType == "Resize");
-    }
+    public static bool HasResize(string onnxPath) => ModelFileCheck.HasNode(onnxPath, "Resize");
 
     /// <summary>MACs for one image of <paramref name="width"/>×<paramref name="height"/> (already a multiple of the spatial multiple).</summary>
     public static long MultiplyAccumulates(IReadOnlyList<ConvLayer> layers, int width, int height)

@@ -1,6 +1,7 @@
 using CycleGanEdge.Run.Batch;
 using CycleGanEdge.Runtime.Bench;
 using CycleGanEdge.Core.Imaging;
+using CycleGanEdge.Core.Onnx;
 using Microsoft.ML.OnnxRuntime;
 
 namespace CycleGanEdge.Runtime.Tests.Cli;
@@ -96,6 +97,7 @@ public class AutoSettingsTests
         string truncated = Path.Combine(folder, "truncated.onnx");
         File.WriteAllBytes(truncated, File.ReadAllBytes(model)[..1000]);
         Assert.Throws<FormatException>(() => ModelFileCheck.ReadMetadata(truncated));
+        Assert.Throws<FormatException>(() => ModelFileCheck.HasNode(truncated, "Resize"));
     }
 
     [Fact]
@@ -132,5 +134,10 @@ public class AutoSettingsTests
         var transposedLayers = GeneratorCost.Layers("resnet_6blocks", 8, 3, 3)!;
         Assert.Equal(GeneratorCost.MultiplyAccumulates(resizeLayers, 32, 32) / 1e9, work.ModelGigaMacs, 12);
         Assert.True(work.ModelGigaMacs > GeneratorCost.MultiplyAccumulates(transposedLayers, 32, 32) / 1e9);
+
+        // The node scan finds what the full protobuf parse finds.
+        foreach (var path in new[] { model, TestModels.Save(TestModels.SmallConvNet("instance"), folder, "plain.onnx") })
+            Assert.Equal(ModelProto.Parser.ParseFrom(File.ReadAllBytes(path)).Graph.Node.Any(n => n.OpType == "Resize"), ModelFileCheck.HasNode(path, "Resize"));
+        Assert.False(ModelFileCheck.HasNode(model, "ConvTranspose"));
     }
 }
