@@ -151,7 +151,7 @@ public static class ExportCommand
         if (r.GetValue(Quantize) is null)
         {
             if (Calibration.All.Any(Given))
-                r.AddError("--calibration, --calibration-method, --percentile and --float-ends go with --quantize int8");
+                r.AddError("--calibration, --calibration-method, --percentile, --float-ends and --weight-bits go with --quantize int8");
             return;
         }
         if (r.GetValue(Calibration.Calibration) is null)

@@ -6,7 +6,7 @@ using CycleGanEdge.Core.CommandLine;
 namespace CycleGanEdge.Export;
 
 /// <summary>
-/// --calibration, --calibration-method, --percentile and --float-ends: how int8 activation ranges are calibrated and what stays float, shared by
+/// --calibration, --calibration-method, --percentile, --float-ends and --weight-bits: how int8 activation ranges are calibrated and what stays float, shared by
 /// <c>cyclegan-export export CHECKPOINT --quantize int8</c> and <c>cyclegan-export quantize MODEL.onnx</c>.
 /// </summary>
 internal sealed class QuantizeOptionSet
@@ -29,6 +29,13 @@ internal sealed class QuantizeOptionSet
         DefaultValueFactory = _ => new QuantizeOptions().FloatEnds,
     };
 
+    public Option<int> WeightBits { get; } = new Option<int>("--weight-bits")
+    {
+        Description = "Bits of the int8 weights: 7 is exact on every CPU; 8 is finer but overflows the 16-bit sums of x86 CPUs without VNNI (AVX2, AVX-512 before VNNI)",
+        HelpName = "7|8",
+        DefaultValueFactory = _ => new QuantizeOptions().WeightBits,
+    }.AcceptOnlyFromAmong("7", "8");
+
     public QuantizeOptionSet(bool required)
     {
         Calibration = new Option<DirectoryInfo>("--calibration")
@@ -43,7 +50,7 @@ internal sealed class QuantizeOptionSet
         });
     }
 
-    public IReadOnlyList<Option> All => [Calibration, Method, Percentile, FloatEnds];
+    public IReadOnlyList<Option> All => [Calibration, Method, Percentile, FloatEnds, WeightBits];
 
     /// <summary>A percentile given with minmax would be silently ignored: refuse it.</summary>
     public void Validate(CommandResult r)
@@ -57,5 +64,6 @@ internal sealed class QuantizeOptionSet
         Method = parse.GetValue(Method) == "minmax" ? CalibrationMethod.MinMax : CalibrationMethod.Percentile,
         Percentile = parse.GetValue(Percentile),
         FloatEnds = parse.GetValue(FloatEnds),
+        WeightBits = parse.GetValue(WeightBits),
     };
 }

@@ -12,13 +12,19 @@ public sealed record QuantizeOptions
 {
     public CalibrationMethod Method { get; init; } = CalibrationMethod.Percentile;
     /// <summary>For <see cref="CalibrationMethod.Percentile"/>: keep the values from the (100 − p)th to the pth percentile.</summary>
-    public double Percentile { get; init; } = 99.99;
+    public double Percentile { get; init; } = 99.999;
     /// <summary>
     /// Leave the first and the last convolution in float32 (see <see cref="QdqRewriter.QuantizableNodes"/>). On by default:
     /// on trained generators it moved int8 from 31-35 dB to 42-45 dB of fp32 and kept the task scores within 1.3 points,
     /// for 0-18% of the speed-up (benchmarks/RESULTS.md).
     /// </summary>
     public bool FloatEnds { get; init; } = true;
+    /// <summary>
+    /// Bits of the int8 weights: 7 (default, codes -63..63) or 8 (-127..127). x86 CPUs without VNNI add pairs of
+    /// uint8 x int8 products in 16 bits (VPMADDUBSW), which 8-bit weights overflow and 7-bit weights cannot
+    /// (<see cref="CpuInfo.Int8"/>); on trained generators 7 bits cost no speed and 0.1-0.7 dB on VNNI CPUs (docs/performance.md).
+    /// </summary>
+    public int WeightBits { get; init; } = 7;
 
     public string Describe(int images) => string.Create(CultureInfo.InvariantCulture,
         $"{(Method == CalibrationMethod.MinMax ? "minmax" : $"percentile {Percentile:G}")} on {images} image{(images == 1 ? "" : "s")}{(FloatEnds ? ", first and last convolution float" : "")}");
@@ -66,11 +72,12 @@ public static class Int8Quantizer
             throw new ExportException("the graph has no convolution with constant float32 weights to quantize" + (options.FloatEnds ? " besides the first and the last (--float-ends)" : ""));
         var ranges = Calibrate(fp32, activations, calibration, options);
 
-        QdqRewriter.Apply(model.Graph, ranges, options.FloatEnds);
+        QdqRewriter.Apply(model.Graph, ranges, options.FloatEnds, options.WeightBits);
         string description = options.Describe(calibration.Count);
         model.MetadataProps.Add(new StringStringEntryProto { Key = ModelContract.QuantizationKey, Value = ModelContract.QuantizationInt8Qdq });
         model.MetadataProps.Add(new StringStringEntryProto { Key = ModelContract.CalibrationKey, Value = description });
-        model.DocString += $"; int8 QDQ convolutions (uint8 activations calibrated by {description}, int8 per-channel weights)";
+        model.MetadataProps.Add(new StringStringEntryProto { Key = ModelContract.WeightBitsKey, Value = options.WeightBits.ToString(CultureInfo.InvariantCulture) });
+        model.DocString += $"; int8 QDQ convolutions (uint8 activations calibrated by {description}, {options.WeightBits}-bit per-channel weights)";
         byte[] int8 = model.ToByteArray();
 
         var (mean, worst) = OutputPsnr(fp32, int8, calibration);
@@ -109,10 +116,10 @@ public static class Int8Quantizer
     }
 
     /// <summary>Per-image PSNR of the int8 model's output against the float model's, over the output's full range (2 for [-1, 1], 255 for uint8).</summary>
-    public static (double Mean, double Worst) OutputPsnr(byte[] fp32, byte[] int8, IReadOnlyList<ModelInput> inputs)
+    public static (double Mean, double Worst) OutputPsnr(byte[] fp32, byte[] int8, IReadOnlyList<ModelInput> inputs, SessionOptions? options = null)
     {
-        using var reference = SessionFactory.CreateInMemory(fp32, "the float32 model");
-        using var quantized = SessionFactory.CreateInMemory(int8, "the int8 model");
+        using var reference = SessionFactory.CreateInMemory(fp32, "the float32 model", options);
+        using var quantized = SessionFactory.CreateInMemory(int8, "the int8 model", options);
         using var runOptions = new RunOptions();
         var psnrs = new List<double>();
         foreach (var input in inputs)

@@ -21,7 +21,7 @@ public readonly record struct ActivationQuant(float Scale, byte ZeroPoint)
 /// <summary>
 /// Rewrites a float graph into a statically quantized QDQ graph: every Conv and ConvTranspose with constant
 /// weights gets QuantizeLinear→DequantizeLinear on its input and output activations (uint8, calibrated
-/// ranges) and DequantizeLinear on its weights (int8, symmetric, per output channel) and bias (int32, scale
+/// ranges) and DequantizeLinear on its weights (int8 storage, 7 or 8 bits, symmetric, per output channel) and bias (int32, scale
 /// input scale × weight scale). Everything else (instance norm, ReLU, pads, adds, tanh) stays float and
 /// reads the dequantized values. ONNX Runtime's CPU provider fuses DQ→Conv→Q into QLinearConv (uint8 × int8).
 /// </summary>
@@ -57,8 +57,11 @@ public static class QdqRewriter
     }
 
     /// <summary>Rewrites <paramref name="graph"/> in place with the calibrated <paramref name="ranges"/> (one per activation to calibrate).</summary>
-    public static void Apply(GraphProto graph, IReadOnlyDictionary<string, ValueRange> ranges, bool floatEnds = false)
+    /// <param name="weightBits">7 or 8: weights are symmetric codes in ±(2^(bits-1) - 1).</param>
+    public static void Apply(GraphProto graph, IReadOnlyDictionary<string, ValueRange> ranges, bool floatEnds = false, int weightBits = 8)
     {
+        if (weightBits is not (7 or 8)) throw new ArgumentOutOfRangeException(nameof(weightBits), weightBits, "weights are 7 or 8 bits");
+        int maxCode = (1 << (weightBits - 1)) - 1;
         var quantized = QuantizableNodes(graph, floatEnds).ToHashSet();
         var activations = ActivationsToCalibrate(graph, floatEnds);
         var quant = new Dictionary<string, ActivationQuant>();
@@ -92,7 +95,7 @@ public static class QdqRewriter
             for (int i = 0; i < node.Input.Count; i++)
                 if (quant.ContainsKey(node.Input[i])) node.Input[i] = Dequantized(node.Input[i]);
             if (quantized.Contains(original))
-                nodes.AddRange(QuantizeWeights(graph, node, initializers, quant[original.Input[0]].Scale));
+                nodes.AddRange(QuantizeWeights(graph, node, initializers, quant[original.Input[0]].Scale, maxCode));
             nodes.Add(node);
             foreach (string output in node.Output)
                 if (quant.ContainsKey(output)) AddQdq(output);
@@ -107,7 +110,7 @@ public static class QdqRewriter
     }
 
     /// <summary>DequantizeLinear nodes for the node's weight (int8 per channel) and bias (int32), pointed to by the node.</summary>
-    private static IEnumerable<NodeProto> QuantizeWeights(GraphProto graph, NodeProto node, Dictionary<string, TensorProto> initializers, float inputScale)
+    private static IEnumerable<NodeProto> QuantizeWeights(GraphProto graph, NodeProto node, Dictionary<string, TensorProto> initializers, float inputScale, int maxCode)
     {
         var w = initializers[node.Input[1]];
         float[] weights = FloatValues(w);
@@ -127,10 +130,10 @@ public static class QdqRewriter
             maxAbs[ChannelOf(i)] = Math.Max(maxAbs[ChannelOf(i)], Math.Abs(weights[i]));
         var scales = new float[channels];
         for (int c = 0; c < channels; c++)
-            scales[c] = maxAbs[c] > 0 ? maxAbs[c] / 127f : 1f;
+            scales[c] = maxAbs[c] > 0 ? maxAbs[c] / maxCode : 1f;
         var q = new sbyte[weights.Length];
         for (int i = 0; i < weights.Length; i++)
-            q[i] = (sbyte)Math.Clamp(Math.Round(weights[i] / scales[ChannelOf(i)], MidpointRounding.ToEven), -127, 127);
+            q[i] = (sbyte)Math.Clamp(Math.Round(weights[i] / scales[ChannelOf(i)], MidpointRounding.ToEven), -maxCode, maxCode);
 
         string name = w.Name;
         var qTensor = new TensorProto { Name = name + "/int8", DataType = (int)DataType.Int8, RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(q.AsSpan())) };

@@ -93,8 +93,14 @@ public static class BenchCommand
                 }
                 // Under the table: the peak the "of peak" column divides by, measured against its theoretical value.
                 if (!asJson)
+                {
                     foreach (var peak in results.Select(r => r.Result.Peak).OfType<FmaPeak>().Distinct())
                         io.Output.WriteLine(peak.Describe());
+                    // Every figure names its CPU; int8 rows depend on which kernel this CPU takes.
+                    io.Output.WriteLine($"cpu: {CpuInfo.Describe()}");
+                    foreach (var (path, fit) in results.Select(r => (r.ModelPath, CpuInfo.Int8Fit(r.Model.Metadata))).Where(p => p.Item2 is not null).Distinct())
+                        io.Output.WriteLine($"int8 ({Path.GetFileName(path)}): {fit}");
+                }
                 if (settings.ProfileDirectory is not null && !asJson)
                     foreach (var file in new DirectoryInfo(settings.ProfileDirectory).GetFiles("*.json").Where(f => f.LastWriteTimeUtc >= started).OrderBy(f => f.Name))
                         PrintProfile(io.Output, file.FullName, results, settings);

@@ -28,6 +28,8 @@ public static class InfoCommand
                 output.WriteLine("metadata:");
                 foreach (var (key, value) in m.Metadata.OrderBy(p => p.Key, StringComparer.Ordinal))
                     output.WriteLine($"  {key} = {value}");
+                output.WriteLine($"cpu:        {CpuInfo.Describe()}");
+                output.WriteLine($"int8:       {CpuInfo.Int8Fit(m.Metadata) ?? $"float model; int8 models would run {CpuInfo.Int8.Name}"}");
                 output.WriteLine($"build:      -p:Accelerator={SessionFactory.BuildAccelerator}");
                 output.WriteLine($"providers:  {string.Join(", ", SessionFactory.AvailableProviders())}");
                 return ExitCodes.Success;

@@ -97,7 +97,7 @@ public static class FmaProbe
         if (!AvxVnni.IsSupported)
             return new FmaPeak(Isa, Lanes, units, clock, CpuInfoMhz(), cores, one, all);
         var int8 = BestRates(Int8Kernel, Chains * Int8OpsPerInstruction, cores, bursts);
-        double? fma256 = Lanes == 16 && HasCpuFlag("avx512_vnni") ? BestOneCore(Kernel256Fma, Chains * 8 * 2, bursts) : null;
+        double? fma256 = Lanes == 16 && CycleGanEdge.Core.CpuInfo.HasAvx512Vnni ? BestOneCore(Kernel256Fma, Chains * 8 * 2, bursts) : null;
         int width = fma256 is { } f ? WidthFactor(one, f) : 1;
         return new FmaPeak(Isa, Lanes, units, clock, CpuInfoMhz(), cores, one, all, int8.One * width, int8.All * width, width, fma256);
     }
@@ -109,20 +109,6 @@ public static class FmaProbe
     public static int WidthFactor(double gflops512, double gflops256) => gflops512 > 1.5 * gflops256 ? 2 : 1;
 
     private static float Kernel256Fma(long iterations) => Kernel256(iterations, 0.999f, 0.001f);
-
-    /// <summary>Whether /proc/cpuinfo lists this flag (Linux); false where it cannot be read.</summary>
-    private static bool HasCpuFlag(string flag)
-    {
-        try
-        {
-            string? flags = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("flags", StringComparison.Ordinal));
-            return flags is not null && flags[(flags.IndexOf(':') + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries).Contains(flag);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return false;
-        }
-    }
 
     /// <summary>Giga-operations per second of <paramref name="kernel"/>: the best of <paramref name="bursts"/> bursts on one core.</summary>
     private static double BestOneCore(Func<long, float> kernel, double opsPerIteration, int bursts)

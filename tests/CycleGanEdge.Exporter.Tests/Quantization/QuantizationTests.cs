@@ -139,7 +139,8 @@ public sealed class QuantizationTests(ITestOutputHelper log) : IDisposable
         Assert.Empty(ModelCheck.ContractProblems(model));
         var meta = Metadata(int8);
         Assert.Equal("int8-qdq", meta[ModelContract.QuantizationKey]);
-        Assert.Equal("percentile 99.99 on 6 images", meta[ModelContract.CalibrationKey]);
+        Assert.Equal("percentile 99.999 on 6 images", meta[ModelContract.CalibrationKey]);
+        Assert.Equal("7", meta[ModelContract.WeightBitsKey]);
         Assert.Equal("fp32", meta[ModelContract.PrecisionKey]);
         using (var session = new InferenceSession(int8))
             Assert.Equal(ModelContract.IoFloat32Nchw, ModelInfo.FromSession(session, "int8.onnx").Io);

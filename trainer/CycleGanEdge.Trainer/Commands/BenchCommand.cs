@@ -103,7 +103,7 @@ public static class BenchCommand
         var sorted = times.Order().ToArray();
         return new BenchResult("TorchSharp " + typeof(torch).Assembly.GetName().Version, options.Model, options.NetG, options.NetD, options.CropSize, options.BatchSize,
             options.GanMode, times.Count, warmup, times.Average(), sorted[sorted.Length / 2], sorted[0], rssBefore, MemoryMb("VmHWM"),
-            Environment.ProcessorCount, torch.get_num_threads(), device.ToString(), RuntimeInformation.OSDescription, CpuName());
+            Environment.ProcessorCount, torch.get_num_threads(), device.ToString(), RuntimeInformation.OSDescription, CycleGanEdge.Core.CpuInfo.Describe());
     }
 
     private static string Line(BenchResult r) =>
@@ -162,19 +162,6 @@ public static class BenchCommand
         catch (IOException)
         {
             return 0;
-        }
-    }
-
-    private static string CpuName()
-    {
-        try
-        {
-            var line = File.Exists("/proc/cpuinfo") ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal)) : null;
-            return line?.Split(':', 2)[1].Trim() ?? RuntimeInformation.ProcessArchitecture.ToString();
-        }
-        catch (IOException)
-        {
-            return RuntimeInformation.ProcessArchitecture.ToString();
         }
     }
 }
