@@ -24,19 +24,20 @@ internal static class StampCommand
             Description = "What training did with transparency: composite (onto --background; cyclegan-train data) or drop (RGB as stored; the reference trainer)",
             Required = true,
         }.AcceptOnlyFromAmong(ModelContract.AlphaComposite, ModelContract.AlphaDrop);
-        var background = new Option<string>("--background") { Description = "With --alpha composite: the colour as #rrggbb", DefaultValueFactory = _ => "#ffffff" };
-        var preprocess = new Option<string>("--train-preprocess") { Description = "The trainer's --preprocess (recorded, informative)", DefaultValueFactory = _ => "resize_and_crop" };
-        var loadSize = new Option<int>("--load-size") { Description = "The trainer's --load-size (recorded, informative)", Required = true }.AtLeast(1);
+        var background = new Option<string>("--background") { Description = "With --alpha composite: the colour composited onto", HelpName = "#rrggbb", DefaultValueFactory = _ => "#ffffff" };
+        var preprocess = new Option<string>("--train-preprocess") { Description = "The trainer's --preprocess (recorded, informative)", HelpName = "NAME", DefaultValueFactory = _ => "resize_and_crop" };
+        var loadSize = new Option<int>("--load-size") { Description = "The trainer's --load-size (recorded, informative)", HelpName = "N", Required = true }.AtLeast(1);
         var command = new Command("stamp", "Record how training preprocessed images (transparency, background, resize) in a model exported before those keys existed; metadata only")
         {
             model, output, alpha, background, preprocess, loadSize,
         };
         command.Validators.Add(r =>
         {
-            if (ImagePreprocessing.ParseColour(r.GetValue(background) ?? "") is null)
-                r.AddError($"--background '{r.GetValue(background)}' is not a colour #rrggbb");
-            else if (r.GetValue(alpha) == ModelContract.AlphaDrop && r.GetResult(background) is { Implicit: false })
+            if (r.GetResult(background) is not { Implicit: false }) return;
+            if (r.GetValue(alpha) == ModelContract.AlphaDrop)
                 r.AddError("--background goes with --alpha composite");
+            else if (ImagePreprocessing.ParseColour(r.GetValue(background) ?? "") is null)
+                r.AddError($"--background '{r.GetValue(background)}' is not a colour #rrggbb");
         });
         command.SetAction(parse =>
         {
