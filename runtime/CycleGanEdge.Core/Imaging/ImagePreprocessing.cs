@@ -55,39 +55,40 @@ public sealed record ImagePreprocessing
     /// </summary>
     public static ImagePreprocessing? FromMetadata(IReadOnlyDictionary<string, string> meta, out string? problem)
     {
-        problem = null;
         var present = ModelContract.PreprocessingKeys.Where(meta.ContainsKey).ToList();
-        if (present.Count == 0) return Unrecorded;
-        if (present.Count < ModelContract.PreprocessingKeys.Count)
+        if (present.Count == 0)
         {
-            problem = $"preprocessing key(s) missing: {string.Join(", ", ModelContract.PreprocessingKeys.Except(present))} (they go together)";
-            return null;
+            problem = null;
+            return Unrecorded;
         }
-        string alpha = meta[ModelContract.AlphaKey], background = meta[ModelContract.BackgroundKey], space = meta[ModelContract.ColorSpaceKey];
-        if (alpha is not (ModelContract.AlphaComposite or ModelContract.AlphaDrop))
-            problem = $"metadata {ModelContract.AlphaKey}='{alpha}' is not one of: {ModelContract.AlphaComposite}, {ModelContract.AlphaDrop}";
-        else if (space != ModelContract.ColorSpaceSrgb)
-            problem = $"metadata {ModelContract.ColorSpaceKey}='{space}' is not {ModelContract.ColorSpaceSrgb}";
-        else if (!int.TryParse(meta[ModelContract.LoadSizeKey], NumberStyles.None, CultureInfo.InvariantCulture, out int loadSize) || loadSize < 1)
-            problem = $"metadata {ModelContract.LoadSizeKey}='{meta[ModelContract.LoadSizeKey]}' is not a positive whole number";
-        else if (alpha == ModelContract.AlphaDrop)
-            return background == ModelContract.BackgroundNone
-                ? new ImagePreprocessing { Alpha = alpha, TrainPreprocess = meta[ModelContract.TrainPreprocessKey], LoadSize = loadSize }
-                : Fail(out problem, $"metadata {ModelContract.BackgroundKey}='{background}' must be '{ModelContract.BackgroundNone}' with {ModelContract.AlphaKey}={alpha}");
-        else if (ParseColour(background) is not { } rgb)
-            problem = $"metadata {ModelContract.BackgroundKey}='{background}' is not a colour #rrggbb";
-        else
-            return new ImagePreprocessing
-            {
-                Alpha = alpha, BackgroundR = rgb.R, BackgroundG = rgb.G, BackgroundB = rgb.B,
-                TrainPreprocess = meta[ModelContract.TrainPreprocessKey], LoadSize = loadSize,
-            };
-        return null;
+        problem = Problem(meta, present);
+        if (problem is not null) return null;
+        var rgb = ParseColour(meta[ModelContract.BackgroundKey]) ?? (255, 255, 255);
+        return new ImagePreprocessing
+        {
+            Alpha = meta[ModelContract.AlphaKey],
+            BackgroundR = rgb.R, BackgroundG = rgb.G, BackgroundB = rgb.B,
+            TrainPreprocess = meta[ModelContract.TrainPreprocessKey],
+            LoadSize = int.Parse(meta[ModelContract.LoadSizeKey], CultureInfo.InvariantCulture),
+        };
     }
 
-    private static ImagePreprocessing? Fail(out string? problem, string message)
+    private static string? Problem(IReadOnlyDictionary<string, string> meta, List<string> present)
     {
-        problem = message;
+        if (present.Count < ModelContract.PreprocessingKeys.Count)
+            return $"preprocessing key(s) missing: {string.Join(", ", ModelContract.PreprocessingKeys.Except(present))} (they go together)";
+        string alpha = meta[ModelContract.AlphaKey], background = meta[ModelContract.BackgroundKey];
+        string space = meta[ModelContract.ColorSpaceKey], loadSize = meta[ModelContract.LoadSizeKey];
+        if (alpha is not (ModelContract.AlphaComposite or ModelContract.AlphaDrop))
+            return $"metadata {ModelContract.AlphaKey}='{alpha}' is not one of: {ModelContract.AlphaComposite}, {ModelContract.AlphaDrop}";
+        if (space != ModelContract.ColorSpaceSrgb)
+            return $"metadata {ModelContract.ColorSpaceKey}='{space}' is not {ModelContract.ColorSpaceSrgb}";
+        if (!int.TryParse(loadSize, NumberStyles.None, CultureInfo.InvariantCulture, out int size) || size < 1)
+            return $"metadata {ModelContract.LoadSizeKey}='{loadSize}' is not a positive whole number";
+        if (alpha == ModelContract.AlphaDrop && background != ModelContract.BackgroundNone)
+            return $"metadata {ModelContract.BackgroundKey}='{background}' must be '{ModelContract.BackgroundNone}' with {ModelContract.AlphaKey}={alpha}";
+        if (alpha == ModelContract.AlphaComposite && ParseColour(background) is null)
+            return $"metadata {ModelContract.BackgroundKey}='{background}' is not a colour #rrggbb";
         return null;
     }
 
