@@ -122,9 +122,9 @@ public sealed class Translator : IDisposable
             throw new ArgumentException($"{width}x{height} {layout} needs {size} bytes (src has {src.Length}, dst {dst.Length}).");
         if (bpp == 4 && Model.Preprocessing.Composites)
         {
-            if (_composited.Length != size) _composited = new byte[size];
+            if (_composited.Length < size) _composited = new byte[size]; // grows to the largest image seen
             Model.Preprocessing.Composite(src[..size], _composited);
-            src = _composited;
+            src = _composited.AsSpan(0, size);
         }
 
         int tile = TileSideFor(width, height);

@@ -99,9 +99,9 @@ public sealed class EvalRun
             var recorded = ImagePreprocessing.FromMetadata(ModelFileCheck.ReadMetadata(first), out _);
             return recorded is { Composites: true } ? recorded : white;
         }
-        catch (Exception e) when (e is InvalidModelException or IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is FormatException or IOException or UnauthorizedAccessException)
         {
-            return white; // opening the model reports the problem
+            return white; // a damaged or unreadable file: opening the model reports the problem in its own words
         }
     }
 
