@@ -10,6 +10,7 @@ using CycleGanEdge.Exporter.PyTorch;
 using CycleGanEdge.Exporter.Quantization;
 using CycleGanEdge.Core.Imaging;
 using CycleGanEdge.Torch.Checkpoints;
+using CycleGanEdge.Torch.Data;
 using CycleGanEdge.Torch.Networks;
 using CycleGanEdge.Exporter;
 using Google.Protobuf;
@@ -97,22 +98,24 @@ public static class ExportCommand
 
     private static readonly Option[] PyTorchOnly = [Arch, Ngf, Norm, InputNc, OutputNc, NoDropout];
 
-    /// <summary>The root command (named explicitly so help reads the same from any host process) and its three commands.</summary>
+    /// <summary>The root command (named explicitly so help reads the same from any host process) and its four commands.</summary>
     public static Command Create()
     {
         var root = new Command("cyclegan-export",
-            "Export trained CycleGAN generators to self-describing ONNX models, checked against TorchSharp; check and quantize ONNX models.\n" +
+            "Export trained CycleGAN generators to self-describing ONNX models, checked against TorchSharp; check, quantize and stamp ONNX models.\n" +
             "  cyclegan-export export CHECKPOINT -o OUT.onnx [--fp16] [--fold-batchnorm] [--io uint8-nhwc] [--opset N]\n" +
             "  cyclegan-export export --from-pytorch latest_net_G_A.pth -o OUT.onnx\n" +
             "  cyclegan-export export CHECKPOINT -o OUT.int8.onnx --quantize int8 --calibration DIR\n" +
             "  cyclegan-export check MODEL.onnx\n" +
             "  cyclegan-export quantize MODEL.onnx --calibration DIR -o OUT.int8.onnx\n" +
+            "  cyclegan-export stamp MODEL.onnx --alpha composite --load-size N -o OUT.onnx\n" +
             "Exit codes: 0 ok, 1 failed (bad file, unsupported layer, parity), 2 wrong command line.");
         root.Add(new HelpOption { Recursive = true });
         root.Add(new VersionOption());
         root.Add(ExportSubcommand());
         root.Add(CheckCommand.Create());
         root.Add(QuantizeCommand.Create());
+        root.Add(StampCommand.Create());
         return root;
     }
 
@@ -208,7 +211,11 @@ public static class ExportCommand
                     DomainIn = header.DomainIn ?? "A",
                     DomainOut = header.DomainOut ?? "B",
                     TrainSize = header.TrainSize > 0 ? header.TrainSize : 256,
+                    Preprocessing = TrainingPreprocessing.From(header.Extra),
                 };
+                if (identity.Preprocessing is null)
+                    stdout.WriteLine($"note: {Path.GetFileName(source)} does not record how training treated transparency (trained before it was recorded): " +
+                        "the model gets no preprocessing keys and cyclegan-run feeds RGBA files as stored (info warns)");
             }
             else
             {
@@ -235,6 +242,8 @@ public static class ExportCommand
                 // The reference names G_A (A to B) and G_B (B to A) in its file names: latest_net_G_B.pth.
                 bool bToA = Path.GetFileNameWithoutExtension(source).EndsWith("G_B", StringComparison.Ordinal);
                 identity = bToA ? new ModelIdentity { Direction = "BtoA", DomainIn = "B", DomainOut = "A" } : new ModelIdentity();
+                // The reference loads images with PIL convert('RGB'): alpha dropped, not composited.
+                identity = identity with { Preprocessing = ImagePreprocessing.Reference };
                 // Anti-aliased resnets come from the CUT reference (its CUT and FastCUT files look alike: "cut").
                 if (arch.Antialias) identity = identity with { Method = "cut" };
             }

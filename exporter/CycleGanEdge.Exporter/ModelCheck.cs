@@ -2,6 +2,7 @@ using CycleGanEdge.Core.CommandLine;
 using System.Globalization;
 using CycleGanEdge.Core.Onnx;
 using CycleGanEdge.Core;
+using CycleGanEdge.Core.Imaging;
 using CycleGanEdge.Runtime;
 using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
@@ -56,6 +57,9 @@ public static class ModelCheck
             problems.Add($"{ModelContract.MethodKey} '{Get(ModelContract.MethodKey)}' is not one of: {string.Join(", ", ModelContract.Methods)}");
         if (meta.ContainsKey(ModelContract.DirectionKey) && Get(ModelContract.DirectionKey) is not ("AtoB" or "BtoA"))
             problems.Add($"{ModelContract.DirectionKey} '{Get(ModelContract.DirectionKey)}' is not AtoB or BtoA");
+
+        if (ImagePreprocessing.FromMetadata(meta, out string? preprocessingProblem) is null)
+            problems.Add(preprocessingProblem!);
 
         string precision = Get(ModelContract.PrecisionKey);
         bool hasHalfWeights = model.Graph?.Initializer.Any(t => t.DataType == (int)DataType.Float16) == true;

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Reflection;
 using CycleGanEdge.Core.Onnx;
 using CycleGanEdge.Core;
+using CycleGanEdge.Core.Imaging;
 using CycleGanEdge.Torch.Networks;
 using Google.Protobuf;
 using static TorchSharp.torch;
@@ -36,6 +37,8 @@ public sealed record ModelIdentity
     public string DomainOut { get; init; } = "B";
     public int TrainSize { get; init; } = 256;
     public string SourceSha256 { get; init; } = "";
+    /// <summary>What the trainer did to images before the network; null when the source does not say (the keys are then left out).</summary>
+    public ImagePreprocessing? Preprocessing { get; init; }
 }
 
 public static class OnnxExport
@@ -122,7 +125,7 @@ public static class OnnxExport
         return model.ToByteArray();
     }
 
-    /// <summary>The contract's metadata, in the order of <see cref="ModelContract.Keys"/>.</summary>
+    /// <summary>The contract's metadata, in the order of <see cref="ModelContract.Keys"/> (without the preprocessing keys when the identity has none).</summary>
     public static IReadOnlyList<KeyValuePair<string, string>> Metadata(GeneratorOptions arch, ExportOptions options, ModelIdentity identity)
     {
         bool uint8 = options.Io == ModelContract.IoUint8Nhwc;
@@ -147,7 +150,9 @@ public static class OnnxExport
             [ModelContract.SourceSha256Key] = identity.SourceSha256,
             [ModelContract.ExporterVersionKey] = ExporterVersion,
         };
-        return [.. ModelContract.Keys.Select(k => new KeyValuePair<string, string>(k, values[k]))];
+        foreach (var (key, value) in identity.Preprocessing?.Metadata() ?? [])
+            values[key] = value;
+        return [.. ModelContract.Keys.Where(values.ContainsKey).Select(k => new KeyValuePair<string, string>(k, values[k]))];
     }
 
     /// <summary>

@@ -30,19 +30,41 @@ public static class ModelContract
     public const string SourceSha256Key = "cyclegan.source_sha256";
     public const string ExporterVersionKey = "cyclegan.exporter_version";
 
+    // What the trainer did to an image before the network (docs/onnx-contract.md, "Preprocessing"); read by
+    // ImagePreprocessing. Models exported before these keys existed lack them all.
+    /// <summary>Transparency: <see cref="AlphaComposite"/> (onto <see cref="BackgroundKey"/>) or <see cref="AlphaDrop"/> (RGB as stored).</summary>
+    public const string AlphaKey = "cyclegan.alpha";
+    /// <summary><c>#rrggbb</c> the transparent parts were composited onto; <c>none</c> with <see cref="AlphaDrop"/>.</summary>
+    public const string BackgroundKey = "cyclegan.background";
+    public const string ColorSpaceKey = "cyclegan.color_space";
+    /// <summary>Informative: the trainer's --preprocess name (resize_and_crop, crop, scale_width, ...).</summary>
+    public const string TrainPreprocessKey = "cyclegan.train_preprocess";
+    /// <summary>Informative: the trainer's --load-size (the crop size is <see cref="TrainSizeKey"/>).</summary>
+    public const string LoadSizeKey = "cyclegan.load_size";
+
     /// <summary>Every key the exporter writes, in the order of the doc's table.</summary>
     public static readonly IReadOnlyList<string> Keys =
     [
         ContractVersionKey, DirectionKey, MethodKey, DomainInKey, DomainOutKey, ArchKey, NgfKey, NormKey,
         ChannelsInKey, ChannelsOutKey, IoKey, PixelRangeKey, PrecisionKey, SpatialMultipleKey,
         TrainSizeKey, SourceSha256Key, ExporterVersionKey,
+        AlphaKey, BackgroundKey, ColorSpaceKey, TrainPreprocessKey, LoadSizeKey,
     ];
 
+    /// <summary>The preprocessing keys: written together, absent together in models exported before them.</summary>
+    public static readonly IReadOnlyList<string> PreprocessingKeys = [AlphaKey, BackgroundKey, ColorSpaceKey, TrainPreprocessKey, LoadSizeKey];
+
     /// <summary>
-    /// Every key a model must carry: <see cref="Keys"/> but <see cref="MethodKey"/>, which models exported before it
-    /// existed lack; they were all CycleGAN generators, so a missing method reads as <see cref="MethodCycleGan"/>.
+    /// Every key a model must carry: <see cref="Keys"/> but <see cref="MethodKey"/> and <see cref="PreprocessingKeys"/>,
+    /// which models exported before them lack. Those were all CycleGAN generators, so a missing method reads as
+    /// <see cref="MethodCycleGan"/>; missing preprocessing reads as <see cref="AlphaDrop"/> (what the runtime did then).
     /// </summary>
-    public static readonly IReadOnlyList<string> RequiredKeys = [.. Keys.Where(k => k != MethodKey)];
+    public static readonly IReadOnlyList<string> RequiredKeys = [.. Keys.Where(k => k != MethodKey && !PreprocessingKeys.Contains(k))];
+
+    public const string AlphaComposite = "composite";
+    public const string AlphaDrop = "drop";
+    public const string BackgroundNone = "none";
+    public const string ColorSpaceSrgb = "srgb";
 
     public const string MethodCycleGan = "cyclegan";
 

@@ -2,6 +2,7 @@ using System.Globalization;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using CycleGanEdge.Core;
+using CycleGanEdge.Core.Imaging;
 
 namespace CycleGanEdge.Runtime;
 
@@ -27,6 +28,8 @@ public sealed record ModelInfo
     public required int TrainSize { get; init; }
     public required string SourceSha256 { get; init; }
     public required string ExporterVersion { get; init; }
+    /// <summary>What the trainer did to images before the network; <see cref="ImagePreprocessing.Unrecorded"/> for files without the keys.</summary>
+    public required ImagePreprocessing Preprocessing { get; init; }
     /// <summary>All metadata pairs, including any the contract does not define.</summary>
     public required IReadOnlyDictionary<string, string> Metadata { get; init; }
 
@@ -77,6 +80,9 @@ public sealed record ModelInfo
         if (version > ModelContract.Version)
             throw new InvalidModelException(path, $"contract version {version} is newer than this cyclegan-run understands ({ModelContract.Version}); update cyclegan-run");
 
+        var preprocessing = ImagePreprocessing.FromMetadata(meta, out string? preprocessingProblem)
+            ?? throw new InvalidModelException(path, preprocessingProblem!);
+
         var info = new ModelInfo
         {
             Path = path,
@@ -97,6 +103,7 @@ public sealed record ModelInfo
             TrainSize = Int(ModelContract.TrainSizeKey, 1, 65536),
             SourceSha256 = meta[ModelContract.SourceSha256Key],
             ExporterVersion = meta[ModelContract.ExporterVersionKey],
+            Preprocessing = preprocessing,
             Metadata = new Dictionary<string, string>(meta),
             Input = TensorSignature.Of(inputs, ModelContract.InputName),
             Output = TensorSignature.Of(outputs, ModelContract.OutputName),

@@ -8,7 +8,9 @@ public enum PixelLayout { Rgb24, Rgba32 }
 
 /// <summary>
 /// Runs an exported generator on images of any size: pads (reflect) to the model's spatial multiple and
-/// crops back, optionally in overlapping tiles. Alpha passes through unchanged. Not thread-safe: one
+/// crops back, optionally in overlapping tiles. RGBA input is first composited as the model's metadata says
+/// (<see cref="ModelInfo.Preprocessing"/>); the output keeps the input's alpha, or is opaque with
+/// <see cref="TranslatorOptions.Flatten"/>. Not thread-safe: one
 /// translator per thread. After the first call at a given size, <see cref="Translate(ReadOnlySpan{byte}, Span{byte}, int, int, PixelLayout)"/>
 /// allocates nothing on the managed heap (buffers and bound OrtValues are kept and reused).
 /// </summary>
@@ -28,6 +30,8 @@ public sealed class Translator : IDisposable
     private float[] _bandSum = [];
     private float[] _bandWeight = [];
     private int[] _xs = [], _ys = [];
+    // The input composited onto the model's background, reused from image to image.
+    private byte[] _composited = [];
 
     private Translator(InferenceSession session, ModelInfo model, string provider, TranslatorOptions options)
     {
@@ -64,7 +68,7 @@ public sealed class Translator : IDisposable
     public RgbaImage Translate(RgbaImage image)
     {
         image = ScaleToMaxSide(image);
-        var result = new RgbaImage(image.Width, image.Height, new byte[image.Pixels.Length], image.HasAlpha);
+        var result = new RgbaImage(image.Width, image.Height, new byte[image.Pixels.Length], OutputHasAlpha(image));
         Translate(image.Pixels, result.Pixels, image.Width, image.Height, PixelLayout.Rgba32);
         return result;
     }
@@ -77,23 +81,37 @@ public sealed class Translator : IDisposable
         int w = scaled[0].Width, h = scaled[0].Height;
         if (scaled.Any(i => i.Width != w || i.Height != h))
             throw new ArgumentException("A batch must hold images of one size.");
-        var results = scaled.Select(i => new RgbaImage(w, h, new byte[i.Pixels.Length], i.HasAlpha)).ToArray();
+        var results = scaled.Select(i => new RgbaImage(w, h, new byte[i.Pixels.Length], OutputHasAlpha(i))).ToArray();
         if (scaled.Length == 1 || TileSideFor(w, h) > 0)
         {
             for (int i = 0; i < scaled.Length; i++)
                 Translate(scaled[i].Pixels, results[i].Pixels, w, h, PixelLayout.Rgba32);
             return results;
         }
-        var frame = FrameFor(scaled.Length, w, h);
-        for (int b = 0; b < scaled.Length; b++)
-            frame.Fill(b, scaled[b].Pixels, w, h, 4, 0, 0);
+        var inputs = scaled.Select(Model.Preprocessing.Composite).ToArray();
+        var frame = FrameFor(inputs.Length, w, h);
+        for (int b = 0; b < inputs.Length; b++)
+            frame.Fill(b, inputs[b].Pixels, w, h, 4, 0, 0);
         Run(_session, frame);
-        for (int b = 0; b < scaled.Length; b++)
-            frame.Write(b, scaled[b].Pixels, results[b].Pixels, w, 4, 0, 0);
+        for (int b = 0; b < inputs.Length; b++)
+        {
+            frame.Write(b, inputs[b].Pixels, results[b].Pixels, w, 4, 0, 0);
+            if (_options.Flatten) MakeOpaque(results[b].Pixels);
+        }
         return results;
     }
 
-    /// <summary>The frame API: <paramref name="src"/> and <paramref name="dst"/> hold width*height pixels in <paramref name="layout"/>.</summary>
+    private bool OutputHasAlpha(RgbaImage input) => input.HasAlpha && !_options.Flatten;
+
+    private static void MakeOpaque(Span<byte> rgba)
+    {
+        for (int i = 3; i < rgba.Length; i += 4) rgba[i] = 255;
+    }
+
+    /// <summary>
+    /// The frame API: <paramref name="src"/> and <paramref name="dst"/> hold width*height pixels in <paramref name="layout"/>.
+    /// Rgba32 input (straight alpha) is composited as <see cref="ModelInfo.Preprocessing"/> says before anything sees it.
+    /// </summary>
     public void Translate(ReadOnlySpan<byte> src, Span<byte> dst, int width, int height, PixelLayout layout)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(width);
@@ -102,6 +120,12 @@ public sealed class Translator : IDisposable
         int size = checked(width * height * bpp);
         if (src.Length < size || dst.Length < size)
             throw new ArgumentException($"{width}x{height} {layout} needs {size} bytes (src has {src.Length}, dst {dst.Length}).");
+        if (bpp == 4 && Model.Preprocessing.Composites)
+        {
+            if (_composited.Length < size) _composited = new byte[size]; // grows to the largest image seen
+            Model.Preprocessing.Composite(src[..size], _composited);
+            src = _composited.AsSpan(0, size);
+        }
 
         int tile = TileSideFor(width, height);
         if (tile == 0)
@@ -111,9 +135,9 @@ public sealed class Translator : IDisposable
             Run(_session, frame);
             frame.Write(0, src, dst, width, bpp, 0, 0);
             LastTilePasses = 0;
-            return;
         }
-        TranslateTiled(src, dst, width, height, bpp, tile);
+        else TranslateTiled(src, dst, width, height, bpp, tile);
+        if (bpp == 4 && _options.Flatten) MakeOpaque(dst[..size]);
     }
 
     /// <summary>How many passes over the tiles the last tiled image took (0: it ran whole).</summary>

@@ -6,6 +6,8 @@ using System.Security.Cryptography;
 using CycleGanEdge.Core.Onnx;
 using CycleGanEdge.Runtime;
 using CycleGanEdge.Torch.Checkpoints;
+using CycleGanEdge.Torch.Data;
+using CycleGanEdge.Core.Imaging;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 
@@ -38,17 +40,73 @@ public sealed class CliTests : IDisposable
         Assert.DoesNotContain("   at ", result.Err);
     }
 
-    private string SaveCheckpoint(string name, string norm = "instance", string? model = null)
+    private string SaveCheckpoint(string name, string norm = "instance", string? model = null, ImagePreprocessing? preprocessing = null)
     {
         var arch = TinyGenerators.Options("resnet_6blocks", norm);
         using var generator = TinyGenerators.Create(arch);
         string path = PathIn(name);
+        var extra = model is null ? new Dictionary<string, string>() : new Dictionary<string, string> { ["model"] = model };
+        if (preprocessing is not null) TrainingPreprocessing.AddTo(extra, preprocessing);
         CheckpointFile.SaveModule(path, new CheckpointHeader
         {
             Kind = CheckpointKinds.Generator, Generator = arch, Direction = "AtoB", DomainIn = "noto", DomainOut = "twemoji", TrainSize = 32,
-            Extra = model is null ? new Dictionary<string, string>() : new Dictionary<string, string> { ["model"] = model },
+            Extra = extra,
         }, generator);
         return path;
+    }
+
+    private static IReadOnlyDictionary<string, string> Metadata(string onnx)
+    {
+        using var session = new InferenceSession(onnx);
+        return new Dictionary<string, string>(session.ModelMetadata.CustomMetadataMap);
+    }
+
+    [Fact]
+    public async Task TheTrainersPreprocessingRecordReachesTheMetadataAndAnOldCheckpointGetsNone()
+    {
+        string recorded = PathIn("recorded.onnx");
+        var result = await Run("export", SaveCheckpoint("r.ckpt", preprocessing: ImagePreprocessing.CompositeOnWhite("resize_and_crop", 40)), "-o", recorded);
+        Assert.True(result.ExitCode == 0, result.Err);
+        var meta = Metadata(recorded);
+        Assert.Equal(("composite", "#ffffff", "srgb", "resize_and_crop", "40"),
+            (meta[ModelContract.AlphaKey], meta[ModelContract.BackgroundKey], meta[ModelContract.ColorSpaceKey], meta[ModelContract.TrainPreprocessKey], meta[ModelContract.LoadSizeKey]));
+        using (var t = Translator.Open(recorded, new TranslatorOptions { Provider = "cpu" }))
+            Assert.True(t.Model.Preprocessing.Composites);
+
+        string old = PathIn("old.onnx");
+        result = await Run("export", SaveCheckpoint("old.ckpt"), "-o", old);
+        Assert.Equal(0, result.ExitCode);
+        Assert.Contains("does not record how training treated transparency", result.Out);
+        Assert.DoesNotContain(ModelContract.AlphaKey, Metadata(old).Keys);
+        Assert.Equal(0, (await Run("check", old)).ExitCode);
+    }
+
+    [Fact]
+    public async Task StampAppendsThePreprocessingKeysAndLeavesEveryOtherByteAlone()
+    {
+        string old = PathIn("old.onnx");
+        Assert.Equal(0, (await Run("export", SaveCheckpoint("old.ckpt"), "-o", old)).ExitCode);
+        string stamped = PathIn("stamped.onnx");
+        var result = await Run("stamp", old, "--alpha", "composite", "--load-size", "72", "-o", stamped);
+        Assert.True(result.ExitCode == 0, result.Err);
+        byte[] before = File.ReadAllBytes(old), after = File.ReadAllBytes(stamped);
+        Assert.Equal(before, after[..before.Length]);
+        var meta = Metadata(stamped);
+        Assert.Equal(("composite", "#ffffff", "srgb", "resize_and_crop", "72"),
+            (meta[ModelContract.AlphaKey], meta[ModelContract.BackgroundKey], meta[ModelContract.ColorSpaceKey], meta[ModelContract.TrainPreprocessKey], meta[ModelContract.LoadSizeKey]));
+        // Same graph and weights: the parsed models differ only in their metadata.
+        var a = ModelProto.Parser.ParseFrom(before);
+        var b = ModelProto.Parser.ParseFrom(after);
+        Assert.Equal(a.Graph, b.Graph);
+        Assert.Equal(0, (await Run("check", stamped)).ExitCode);
+
+        AssertOneErrorLine(await Run("stamp", stamped, "--alpha", "drop", "--load-size", "72", "-o", PathIn("again.onnx")), 1,
+            $"error: {stamped}: already records its preprocessing (cyclegan.alpha=composite)");
+        AssertOneErrorLine(await Run("stamp", old, "--alpha", "drop", "--background", "#000000", "--load-size", "72", "-o", PathIn("x.onnx")), 2,
+            "error: --background goes with --alpha composite");
+        AssertOneErrorLine(await Run("stamp", old, "--alpha", "composite", "--background", "white", "--load-size", "72", "-o", PathIn("x.onnx")), 2,
+            "error: --background 'white' is not a colour #rrggbb");
+        Assert.False(File.Exists(PathIn("x.onnx")));
     }
 
     [Theory]
@@ -162,6 +220,10 @@ public sealed class CliTests : IDisposable
         Assert.InRange(expected.Zip(actual, (e, a) => Math.Abs(e - a)).Max(), 0, 1e-4);
         Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(pth))),
             session.ModelMetadata.CustomMetadataMap[ModelContract.SourceSha256Key]);
+        // The reference loads images with PIL convert('RGB'): alpha dropped, no compositing; its default sizes.
+        var meta = session.ModelMetadata.CustomMetadataMap;
+        Assert.Equal(("drop", "none", "srgb", "resize_and_crop", "286"),
+            (meta[ModelContract.AlphaKey], meta[ModelContract.BackgroundKey], meta[ModelContract.ColorSpaceKey], meta[ModelContract.TrainPreprocessKey], meta[ModelContract.LoadSizeKey]));
     }
 
     /// <summary>

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text.RegularExpressions;
 using CycleGanEdge.Core.Onnx;
 using CycleGanEdge.Core;
+using CycleGanEdge.Core.Imaging;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using DataType = CycleGanEdge.Core.Onnx.TensorProto.Types.DataType;
@@ -14,6 +15,7 @@ public class ContractTests
     {
         Direction = "BtoA", Method = "fastcut", DomainIn = "twemoji", DomainOut = "noto", TrainSize = 64,
         SourceSha256 = Convert.ToHexStringLower(SHA256.HashData("checkpoint"u8)),
+        Preprocessing = ImagePreprocessing.CompositeOnWhite("scale_width_and_crop", 72),
     };
 
     private static string RepoFile(string relative)
@@ -41,10 +43,39 @@ public class ContractTests
     public void DocumentedKeyTableEqualsTheContractKeys()
     {
         var documented = DocumentedKeys();
-        Assert.Equal(17, documented.Count);
+        Assert.Equal(22, documented.Count);
         Assert.Equal(ModelContract.Keys, documented);
-        // Only the method may be absent (models exported before it existed).
-        Assert.Equal(ModelContract.Keys.Where(k => k != ModelContract.MethodKey), ModelContract.RequiredKeys);
+        // Only the method and the preprocessing keys may be absent (models exported before them).
+        Assert.Equal(ModelContract.Keys.Where(k => k != ModelContract.MethodKey && !ModelContract.PreprocessingKeys.Contains(k)), ModelContract.RequiredKeys);
+        Assert.Equal(ModelContract.Keys.TakeLast(ModelContract.PreprocessingKeys.Count), ModelContract.PreprocessingKeys);
+    }
+
+    /// <summary>The "Preprocessing" table of the doc lists the preprocessing keys (in order) and the values the runtime accepts.</summary>
+    [Fact]
+    public void DocumentedPreprocessingEqualsTheCode()
+    {
+        string doc = File.ReadAllText(RepoFile("docs/onnx-contract.md"));
+        string section = doc[doc.IndexOf("## Preprocessing", StringComparison.Ordinal)..];
+        section = section[..section.IndexOf("\n## ", 3, StringComparison.Ordinal)];
+        var keys = Regex.Matches(section, @"^\| `([^`]+)` \|", RegexOptions.Multiline).Select(m => m.Groups[1].Value).ToList();
+        Assert.Equal(ModelContract.PreprocessingKeys, keys);
+        foreach (string value in new[] { ModelContract.AlphaComposite, ModelContract.AlphaDrop, ModelContract.BackgroundNone, ModelContract.ColorSpaceSrgb })
+            Assert.Contains($"`{value}`", section);
+        // The rounding the doc states is the code's: check it on every (value, alpha) pair against white and black.
+        Assert.Contains("(c × a + bg × (255 − a) + 127) / 255", section);
+        var white = ImagePreprocessing.CompositeOnWhite("crop", 1);
+        var black = white with { BackgroundR = 0, BackgroundG = 0, BackgroundB = 0 };
+        var pixel = new byte[4];
+        for (int c = 0; c < 256; c++)
+            for (int a = 0; a < 256; a++)
+            {
+                byte[] rgba = [(byte)c, (byte)c, (byte)c, (byte)a];
+                white.Composite(rgba, pixel);
+                Assert.Equal((c * a + 255 * (255 - a) + 127) / 255, pixel[0]);
+                Assert.Equal(a, pixel[3]);
+                black.Composite(rgba, pixel);
+                Assert.Equal((c * a + 127) / 255, pixel[1]);
+            }
     }
 
     [Theory]
@@ -59,6 +90,7 @@ public class ContractTests
         using var session = new InferenceSession(onnx);
         var meta = session.ModelMetadata.CustomMetadataMap;
         Assert.Equal(ModelContract.Keys.Order(), meta.Keys.Order());
+        Assert.Equal(ModelContract.Keys, OnnxExport.Metadata(arch, new ExportOptions { Fp16 = fp16, Io = io }, Identity).Select(p => p.Key));
         var expected = new Dictionary<string, string>
         {
             [ModelContract.ContractVersionKey] = "1",
@@ -78,6 +110,11 @@ public class ContractTests
             [ModelContract.TrainSizeKey] = "64",
             [ModelContract.SourceSha256Key] = Identity.SourceSha256,
             [ModelContract.ExporterVersionKey] = OnnxExport.ExporterVersion,
+            [ModelContract.AlphaKey] = "composite",
+            [ModelContract.BackgroundKey] = "#ffffff",
+            [ModelContract.ColorSpaceKey] = "srgb",
+            [ModelContract.TrainPreprocessKey] = "scale_width_and_crop",
+            [ModelContract.LoadSizeKey] = "72",
         };
         foreach (var (key, value) in expected)
             Assert.Equal(value, meta[key]);
@@ -95,6 +132,16 @@ public class ContractTests
         Assert.Equal(uint8 ? [-1, -1, -1, 3] : [-1, 3, -1, -1], output.Value.Dimensions);
         Assert.Equal(uint8 ? ["batch", "height", "width", ""] : ["batch", "", "height", "width"], input.Value.SymbolicDimensions);
         Assert.Empty(ModelCheck.ContractProblems(ModelProto.Parser.ParseFrom(onnx)));
+    }
+
+    [Fact]
+    public void ASourceThatDoesNotRecordItsPreprocessingGetsNoPreprocessingKeys()
+    {
+        var arch = TinyGenerators.Options("resnet_6blocks");
+        using var generator = TinyGenerators.Create(arch);
+        var model = ModelProto.Parser.ParseFrom(OnnxExport.ToBytes(generator, arch, new ExportOptions(), Identity with { Preprocessing = null }));
+        Assert.Equal(ModelContract.Keys.Except(ModelContract.PreprocessingKeys), model.MetadataProps.Select(p => p.Key));
+        Assert.Empty(ModelCheck.ContractProblems(model));
     }
 
     [Fact]

@@ -21,7 +21,10 @@ public class ModelInfoTests
         using var t = Translator.Open(TestModels.Save(TestModels.Negate(new() { Io = "uint8-nhwc", SpatialMultiple = 8 })), Cpu);
         Assert.Equal(("AtoB", "photos", "negatives", "uint8-nhwc", 8, 3, 3), (t.Model.Direction, t.Model.DomainIn, t.Model.DomainOut, t.Model.Io, t.Model.SpatialMultiple, t.Model.ChannelsIn, t.Model.ChannelsOut));
         Assert.True(t.Model.IsUint8);
-        Assert.Equal(ModelContract.Keys.Count, t.Model.Metadata.Count);
+        // Test graphs are written like files exported before the preprocessing keys existed.
+        Assert.Equal(ModelContract.Keys.Count - ModelContract.PreprocessingKeys.Count, t.Model.Metadata.Count);
+        Assert.False(t.Model.Preprocessing.Recorded);
+        Assert.False(t.Model.Preprocessing.Composites);
         Assert.Equal("cyclegan", t.Model.Method);
         Assert.Equal("cpu", t.Provider);
     }
@@ -34,6 +37,32 @@ public class ModelInfoTests
         using (var old = Translator.Open(TestModels.Save(TestModels.Negate(new() { Metadata = { [ModelContract.MethodKey] = null } })), Cpu))
             Assert.Equal("cyclegan", old.Model.Method);
         Assert.Contains("cyclegan.method='unit' is not one of: cyclegan, cut, fastcut", Refused(new() { Metadata = { [ModelContract.MethodKey] = "unit" } }).Reason);
+    }
+
+    [Fact]
+    public void Preprocessing_is_read_and_bad_values_are_refused()
+    {
+        var keys = Cli.AlphaTests.CompositeOnWhite;
+        TestModels.Spec With(params (string Key, string? Value)[] changes)
+        {
+            var spec = new TestModels.Spec();
+            foreach (var (k, v) in keys) spec.Metadata[k] = v;
+            foreach (var (k, v) in changes) spec.Metadata[k] = v;
+            return spec;
+        }
+        using (var t = Translator.Open(TestModels.Save(TestModels.Negate(With((ModelContract.BackgroundKey, "#FF8000")))), Cpu))
+        {
+            var p = t.Model.Preprocessing;
+            Assert.Equal((true, true, (byte)255, (byte)128, (byte)0, "resize_and_crop", 72), (p.Recorded, p.Composites, p.BackgroundR, p.BackgroundG, p.BackgroundB, p.TrainPreprocess, p.LoadSize));
+        }
+        using (var t = Translator.Open(TestModels.Save(TestModels.Negate(With((ModelContract.AlphaKey, "drop"), (ModelContract.BackgroundKey, "none")))), Cpu))
+            Assert.False(t.Model.Preprocessing.Composites);
+        Assert.Contains("cyclegan.alpha='premultiply' is not one of: composite, drop", Refused(With((ModelContract.AlphaKey, "premultiply"))).Reason);
+        Assert.Contains("cyclegan.background='white' is not a colour #rrggbb", Refused(With((ModelContract.BackgroundKey, "white"))).Reason);
+        Assert.Contains("cyclegan.background='#ffffff' must be 'none' with cyclegan.alpha=drop", Refused(With((ModelContract.AlphaKey, "drop"))).Reason);
+        Assert.Contains("cyclegan.color_space='linear' is not srgb", Refused(With((ModelContract.ColorSpaceKey, "linear"))).Reason);
+        Assert.Contains("cyclegan.load_size='-3' is not a positive whole number", Refused(With((ModelContract.LoadSizeKey, "-3"))).Reason);
+        Assert.Contains("preprocessing key(s) missing: cyclegan.color_space (they go together)", Refused(With((ModelContract.ColorSpaceKey, null))).Reason);
     }
 
     [Fact]

@@ -20,7 +20,7 @@ public sealed record ModelInput(string Name, float[]? Floats, byte[]? Bytes, lon
 /// <summary>
 /// The calibration images of <c>--calibration DIR</c> (the folder's own image files, not subfolders), turned into
 /// model inputs the way <c>cyclegan-run</c> feeds the model: scaled so the longer side is the model's training size,
-/// sides rounded to its spatial multiple.
+/// sides rounded to its spatial multiple, transparency composited as the model's metadata says (<see cref="ImagePreprocessing"/>).
 /// </summary>
 public static class CalibrationSet
 {
@@ -43,6 +43,8 @@ public static class CalibrationSet
         int multiple = int.Parse(metadata[ModelContract.SpatialMultipleKey], inv);
         int channels = int.Parse(metadata[ModelContract.ChannelsInKey], inv);
         bool uint8 = metadata[ModelContract.IoKey] == ModelContract.IoUint8Nhwc;
+        var preprocessing = ImagePreprocessing.FromMetadata(metadata, out string? problem)
+            ?? throw new CalibrationException($"{folder}: the model's {problem}");
         var inputs = new List<ModelInput>();
         foreach (string file in ImageFiles(folder))
         {
@@ -56,19 +58,21 @@ public static class CalibrationSet
                 warnings.WriteLine($"warning: {e.Message} (skipped)");
                 continue;
             }
-            inputs.Add(ToInput(Path.GetFileName(file), image, trainSize, multiple, channels, uint8));
+            inputs.Add(ToInput(Path.GetFileName(file), image, trainSize, multiple, channels, uint8, preprocessing));
         }
         if (inputs.Count == 0)
             throw new CalibrationException($"{folder}: none of its images could be read");
         return inputs;
     }
 
-    public static ModelInput ToInput(string name, RgbaImage image, int trainSize, int multiple, int channels, bool uint8)
+    public static ModelInput ToInput(string name, RgbaImage image, int trainSize, int multiple, int channels, bool uint8, ImagePreprocessing preprocessing)
     {
         double scale = (double)trainSize / Math.Max(image.Width, image.Height);
         int RoundSide(int side) => Math.Max(multiple, (int)Math.Round(side * scale / multiple) * multiple);
         int w = RoundSide(image.Width), h = RoundSide(image.Height);
+        // Resize, then composite: the order Translator follows for --max-side.
         if (w != image.Width || h != image.Height) image = Translator.Resize(image, w, h);
+        image = preprocessing.Composite(image);
         byte[] p = image.Pixels;
         int plane = w * h;
         if (uint8)

@@ -1,6 +1,7 @@
 using CycleGanEdge.Core.CommandLine;
 using System.CommandLine;
 using CycleGanEdge.Core;
+using CycleGanEdge.Core.Imaging;
 using CycleGanEdge.Runtime;
 
 namespace CycleGanEdge.Run.Commands;
@@ -25,6 +26,11 @@ public static class InfoCommand
                 output.WriteLine($"input:      {m.Input}");
                 output.WriteLine($"output:     {m.Output}");
                 output.WriteLine($"sizes:      any; padded to a multiple of {m.SpatialMultiple} (trained at {m.TrainSize})");
+                output.WriteLine($"alpha:      {Describe(m.Preprocessing)}");
+                if (!m.Preprocessing.Recorded)
+                    error.WriteLine($"warning: {path}: no preprocessing metadata ({ModelContract.AlphaKey} and the keys with it; exported before they existed): " +
+                        "transparent pixels reach the model with the RGB stored under them, which may not be what it was trained on; " +
+                        "record what training did with 'cyclegan-export stamp' or re-export it");
                 output.WriteLine("metadata:");
                 foreach (var (key, value) in m.Metadata.OrderBy(p => p.Key, StringComparer.Ordinal))
                     output.WriteLine($"  {key} = {value}");
@@ -42,4 +48,10 @@ public static class InfoCommand
         });
         return command;
     }
+
+    private static string Describe(ImagePreprocessing p) => p.Composites
+        ? $"RGBA input composited onto {p.Background} before the model (as in training: {p.TrainPreprocess}, load size {p.LoadSize}); output keeps the input's alpha"
+        : p.Recorded
+            ? $"dropped: the model gets the stored RGB of every pixel, as in training ({p.TrainPreprocess}, load size {p.LoadSize})"
+            : "dropped: the model gets the stored RGB of every pixel (not recorded in the model)";
 }

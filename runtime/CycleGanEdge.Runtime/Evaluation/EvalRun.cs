@@ -76,12 +76,33 @@ public sealed class EvalRun
     private readonly EvalOptions _o;
     private readonly TextWriter _log;
     private readonly ProgressScope _progress;
+    // Every image a metric, the classifier, the features or the grid see is composited onto this background, the way
+    // translate feeds a model: raw RGBA files (inputs, outputs that kept their alpha, ground truth) give honest scores.
+    private readonly ImagePreprocessing _view;
 
     private EvalRun(EvalOptions options, TextWriter log, ProgressScope? progress)
     {
         _o = options;
         _log = log;
         _progress = progress ?? ((_, _, work) => work(_ => { }));
+        _view = MetricsPreprocessing(options);
+    }
+
+    /// <summary>The first model's recorded background; white when no model records one (--translated alone, older files, alpha drop).</summary>
+    private static ImagePreprocessing MetricsPreprocessing(EvalOptions options)
+    {
+        var white = ImagePreprocessing.CompositeOnWhite("resize_and_crop", 286);
+        string? first = options.Models.Count > 0 ? options.Models[0] : options.ModelA2B;
+        if (first is null) return white;
+        try
+        {
+            var recorded = ImagePreprocessing.FromMetadata(ModelFileCheck.ReadMetadata(first), out _);
+            return recorded is { Composites: true } ? recorded : white;
+        }
+        catch (Exception e) when (e is FormatException or IOException or UnauthorizedAccessException)
+        {
+            return white; // a damaged or unreadable file: opening the model reports the problem in its own words
+        }
     }
 
     public static EvalResult Run(EvalOptions options, TextWriter log, ProgressScope? progress = null)
@@ -93,8 +114,10 @@ public sealed class EvalRun
 
     private EvalResult Run()
     {
-        var inputs = _o.Input is { } inputDir ? LoadFolder(inputDir) : [];
-        var (candidates, firstDomainOut) = Candidates(inputs);
+        // Models translate the files as they are (Translator composites them as each model says); everything else sees them composited.
+        var rawInputs = _o.Input is { } inputDir ? LoadFolder(inputDir, composite: false) : [];
+        var inputs = rawInputs.Select(x => (x.Name, _view.Composite(x.Image))).ToList();
+        var (candidates, firstDomainOut) = Candidates(rawInputs, inputs);
         var rows = candidates.Select(c => new EvalRow(c.Name, c.Images.Count, null, null, null, null, null, null)).ToList();
         string distance = AddFeatureDistances(rows, candidates);
         var truthByName = _o.GroundTruth is { } truthDir ? LoadFolder(truthDir).ToDictionary(x => x.Name, x => x.Image) : null;
@@ -104,7 +127,7 @@ public sealed class EvalRun
                 rows[i] = Paired(rows[i], candidates[i], truthByName);
         }
         if (_o.Classifier is { } classifier) AddClassifierRates(rows, candidates, inputs, classifier, firstDomainOut);
-        if (_o.ModelA2B is { } forward && _o.ModelB2A is { } backward) rows.Add(CycleRow(inputs, forward, backward));
+        if (_o.ModelA2B is { } forward && _o.ModelB2A is { } backward) rows.Add(CycleRow(rawInputs, forward, backward));
 
         string outDir = Path.GetFullPath(_o.OutputDirectory);
         WriteReport(outDir, rows, inputs, candidates, truthByName, distance);
@@ -112,7 +135,7 @@ public sealed class EvalRun
     }
 
     /// <summary>The rows to compare, in report order: each model's translations, each folder, the recolouring baseline.</summary>
-    private (List<Candidate> Candidates, string? FirstDomainOut) Candidates(List<(string Name, RgbaImage Image)> inputs)
+    private (List<Candidate> Candidates, string? FirstDomainOut) Candidates(List<(string Name, RgbaImage Image)> rawInputs, List<(string Name, RgbaImage Image)> inputs)
     {
         var candidates = new List<Candidate>();
         string? firstDomainOut = null;
@@ -122,11 +145,11 @@ public sealed class EvalRun
             firstDomainOut ??= t.Model.DomainOut;
             var images = new List<(string, RgbaImage)>();
             string fileName = Path.GetFileName(modelPath);
-            _progress($"translate {fileName}", Math.Max(1, inputs.Count), done =>
+            _progress($"translate {fileName}", Math.Max(1, rawInputs.Count), done =>
             {
-                foreach (var (name, img) in inputs)
+                foreach (var (name, img) in rawInputs)
                 {
-                    images.Add((name, t.Translate(img)));
+                    images.Add((name, _view.Composite(t.Translate(img))));
                     done(images.Count);
                 }
             });
@@ -208,13 +231,13 @@ public sealed class EvalRun
         using var ab = Translator.Open(forward, _o.Sessions);
         using var ba = Translator.Open(backward, _o.Sessions);
         double sum = 0;
-        foreach (var (_, img) in inputs) sum += ImageMetrics.L1(img, ba.Translate(ab.Translate(img)));
+        foreach (var (_, img) in inputs) sum += ImageMetrics.L1(_view.Composite(img), _view.Composite(ba.Translate(ab.Translate(img))));
         string name = $"cycle {Path.GetFileNameWithoutExtension(forward)} → {Path.GetFileNameWithoutExtension(backward)}";
         return new EvalRow(name, inputs.Count, null, null, null, null, null, inputs.Count > 0 ? sum / inputs.Count : null);
     }
 
-    /// <summary>Every readable image of a folder (sorted by name); unreadable ones are reported and skipped.</summary>
-    private List<(string Name, RgbaImage Image)> LoadFolder(string dir)
+    /// <summary>Every readable image of a folder (sorted by name), composited onto the background unless told not to; unreadable ones are reported and skipped.</summary>
+    private List<(string Name, RgbaImage Image)> LoadFolder(string dir, bool composite = true)
     {
         dir = Path.GetFullPath(dir);
         var images = new List<(string, RgbaImage)>();
@@ -222,7 +245,8 @@ public sealed class EvalRun
         {
             try
             {
-                images.Add((Path.GetFileNameWithoutExtension(file), ImageCodec.Decode(file)));
+                var image = ImageCodec.Decode(file);
+                images.Add((Path.GetFileNameWithoutExtension(file), composite ? _view.Composite(image) : image));
             }
             catch (ImageDecodeException e)
             {
@@ -246,7 +270,7 @@ public sealed class EvalRun
     private FeatureSet RealFeatures(string dir, FeatureExtractor extractor)
     {
         dir = Path.GetFullPath(dir);
-        string key = FeatureCache.Key(ImageFiles(dir), extractor);
+        string key = FeatureCache.Key(ImageFiles(dir), extractor, _view.Background);
         if (FeatureCache.TryLoad(_o.CacheDirectory, key) is { } cached)
         {
             _log.WriteLine($"real set: {cached.Features.Count} images, features from cache");

@@ -19,10 +19,11 @@ public static class FeatureCache
             ? xdg
             : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache"), "cyclegan-edge", "features");
 
-    public static string Key(IEnumerable<string> files, FeatureExtractor extractor)
+    /// <param name="background">The colour the images were composited onto before feature extraction (#rrggbb).</param>
+    public static string Key(IEnumerable<string> files, FeatureExtractor extractor, string background)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        hash.AppendData(Encoding.UTF8.GetBytes($"v1|{extractor.ModelSha256}|{extractor.Layer}|{extractor.ImageSize}|{extractor.Normalization}\n"));
+        hash.AppendData(Encoding.UTF8.GetBytes($"v2|{extractor.ModelSha256}|{extractor.Layer}|{extractor.ImageSize}|{extractor.Normalization}|{background}\n"));
         foreach (string file in files.OrderBy(f => Path.GetFileName(f), StringComparer.Ordinal))
         {
             using var stream = File.OpenRead(file);

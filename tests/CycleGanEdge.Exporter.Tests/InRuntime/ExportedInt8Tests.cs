@@ -1,3 +1,4 @@
+using CycleGanEdge.Core.Imaging;
 using CycleGanEdge.Core.Metrics;
 using CycleGanEdge.Exporter.Quantization;
 using CycleGanEdge.Runtime;
@@ -22,7 +23,7 @@ public class ExportedInt8Tests
         using var generator = Networks.CreateGenerator(options);
         byte[] fp32 = OnnxExport.ToBytes(generator, options, new ExportOptions(), new ModelIdentity { TrainSize = 32 });
         var inputs = Enumerable.Range(0, 4)
-            .Select(i => CalibrationSet.ToInput($"{i}", TestImages.Random(32, 32, seed: i), trainSize: 32, multiple: 4, channels: 3, uint8: false))
+            .Select(i => CalibrationSet.ToInput($"{i}", TestImages.Random(32, 32, seed: i), trainSize: 32, multiple: 4, channels: 3, uint8: false, ImagePreprocessing.Unrecorded))
             .ToList();
         var (int8, _) = Int8Quantizer.Quantize(fp32, inputs, new QuantizeOptions { Method = CalibrationMethod.MinMax });
         string folder = ExportedModels.Folder();

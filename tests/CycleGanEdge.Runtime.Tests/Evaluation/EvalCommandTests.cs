@@ -119,6 +119,47 @@ public class EvalCommandTests
         Assert.Equal(csv, File.ReadAllLines(Path.Combine(report, "results.csv")));
     }
 
+    /// <summary>
+    /// Issue 27: eval reads files as translate feeds a model, composited onto the model's background (white without a
+    /// model), so two RGBA files that differ only in the RGB under transparent pixels score as identical, and a model
+    /// trained on white-composited images translates them alike.
+    /// </summary>
+    [Fact]
+    public async Task Raw_rgba_files_are_scored_composited_onto_the_background()
+    {
+        string root = TestFiles.TempFolder();
+        var shapes = Enumerable.Range(0, 3).Select(i => ($"s{i}", TestImages.Shape(32, 32, seed: i))).ToList();
+        string raw = Folder(root, "raw", shapes);
+        string otherGarbage = Folder(root, "truth", shapes.Select(x => (x.Item1, WithGarbage(x.Item2, seed: 99))));
+        string model = TestModels.Save(TestModels.SmallConvNet("instance", seed: 3, metadata: Cli.AlphaTests.CompositeOnWhite), root, "conv.onnx");
+
+        var (code, _, error) = await Eval("--translated", raw, "--ground-truth", otherGarbage, "-o", Path.Combine(root, "r1"), "--provider", "cpu");
+        Assert.True(code == 0, error);
+        var row = File.ReadAllLines(Path.Combine(root, "r1", "results.csv"))[1].Split(',');
+        Assert.Equal(("raw", "inf", "0.0000"), (row[0], row[5], row[7]));
+
+        // The model through eval on files with other garbage against translate's outputs for the raw files: identical,
+        // because both composite the input onto white before the model.
+        string fromRaw = Path.Combine(root, "from-raw");
+        var translate = await Cli.CliRunner.RunAsync("translate", "-m", model, raw, "-o", fromRaw);
+        Assert.True(translate.ExitCode == 0, translate.Error);
+        (code, _, error) = await Eval("-m", model, "--input", otherGarbage, "--ground-truth", fromRaw, "-o", Path.Combine(root, "r2"), "--provider", "cpu");
+        Assert.True(code == 0, error);
+        row = File.ReadAllLines(Path.Combine(root, "r2", "results.csv"))[1].Split(',');
+        Assert.Equal(("conv", "inf", "0.0000"), (row[0], row[5], row[7]));
+    }
+
+    /// <summary>The image with new random RGB wherever alpha is 0.</summary>
+    private static RgbaImage WithGarbage(RgbaImage image, int seed)
+    {
+        var rng = new Random(seed);
+        var px = (byte[])image.Pixels.Clone();
+        for (int i = 0; i < px.Length; i += 4)
+            if (px[i + 3] == 0)
+                for (int c = 0; c < 3; c++) px[i + c] = (byte)rng.Next(256);
+        return new RgbaImage(image.Width, image.Height, px, image.HasAlpha);
+    }
+
     [Fact]
     public async Task A_provider_this_build_lacks_is_a_usage_error_that_says_how_to_build_for_it()
     {

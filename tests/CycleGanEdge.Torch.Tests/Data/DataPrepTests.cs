@@ -116,6 +116,21 @@ public sealed class DataPrepTests : IDisposable
         Assert.Contains("| testA | 4 |", File.ReadAllText(Path.Combine(output, "DATASET.md")));
     }
 
+    /// <summary>The runtime composites RGBA input exactly as the data command composited the training images.</summary>
+    [Fact]
+    public void The_runtime_composites_exactly_as_the_data_command()
+    {
+        var rng = new Random(5);
+        var pixels = new byte[64 * 64 * 4];
+        rng.NextBytes(pixels);
+        var image = new RgbaImage(64, 64, pixels, hasAlpha: true);
+        var trainer = ByteImage.FromRgba(image, 3, compositeOnWhite: true).Data;
+        var runtime = ImagePreprocessing.CompositeOnWhite("resize_and_crop", 286).Composite(image).Pixels;
+        for (int p = 0; p < 64 * 64; p++)
+            for (int c = 0; c < 3; c++)
+                Assert.Equal(trainer[p * 3 + c], runtime[p * 4 + c]);
+    }
+
     private static bool IsGray(RgbaImage img)
     {
         for (int i = 0; i < img.Pixels.Length; i += 4)
@@ -253,6 +268,10 @@ public sealed class DataPrepTests : IDisposable
         Assert.True(first.Code == 0, first.Err);
         Assert.Contains("done in", first.Out);
         Assert.Contains("cyclegan-train data from --from", File.ReadAllText(Path.Combine(output, "DATASET.md")));
+        // Training on it records that its images were composited onto white (the exporter writes it into the model).
+        var recorded = TrainingPreprocessing.Of(output, "crop", 16);
+        Assert.Equal(("composite", "#ffffff", "crop", 16), (recorded.Alpha, recorded.Background, recorded.TrainPreprocess, recorded.LoadSize));
+        Assert.Equal("drop", TrainingPreprocessing.Of(from, "crop", 16).Alpha);
 
         using var data = new UnalignedDataset(new DataOptions { DataRoot = output, LoadSize = 16, CropSize = 16 }, TextWriter.Null);
         var batch = data.Epoch(0).First();

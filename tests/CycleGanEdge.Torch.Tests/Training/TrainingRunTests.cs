@@ -1,3 +1,4 @@
+using CycleGanEdge.Torch.Data;
 using System.Globalization;
 using CycleGanEdge.Torch.Checkpoints;
 using CycleGanEdge.Torch.Training;
@@ -62,6 +63,9 @@ public class TrainingRunTests
         var (generator, headerB) = CheckpointFile.LoadGenerator(Path.Combine(dir, "latest_net_G_B.ckpt"));
         generator.Dispose();
         Assert.Equal(("BtoA", "inverted", "shapes"), (headerB.Direction, headerB.DomainIn, headerB.DomainOut));
+        // Not a cyclegan-train data set (no DATASET.md saying so): the loader dropped alpha, and the header says that.
+        var recorded = TrainingPreprocessing.From(headerA.Extra)!;
+        Assert.Equal(("drop", "none", options.Preprocess, options.LoadSize), (recorded.Alpha, recorded.Background, recorded.TrainPreprocess, recorded.LoadSize));
 
         // One loss row per iteration; the sample grid has SampleCount rows of real | fake | rec.
         var lossRows = File.ReadAllLines(Path.Combine(dir, "losses.csv"));

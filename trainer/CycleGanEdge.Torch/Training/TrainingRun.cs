@@ -253,6 +253,8 @@ public sealed class TrainingRun
         var (gA, gB, dA, dB) = (_o.GeneratorA, _o.GeneratorB, _o.DiscriminatorA, _o.DiscriminatorB);
         // "model" says which method trained the networks (the exporter writes it into the ONNX metadata).
         var extra = new Dictionary<string, string> { ["run"] = _o.Name, ["model"] = _o.Model, ["gan_mode"] = _o.GanMode, ["objective"] = _o.Objective };
+        // What the images went through before the network; the exporter writes it into the model's metadata.
+        TrainingPreprocessing.AddTo(extra, TrainingPreprocessing.Of(_o.DataRoot, _o.Preprocess, _o.LoadSize));
         var headers = _o.IsCut ? new (string Name, CheckpointHeader Header)[]
         {
             ("G", new CheckpointHeader { Kind = CheckpointKinds.Generator, Generator = gA, Direction = "AtoB", DomainIn = domainA, DomainOut = domainB, TrainSize = _o.CropSize, Epoch = epoch, Extra = extra }),

@@ -253,8 +253,7 @@ public static class DataKinds
         md.AppendLine(notes).AppendLine();
         md.AppendLine(string.Create(CultureInfo.InvariantCulture,
             $"Seed {options.Seed}, test fraction {options.TestFraction}, size {(options.Size > 0 ? $"{options.Size}x{options.Size} (shorter side scaled, centre square)" : "as found")}."));
-        md.AppendLine("Images are RGB PNGs; transparency is composited onto white, because the models take 3 channels " +
-                      "and the colour under transparent pixels is arbitrary (often black).");
+        md.AppendLine(TrainingPreprocessing.CompositedOnWhiteNote);
         if (counts.Skipped.Count > 0)
         {
             md.AppendLine().AppendLine($"Skipped {counts.Skipped.Count} unreadable file(s):").AppendLine();
