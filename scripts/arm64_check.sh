@@ -11,14 +11,20 @@ work=out/arm64-check
 arm_dir=out/publish/cyclegan-run-linux-arm64
 x64_dir=out/publish/cyclegan-run-linux-x64
 # fp32: the same float kernels give the same bytes up to rounding. int8: the int8 file is identical, but ONNX Runtime's
-# x86 (VNNI) and ARM (dot-product) int8 kernels round differently, and the difference grows through the layers; the bound is
-# about the int8 file's own distance from fp32 (docs/building.md has the measured figures).
+# x86 (VNNI) and ARM int8 kernels round differently, and the difference grows through the layers; the bound is about
+# the int8 file's own distance from fp32 (docs/building.md has the measured figures).
 fp32_max=1
 int8_max=32 int8_mean=1.0
 
-cannot() { echo "arm64-check: FAIL: $*" >&2; exit 2; }
+# Every way out prints one verdict line: a failing command (set -e) ends here with the step it was in.
 step=start
-trap 'echo "arm64-check: FAIL at \"$step\" (see the output above)" >&2' ERR
+verdict() { step=reported; echo "arm64-check: $1"; }
+on_exit() {
+  local rc=$?
+  [ "$step" = reported ] || { echo "arm64-check: FAIL at \"$step\" (exit $rc; see the output above)"; exit 1; }
+}
+trap on_exit EXIT
+cannot() { verdict "FAIL: $*"; exit 2; }
 timed() { # label command...: runs the command, then prints how long it took
   local start=$SECONDS
   "$@"
@@ -66,7 +72,7 @@ cpuinfo=$work/cpuinfo-neoverse-n1
 for ((i = 0; i < $(nproc); i++)); do
   printf 'processor\t: %d\nBogoMIPS\t: 50.00\nFeatures\t: fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid asimdrdm lrcpc dcpop asimddp ssbs\nCPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x3\nCPU part\t: 0xd0c\nCPU revision\t: 1\n\n' "$i"
 done >"$cpuinfo"
-arm() { # arguments of the emulated linux-arm64 cyclegan-run
+arm() { # runs the linux-arm64 cyclegan-run under QEMU with these arguments
   unshare -m --propagation private -- sh -c 'mount --bind "$0" /proc/cpuinfo && exec "$@"' "$cpuinfo" \
     qemu-aarch64-static -cpu neoverse-n1 -L /usr/aarch64-linux-gnu "$arm_dir/cyclegan-run" "$@"
 }
@@ -122,9 +128,8 @@ compare noto2twemoji $fp32_max
 compare flat2threed $fp32_max
 compare noto2twemoji-int8 $int8_max $int8_mean
 
-trap - ERR
 if [ ${#failed[@]} -gt 0 ]; then
-  echo "arm64-check: FAIL: arm64 pixels outside the bound for ${failed[*]}"
+  verdict "FAIL: arm64 pixels outside the bound for ${failed[*]}"
   exit 1
 fi
-echo "arm64-check: PASS: linux-arm64 cyclegan-run ran --version, info, translate and bench under QEMU (neoverse-n1); pixels match x64 (fp32 within $fp32_max level, int8 within max $int8_max / mean $int8_mean)"
+verdict "PASS: linux-arm64 cyclegan-run ran --version, info, translate and bench under QEMU (neoverse-n1); pixels match x64 (fp32 within $fp32_max level, int8 within max $int8_max / mean $int8_mean)"
