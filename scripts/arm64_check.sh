@@ -90,7 +90,8 @@ timed arm info -m models/emoji-noto2twemoji/noto2twemoji.onnx | grep -E '^(trans
 
 step="make the int8 model"
 echo "==> cyclegan-export quantize (x64) of noto2twemoji.onnx, calibrated on its test split"
-dotnet build exporter/CycleGanEdge.Export -c Release -nologo -v:q "-clp:ErrorsOnly;NoSummary"
+# Its build prints a summary even when quiet: the log is shown only when it fails.
+dotnet build exporter/CycleGanEdge.Export -c Release -nologo -v:q >"$work/exporter-build.log" 2>&1 || { cat "$work/exporter-build.log"; false; }
 int8=$work/noto2twemoji.int8.onnx
 exporter/CycleGanEdge.Export/bin/Release/net10.0/linux-x64/cyclegan-export quantize models/emoji-noto2twemoji/noto2twemoji.onnx \
   --calibration models/emoji-noto2twemoji/test/testA -o "$int8" | grep -E '^int8 vs fp32'
