@@ -2,7 +2,7 @@ using System.Diagnostics;
 using CycleGanEdge.Core.Imaging;
 using CycleGanEdge.Tests.Shared;
 
-namespace CycleGanEdge.Exporter.Tests.Docs;
+namespace CycleGanEdge.Docs.Tests;
 
 /// <summary>
 /// A folder in which the docs' command lines run as written: the one place that maps each example file name the docs

@@ -3,7 +3,7 @@ using System.CommandLine.Parsing;
 using CycleGanEdge.Export;
 using CycleGanEdge.Tests.Shared;
 
-namespace CycleGanEdge.Exporter.Tests.Docs;
+namespace CycleGanEdge.Docs.Tests;
 
 /// <summary>
 /// No option's own parser (CustomParser) of the three programs throws or hands System.CommandLine a value it cannot

@@ -5,7 +5,7 @@ using CycleGanEdge.Core.CommandLine;
 using CycleGanEdge.Export;
 using Xunit.Abstractions;
 
-namespace CycleGanEdge.Exporter.Tests.Docs;
+namespace CycleGanEdge.Docs.Tests;
 
 /// <summary>
 /// Every command line of the docs (<see cref="DocCommandLines"/>) runs through the real program, in-process, in a

@@ -1,7 +1,7 @@
 using System.Text;
 using System.Text.RegularExpressions;
 
-namespace CycleGanEdge.Exporter.Tests.Docs;
+namespace CycleGanEdge.Docs.Tests;
 
 /// <summary>One command line a doc shows: where, the command without its comment, the comment, and the block's variables.</summary>
 /// <param name="Assignments">"M=models/x.onnx" lines above it in the same block (the command may use $M).</param>
