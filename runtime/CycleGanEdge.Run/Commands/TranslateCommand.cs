@@ -75,8 +75,8 @@ public static class TranslateCommand
         {
             // Options left unset get the automatic choice; whatever is given on the command line wins.
             // procs 0: chosen in RunAsync from the first image (AutoSettings.Sessions), or 1 when --threads is given.
-            var given = parse.GetValue(jobs)!;
-            int procs = given.Proc ?? (Given(parse, threads) ? 1 : 0);
+            var stages = parse.GetValue(jobs)!;
+            int procs = stages.Proc ?? (Given(parse, threads) ? 1 : 0);
             var options = tiling.Apply(parse, new TranslatorOptions
             {
                 Provider = parse.GetValue(provider)!,
@@ -90,8 +90,8 @@ public static class TranslateCommand
                 Format = parse.GetValue(format) switch { "jpg" => ImageFormat.Jpeg, "webp" => ImageFormat.Webp, _ => ImageFormat.Png },
                 Quality = parse.GetValue(quality),
                 Batch = parse.GetValue(batch),
-                Loaders = given.Load,
-                Savers = given.Save,
+                Loaders = stages.Load,
+                Savers = stages.Save,
                 Limits = new ImageLimits { MaxPixels = parse.GetValue(maxPixels) },
             };
             return await RunAsync(parse.GetRequiredValue(model).FullName, parse.GetRequiredValue(inputs), parse.GetRequiredValue(output).FullName,
