@@ -32,6 +32,9 @@ public partial class ArchitectureTests
             })];
     }
 
+    /// <summary>The one test project that references every app: it runs the command lines the docs show.</summary>
+    private const string DocsTests = "CycleGanEdge.Docs.Tests";
+
     [Fact]
     public void No_library_or_app_references_an_app_and_a_test_project_references_at_most_one()
     {
@@ -41,7 +44,7 @@ public partial class ArchitectureTests
         foreach (var p in projects)
         {
             var appsReferenced = p.References.Where(apps.Contains).ToList();
-            if (p.IsTest) Assert.True(appsReferenced.Count <= 1, $"{p.Name} references the apps {string.Join(", ", appsReferenced)}");
+            if (p.IsTest) Assert.True(appsReferenced.Count <= 1 || p.Name == DocsTests, $"{p.Name} references the apps {string.Join(", ", appsReferenced)}");
             else Assert.True(appsReferenced.Count == 0, $"{p.Name} references the app(s) {string.Join(", ", appsReferenced)}");
         }
     }

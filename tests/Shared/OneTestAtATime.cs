@@ -6,5 +6,5 @@ using Xunit;
 // - TorchSharp 0.107 passes implicitly converted Scalars (such as the `1` in BatchNorm's num_batches_tracked.add_(1))
 //   to native code without keeping them alive, so a garbage collection started by another test thread can
 //   finalize one mid-call ("Unknown scalar type", seen once in CI). Upstream: dotnet/TorchSharp PRs 1434 and 1496.
-// One test at a time leaves no other thread to start that collection. The three test projects still run side by side.
+// One test at a time leaves no other thread to start that collection. The test projects still run side by side.
 [assembly: CollectionBehavior(DisableTestParallelization = true)]

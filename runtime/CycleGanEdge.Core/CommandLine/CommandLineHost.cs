@@ -28,6 +28,11 @@ public static partial class CommandLineHost
             await error.WriteLineAsync($"error: {e.Message}");
             return ExitCodes.Usage;
         }
+        catch (Exception e)
+        {
+            // A parser or validator bug (a custom parser that throws): still one line, never an unhandled crash.
+            return await UnexpectedAsync(e, error);
+        }
         if (parse.Errors.Count > 0 && parse.CommandResult.Command == root && root.Subcommands.Count > 0)
         {
             // No command, or a word that is none: one line naming the commands beats a line per leftover token
@@ -55,12 +60,17 @@ public static partial class CommandLineHost
         }
         catch (Exception e)
         {
-            // A bug, not a user mistake: still one line, with the stack trace only on request.
-            await error.WriteLineAsync($"error: unexpected {e.GetType().Name}: {FirstLine(e.Message)} (please report it; {StackTraceVariable}=1 prints the stack trace)");
-            if (Environment.GetEnvironmentVariable(StackTraceVariable) == "1")
-                await error.WriteLineAsync(e.ToString());
-            return ExitCodes.Failed;
+            return await UnexpectedAsync(e, error);
         }
+    }
+
+    /// <summary>A bug, not a user mistake: still one line, with the stack trace only on request.</summary>
+    private static async Task<int> UnexpectedAsync(Exception e, TextWriter error)
+    {
+        await error.WriteLineAsync($"error: unexpected {e.GetType().Name}: {FirstLine(e.Message)} (please report it; {StackTraceVariable}=1 prints the stack trace)");
+        if (Environment.GetEnvironmentVariable(StackTraceVariable) == "1")
+            await error.WriteLineAsync(e.ToString());
+        return ExitCodes.Failed;
     }
 
     /// <summary>

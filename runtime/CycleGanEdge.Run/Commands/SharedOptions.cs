@@ -26,16 +26,17 @@ public static class SharedOptions
     /// <param name="defaultNorm">image for translate; video defaults to thumbnail, one pass per frame.</param>
     public sealed class Tiling(string defaultNorm = "image")
     {
-        public Option<int?> Tile { get; } = new("--tile")
+        public Option<TileSide> Tile { get; } = new("--tile")
         {
-            Description = "Tile side in pixels; 0 = always the whole image; auto = tiles only when the whole image would need more than --max-memory [default: auto]",
+            Description = "Tile side in pixels; 0 = always the whole image; auto = tiles only when the whole image would need more than --max-memory",
+            DefaultValueFactory = _ => TileSide.Auto,
+            // Never throws and never returns null: System.CommandLine 3.0 cannot hand a null back as a value type.
             CustomParser = r =>
             {
                 string value = r.Tokens.Count == 1 ? r.Tokens[0].Value : "";
-                if (value == "auto") return null;
-                if (int.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int side)) return side;
+                if (TileSide.Parse(value) is { } side) return side;
                 r.AddError($"--tile must be auto or a whole number of pixels (0 = whole image), not '{value}'.");
-                return null;
+                return TileSide.Auto;
             },
         };
         public Option<int> Overlap { get; } = NonNegative(new Option<int>("--tile-overlap") { Description = "Pixels shared by neighbouring tiles", DefaultValueFactory = _ => new TranslatorOptions().TileOverlap });
@@ -58,14 +59,14 @@ public static class SharedOptions
             foreach (var o in All) command.Options.Add(o);
             command.Validators.Add(r =>
             {
-                int t = r.GetValue(Tile) ?? 0, o = r.GetValue(Overlap);
+                int t = r.GetValue(Tile).Pixels ?? 0, o = r.GetValue(Overlap);
                 if (t > 0 && o * 2 >= t) r.AddError($"--tile-overlap ({o}) must be less than half of --tile ({t}).");
             });
         }
 
         public TranslatorOptions Apply(ParseResult parse, TranslatorOptions options) => options with
         {
-            Tile = parse.GetValue(Tile),
+            Tile = parse.GetValue(Tile).Pixels,
             TileOverlap = parse.GetValue(Overlap),
             MaxMemory = parse.GetResult(MaxMemory) is { Implicit: false } ? parse.GetValue(MaxMemory) << 20 : TranslatorOptions.DefaultMaxMemory,
             TileNorm = Enum.Parse<TileNorm>(parse.GetValue(Norm)!, ignoreCase: true),
@@ -91,4 +92,19 @@ public static class SharedOptions
         });
         return option;
     }
+}
+
+/// <summary>The value of --tile: a side in pixels (0 = the whole image) or auto (<see cref="Pixels"/> null), as <see cref="TranslatorOptions.Tile"/>.</summary>
+public readonly record struct TileSide(int? Pixels)
+{
+    public static readonly TileSide Auto = new(null);
+
+    /// <summary>"auto" or a whole number >= 0; null for anything else.</summary>
+    public static TileSide? Parse(string value) =>
+        value == "auto" ? Auto
+        : int.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int side) ? new TileSide(side)
+        : null;
+
+    /// <summary>As the command line writes it (--help shows the default this way).</summary>
+    public override string ToString() => Pixels?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "auto";
 }

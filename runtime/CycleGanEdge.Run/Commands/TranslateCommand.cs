@@ -37,17 +37,25 @@ public static class TranslateCommand
         });
         var recursive = new Option<bool>("--recursive", "-r") { Description = "Include subfolders of input folders" };
         var skipExisting = new Option<bool>("--skip-existing") { Description = "Leave images whose output already exists (outputs are never partial)" };
-        var jobs = new Option<string>("--jobs", "-j") { Description = $"Threads for load:proc:save (proc = model sessions) [default: {AutoSettings.Loaders}:auto:{AutoSettings.Savers}; auto = one single-thread session per free core for several images, else 1]" };
-        jobs.Validators.Add(r =>
+        var jobs = new Option<Jobs>("--jobs", "-j")
         {
-            if (ParseJobs(r.GetValueOrDefault<string>()) is null) r.AddError("--jobs must be three whole numbers >= 1 as load:proc:save, e.g. 2:1:2.");
-        });
+            Description = "Threads for load:proc:save (proc = model sessions; auto = one single-thread session per free core for several images, else 1)",
+            DefaultValueFactory = _ => Jobs.Auto,
+            // Never throws and never returns null (see SharedOptions.Tiling's --tile).
+            CustomParser = r =>
+            {
+                string value = r.Tokens.Count == 1 ? r.Tokens[0].Value : "";
+                if (Jobs.Parse(value) is { } given) return given;
+                r.AddError($"--jobs must be load:proc:save, three whole numbers >= 1 (proc may be auto), e.g. 2:1:2, not '{value}'.");
+                return Jobs.Auto;
+            },
+        };
         var provider = SharedOptions.Provider();
         var deviceId = SharedOptions.DeviceId();
         var threads = SharedOptions.NonNegative(new Option<int>("--threads") { Description = "Threads per model run (0 = ONNX Runtime decides) [default: 1 per session when there are several sessions; else the cores other processes leave free, minus one for decode and encode unless they are under 5% of the model's work]" });
         var tiling = new SharedOptions.Tiling();
         var maxSide = SharedOptions.NonNegative(new Option<int>("--max-side") { Description = "Scale images down so the longer side is at most this (0 = keep size)" });
-        var batch = SharedOptions.AtLeastOne(new Option<int>("--batch") { Description = $"Images of the same size per model run [default: {AutoSettings.Batch}]" });
+        var batch = SharedOptions.AtLeastOne(new Option<int>("--batch") { Description = "Images of the same size per model run", DefaultValueFactory = _ => AutoSettings.Batch });
         var maxPixels = SharedOptions.AtLeastOne(new Option<long>("--max-pixels") { Description = "Refuse images with more pixels (decompression bombs)", DefaultValueFactory = _ => ImageLimits.Default.MaxPixels });
         var flatten = new Option<bool>("--flatten") { Description = "Write opaque images (the model's output everywhere, background included) instead of keeping the input's alpha" };
         var cacheOptimized = new Option<bool>("--cache-optimized") { Description = "Save the optimised graph beside the model and reuse it" };
@@ -68,9 +76,8 @@ public static class TranslateCommand
         {
             // Options left unset get the automatic choice; whatever is given on the command line wins.
             // procs 0: chosen in RunAsync from the first image (AutoSettings.Sessions), or 1 when --threads is given.
-            var (loaders, procs, savers) = Given(parse, jobs)
-                ? ParseJobs(parse.GetValue(jobs))!.Value
-                : (AutoSettings.Loaders, Given(parse, threads) ? 1 : 0, AutoSettings.Savers);
+            var stages = parse.GetValue(jobs)!;
+            int procs = stages.Proc ?? (Given(parse, threads) ? 1 : 0);
             var options = tiling.Apply(parse, new TranslatorOptions
             {
                 Provider = parse.GetValue(provider)!,
@@ -84,9 +91,9 @@ public static class TranslateCommand
             {
                 Format = parse.GetValue(format) switch { "jpg" => ImageFormat.Jpeg, "webp" => ImageFormat.Webp, _ => ImageFormat.Png },
                 Quality = parse.GetValue(quality),
-                Batch = Given(parse, batch) ? parse.GetValue(batch) : AutoSettings.Batch,
-                Loaders = loaders,
-                Savers = savers,
+                Batch = parse.GetValue(batch),
+                Loaders = stages.Load,
+                Savers = stages.Save,
                 Limits = new ImageLimits { MaxPixels = parse.GetValue(maxPixels) },
             };
             return await RunAsync(parse.GetRequiredValue(model).FullName, parse.GetRequiredValue(inputs), parse.GetRequiredValue(output).FullName,
@@ -211,14 +218,6 @@ public static class TranslateCommand
 
     private static bool Given(ParseResult parse, Option option) => parse.GetResult(option) is { Implicit: false };
 
-    internal static (int Load, int Proc, int Save)? ParseJobs(string? value)
-    {
-        var parts = (value ?? "").Split(':');
-        if (parts.Length != 3) return null;
-        var n = parts.Select(p => int.TryParse(p, out int v) && v >= 1 ? v : -1).ToArray();
-        return n.Any(v => v < 1) ? null : (n[0], n[1], n[2]);
-    }
-
     /// <summary>The real terminal when writing to stdout; a plain, non-interactive console for any other writer (tests, pipes).</summary>
     private static IAnsiConsole ConsoleFor(TextWriter output) =>
         ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected
@@ -231,4 +230,25 @@ public static class TranslateCommand
         public override IRenderable Render(RenderOptions options, ProgressTask task, TimeSpan deltaTime) =>
             new Text(task.Speed is { } s ? $"{s:0.0} img/s" : "-- img/s");
     }
+}
+
+/// <summary>The value of --jobs: load:proc:save threads; <see cref="Proc"/> null is auto (the default, AutoSettings.Sessions).</summary>
+public sealed record Jobs(int Load, int? Proc, int Save)
+{
+    public static readonly Jobs Auto = new(AutoSettings.Loaders, null, AutoSettings.Savers);
+
+    /// <summary>"2:1:2" or "1:auto:4"; null for anything else.</summary>
+    public static Jobs? Parse(string value)
+    {
+        var parts = value.Split(':');
+        if (parts.Length != 3) return null;
+        int? Count(string part) => int.TryParse(part, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int v) && v >= 1 ? v : null;
+        int? load = Count(parts[0]), save = Count(parts[2]);
+        int? proc = parts[1] == "auto" ? null : Count(parts[1]);
+        if (load is null || save is null || (proc is null && parts[1] != "auto")) return null;
+        return new Jobs(load.Value, proc, save.Value);
+    }
+
+    /// <summary>As the command line writes it (--help shows the default this way).</summary>
+    public override string ToString() => $"{Load}:{(Proc is { } p ? p.ToString(System.Globalization.CultureInfo.InvariantCulture) : "auto")}:{Save}";
 }

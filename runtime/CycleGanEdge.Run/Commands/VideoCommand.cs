@@ -20,7 +20,7 @@ public static class VideoCommand
         var crf = new Option<int>("--crf") { Description = "Encoder quality: lower is better, 18 is visually lossless for libx264", DefaultValueFactory = _ => 18 }.Between(0, 63);
         var codec = new Option<string>("--codec") { Description = "ffmpeg video encoder", DefaultValueFactory = _ => "libx264" };
         var frames = new Option<long?>("--frames") { Description = "Stop after this many frames" };
-        var maxSide = new Option<int?>("--max-side") { Description = "Scale frames down so the longer side is at most this" };
+        var maxSide = SharedOptions.NonNegative(new Option<int>("--max-side") { Description = "Scale frames down so the longer side is at most this (0 = keep size)" });
         var provider = SharedOptions.Provider();
         var device = SharedOptions.DeviceId();
         var threads = SharedOptions.Threads();
@@ -39,7 +39,7 @@ public static class VideoCommand
         {
             if (r.GetValue(frames) is <= 0) r.AddError("--frames must be positive");
             if (r.GetValue(fps) is <= 0) r.AddError("--fps must be positive");
-            if (r.GetValue(maxSide) is <= 1) r.AddError("--max-side must be at least 2");
+            if (r.GetValue(maxSide) == 1) r.AddError("--max-side must be 0 (keep size) or at least 2: frames have even sides");
         });
         command.SetAction((parse, stop) =>
         {
@@ -53,7 +53,7 @@ public static class VideoCommand
                 Crf = parse.GetValue(crf),
                 Codec = parse.GetValue(codec)!,
                 MaxFrames = parse.GetValue(frames),
-                MaxSide = parse.GetValue(maxSide),
+                MaxSide = parse.GetValue(maxSide) is var side and > 0 ? side : null, // 0 keeps the size, as in translate
             };
             var translatorOptions = tiling.Apply(parse, new TranslatorOptions
             {

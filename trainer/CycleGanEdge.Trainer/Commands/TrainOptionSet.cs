@@ -68,7 +68,7 @@ public sealed class TrainOptionSet
         Add("--lambda-GAN", "cut/fastcut: GAN loss weight", o => o.LambdaGan, (o, v) => o with { LambdaGan = v }).Above(0, orEqual: true);
         Add("--nce-idt", "cut/fastcut: identity PatchNCE term on G(B), B (cut: true, fastcut: false)", o => o.NceIdt, (o, v) => o with { NceIdt = v });
         Add("--flip-equivariance", "cut/fastcut: mirror inputs at random and G's features back before PatchNCE (cut: false, fastcut: true)", o => o.FlipEquivariance, (o, v) => o with { FlipEquivariance = v });
-        Add("--onednn", "oneDNN CPU kernels (default: on, ~2.5x faster; --onednn false uses libtorch's own, slower kernels)", o => o.OneDnn, (o, v) => o with { OneDnn = v });
+        Add("--onednn", "oneDNN CPU kernels, ~2.5x faster (--onednn false uses libtorch's own, slower kernels)", o => o.OneDnn, (o, v) => o with { OneDnn = v });
     }
 
     public IReadOnlyList<Option> All => _all;
