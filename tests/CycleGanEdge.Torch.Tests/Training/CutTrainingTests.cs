@@ -21,33 +21,46 @@ public class CutTrainingTests
         };
     }
 
+    /// <summary>
+    /// CUT learns the inversion as a method, not as one lucky run: one run of 480 steps is chaotic, and float rounding
+    /// that differs by CPU (AVX-512 or AVX2 kernels in oneDNN and ATen) sends the same seed to different results
+    /// (0.23 and 0.73 held-out L1 against the identity's 1.56 for one seed). Three seeds, each on the same data; the
+    /// median run must be close to the inversion and every run clearly better than the identity.
+    /// </summary>
     [Fact]
     public void Cut_learns_the_colour_inversion_on_held_out_images()
     {
         // A: shapes on dark ground; B: inverted shapes. The known answer for a test A image is its inversion.
         using var data = new TinyDomains(trainCount: 16, testCount: 8, seed: 3);
-        // 16 images x 30 epochs = 480 steps.
-        var options = Options(data, TranslationModels.Cut, "cut-learn", epochs: 30) with { NEpochs = 22, NEpochsDecay = 8, EvalFreq = 0, NumPatches = 64 };
-
-        var result = new TrainingRun(options, TextWriter.Null).Run();
-
-        Assert.Equal(TrainingOutcome.Completed, result.Outcome);
-        var (generator, header) = CheckpointFile.LoadGenerator(Path.Combine(options.RunDirectory, "latest_net_G.ckpt"));
-        using (generator)
+        var ratios = new List<double>();
+        foreach (int seed in new[] { 7, 8, 9 })
         {
-            Assert.Equal(("AtoB", "cut"), (header.Direction, header.Extra["model"]));
-            var (inputs, answers) = TestImages(data);
-            using var x = inputs;
-            using var truth = answers;
-            generator.eval();
-            using var noGrad = no_grad();
-            using var fake = generator.forward(x);
-            double learned = (fake - truth).abs().mean().item<float>();
-            double identity = (x - truth).abs().mean().item<float>();
-            // Measured: 0.23 against 1.56 (480 steps, ~25 s on 2 busy cores).
-            Console.WriteLine($"CUT held-out L1 {learned:F4}, identity {identity:F4}");
-            Assert.True(learned < 0.25 * identity, $"held-out L1 to the inverted images: {learned:F4}, the identity's {identity:F4}");
+            // 16 images x 30 epochs = 480 steps.
+            var options = Options(data, TranslationModels.Cut, $"cut-learn-{seed}", epochs: 30) with
+            {
+                NEpochs = 22, NEpochsDecay = 8, EvalFreq = 0, NumPatches = 64, Seed = seed,
+            };
+            var result = new TrainingRun(options, TextWriter.Null).Run();
+            Assert.Equal(TrainingOutcome.Completed, result.Outcome);
+            var (generator, header) = CheckpointFile.LoadGenerator(Path.Combine(options.RunDirectory, "latest_net_G.ckpt"));
+            using (generator)
+            {
+                Assert.Equal(("AtoB", "cut"), (header.Direction, header.Extra["model"]));
+                var (inputs, answers) = TestImages(data);
+                using var x = inputs;
+                using var truth = answers;
+                generator.eval();
+                using var noGrad = no_grad();
+                using var fake = generator.forward(x);
+                double learned = (fake - truth).abs().mean().item<float>();
+                double identity = (x - truth).abs().mean().item<float>();
+                Console.WriteLine($"CUT seed {seed}: held-out L1 {learned:F4}, identity {identity:F4}, ratio {learned / identity:F3}");
+                ratios.Add(learned / identity);
+            }
         }
+        string all = string.Join(", ", ratios.Select(r => r.ToString("F3", CultureInfo.InvariantCulture)));
+        Assert.True(ratios.Order().ElementAt(1) < 0.25, $"median held-out L1 over the identity's: {all}");
+        Assert.All(ratios, r => Assert.True(r < 0.75, $"a run no better than half the identity: {all}"));
     }
 
     [Fact]
