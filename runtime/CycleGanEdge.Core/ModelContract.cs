@@ -89,7 +89,7 @@ public static class ModelContract
 
     /// <summary>Optional: how the graph is quantized; absent for float models. <see cref="QuantizationInt8Qdq"/>: QDQ int8 convolutions.</summary>
     public const string QuantizationKey = "cyclegan.quantization";
-    /// <summary>Optional, with <see cref="QuantizationKey"/>: how activation ranges were calibrated ("percentile 99.999 on 90 images").</summary>
+    /// <summary>Optional, with <see cref="QuantizationKey"/>: how activation ranges were calibrated ("percentile 99.9985 on 90 images").</summary>
     public const string CalibrationKey = "cyclegan.calibration";
     public const string QuantizationInt8Qdq = "int8-qdq";
     /// <summary>Optional, with <see cref="QuantizationKey"/>: bits of the int8 weights, "7" or "8"; files without it have 8.</summary>

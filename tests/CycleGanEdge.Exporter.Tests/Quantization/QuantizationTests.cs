@@ -139,7 +139,7 @@ public sealed class QuantizationTests(ITestOutputHelper log) : IDisposable
         Assert.Empty(ModelCheck.ContractProblems(model));
         var meta = Metadata(int8);
         Assert.Equal("int8-qdq", meta[ModelContract.QuantizationKey]);
-        Assert.Equal("percentile 99.999 on 6 images", meta[ModelContract.CalibrationKey]);
+        Assert.Equal("percentile 99.9985 on 6 images", meta[ModelContract.CalibrationKey]);
         Assert.Equal("7", meta[ModelContract.WeightBitsKey]);
         Assert.Equal("fp32", meta[ModelContract.PrecisionKey]);
         using (var session = new InferenceSession(int8))
