@@ -23,6 +23,7 @@ public class DefaultsWrittenOutTests(ITestOutputHelper log)
             ["export"] = [checkpoint, "-o", folder.Sub("out.onnx")],
             ["check"] = [model],
             ["quantize"] = [model, "--calibration", calibration, "-o", folder.Sub("out.int8.onnx")],
+            ["stamp"] = [model, "-o", folder.Sub("stamped.onnx"), "--alpha", "composite", "--load-size", "72"],
         };
         // The calibration options of export are refused without --quantize int8 (they would be ignored).
         string[] int8 = ["--quantize", "int8", "--calibration", calibration];
@@ -31,6 +32,7 @@ public class DefaultsWrittenOutTests(ITestOutputHelper log)
             ["export --calibration-method"] = int8,
             ["export --percentile"] = int8,
             ["export --float-ends"] = int8,
+            ["export --weight-bits"] = int8,
         };
         var result = await WrittenOutDefaults.CheckAsync(ExportCommand.Create, bases, needs);
         log.WriteLine($"{result.Checked.Count} documented defaults written out, {result.Descriptive.Count} described in words");

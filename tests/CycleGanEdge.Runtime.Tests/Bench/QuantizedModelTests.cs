@@ -31,8 +31,11 @@ public class QuantizedModelTests
             output, error);
         Assert.Equal(0, code);
         var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Equal(3, lines.Length);
+        Assert.Equal(5, lines.Length);
         Assert.StartsWith("model ", lines[0]);
+        // Under the table: the CPU, and for the int8 model the kernel this CPU takes and whether its weights fit it.
+        Assert.Equal($"cpu: {CycleGanEdge.Core.CpuInfo.Describe()}", lines[3].TrimEnd());
+        Assert.StartsWith($"int8 (g.int8.onnx): {CycleGanEdge.Core.CpuInfo.Int8.Name}: ", lines[4]);
         Assert.Contains("vs first", lines[0]);
         Assert.Matches(@"^g\.fp32\.onnx\s+fp32\s+cpu\s+1\s+32\s+1\s.*\s1\.00x$", lines[1].TrimEnd());
         Assert.Matches(@"^g\.int8\.onnx\s+int8\s+cpu\s+1\s+32\s+1\s.*\s\d+\.\d\dx$", lines[2].TrimEnd());
