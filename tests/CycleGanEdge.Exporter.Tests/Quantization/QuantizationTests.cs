@@ -151,10 +151,11 @@ public sealed class QuantizationTests(ITestOutputHelper log) : IDisposable
         Assert.Equal(2, report.OptimizedOps["ConvTranspose"]);
         Assert.False(report.OptimizedOps.ContainsKey("Conv"));
 
-        // Measured on this seeded model: mean 36.5 dB, worst 34.8 dB (AVX-512 VNNI). The bound leaves room for CPUs
-        // whose uint8 x int8 kernels round differently; below it the quantization is broken, not just noisy.
+        // Measured on this seeded model: mean 34.7 dB, worst 34.1 dB, the same on AVX-512 VNNI and under an emulated AVX2 CPU
+        // (7-bit weights keep the integer sums exact on both kernels; 8-bit weights gave 21.5 dB on AVX2). Below 30 the
+        // quantization is broken, not just noisy.
         Assert.Equal(6, report.Images);
-        Assert.InRange(report.WorstPsnr, 28, 80);
+        Assert.InRange(report.WorstPsnr, 30, 80);
         Assert.InRange(report.MeanPsnr, report.WorstPsnr, 80);
     }
 
@@ -171,7 +172,7 @@ public sealed class QuantizationTests(ITestOutputHelper log) : IDisposable
         Assert.Empty(ModelCheck.ContractProblems(ModelProto.Parser.ParseFrom(int8)));
         int convs = ModelProto.Parser.ParseFrom(fp32).Graph.Node.Count(n => n.OpType == "Conv");
         Assert.Equal(convs, report.IntegerConvolutions);
-        Assert.InRange(report.WorstPsnr, 28, 100); // measured 38.4 (encoder_decoder) and 42.3 dB (unet_128)
+        Assert.InRange(report.WorstPsnr, 30, 100); // measured 36.9 (encoder_decoder) and 40.8 dB (unet_128)
     }
 
     /// <summary>A resize-conv generator has no ConvTranspose: every convolution, upsampling ones included, runs as int8.</summary>
@@ -187,7 +188,7 @@ public sealed class QuantizationTests(ITestOutputHelper log) : IDisposable
         Assert.Equal(18, report.IntegerConvolutions);
         Assert.False(report.OptimizedOps.ContainsKey("ConvTranspose"));
         Assert.Equal(2, report.OptimizedOps["Resize"]);
-        Assert.InRange(report.WorstPsnr, 28, 100);
+        Assert.InRange(report.WorstPsnr, 30, 100);
     }
 
     /// <summary>--float-ends (the default): the first and the last convolution stay float32; the rest is int8.</summary>
@@ -216,7 +217,7 @@ public sealed class QuantizationTests(ITestOutputHelper log) : IDisposable
         Assert.Equal(16, report.IntegerConvolutions);
         Assert.Equal(2, report.OptimizedOps.Where(p => p.Key.EndsWith("Conv", StringComparison.Ordinal) && !p.Key.Contains("QLinear")).Sum(p => p.Value));
         Assert.EndsWith(", first and last convolution float", Metadata(int8)[ModelContract.CalibrationKey]);
-        Assert.InRange(report.WorstPsnr, 28, 100);
+        Assert.InRange(report.WorstPsnr, 30, 100);
     }
 
     [Fact]
@@ -264,7 +265,7 @@ public sealed class QuantizationTests(ITestOutputHelper log) : IDisposable
         foreach (string line in report.Lines()) log.WriteLine(line);
         Assert.Empty(ModelCheck.ContractProblems(ModelProto.Parser.ParseFrom(int8)));
         Assert.Equal(16, report.IntegerConvolutions);
-        Assert.InRange(report.WorstPsnr, 28, 80); // of 8-bit levels; measured 35.6 dB
+        Assert.InRange(report.WorstPsnr, 30, 80); // of 8-bit levels; measured 34.3 dB
     }
 
     [Fact]
