@@ -1,13 +1,13 @@
 #:project ../../exporter/CycleGanEdge.Exporter/CycleGanEdge.Exporter.csproj
 // int8 against fp32 on the CPU this runs on (issue 26). Two modes, so the models can be made natively and measured under
 // an emulated older CPU (qemu-x86_64-static -cpu Haswell: ONNX Runtime then takes its AVX2 kernels, as on a Zen 3):
-//   dotnet run -c Release benchmarks/tools/int8_accuracy.cs -- tiny OUTDIR          # tiny random generators (ngf 8, 32 px) as the
-//        quantization tests build them, every convolution int8, with 8- and 7-bit weights, and generated calibration pictures
+//   dotnet run -c Release benchmarks/tools/int8_accuracy.cs -- tiny OUTDIR [IMAGES]  # tiny random generators (ngf 8, 32 px) as the
+//        quantization tests build them, every convolution int8, with 8- and 7-bit weights, calibrated on the first 6 files of
+//        IMAGES (default: the shipped emoji test split), which are also what `psnr` measures them on
 //   dotnet run -c Release benchmarks/tools/int8_accuracy.cs -- psnr FP32.onnx INT8.onnx FOLDER   # per-image PSNR over the images of FOLDER
 // scripts/int8_cpu_check.sh runs both for the tiny nets and the shipped models.
 using System.Globalization;
 using CycleGanEdge.Core;
-using CycleGanEdge.Core.Imaging;
 using CycleGanEdge.Exporter;
 using CycleGanEdge.Exporter.Quantization;
 using CycleGanEdge.Torch.Networks;
@@ -27,12 +27,12 @@ if (args is ["psnr", string fp32Path, string int8Path, string folder])
         $"next worst {string.Join(", ", psnrs.Skip(1).Take(3).Select(p => $"{p.Db:F1}"))}"));
     return 0;
 }
-if (args is ["tiny", string outDir])
+if (args is ["tiny", string outDir, ..] && args.Length <= 3)
 {
     string calibration = Path.Combine(outDir, "calibration");
     Directory.CreateDirectory(calibration);
-    for (int i = 0; i < 6; i++)
-        File.WriteAllBytes(Path.Combine(calibration, $"img{i:D2}.png"), ImageCodec.Encode(Picture(i), ImageFormat.Png));
+    foreach (string file in CalibrationSet.ImageFiles(args.Length == 3 ? args[2] : "models/emoji-noto2twemoji/test/testA").Take(6))
+        File.Copy(file, Path.Combine(calibration, Path.GetFileName(file)), overwrite: true);
     (string Name, string Arch, string Upsample, string Io)[] nets =
     [
         ("resnet6-convtranspose", "resnet_6blocks", Networks.ConvTransposeUpsampling, ModelContract.IoFloat32Nchw),
@@ -60,27 +60,5 @@ if (args is ["tiny", string outDir])
     }
     return 0;
 }
-Console.Error.WriteLine("usage: int8_accuracy.cs tiny OUTDIR | psnr FP32.onnx INT8.onnx FOLDER");
+Console.Error.WriteLine("usage: int8_accuracy.cs tiny OUTDIR [IMAGES] | psnr FP32.onnx INT8.onnx FOLDER");
 return 2;
-
-// Smooth colour gradients with a bright square, like the quantization tests' pictures: picture-like, not noise.
-static RgbaImage Picture(int seed, int side = 32)
-{
-    var rng = new Random(seed);
-    var pixels = new byte[side * side * 4];
-    double fx = rng.NextDouble() * 0.3, fy = rng.NextDouble() * 0.3, phase = rng.NextDouble() * 6;
-    int sq = rng.Next(side / 2);
-    for (int y = 0; y < side; y++)
-        for (int x = 0; x < side; x++)
-        {
-            int i = (y * side + x) * 4;
-            for (int c = 0; c < 3; c++)
-            {
-                double v = 0.5 + 0.5 * Math.Sin(fx * x * (c + 1) + fy * y + phase + c);
-                if (x >= sq && x < sq + 8 && y >= sq && y < sq + 8) v = 1 - 0.5 * c;
-                pixels[i + c] = (byte)Math.Round(v * 255);
-            }
-            pixels[i + 3] = 255;
-        }
-    return new RgbaImage(side, side, pixels, hasAlpha: false);
-}
