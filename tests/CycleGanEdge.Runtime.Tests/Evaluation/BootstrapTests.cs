@@ -101,7 +101,7 @@ public class BootstrapTests
         return [.. Enumerable.Range(0, n).Select(_ => Enumerable.Range(0, d).Select(k => (float)(Normal(rng) * (1 + 0.1 * k) + shift)).ToArray())];
     }
 
-    /// <summary>A resample's FD from the Gram matrices equals FD computed the direct way on the images repeated that often.</summary>
+    /// <summary>A resample's FD from the Gram matrices equals FD computed the direct way on the images repeated that often (to the eigen solvers' 1e-7).</summary>
     [Fact]
     public void A_resamples_frechet_distance_equals_the_direct_one()
     {
@@ -110,13 +110,13 @@ public class BootstrapTests
         var gram = new Bootstrap.FrechetGram(x, reference);
         int[] ones = [.. Enumerable.Repeat(1, x.Count)];
         double direct = Fid.Distance(GaussianStats.FromFeatures(x), reference);
-        Assert.Equal(direct, gram.Distance(ones), 1e-8 * Math.Max(1, direct));
+        Assert.Equal(direct, gram.Distance(ones), 1e-6 * Math.Max(1, direct));
 
         var rng = new Random(4);
         int[] counts = [.. Enumerable.Range(0, x.Count).Select(_ => rng.Next(3))];
         var repeated = x.SelectMany((f, i) => Enumerable.Repeat(f, counts[i])).ToList();
         double expected = Fid.Distance(GaussianStats.FromFeatures(repeated), reference);
-        Assert.Equal(expected, gram.Distance(counts), 1e-8 * Math.Max(1, expected));
+        Assert.Equal(expected, gram.Distance(counts), 1e-6 * Math.Max(1, expected));
     }
 
     [Fact]
