@@ -96,18 +96,20 @@ public class ShippedModelTests
 
     /// <summary>
     /// What the cards claim and the README shows: on the held-out split each shipped model is closer to the true target
-    /// than its trivial baseline, the input unchanged (eval's row of the --input folder), on PSNR and L1, and the paired
-    /// difference's 95 % interval excludes 0. SSIM is not claimed: its interval includes 0 for both models.
+    /// than its trivial baseline, the input unchanged (eval's row of the --input folder), on PSNR, and the Noto model on
+    /// L1 too: the paired difference's 95 % interval excludes 0. Fluent's L1 interval and both SSIM intervals include
+    /// 0, and the cards say so; if a rerun ever moves them clear of 0, the cards can claim more.
     /// </summary>
     [Theory]
-    [InlineData("emoji-noto2twemoji", "noto2twemoji − rawA")]
-    [InlineData("fluent-flat2threed", "flat2threed − testA")]
-    public void The_model_beats_copying_its_input(string model, string difference)
+    [InlineData("emoji-noto2twemoji", "noto2twemoji − rawA", true)]
+    [InlineData("fluent-flat2threed", "flat2threed − testA", false)]
+    public void The_model_beats_copying_its_input(string model, string difference, bool claimsL1)
     {
         var table = ReadTable(Path.Combine(ModelsDir, model, "eval", "results.md"));
         var diff = table[difference];
         Assert.True(diff["PSNR dB"].Low > 0, $"{model}: PSNR difference {diff["PSNR dB"]}");
-        Assert.True(diff["L1"].High < 0, $"{model}: L1 difference {diff["L1"]}");
+        if (claimsL1) Assert.True(diff["L1"].High < 0, $"{model}: L1 difference {diff["L1"]}");
+        else Assert.True(diff["L1"].High >= 0, $"{model}: L1 difference {diff["L1"]} now excludes 0: the card may claim it");
     }
 
     /// <summary>
