@@ -217,7 +217,7 @@ public sealed class EvalRun
                 Fid = Fid.Distance(GaussianStats.FromFeatures(f), realSet.Stats),
                 Kid = Kid.Compute(f, realSet.Features, _o.KidSubsetSize, _o.KidSubsets),
                 // The real set stays fixed: the interval is how much FD moves with the choice of evaluated images.
-                Ci = _o.Resamples > 0 ? Ci(rows[i]) with { Fid = Bootstrap.FrechetDistance(f, names, realSet.Stats, _o.Resamples) } : null,
+                Ci = _o.Resamples > 0 ? Ci(rows[i]) with { Fid = Bootstrap.FrechetDistance(f, names, realSet.Stats, _o.Resamples) } : rows[i].Ci,
             };
         }
         return distance;
