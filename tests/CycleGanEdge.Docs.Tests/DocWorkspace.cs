@@ -120,7 +120,7 @@ internal sealed class DocWorkspace : IDisposable
         return new RgbaImage(width, height, pixels, image.HasAlpha);
     }
 
-    /// <summary>The first <paramref name="count"/> files of a shipped test split (same names in testA and testB).</summary>
+    /// <summary>The first <paramref name="count"/> files of a shipped test split (same names in testA and testB, rawA and rawB).</summary>
     private static void CopyTestSplit(string modelFolder, string split, string target, int count = 4)
     {
         Directory.CreateDirectory(target);
@@ -143,8 +143,9 @@ internal sealed class DocWorkspace : IDisposable
             File.Copy(model, Path.Combine(target, Path.GetFileName(model)));
         foreach (string name in new[] { "args.txt", "classifier.onnx" })
             File.Copy(Path.Combine(source, "eval", name), Path.Combine(target, "eval", name));
-        CopyTestSplit(source, "testA", Path.Combine(target, "test", "testA"));
-        CopyTestSplit(source, "testB", Path.Combine(target, "test", "testB"));
+        // Every split folder of test/ (testA/testB; the emoji model's args.txt reads rawA/rawB).
+        foreach (string split in Directory.GetDirectories(Path.Combine(source, "test")).Select(Path.GetFileName).OfType<string>())
+            CopyTestSplit(source, split, Path.Combine(target, "test", split));
     }
 
     private static void WriteClip(string target)

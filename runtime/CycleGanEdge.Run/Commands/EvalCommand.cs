@@ -54,6 +54,11 @@ public static class EvalCommand
         var recolour = new Option<DirectoryInfo>("--recolour-palette") { Description = "Adds a baseline row: --input with every pixel snapped to a 32-colour palette of these images (a pure recolouring)" };
         recolour.AcceptExistingOnly();
         var targetDomain = new Option<string?>("--target-domain") { Description = "With --classifier: the target domain, by name or A/B (default: the first --model's output domain)" };
+        var resamples = SharedOptions.NonNegative(new Option<int>("--bootstrap")
+        {
+            Description = "Bootstrap resamples behind each score's 95% interval (file names grouped by code point, skin tones with their emoji); 0: no intervals",
+            DefaultValueFactory = _ => Bootstrap.DefaultResamples,
+        });
         var output = new Option<DirectoryInfo>("--out", "-o") { Description = "Report folder", DefaultValueFactory = _ => new DirectoryInfo("eval-report") }.WritableFolder();
         var gridCount = SharedOptions.NonNegative(new Option<int>("--grid") { Description = "Example inputs shown in index.html", DefaultValueFactory = _ => 8 });
         var cacheDir = new Option<DirectoryInfo>("--cache-dir") { Description = $"Where real-set features are cached (default {FeatureCache.DefaultDirectory})" }.WritableFolder();
@@ -62,7 +67,7 @@ public static class EvalCommand
 
         var command = new Command("eval", "FID/KID against real images, PSNR/SSIM/L1 against paired ground truth, cycle L1; several models in one report")
         {
-            models, input, translated, real, truth, features, layer, imageSize, normalize, batch, kidSubset, kidSubsets, a2b, b2a, classifier, targetDomain, recolour, output, gridCount, cacheDir, provider, threads,
+            models, input, translated, real, truth, features, layer, imageSize, normalize, batch, kidSubset, kidSubsets, a2b, b2a, classifier, targetDomain, recolour, resamples, output, gridCount, cacheDir, provider, threads,
         };
         command.Validators.Add(r =>
         {
@@ -79,35 +84,7 @@ public static class EvalCommand
         {
             var io = parse.InvocationConfiguration;
             var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(io.Error) });
-            var options = new EvalOptions
-            {
-                Models = [.. (parse.GetValue(models) ?? []).Select(m => m.FullName)],
-                Input = parse.GetValue(input)?.FullName,
-                Translated = [.. (parse.GetValue(translated) ?? []).Select(d => d.FullName)],
-                Real = parse.GetValue(real)?.FullName,
-                GroundTruth = parse.GetValue(truth)?.FullName,
-                Features = parse.GetValue(features)?.FullName,
-                Layer = parse.GetValue(layer),
-                ImageSize = parse.GetValue(imageSize),
-                Normalization = parse.GetValue(normalize) switch
-                {
-                    "minus1to1" => FeatureNormalization.MinusOneToOne,
-                    "pytorch-fid" => FeatureNormalization.PytorchFid,
-                    _ => FeatureNormalization.Imagenet,
-                },
-                Batch = parse.GetValue(batch),
-                KidSubsetSize = parse.GetValue(kidSubset),
-                KidSubsets = parse.GetValue(kidSubsets),
-                ModelA2B = parse.GetValue(a2b)?.FullName,
-                ModelB2A = parse.GetValue(b2a)?.FullName,
-                Classifier = parse.GetValue(classifier)?.FullName,
-                TargetDomain = parse.GetValue(targetDomain),
-                RecolourPalette = parse.GetValue(recolour)?.FullName,
-                OutputDirectory = parse.GetValue(output)!.FullName,
-                GridCount = parse.GetValue(gridCount),
-                CacheDirectory = parse.GetValue(cacheDir)?.FullName ?? FeatureCache.DefaultDirectory,
-                Sessions = new TranslatorOptions { Provider = parse.GetValue(provider)!, Threads = parse.GetValue(threads) },
-            };
+            var options = ToOptions(parse);
             try
             {
                 var result = EvalRun.Run(options, io.Error, (description, total, work) => console.Progress().Start(ctx =>
@@ -126,5 +103,40 @@ public static class EvalCommand
             }
         });
         return command;
+    }
+
+    /// <summary>The <see cref="EvalOptions"/> of a parsed eval command line (what its action runs; tests rerun shipped evals with it).</summary>
+    public static EvalOptions ToOptions(ParseResult parse)
+    {
+        return new EvalOptions
+        {
+            Models = [.. (parse.GetValue<FileInfo[]>("--model") ?? []).Select(m => m.FullName)],
+            Input = parse.GetValue<DirectoryInfo>("--input")?.FullName,
+            Translated = [.. (parse.GetValue<DirectoryInfo[]>("--translated") ?? []).Select(d => d.FullName)],
+            Real = parse.GetValue<DirectoryInfo>("--real")?.FullName,
+            GroundTruth = parse.GetValue<DirectoryInfo>("--ground-truth")?.FullName,
+            Features = parse.GetValue<FileInfo>("--features")?.FullName,
+            Layer = parse.GetValue<string?>("--layer"),
+            ImageSize = parse.GetValue<int>("--image-size"),
+            Normalization = parse.GetValue<string>("--normalize") switch
+            {
+                "minus1to1" => FeatureNormalization.MinusOneToOne,
+                "pytorch-fid" => FeatureNormalization.PytorchFid,
+                _ => FeatureNormalization.Imagenet,
+            },
+            Batch = parse.GetValue<int>("--batch"),
+            KidSubsetSize = parse.GetValue<int>("--kid-subset-size"),
+            KidSubsets = parse.GetValue<int>("--kid-subsets"),
+            ModelA2B = parse.GetValue<FileInfo>("--model-a2b")?.FullName,
+            ModelB2A = parse.GetValue<FileInfo>("--model-b2a")?.FullName,
+            Classifier = parse.GetValue<FileInfo>("--classifier")?.FullName,
+            TargetDomain = parse.GetValue<string?>("--target-domain"),
+            RecolourPalette = parse.GetValue<DirectoryInfo>("--recolour-palette")?.FullName,
+            Resamples = parse.GetValue<int>("--bootstrap"),
+            OutputDirectory = parse.GetValue<DirectoryInfo>("--out")!.FullName,
+            GridCount = parse.GetValue<int>("--grid"),
+            CacheDirectory = parse.GetValue<DirectoryInfo>("--cache-dir")?.FullName ?? FeatureCache.DefaultDirectory,
+            Sessions = new TranslatorOptions { Provider = parse.GetValue<string>("--provider")!, Threads = parse.GetValue<int>("--threads") },
+        };
     }
 }

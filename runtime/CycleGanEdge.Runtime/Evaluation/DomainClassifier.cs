@@ -101,13 +101,13 @@ public sealed class DomainClassifier : IDisposable
     }
 
     /// <summary>Share of <paramref name="images"/> classified as label <paramref name="label"/> (ties go to A).</summary>
-    public double Rate(IReadOnlyList<RgbaImage> images, int label)
+    public double Rate(IReadOnlyList<RgbaImage> images, int label) => Hits(images, label).Average(hit => hit ? 1.0 : 0.0);
+
+    /// <summary>For each image, whether it is classified as label <paramref name="label"/> (ties go to A).</summary>
+    public bool[] Hits(IReadOnlyList<RgbaImage> images, int label)
     {
         if (images.Count == 0) throw new ArgumentException("no images to classify");
-        int hits = 0;
-        foreach (var l in Logits(images))
-            if ((l[1] > l[0] ? 1 : 0) == label) hits++;
-        return (double)hits / images.Count;
+        return [.. Logits(images).Select(l => (l[1] > l[0] ? 1 : 0) == label)];
     }
 
     public void Dispose() => _session.Dispose();

@@ -5,10 +5,16 @@ using System.Text;
 namespace CycleGanEdge.Runtime.Evaluation;
 
 /// <summary>
-/// One evaluated candidate (a model, or a folder of translated images); null where a metric was not asked for.
+/// One evaluated candidate (a model, or a folder of translated images), or a paired difference of two candidates
+/// (its PSNR, SSIM and L1 are mean differences); null where a metric was not asked for.
 /// <paramref name="TargetRate"/>: share of the images a domain classifier puts in the target domain.
+/// <paramref name="Ci"/>: bootstrap 95 % intervals of the scores (see <see cref="Bootstrap"/>).
 /// </summary>
-public sealed record EvalRow(string Name, int Images, double? Fid, KidResult? Kid, double? Psnr, double? Ssim, double? L1, double? CycleL1, double? TargetRate = null);
+public sealed record EvalRow(string Name, int Images, double? Fid, KidResult? Kid, double? Psnr, double? Ssim, double? L1, double? CycleL1,
+    double? TargetRate = null, RowIntervals? Ci = null);
+
+/// <summary>Bootstrap 95 % intervals of a row's scores; null where there is none.</summary>
+public sealed record RowIntervals(Interval? Fid = null, Interval? Psnr = null, Interval? Ssim = null, Interval? L1 = null, Interval? TargetRate = null);
 
 /// <summary>The same results as a markdown table, CSV, and an HTML page with a grid of example images.</summary>
 public static class EvalReport
@@ -18,24 +24,43 @@ public static class EvalReport
     public const string Fid = "FID";
     public const string TargetRateColumn = "classified as target";
 
+    /// <summary>A score column: its value and interval in a row, and how it is printed.</summary>
+    private sealed record Metric(string Name, Func<EvalRow, double?> Value, Func<EvalRow, Interval?> Ci, string Format);
+
     // The classifier column only appears when a classifier was given, so reports without one keep their layout.
-    private static bool HasClassifier(IReadOnlyList<EvalRow> rows) => rows.Any(r => r.TargetRate is not null);
-
-    private static string[] Columns(IReadOnlyList<EvalRow> rows, string distance)
+    private static Metric[] Metrics(IReadOnlyList<EvalRow> rows, string distance)
     {
-        string[] columns = ["name", "images", distance, "KID", "KID std", "PSNR dB", "SSIM", "L1", "cycle L1"];
-        return HasClassifier(rows) ? [.. columns, TargetRateColumn] : columns;
-    }
-
-    private static string[] Cells(EvalRow r, IReadOnlyList<EvalRow> rows)
-    {
-        string[] cells =
+        Metric[] metrics =
         [
-            r.Name, r.Images.ToString(Inv), F(r.Fid, "F3"), F(r.Kid?.Mean, "F5"), F(r.Kid?.StdDev, "F5"),
-            F(r.Psnr, "F2"), F(r.Ssim, "F4"), F(r.L1, "F4"), F(r.CycleL1, "F4"),
+            new(distance, r => r.Fid, r => r.Ci?.Fid, "F3"),
+            new("KID", r => r.Kid?.Mean, _ => null, "F5"),
+            new("KID std", r => r.Kid?.StdDev, _ => null, "F5"),
+            new("PSNR dB", r => r.Psnr, r => r.Ci?.Psnr, "F2"),
+            new("SSIM", r => r.Ssim, r => r.Ci?.Ssim, "F4"),
+            new("L1", r => r.L1, r => r.Ci?.L1, "F4"),
+            new("cycle L1", r => r.CycleL1, _ => null, "F4"),
         ];
-        return HasClassifier(rows) ? [.. cells, F(r.TargetRate, "F4")] : cells;
+        return rows.Any(r => r.TargetRate is not null) ? [.. metrics, new(TargetRateColumn, r => r.TargetRate, r => r.Ci?.TargetRate, "F4")] : metrics;
     }
+
+    private static bool HasCi(Metric m, IReadOnlyList<EvalRow> rows) => rows.Any(r => m.Ci(r) is not null);
+
+    /// <summary>The markdown/HTML columns; a score's cell carries its interval, "0.1610 [0.1550, 0.1680]".</summary>
+    private static string[] Columns(IReadOnlyList<EvalRow> rows, string distance) =>
+        ["name", "images", .. Metrics(rows, distance).Select(m => m.Name)];
+
+    private static string[] Cells(EvalRow r, IReadOnlyList<EvalRow> rows, string distance) =>
+        [r.Name, r.Images.ToString(Inv), .. Metrics(rows, distance).Select(m =>
+            m.Ci(r) is { } ci && m.Value(r) is not null ? $"{F(m.Value(r), m.Format)} [{F(ci.Low, m.Format)}, {F(ci.High, m.Format)}]" : F(m.Value(r), m.Format))];
+
+    /// <summary>The CSV columns: an interval is two more columns, "NAME low" and "NAME high", after its score.</summary>
+    private static string[] CsvColumns(IReadOnlyList<EvalRow> rows, string distance) =>
+        ["name", "images", .. Metrics(rows, distance).SelectMany(m => HasCi(m, rows) ? new[] { m.Name, m.Name + " low", m.Name + " high" } : [m.Name])];
+
+    private static string[] CsvCells(EvalRow r, IReadOnlyList<EvalRow> rows, string distance) =>
+        [r.Name, r.Images.ToString(Inv), .. Metrics(rows, distance).SelectMany(m => HasCi(m, rows)
+            ? new[] { F(m.Value(r), m.Format), F(m.Ci(r)?.Low, m.Format), F(m.Ci(r)?.High, m.Format) }
+            : [F(m.Value(r), m.Format)])];
 
     private static string F(double? v, string format) => v switch
     {
@@ -49,7 +74,7 @@ public static class EvalReport
         var sb = new StringBuilder();
         sb.AppendLine("| " + string.Join(" | ", Columns(rows, distance)) + " |");
         sb.AppendLine("|" + string.Concat(Columns(rows, distance).Select(_ => "---|")));
-        foreach (var r in rows) sb.AppendLine("| " + string.Join(" | ", Cells(r, rows).Select(c => c.Replace("|", "\\|"))) + " |");
+        foreach (var r in rows) sb.AppendLine("| " + string.Join(" | ", Cells(r, rows, distance).Select(c => c.Replace("|", "\\|"))) + " |");
         return sb.ToString();
     }
 
@@ -57,8 +82,8 @@ public static class EvalReport
     {
         static string Quote(string s) => s.IndexOfAny([',', '"', '\n']) >= 0 ? "\"" + s.Replace("\"", "\"\"") + "\"" : s;
         var sb = new StringBuilder();
-        sb.AppendLine(string.Join(',', Columns(rows, distance).Select(Quote)));
-        foreach (var r in rows) sb.AppendLine(string.Join(',', Cells(r, rows).Select(Quote)));
+        sb.AppendLine(string.Join(',', CsvColumns(rows, distance).Select(Quote)));
+        foreach (var r in rows) sb.AppendLine(string.Join(',', CsvCells(r, rows, distance).Select(Quote)));
         return sb.ToString();
     }
 
@@ -75,7 +100,7 @@ public static class EvalReport
         sb.AppendLine("<style>body{font-family:sans-serif}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}" +
                       "td:first-child,th:first-child{text-align:left}.grid img{width:128px;image-rendering:pixelated}</style></head><body>");
         sb.AppendLine("<h1>Evaluation</h1><table><tr>" + string.Concat(Columns(rows, distance).Select(c => $"<th>{E(c)}</th>")) + "</tr>");
-        foreach (var r in rows) sb.AppendLine("<tr>" + string.Concat(Cells(r, rows).Select(c => $"<td>{E(c)}</td>")) + "</tr>");
+        foreach (var r in rows) sb.AppendLine("<tr>" + string.Concat(Cells(r, rows, distance).Select(c => $"<td>{E(c)}</td>")) + "</tr>");
         sb.AppendLine("</table>");
         if (grid.Count > 0)
         {

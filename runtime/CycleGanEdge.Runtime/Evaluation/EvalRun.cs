@@ -23,6 +23,8 @@ public sealed record EvalOptions
     public string? GroundTruth { get; init; }
     /// <summary>ONNX feature network for FID/KID; null with <see cref="Real"/> means the ImageNet ResNet-18, if found.</summary>
     public string? Features { get; init; }
+    /// <summary>False leaves FD/KID out even with <see cref="Real"/> (the feature network is the slow part): to recheck the other scores quickly.</summary>
+    public bool FeatureDistances { get; init; } = true;
     public string? Layer { get; init; }
     public int ImageSize { get; init; } = 299;
     public FeatureNormalization Normalization { get; init; } = FeatureNormalization.Imagenet;
@@ -39,6 +41,8 @@ public sealed record EvalOptions
     public string? TargetDomain { get; init; }
     /// <summary>A baseline row: <see cref="Input"/> snapped to a 32-colour palette of this folder's images.</summary>
     public string? RecolourPalette { get; init; }
+    /// <summary>Bootstrap resamples behind every 95 % interval (groups of images drawn with replacement, <see cref="Bootstrap"/>); 0 leaves the intervals out.</summary>
+    public int Resamples { get; init; } = Bootstrap.DefaultResamples;
     public string OutputDirectory { get; init; } = "eval-report";
     /// <summary>Example inputs shown in index.html and grid.png.</summary>
     public int GridCount { get; init; } = 8;
@@ -121,13 +125,22 @@ public sealed class EvalRun
         var rows = candidates.Select(c => new EvalRow(c.Name, c.Images.Count, null, null, null, null, null, null)).ToList();
         string distance = AddFeatureDistances(rows, candidates);
         var truthByName = _o.GroundTruth is { } truthDir ? LoadFolder(truthDir).ToDictionary(x => x.Name, x => x.Image) : null;
+        var pairScores = new List<Dictionary<string, PairScores>>();
         if (truthByName is not null)
         {
             for (int i = 0; i < candidates.Count; i++)
-                rows[i] = Paired(rows[i], candidates[i], truthByName);
+            {
+                pairScores.Add(PairScoresOf(candidates[i], truthByName));
+                rows[i] = Paired(rows[i], pairScores[i]);
+            }
         }
         if (_o.Classifier is { } classifier) AddClassifierRates(rows, candidates, inputs, classifier, firstDomainOut);
         if (_o.ModelA2B is { } forward && _o.ModelB2A is { } backward) rows.Add(CycleRow(rawInputs, forward, backward));
+        // Each model against each baseline (the other candidates: unchanged input, recolouring), pair by pair.
+        if (pairScores.Count > 0)
+            for (int m = 0; m < _o.Models.Count; m++)
+                for (int b = _o.Models.Count; b < candidates.Count; b++)
+                    if (Difference($"{candidates[m].Name} − {candidates[b].Name}", pairScores[m], pairScores[b]) is { } diff) rows.Add(diff);
 
         string outDir = Path.GetFullPath(_o.OutputDirectory);
         WriteReport(outDir, rows, inputs, candidates, truthByName, distance);
@@ -171,6 +184,7 @@ public sealed class EvalRun
     {
         // --real alone means FD/KID with the default network; with --classifier it is also the reference row.
         string distance = EvalReport.Fid;
+        if (!_o.FeatureDistances) return distance;
         string? resNet18 = null;
         if (_o.Features is null && _o.Real is not null && (resNet18 = FeatureExtractor.FindResNet18()) is null)
         {
@@ -197,10 +211,13 @@ public sealed class EvalRun
                 continue;
             }
             var f = Extract(extractor, candidates[i].Name, candidates[i].Images.Select(x => x.Image).ToList());
+            var names = candidates[i].Images.Select(x => x.Name).ToList();
             rows[i] = rows[i] with
             {
                 Fid = Fid.Distance(GaussianStats.FromFeatures(f), realSet.Stats),
                 Kid = Kid.Compute(f, realSet.Features, _o.KidSubsetSize, _o.KidSubsets),
+                // The real set stays fixed: the interval is how much FD moves with the choice of evaluated images.
+                Ci = _o.Resamples > 0 ? Ci(rows[i]) with { Fid = Bootstrap.FrechetDistance(f, names, realSet.Stats, _o.Resamples) } : rows[i].Ci,
             };
         }
         return distance;
@@ -213,18 +230,28 @@ public sealed class EvalRun
             ?? throw new ArgumentException("--classifier: give --target-domain (no --model to take the output domain from)");
         int label = c.LabelIndex(target);
         _log.WriteLine($"classifier: target domain '{c.Labels[label]}' ({(label == 0 ? "A" : "B")}); the other is '{c.Labels[1 - label]}'");
-        for (int i = 0; i < candidates.Count; i++)
-            rows[i] = rows[i] with { TargetRate = c.Rate(candidates[i].Images.Select(x => x.Image).ToList(), label) };
+        // The share and its interval, resampled by group like every other score.
+        EvalRow Rated(EvalRow row, List<(string Name, RgbaImage Image)> images)
+        {
+            double[] hits = [.. c.Hits(images.Select(x => x.Image).ToList(), label).Select(h => h ? 1.0 : 0.0)];
+            return row with
+            {
+                TargetRate = hits.Average(),
+                Ci = _o.Resamples > 0 ? Ci(row) with { TargetRate = Bootstrap.Mean(hits, images.Select(x => x.Name).ToList(), _o.Resamples) } : row.Ci,
+            };
+        }
+        for (int i = 0; i < candidates.Count; i++) rows[i] = Rated(rows[i], candidates[i].Images);
         // Reference rows: what the classifier says of real target and real source images.
         if (_o.Real is { } realDir)
         {
-            var images = LoadFolder(realDir).Select(x => x.Image).ToList();
-            rows.Add(new EvalRow($"real target ({new DirectoryInfo(realDir).Name})", images.Count, null, null, null, null, null, null, c.Rate(images, label)));
+            var images = LoadFolder(realDir);
+            rows.Add(Rated(new EvalRow($"real target ({new DirectoryInfo(realDir).Name})", images.Count, null, null, null, null, null, null), images));
         }
         if (inputs.Count > 0)
-            rows.Add(new EvalRow($"real source ({new DirectoryInfo(_o.Input!).Name})", inputs.Count, null, null, null, null, null, null,
-                c.Rate(inputs.Select(x => x.Image).ToList(), label)));
+            rows.Add(Rated(new EvalRow($"real source ({new DirectoryInfo(_o.Input!).Name})", inputs.Count, null, null, null, null, null, null), inputs));
     }
+
+    private static RowIntervals Ci(EvalRow row) => row.Ci ?? new RowIntervals();
 
     private EvalRow CycleRow(List<(string Name, RgbaImage Image)> inputs, string forward, string backward)
     {
@@ -291,10 +318,13 @@ public sealed class EvalRun
         return features;
     }
 
-    private EvalRow Paired(EvalRow row, Candidate candidate, Dictionary<string, RgbaImage> truth)
+    /// <summary>PSNR, SSIM and L1 of one image against its ground truth.</summary>
+    private readonly record struct PairScores(double Psnr, double Ssim, double L1);
+
+    /// <summary>The scores of every candidate image that has a ground truth of its name and size, by name.</summary>
+    private Dictionary<string, PairScores> PairScoresOf(Candidate candidate, Dictionary<string, RgbaImage> truth)
     {
-        double psnr = 0, ssim = 0, l1 = 0;
-        int n = 0, infinite = 0;
+        var scores = new Dictionary<string, PairScores>();
         foreach (var (name, img) in candidate.Images)
         {
             if (!truth.TryGetValue(name, out var target))
@@ -307,16 +337,46 @@ public sealed class EvalRun
                 _log.WriteLine($"warning: {candidate.Name}/{name}: {img.Width}x{img.Height} but the ground truth is {target.Width}x{target.Height}; skipped");
                 continue;
             }
-            double p = ImageMetrics.Psnr(img, target);
-            if (double.IsPositiveInfinity(p)) infinite++;
-            else psnr += p;
-            ssim += ImageMetrics.Ssim(img, target);
-            l1 += ImageMetrics.L1(img, target);
-            n++;
+            scores[name] = new PairScores(ImageMetrics.Psnr(img, target), ImageMetrics.Ssim(img, target), ImageMetrics.L1(img, target));
         }
-        if (n == 0) return row;
-        // Mean PSNR over pairs; identical pairs (infinite PSNR) make the mean infinite.
-        return row with { Psnr = infinite > 0 ? double.PositiveInfinity : psnr / n, Ssim = ssim / n, L1 = l1 / n };
+        return scores;
+    }
+
+    /// <summary>Mean PSNR, SSIM and L1 over the pairs, with intervals; identical pairs (infinite PSNR) make the mean PSNR infinite and leave out its interval.</summary>
+    private EvalRow Paired(EvalRow row, Dictionary<string, PairScores> scores) => scores.Count == 0 ? row : MeanScores(row, [.. scores.Keys], [.. scores.Values]);
+
+    private EvalRow MeanScores(EvalRow row, List<string> names, List<PairScores> scores)
+    {
+        double[] psnr = [.. scores.Select(s => s.Psnr)], ssim = [.. scores.Select(s => s.Ssim)], l1 = [.. scores.Select(s => s.L1)];
+        bool finite = psnr.All(double.IsFinite);
+        return row with
+        {
+            Psnr = finite ? psnr.Average() : double.PositiveInfinity,
+            Ssim = ssim.Average(),
+            L1 = l1.Average(),
+            Ci = _o.Resamples > 0
+                ? Ci(row) with
+                {
+                    Psnr = finite ? Bootstrap.Mean(psnr, names, _o.Resamples) : null,
+                    Ssim = Bootstrap.Mean(ssim, names, _o.Resamples),
+                    L1 = Bootstrap.Mean(l1, names, _o.Resamples),
+                }
+                : row.Ci,
+        };
+    }
+
+    /// <summary>
+    /// The row "<paramref name="name"/>": mean of <paramref name="a"/> minus <paramref name="b"/> pair by pair on the
+    /// names both have, with intervals from the same resamples of those pairs; null when they share none. An infinite
+    /// PSNR on either side leaves the PSNR difference out.
+    /// </summary>
+    private EvalRow? Difference(string name, Dictionary<string, PairScores> a, Dictionary<string, PairScores> b)
+    {
+        var names = a.Keys.Where(b.ContainsKey).Order(StringComparer.Ordinal).ToList();
+        if (names.Count == 0) return null;
+        var diffs = names.Select(n => new PairScores(a[n].Psnr - b[n].Psnr, a[n].Ssim - b[n].Ssim, a[n].L1 - b[n].L1)).ToList();
+        var row = MeanScores(new EvalRow(name, names.Count, null, null, null, null, null, null), names, diffs);
+        return diffs.All(d => double.IsFinite(d.Psnr)) ? row : row with { Psnr = null, Ci = row.Ci is { } ci ? ci with { Psnr = null } : null };
     }
 
     private void WriteReport(string outDir, List<EvalRow> rows, List<(string Name, RgbaImage Image)> inputs, List<Candidate> candidates,

@@ -80,7 +80,7 @@ public class EvalCommandTests
             "-m", negate, "-m", conv, "--input", inputDir, "--translated", inputDir, "--ground-truth", truthDir,
             "--real", realDir, "--features", features, "--layer", "map", "--image-size", "32", "--normalize", "minus1to1",
             "--batch", "4", "--kid-subsets", "10", "--model-a2b", negate, "--model-b2a", negate,
-            "--cache-dir", cache, "-o", report, "--grid", "3", "--provider", "cpu",
+            "--cache-dir", cache, "-o", report, "--grid", "3", "--provider", "cpu", "--bootstrap", "0", // no intervals: the classic columns
         ];
 
         var (code, output, error) = await Eval(args);
@@ -88,7 +88,10 @@ public class EvalCommandTests
         var csv = File.ReadAllLines(Path.Combine(report, "results.csv"));
         Assert.Equal("name,images,FID,KID,KID std,PSNR dB,SSIM,L1,cycle L1", csv[0]);
         var rows = csv.Skip(1).Select(l => l.Split(',')).ToDictionary(c => c[0]);
-        Assert.Equal(["negate", "convnet", "inputs", "cycle negate → negate"], rows.Keys);
+        Assert.Equal(["negate", "convnet", "inputs", "cycle negate → negate", "negate − inputs", "convnet − inputs"], rows.Keys);
+        // negate matches the truth exactly: its paired L1 difference to the unchanged inputs is minus the inputs' L1, and no PSNR difference (infinite).
+        Assert.Equal((-double.Parse(rows["inputs"][7], CultureInfo.InvariantCulture)).ToString("F4", CultureInfo.InvariantCulture), rows["negate − inputs"][7]);
+        Assert.Equal("", rows["negate − inputs"][5]);
 
         // negate reproduces the real set and the ground truth exactly.
         Assert.Equal(0, double.Parse(rows["negate"][2], CultureInfo.InvariantCulture), 3);
@@ -133,7 +136,7 @@ public class EvalCommandTests
         string otherGarbage = Folder(root, "truth", shapes.Select(x => (x.Item1, WithGarbage(x.Item2, seed: 99))));
         string model = TestModels.Save(TestModels.SmallConvNet("instance", seed: 3, metadata: Cli.AlphaTests.CompositeOnWhite), root, "conv.onnx");
 
-        var (code, _, error) = await Eval("--translated", raw, "--ground-truth", otherGarbage, "-o", Path.Combine(root, "r1"), "--provider", "cpu");
+        var (code, _, error) = await Eval("--translated", raw, "--ground-truth", otherGarbage, "-o", Path.Combine(root, "r1"), "--provider", "cpu", "--bootstrap", "0");
         Assert.True(code == 0, error);
         var row = File.ReadAllLines(Path.Combine(root, "r1", "results.csv"))[1].Split(',');
         Assert.Equal(("raw", "inf", "0.0000"), (row[0], row[5], row[7]));
@@ -143,7 +146,7 @@ public class EvalCommandTests
         string fromRaw = Path.Combine(root, "from-raw");
         var translate = await Cli.CliRunner.RunAsync("translate", "-m", model, raw, "-o", fromRaw);
         Assert.True(translate.ExitCode == 0, translate.Error);
-        (code, _, error) = await Eval("-m", model, "--input", otherGarbage, "--ground-truth", fromRaw, "-o", Path.Combine(root, "r2"), "--provider", "cpu");
+        (code, _, error) = await Eval("-m", model, "--input", otherGarbage, "--ground-truth", fromRaw, "-o", Path.Combine(root, "r2"), "--provider", "cpu", "--bootstrap", "0");
         Assert.True(code == 0, error);
         row = File.ReadAllLines(Path.Combine(root, "r2", "results.csv"))[1].Split(',');
         Assert.Equal(("conv", "inf", "0.0000"), (row[0], row[5], row[7]));

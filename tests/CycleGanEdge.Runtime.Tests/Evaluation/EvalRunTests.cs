@@ -40,7 +40,12 @@ public class EvalRunTests
             steps.Add((description, total, last));
         });
 
-        Assert.Equal(["negate", "out", "out (2)"], result.Rows.Select(r => r.Name));
+        // The model against each other candidate, pair by pair (an infinite PSNR leaves the PSNR difference out).
+        Assert.Equal(["negate", "out", "out (2)", "negate − out", "negate − out (2)"], result.Rows.Select(r => r.Name));
+        var diff = result.Rows[3];
+        Assert.Null(diff.Psnr);
+        Assert.Equal(result.Rows[0].L1!.Value - result.Rows[1].L1!.Value, diff.L1!.Value, 12);
+        Assert.True(diff.Ci!.L1!.Value.Low <= diff.L1 && diff.L1 <= diff.Ci.L1.Value.High, $"{diff.Ci.L1}");
         Assert.Equal(EvalReport.Fid, result.DistanceName);
         var negate = result.Rows[0];
         Assert.Equal((double.PositiveInfinity, 1.0, 0.0), (negate.Psnr, negate.Ssim, negate.L1));
@@ -48,6 +53,11 @@ public class EvalRunTests
         Assert.Equal(result.Rows[1] with { Name = "out (2)" }, result.Rows[2]);
         Assert.Equal(Path.Combine(root, "report", "index.html"), result.ReportPath);
         Assert.Equal(EvalReport.Csv(result.Rows, result.DistanceName), File.ReadAllText(Path.Combine(root, "report", "results.csv")));
+        // Intervals: two more CSV columns per score, one cell "value [low, high]" in the markdown.
+        Assert.StartsWith("name,images,FID,FID low,FID high,KID,KID std,PSNR dB,PSNR dB low,PSNR dB high,SSIM,SSIM low,SSIM high,L1,L1 low,L1 high,cycle L1",
+            File.ReadAllText(Path.Combine(root, "report", "results.csv")));
+        var l1 = result.Rows[1];
+        Assert.Contains($"| {l1.L1:F4} [{l1.Ci!.L1!.Value.Low:F4}, {l1.Ci.L1.Value.High:F4}] |", File.ReadAllText(Path.Combine(root, "report", "results.md")));
 
         // Every long step ran inside the scope and reported up to its total: translation, the real set, each candidate.
         Assert.Equal(["translate negate.onnx", "features real", "features negate", "features out", "features out (2)"], steps.Select(s => s.Description));
