@@ -5,6 +5,8 @@ namespace CycleGanEdge.Torch.Data;
 /// <summary>An 8-bit image with 1 (gray) or 3 (RGB) interleaved channels: the form the reference's PIL transforms work on.</summary>
 internal sealed class ByteImage
 {
+    private static readonly ImagePreprocessing OntoWhite = new() { Alpha = CycleGanEdge.Core.ModelContract.AlphaComposite };
+
     public ByteImage(int width, int height, int channels, byte[] data)
     {
         if (data.Length != checked(width * height * channels))
@@ -25,27 +27,20 @@ internal sealed class ByteImage
 
     /// <summary>
     /// RGB, or gray with PIL's "L" weights (299/587/114 in 16-bit fixed point) like the reference's Grayscale(1).
-    /// Alpha is dropped, as the reference's convert('RGB') does and as the runtime feeds models, so training and
-    /// inference see the same pixels (the data command writes images composited onto white, without alpha).
+    /// Alpha is dropped, as the reference's convert('RGB') does; the checkpoint records that (TrainingPreprocessing) and the
+    /// runtime then feeds the model the same pixels. The data command composites onto white instead and writes no alpha.
     /// </summary>
-    /// <param name="compositeOnWhite">Blend transparent pixels onto white instead of dropping alpha (the data command).</param>
+    /// <param name="compositeOnWhite">Blend transparent pixels onto white instead of dropping alpha (the data command),
+    /// with the runtime's own compositing, so a model gets at inference exactly the pixels it was trained on.</param>
     public static ByteImage FromRgba(RgbaImage img, int channels, bool compositeOnWhite = false)
     {
+        if (compositeOnWhite) img = OntoWhite.Composite(img);
         byte[] src = img.Pixels;
         int n = img.Width * img.Height;
         var dst = new byte[n * channels];
-        bool blend = compositeOnWhite && img.HasAlpha;
         for (int p = 0; p < n; p++)
         {
             int r = src[4 * p], g = src[4 * p + 1], b = src[4 * p + 2];
-            if (blend)
-            {
-                int a = src[4 * p + 3];
-                int white = 255 * (255 - a);
-                r = (r * a + white + 127) / 255;
-                g = (g * a + white + 127) / 255;
-                b = (b * a + white + 127) / 255;
-            }
             if (channels == 1)
             {
                 dst[p] = (byte)((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16);
