@@ -57,8 +57,8 @@ public static class QdqRewriter
     }
 
     /// <summary>Rewrites <paramref name="graph"/> in place with the calibrated <paramref name="ranges"/> (one per activation to calibrate).</summary>
-    /// <param name="weightBits">7 or 8: weights are symmetric codes in ±(2^(bits-1) - 1).</param>
-    public static void Apply(GraphProto graph, IReadOnlyDictionary<string, ValueRange> ranges, bool floatEnds = false, int weightBits = 8)
+    /// <param name="weightBits">7 or 8: weights are symmetric codes in ±(2^(bits-1) - 1) (the default is <see cref="QuantizeOptions.WeightBits"/>).</param>
+    public static void Apply(GraphProto graph, IReadOnlyDictionary<string, ValueRange> ranges, bool floatEnds, int weightBits)
     {
         if (weightBits is not (7 or 8)) throw new ArgumentOutOfRangeException(nameof(weightBits), weightBits, "weights are 7 or 8 bits");
         int maxCode = (1 << (weightBits - 1)) - 1;
