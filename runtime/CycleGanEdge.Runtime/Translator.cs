@@ -9,8 +9,8 @@ public enum PixelLayout { Rgb24, Rgba32 }
 /// <summary>
 /// Runs an exported generator on images of any size: pads (reflect) to the model's spatial multiple and
 /// crops back, optionally in overlapping tiles. RGBA input is first composited as the model's metadata says
-/// (<see cref="ModelInfo.Preprocessing"/>); the output keeps the input's alpha, or is opaque with
-/// <see cref="TranslatorOptions.Flatten"/>. Not thread-safe: one
+/// (<see cref="ModelInfo.Preprocessing"/>); the output's alpha is <see cref="TranslatorOptions.Alpha"/>
+/// (<see cref="ImagePreprocessing.ApplyOutputAlpha"/>). Not thread-safe: one
 /// translator per thread. After the first call at a given size, <see cref="Translate(ReadOnlySpan{byte}, Span{byte}, int, int, PixelLayout)"/>
 /// allocates nothing on the managed heap (buffers and bound OrtValues are kept and reused).
 /// </summary>
@@ -96,17 +96,12 @@ public sealed class Translator : IDisposable
         for (int b = 0; b < inputs.Length; b++)
         {
             frame.Write(b, inputs[b].Pixels, results[b].Pixels, w, 4, 0, 0);
-            if (_options.Flatten) MakeOpaque(results[b].Pixels);
+            Model.Preprocessing.ApplyOutputAlpha(results[b].Pixels, _options.Alpha);
         }
         return results;
     }
 
-    private bool OutputHasAlpha(RgbaImage input) => input.HasAlpha && !_options.Flatten;
-
-    private static void MakeOpaque(Span<byte> rgba)
-    {
-        for (int i = 3; i < rgba.Length; i += 4) rgba[i] = 255;
-    }
+    private bool OutputHasAlpha(RgbaImage input) => input.HasAlpha && _options.Alpha != OutputAlpha.Opaque;
 
     /// <summary>
     /// The frame API: <paramref name="src"/> and <paramref name="dst"/> hold width*height pixels in <paramref name="layout"/>.
@@ -137,7 +132,7 @@ public sealed class Translator : IDisposable
             LastTilePasses = 0;
         }
         else TranslateTiled(src, dst, width, height, bpp, tile);
-        if (bpp == 4 && _options.Flatten) MakeOpaque(dst[..size]);
+        if (bpp == 4) Model.Preprocessing.ApplyOutputAlpha(dst[..size], _options.Alpha);
     }
 
     /// <summary>How many passes over the tiles the last tiled image took (0: it ran whole).</summary>

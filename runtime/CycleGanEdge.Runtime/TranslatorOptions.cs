@@ -1,3 +1,5 @@
+using CycleGanEdge.Core.Imaging;
+
 namespace CycleGanEdge.Runtime;
 
 /// <summary>Which statistics the instance norms of a tiled image use (docs/onnx-contract.md, runtime/README.md).</summary>
@@ -30,8 +32,8 @@ public sealed record TranslatorOptions
     /// <summary>Memory budget in bytes for one model run (estimated, <see cref="Translator.EstimatedBytes"/>); decides automatic tiling.</summary>
     public long MaxMemory { get; init; } = DefaultMaxMemory;
     public TileNorm TileNorm { get; init; } = TileNorm.Image;
-    /// <summary>Write opaque output (alpha 255) instead of keeping the input's alpha (translate --flatten).</summary>
-    public bool Flatten { get; init; }
+    /// <summary>The alpha of RGBA output (translate --alpha): the shape the model drew, the input's, or opaque.</summary>
+    public OutputAlpha Alpha { get; init; } = OutputAlpha.Model;
     /// <summary>Save the optimised graph beside the model and load it next time.</summary>
     public bool CacheOptimizedModel { get; init; }
     /// <summary>Write ONNX Runtime's per-operator profile (JSON) to files starting with this path (bench --profile).</summary>

@@ -72,7 +72,7 @@ public class TranslatorTests
     [Fact]
     public void Frame_call_allocates_nothing_after_warm_up()
     {
-        // The last two composite RGBA input onto white (and flatten) before the model: in a buffer kept between calls.
+        // The last two composite RGBA input onto white (and set the output's alpha) before the model: in a buffer kept between calls.
         var composite = Cli.AlphaTests.CompositeOnWhite;
         foreach (var (model, tile, flatten) in new[]
         {
@@ -81,7 +81,7 @@ public class TranslatorTests
             (TestModels.SmallConvNet("instance", metadata: composite), 16, false),
         })
         {
-            using var t = Translator.Open(TestModels.Save(model), Cpu with { Tile = tile, TileOverlap = 4, Flatten = flatten });
+            using var t = Translator.Open(TestModels.Save(model), Cpu with { Tile = tile, TileOverlap = 4, Alpha = flatten ? OutputAlpha.Opaque : OutputAlpha.Model });
             const int w = 45, h = 30;
             var src = TestImages.Random(w, h, alpha: true).Pixels;
             var dst = new byte[src.Length];

@@ -2,6 +2,21 @@ using System.Globalization;
 
 namespace CycleGanEdge.Core.Imaging;
 
+/// <summary>The alpha of a translated RGBA image (translate --alpha). RGB input always gives opaque RGB output.</summary>
+public enum OutputAlpha
+{
+    /// <summary>
+    /// The shape the model drew: the input's alpha, extended wherever the model drew something other than the background
+    /// it was trained on, with colours un-composited so the image laid on that background is exactly the model's output.
+    /// Models that record no background (alpha drop) keep the input's alpha.
+    /// </summary>
+    Model,
+    /// <summary>The input's alpha unchanged: the output is cut to the input's silhouette.</summary>
+    Input,
+    /// <summary>Opaque: the model's output everywhere, background included.</summary>
+    Opaque,
+}
+
 /// <summary>
 /// What the trainer did to an image before the network, as a model's metadata records it (docs/onnx-contract.md,
 /// "Preprocessing"), and the one implementation of it at inference: every path that feeds a model an image
@@ -133,5 +148,40 @@ public sealed record ImagePreprocessing
         var pixels = new byte[image.Pixels.Length];
         Composite(image.Pixels, pixels);
         return new RgbaImage(image.Width, image.Height, pixels, hasAlpha: true);
+    }
+
+    /// <summary>
+    /// Sets the alpha of a translated image in place. <paramref name="rgba"/> holds the model's RGB and the input's
+    /// alpha. <see cref="OutputAlpha.Model"/> (for a model that composites): per pixel the smallest alpha at least the
+    /// input's with which some colour in [0, 255] laid on the background gives the model's colour (the background's
+    /// distance, as GIMP's colour-to-alpha measures it), and that colour; composited back with
+    /// <see cref="Composite(ReadOnlySpan{byte}, Span{byte})"/> it is the model's output within 1 grey level.
+    /// </summary>
+    public void ApplyOutputAlpha(Span<byte> rgba, OutputAlpha mode)
+    {
+        if (mode == OutputAlpha.Opaque)
+        {
+            for (int i = 3; i < rgba.Length; i += 4) rgba[i] = 255;
+            return;
+        }
+        if (mode == OutputAlpha.Input || !Composites) return;
+        Span<int> bg = [BackgroundR, BackgroundG, BackgroundB];
+        for (int i = 0; i + 3 < rgba.Length; i += 4)
+        {
+            int alpha = rgba[i + 3];
+            for (int c = 0; c < 3; c++) alpha = Math.Max(alpha, CoverageOf(rgba[i + c], bg[c]));
+            for (int c = 0; c < 3; c++)
+                rgba[i + c] = alpha == 0 ? (byte)bg[c] : (byte)Math.Clamp(bg[c] + (int)Math.Round((rgba[i + c] - bg[c]) * 255.0 / alpha), 0, 255);
+            rgba[i + 3] = (byte)alpha;
+        }
+    }
+
+    /// <summary>The least alpha (0-255, rounded up) that lets a colour in [0, 255] over <paramref name="background"/> give <paramref name="value"/>.</summary>
+    private static int CoverageOf(int value, int background)
+    {
+        int d = value - background;
+        if (d == 0) return 0;
+        int room = d < 0 ? background : 255 - background;
+        return (Math.Abs(d) * 255 + room - 1) / room;
     }
 }

@@ -64,10 +64,11 @@ public static class EvalCommand
         var cacheDir = new Option<DirectoryInfo>("--cache-dir") { Description = $"Where real-set features are cached (default {FeatureCache.DefaultDirectory})" }.WritableFolder();
         var provider = SharedOptions.Provider();
         var threads = SharedOptions.Threads();
+        var alpha = SharedOptions.Alpha();
 
         var command = new Command("eval", "FID/KID against real images, PSNR/SSIM/L1 against paired ground truth, cycle L1; several models in one report")
         {
-            models, input, translated, real, truth, features, layer, imageSize, normalize, batch, kidSubset, kidSubsets, a2b, b2a, classifier, targetDomain, recolour, resamples, output, gridCount, cacheDir, provider, threads,
+            models, input, translated, real, truth, features, layer, imageSize, normalize, batch, kidSubset, kidSubsets, a2b, b2a, classifier, targetDomain, recolour, resamples, output, gridCount, cacheDir, provider, threads, alpha,
         };
         command.Validators.Add(r =>
         {
@@ -136,7 +137,12 @@ public static class EvalCommand
             OutputDirectory = parse.GetValue<DirectoryInfo>("--out")!.FullName,
             GridCount = parse.GetValue<int>("--grid"),
             CacheDirectory = parse.GetValue<DirectoryInfo>("--cache-dir")?.FullName ?? FeatureCache.DefaultDirectory,
-            Sessions = new TranslatorOptions { Provider = parse.GetValue<string>("--provider")!, Threads = parse.GetValue<int>("--threads") },
+            Sessions = new TranslatorOptions
+            {
+                Provider = parse.GetValue<string>("--provider")!,
+                Threads = parse.GetValue<int>("--threads"),
+                Alpha = SharedOptions.ParseAlpha(parse.GetValue<string>("--alpha")!),
+            },
         };
     }
 }

@@ -57,7 +57,7 @@ public static class TranslateCommand
         var maxSide = SharedOptions.NonNegative(new Option<int>("--max-side") { Description = "Scale images down so the longer side is at most this (0 = keep size)" });
         var batch = SharedOptions.AtLeastOne(new Option<int>("--batch") { Description = "Images of the same size per model run", DefaultValueFactory = _ => AutoSettings.Batch });
         var maxPixels = SharedOptions.AtLeastOne(new Option<long>("--max-pixels") { Description = "Refuse images with more pixels (decompression bombs)", DefaultValueFactory = _ => ImageLimits.Default.MaxPixels });
-        var flatten = new Option<bool>("--flatten") { Description = "Write opaque images (the model's output everywhere, background included) instead of keeping the input's alpha" };
+        var alpha = SharedOptions.Alpha();
         var cacheOptimized = new Option<bool>("--cache-optimized") { Description = "Save the optimised graph beside the model and reuse it" };
         var shard = new Option<string?>("--shard") { Description = "Do only worker i's share of n workers (0-based i/n, split by a hash of each output path)" };
         shard.Validators.Add(r =>
@@ -70,7 +70,7 @@ public static class TranslateCommand
             model, inputs, output, format, quality, recursive, skipExisting, jobs, provider, deviceId, threads,
         };
         tiling.AddTo(command);
-        foreach (Option o in new Option[] { maxSide, batch, maxPixels, flatten, cacheOptimized, shard }) command.Options.Add(o);
+        foreach (Option o in new Option[] { maxSide, batch, maxPixels, alpha, cacheOptimized, shard }) command.Options.Add(o);
 
         command.SetAction(async (parse, ct) =>
         {
@@ -84,7 +84,7 @@ public static class TranslateCommand
                 DeviceId = parse.GetValue(deviceId),
                 Threads = parse.GetValue(threads), // unless given, chosen in RunAsync from the first image
                 MaxSide = parse.GetValue(maxSide),
-                Flatten = parse.GetValue(flatten),
+                Alpha = SharedOptions.ParseAlpha(parse.GetValue(alpha)!),
                 CacheOptimizedModel = parse.GetValue(cacheOptimized),
             });
             var settings = new PipelineSettings

@@ -5,8 +5,9 @@ namespace CycleGanEdge.Runtime.Tests.Cli;
 
 /// <summary>
 /// Issue 27: a model trained on images composited onto white gets RGBA input composited onto white by the runtime,
-/// so raw RGBA files (garbage RGB under alpha 0) translate like their composited copies; the output keeps the input's
-/// alpha, or is opaque with --flatten. Files without the preprocessing keys keep the old behaviour and info warns.
+/// so raw RGBA files (garbage RGB under alpha 0) translate like their composited copies. The output's alpha is the shape
+/// the model drew (default), the input's (--alpha input) or opaque (--alpha opaque). Files without the preprocessing
+/// keys keep the old behaviour and info warns.
 /// </summary>
 public class AlphaTests
 {
@@ -51,10 +52,10 @@ public class AlphaTests
     private static RgbaImage Read(string folder, int i) => ImageCodec.Decode(Path.Combine(folder, $"s{i}.png"));
 
     [Fact]
-    public async Task Raw_rgba_translates_like_its_copy_composited_onto_white_and_keeps_its_alpha()
+    public async Task Raw_rgba_translates_like_its_copy_composited_onto_white_and_alpha_input_keeps_its_alpha()
     {
         var (dir, shapes) = Inputs();
-        string raw = await Translate(Composite, dir, "raw", "out-raw");
+        string raw = await Translate(Composite, dir, "raw", "out-raw", "--alpha", "input");
         string white = await Translate(Composite, dir, "white", "out-white");
         string oldRaw = await Translate(Unrecorded, dir, "raw", "old-raw");
         string oldWhite = await Translate(Unrecorded, dir, "white", "old-white");
@@ -72,10 +73,10 @@ public class AlphaTests
     }
 
     [Fact]
-    public async Task Flatten_writes_opaque_images_equal_to_the_composited_copies_translation()
+    public async Task Alpha_opaque_writes_opaque_images_equal_to_the_composited_copies_translation()
     {
         var (dir, shapes) = Inputs();
-        string flat = await Translate(Composite, dir, "raw", "out-flat", "--flatten");
+        string flat = await Translate(Composite, dir, "raw", "out-flat", "--alpha", "opaque");
         string white = await Translate(Composite, dir, "white", "out-white");
         for (int i = 0; i < shapes.Length; i++)
         {
@@ -87,11 +88,34 @@ public class AlphaTests
     }
 
     [Fact]
+    public async Task By_default_the_output_is_the_shape_the_model_drew_and_laid_on_white_equals_the_opaque_output()
+    {
+        var (dir, shapes) = Inputs();
+        string drawn = await Translate(Composite, dir, "raw", "out-model");
+        string flat = await Translate(Composite, dir, "raw", "out-flat", "--alpha", "opaque");
+        for (int i = 0; i < shapes.Length; i++)
+        {
+            var image = Read(drawn, i);
+            Assert.True(image.HasAlpha);
+            int extended = 0;
+            for (int p = 3; p < image.Pixels.Length; p += 4)
+            {
+                Assert.True(image.Pixels[p] >= shapes[i].Pixels[p], $"s{i}: alpha below the input's at pixel {p / 4}");
+                if (image.Pixels[p] > shapes[i].Pixels[p]) extended++;
+            }
+            // A random network draws off the white background almost everywhere, so the shape grows.
+            Assert.True(extended > 0, $"s{i}: the model's drawing outside the input's shape was cut away");
+            Assert.InRange(TestImages.MaxDifference(TestImages.OnWhite(image).Pixels, Read(flat, i).Pixels), 0, 1);
+        }
+    }
+
+    [Fact]
     public void Tiles_and_batches_composite_too()
     {
         var shapes = Enumerable.Range(0, 3).Select(i => TestImages.Shape(48, 48, seed: 10 + i)).ToList();
-        using var whole = Translator.Open(Composite, new TranslatorOptions { Provider = "cpu", Tile = 0 });
-        using var tiled = Translator.Open(Composite, new TranslatorOptions { Provider = "cpu", Tile = 32, TileOverlap = 8 });
+        // The input's alpha, so the colours inside the shape are the model's as they are (not un-composited).
+        using var whole = Translator.Open(Composite, new TranslatorOptions { Provider = "cpu", Tile = 0, Alpha = OutputAlpha.Input });
+        using var tiled = Translator.Open(Composite, new TranslatorOptions { Provider = "cpu", Tile = 32, TileOverlap = 8, Alpha = OutputAlpha.Input });
         var batch = whole.TranslateBatch(shapes);
         for (int i = 0; i < shapes.Count; i++)
         {
