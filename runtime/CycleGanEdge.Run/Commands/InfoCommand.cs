@@ -50,7 +50,7 @@ public static class InfoCommand
     }
 
     private static string Describe(ImagePreprocessing p) => p.Composites
-        ? $"RGBA input composited onto {p.Background} before the model (as in training: {p.TrainPreprocess}, load size {p.LoadSize}); output keeps the input's alpha"
+        ? $"RGBA input composited onto {p.Background} before the model (as in training: {p.TrainPreprocess}, load size {p.LoadSize}); RGBA output has the shape the model drew on it (translate --alpha)"
         : p.Recorded
             ? $"dropped: the model gets the stored RGB of every pixel, as in training ({p.TrainPreprocess}, load size {p.LoadSize})"
             : "dropped: the model gets the stored RGB of every pixel (not recorded in the model)";
