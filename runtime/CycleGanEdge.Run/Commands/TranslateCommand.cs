@@ -149,7 +149,7 @@ public static class TranslateCommand
                 int side => $"tiles of {side} px",
             }) + $" with {options.TileNorm.ToString().ToLowerInvariant()} statistics");
 
-        if (options.Tile != 0 && options.TileNorm == TileNorm.Tile && translators[0].Model.Norm == "instance")
+        if (options.Tile != 0 && options.TileNorm == TileNorm.Tile && translators[0].Model.Descriptor.Norm == NormKind.Instance)
             await error.WriteLineAsync($"note: {Path.GetFileName(modelPath)} uses instance norm and --tile-norm tile normalises each tile on its own: " +
                 "tiled images can differ in colour from whole-image runs. Prefer --tile-norm image.");
 
