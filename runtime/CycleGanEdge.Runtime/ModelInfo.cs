@@ -81,6 +81,7 @@ public sealed record ModelInfo : ModelHeader
     /// </summary>
     public static ModelHeader ReadHeader(string path)
     {
+        ModelFileCheck.Verify(path); // the size limit and the external data rule first, as a session would
         try
         {
             byte[] bytes = File.ReadAllBytes(path);
