@@ -33,7 +33,7 @@ public static class AutoSettings
     /// the model (resnet_9blocks ngf 64 at 64 and 256 px: under 1%). A core another process keeps busy is not given
     /// to the model either: a thread that waits for it stalls every operator (at 256 px with two other busy processes
     /// on 2 cores, 1 thread ran 1.36-1.52 images/s, 2 threads 0.87-1.10; benchmarks/RESULTS.md). Without a known
-    /// architecture or a readable first image: all cores but one, as before.
+    /// architecture or a readable first image: all cores but one.
     /// </summary>
     /// <remarks>A single image cannot overlap its decode and encode with another image's model run: all free cores to the model.</remarks>
     public static int Threads(int cores, ImageWork? work, int freeCores, int images = int.MaxValue)
