@@ -12,101 +12,22 @@ namespace CycleGanEdge.Exporter;
 
 /// <summary>
 /// <c>cyclegan-export check MODEL.onnx</c>: is an existing file a model the runtime will accept? Checks the
-/// contract (every key present, values consistent with each other and with the graph's inputs and outputs),
-/// then loads it in ONNX Runtime, validates it as the runtime does (<see cref="ModelInfo.FromSession"/>) and runs
-/// it once on a small random input.
+/// contract with the runtime's own checker (<see cref="ContractCheck"/>: every key present, values consistent with each
+/// other and with the graph), then loads it in ONNX Runtime as the runtime does (<see cref="ModelInfo.FromSession"/>)
+/// and runs it once on a small random input.
 /// </summary>
 public static class ModelCheck
 {
-    /// <summary>The problems found in the file's contract; empty when it is consistent.</summary>
+    /// <summary>The problems <see cref="ContractCheck"/> finds in the model's contract; empty when it is consistent.</summary>
     public static IReadOnlyList<string> ContractProblems(ModelProto model)
     {
-        var problems = new List<string>();
         var meta = new Dictionary<string, string>();
         foreach (var entry in model.MetadataProps)
             meta[entry.Key] = entry.Value;
-        var missing = ModelContract.RequiredKeys.Where(k => !meta.ContainsKey(k)).ToList();
-        if (missing.Count > 0)
-            problems.Add($"missing metadata keys: {string.Join(", ", missing)}");
-
-        string Get(string key) => meta.GetValueOrDefault(key, "");
-        int? PositiveInt(string key)
-        {
-            if (!meta.ContainsKey(key)) return null;
-            if (int.TryParse(Get(key), NumberStyles.None, CultureInfo.InvariantCulture, out int v) && v > 0) return v;
-            problems.Add($"{key} '{Get(key)}' is not a positive integer");
-            return null;
-        }
-
-        if (PositiveInt(ModelContract.ContractVersionKey) is int version && version > ModelContract.Version)
-            problems.Add($"{ModelContract.ContractVersionKey} {version} is newer than this tool's {ModelContract.Version}");
-        PositiveInt(ModelContract.NgfKey);
-        PositiveInt(ModelContract.SpatialMultipleKey);
-        PositiveInt(ModelContract.TrainSizeKey);
-        int? channelsIn = PositiveInt(ModelContract.ChannelsInKey);
-        int? channelsOut = PositiveInt(ModelContract.ChannelsOutKey);
-
-        string io = Get(ModelContract.IoKey);
-        bool uint8 = io == ModelContract.IoUint8Nhwc;
-        if (meta.ContainsKey(ModelContract.IoKey) && !uint8 && io != ModelContract.IoFloat32Nchw)
-            problems.Add($"{ModelContract.IoKey} '{io}' is not {ModelContract.IoFloat32Nchw} or {ModelContract.IoUint8Nhwc}");
-        string expectedRange = uint8 ? "0,255" : "-1,1";
-        if (meta.ContainsKey(ModelContract.PixelRangeKey) && Get(ModelContract.PixelRangeKey) != expectedRange)
-            problems.Add($"{ModelContract.PixelRangeKey} '{Get(ModelContract.PixelRangeKey)}' contradicts {ModelContract.IoKey} '{io}' (expected '{expectedRange}')");
-        if (meta.ContainsKey(ModelContract.MethodKey) && !ModelContract.Methods.Contains(Get(ModelContract.MethodKey)))
-            problems.Add($"{ModelContract.MethodKey} '{Get(ModelContract.MethodKey)}' is not one of: {string.Join(", ", ModelContract.Methods)}");
-        if (meta.ContainsKey(ModelContract.DirectionKey) && Get(ModelContract.DirectionKey) is not ("AtoB" or "BtoA"))
-            problems.Add($"{ModelContract.DirectionKey} '{Get(ModelContract.DirectionKey)}' is not AtoB or BtoA");
-
-        if (ImagePreprocessing.FromMetadata(meta, out string? preprocessingProblem) is null)
-            problems.Add(preprocessingProblem!);
-
-        string precision = Get(ModelContract.PrecisionKey);
-        bool hasHalfWeights = model.Graph?.Initializer.Any(t => t.DataType == (int)DataType.Float16) == true;
-        if (meta.ContainsKey(ModelContract.PrecisionKey) && precision is not ("fp32" or "fp16"))
-            problems.Add($"{ModelContract.PrecisionKey} '{precision}' is not fp32 or fp16");
-        else if ((precision == "fp16") != hasHalfWeights && meta.ContainsKey(ModelContract.PrecisionKey))
-            problems.Add($"{ModelContract.PrecisionKey} '{precision}' contradicts the weights ({(hasHalfWeights ? "" : "no ")}float16 initializers)");
-
-        string sha = Get(ModelContract.SourceSha256Key);
-        if (sha.Length != 0 && (sha.Length != 64 || !sha.All(Uri.IsHexDigit)))
-            problems.Add($"{ModelContract.SourceSha256Key} '{sha}' is not a SHA-256 hex digest");
-
-        var graph = model.Graph;
-        if (graph is null)
-        {
-            problems.Add("the model has no graph");
-            return problems;
-        }
-        var elemType = uint8 ? DataType.Uint8 : DataType.Float;
-        CheckEdge(graph.Input, ModelContract.InputName, "input", elemType, uint8, channelsIn, problems);
-        CheckEdge(graph.Output, ModelContract.OutputName, "output", elemType, uint8, channelsOut, problems);
+        if (model.Graph is null)
+            return ["the model has no graph"];
+        ContractCheck.Read(meta, GraphFacts.Of(model), out var problems);
         return problems;
-    }
-
-    private static void CheckEdge(IList<ValueInfoProto> values, string name, string what, DataType elemType, bool nhwc, int? channels, List<string> problems)
-    {
-        var value = values.FirstOrDefault(v => v.Name == name);
-        if (values.Count != 1 || value is null)
-        {
-            problems.Add($"the graph must have exactly one {what}, named '{name}'");
-            return;
-        }
-        var tensor = value.Type?.TensorType;
-        if (tensor is null || tensor.ElemType != (int)elemType)
-        {
-            problems.Add($"{what} '{name}' is not a {elemType} tensor as its io key says");
-            return;
-        }
-        var dims = tensor.Shape?.Dim;
-        if (dims is null || dims.Count != 4)
-        {
-            problems.Add($"{what} '{name}' is not 4-D");
-            return;
-        }
-        var channelDim = dims[nhwc ? 3 : 1];
-        if (channels is int c && channelDim.ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue && channelDim.DimValue != c)
-            problems.Add($"{what} '{name}' has {channelDim.DimValue} channels but the metadata says {c}");
     }
 
     /// <summary>Reads and parses an ONNX file; null after one error line naming it when it cannot.</summary>

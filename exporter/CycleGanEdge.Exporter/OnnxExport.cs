@@ -125,7 +125,8 @@ public static class OnnxExport
         return model.ToByteArray();
     }
 
-    /// <summary>The contract's metadata, in the order of <see cref="ModelContract.Keys"/> (without the preprocessing keys when the identity has none).</summary>
+    /// <summary>The contract's metadata, in the order of <see cref="ModelContract.Keys"/> (without the preprocessing keys when the identity has none):
+    /// the architecture keys are the generator's <see cref="ModelDescriptor"/>.</summary>
     public static IReadOnlyList<KeyValuePair<string, string>> Metadata(GeneratorOptions arch, ExportOptions options, ModelIdentity identity)
     {
         bool uint8 = options.Io == ModelContract.IoUint8Nhwc;
@@ -137,19 +138,15 @@ public static class OnnxExport
             [ModelContract.MethodKey] = identity.Method,
             [ModelContract.DomainInKey] = identity.DomainIn,
             [ModelContract.DomainOutKey] = identity.DomainOut,
-            [ModelContract.ArchKey] = arch.Arch,
-            [ModelContract.NgfKey] = arch.Ngf.ToString(inv),
-            [ModelContract.NormKey] = arch.Norm,
-            [ModelContract.ChannelsInKey] = arch.InputNc.ToString(inv),
-            [ModelContract.ChannelsOutKey] = arch.OutputNc.ToString(inv),
             [ModelContract.IoKey] = options.Io,
             [ModelContract.PixelRangeKey] = uint8 ? "0,255" : "-1,1",
             [ModelContract.PrecisionKey] = options.Fp16 ? "fp16" : "fp32",
-            [ModelContract.SpatialMultipleKey] = Networks.SpatialMultiple(arch).ToString(inv),
             [ModelContract.TrainSizeKey] = identity.TrainSize.ToString(inv),
             [ModelContract.SourceSha256Key] = identity.SourceSha256,
             [ModelContract.ExporterVersionKey] = ExporterVersion,
         };
+        foreach (var (key, value) in arch.Descriptor.Metadata())
+            values[key] = value;
         foreach (var (key, value) in identity.Preprocessing?.Metadata() ?? [])
             values[key] = value;
         return [.. ModelContract.Keys.Where(values.ContainsKey).Select(k => new KeyValuePair<string, string>(k, values[k]))];

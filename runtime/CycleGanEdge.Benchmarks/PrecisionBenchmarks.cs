@@ -38,21 +38,21 @@ public class PrecisionBenchmarks
         _session = SessionFactory.Create(path, new TranslatorOptions { Provider = "cpu" }, out _);
         var info = ModelInfo.FromSession(_session, path);
         int size = int.TryParse(Environment.GetEnvironmentVariable("CYCLEGAN_BENCH_SIZE"), out int s) ? s : info.TrainSize;
-        int side = (size + info.SpatialMultiple - 1) / info.SpatialMultiple * info.SpatialMultiple;
+        int side = (size + info.Descriptor.SpatialMultiple - 1) / info.Descriptor.SpatialMultiple * info.Descriptor.SpatialMultiple;
         var random = new Random(1);
         if (info.IsUint8)
         {
-            var data = new byte[side * side * info.ChannelsIn];
+            var data = new byte[side * side * info.Descriptor.ChannelsIn];
             random.NextBytes(data);
-            _input = OrtValue.CreateTensorValueFromMemory(data, [1, side, side, info.ChannelsIn]);
-            _output = OrtValue.CreateTensorValueFromMemory(new byte[side * side * info.ChannelsOut], [1, side, side, info.ChannelsOut]);
+            _input = OrtValue.CreateTensorValueFromMemory(data, [1, side, side, info.Descriptor.ChannelsIn]);
+            _output = OrtValue.CreateTensorValueFromMemory(new byte[side * side * info.Descriptor.ChannelsOut], [1, side, side, info.Descriptor.ChannelsOut]);
         }
         else
         {
-            var data = new float[side * side * info.ChannelsIn];
+            var data = new float[side * side * info.Descriptor.ChannelsIn];
             for (int i = 0; i < data.Length; i++) data[i] = random.NextSingle() * 2 - 1;
-            _input = OrtValue.CreateTensorValueFromMemory(data, [1, info.ChannelsIn, side, side]);
-            _output = OrtValue.CreateTensorValueFromMemory(new float[side * side * info.ChannelsOut], [1, info.ChannelsOut, side, side]);
+            _input = OrtValue.CreateTensorValueFromMemory(data, [1, info.Descriptor.ChannelsIn, side, side]);
+            _output = OrtValue.CreateTensorValueFromMemory(new float[side * side * info.Descriptor.ChannelsOut], [1, info.Descriptor.ChannelsOut, side, side]);
         }
         _binding = _session.CreateIoBinding();
         _binding.BindInput(ModelContract.InputName, _input);

@@ -6,7 +6,8 @@ namespace CycleGanEdge.Core;
 /// </summary>
 public static class ModelContract
 {
-    public const int Version = 1;
+    /// <summary>2: <see cref="UpsampleKey"/> and <see cref="AntialiasKey"/> say what version 1 files leave to their graph.</summary>
+    public const int Version = 2;
 
     public const string InputName = "input";
     public const string OutputName = "output";
@@ -26,6 +27,10 @@ public static class ModelContract
     public const string PixelRangeKey = "cyclegan.pixel_range";
     public const string PrecisionKey = "cyclegan.precision";
     public const string SpatialMultipleKey = "cyclegan.spatial_multiple";
+    /// <summary>Version 2: <c>convtranspose</c> or <c>resize</c> (<see cref="ModelDescriptor.UpsamplingNames"/>); version 1 files tell by a Resize node.</summary>
+    public const string UpsampleKey = "cyclegan.upsample";
+    /// <summary>Version 2: <c>none</c> or <c>blur</c> (<see cref="ModelDescriptor.AntialiasingNames"/>); version 1 files tell by blur filters (<c>*.filt</c> weights).</summary>
+    public const string AntialiasKey = "cyclegan.antialias";
     public const string TrainSizeKey = "cyclegan.train_size";
     public const string SourceSha256Key = "cyclegan.source_sha256";
     public const string ExporterVersionKey = "cyclegan.exporter_version";
@@ -46,7 +51,7 @@ public static class ModelContract
     public static readonly IReadOnlyList<string> Keys =
     [
         ContractVersionKey, DirectionKey, MethodKey, DomainInKey, DomainOutKey, ArchKey, NgfKey, NormKey,
-        ChannelsInKey, ChannelsOutKey, IoKey, PixelRangeKey, PrecisionKey, SpatialMultipleKey,
+        ChannelsInKey, ChannelsOutKey, IoKey, PixelRangeKey, PrecisionKey, SpatialMultipleKey, UpsampleKey, AntialiasKey,
         TrainSizeKey, SourceSha256Key, ExporterVersionKey,
         AlphaKey, BackgroundKey, ColorSpaceKey, TrainPreprocessKey, LoadSizeKey,
     ];
@@ -54,12 +59,16 @@ public static class ModelContract
     /// <summary>The preprocessing keys: written together, absent together in models exported before them.</summary>
     public static readonly IReadOnlyList<string> PreprocessingKeys = [AlphaKey, BackgroundKey, ColorSpaceKey, TrainPreprocessKey, LoadSizeKey];
 
+    /// <summary>The keys version 2 added; version 1 files lack them and their graph tells (<see cref="ContractCheck"/>).</summary>
+    public static readonly IReadOnlyList<string> Version2Keys = [UpsampleKey, AntialiasKey];
+
     /// <summary>
-    /// Every key a model must carry: <see cref="Keys"/> but <see cref="MethodKey"/> and <see cref="PreprocessingKeys"/>,
-    /// which models exported before them lack. Those were all CycleGAN generators, so a missing method reads as
-    /// <see cref="MethodCycleGan"/>; missing preprocessing reads as <see cref="AlphaDrop"/> (what the runtime did then).
+    /// Every key a version 1 model must carry: <see cref="Keys"/> but <see cref="MethodKey"/>, <see cref="PreprocessingKeys"/>
+    /// and <see cref="Version2Keys"/>, which models exported before them lack. Those were all CycleGAN generators, so a
+    /// missing method reads as <see cref="MethodCycleGan"/>; missing preprocessing reads as <see cref="AlphaDrop"/> (what
+    /// the runtime did then). A version 2 model carries <see cref="Version2Keys"/> too.
     /// </summary>
-    public static readonly IReadOnlyList<string> RequiredKeys = [.. Keys.Where(k => k != MethodKey && !PreprocessingKeys.Contains(k))];
+    public static readonly IReadOnlyList<string> RequiredKeys = [.. Keys.Where(k => k != MethodKey && !PreprocessingKeys.Contains(k) && !Version2Keys.Contains(k))];
 
     public const string AlphaComposite = "composite";
     public const string AlphaDrop = "drop";

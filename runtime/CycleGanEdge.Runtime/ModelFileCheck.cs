@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Text;
 using CycleGanEdge.Core;
+using CycleGanEdge.Core.Onnx;
+using Google.Protobuf;
 
 namespace CycleGanEdge.Runtime;
 
@@ -185,31 +187,99 @@ public static class ModelFileCheck
     }
 
     /// <summary>
-    /// Whether the main graph has a node of <paramref name="opType"/>, read like <see cref="ReadMetadata"/>: the nodes
-    /// are read and the weights skipped by their length (parsing the whole model would add ~20 ms to a one-image
-    /// translate). Throws FormatException on a damaged file.
+    /// The facts of the main graph <see cref="ContractCheck"/> needs: its inputs and outputs, whether it has a Resize node,
+    /// blur filters, float16 weights. Reads the nodes' op types and the initializers' names and types and skips their data
+    /// (parsing the whole model would add ~20 ms to a one-image translate). Throws FormatException on damaged bytes.
     /// </summary>
-    public static bool HasNode(string path, string opType)
+    public static GraphFacts ReadGraphFacts(ReadOnlySpan<byte> model)
     {
-        using var file = File.OpenRead(path);
-        long end = file.Length;
-        bool inGraph = false;
-        while (file.Position < end)
+        bool resize = false, blur = false, half = false;
+        var inputs = new List<GraphEdge>();
+        var outputs = new List<GraphEdge>();
+        foreach (var (field, graphStart, graphLength) in Fields(model))
         {
-            var (field, length) = NextField(file, end);
-            if (length < 0) continue;
-            if (!inGraph && field == ModelGraph)
+            if (field != ModelGraph) continue;
+            var graph = model.Slice(graphStart, graphLength);
+            foreach (var (graphField, start, length) in Fields(graph))
             {
-                inGraph = true; // go on inside the graph: its fields are next
-                end = file.Position + length;
+                var item = graph.Slice(start, length);
+                if (graphField == GraphNode)
+                {
+                    foreach (var (f, s, l) in Fields(item))
+                        if (f == NodeOpType && item.Slice(s, l).SequenceEqual("Resize"u8)) resize = true;
+                }
+                else if (graphField == GraphInitializer)
+                {
+                    foreach (var (f, s, l) in Fields(item))
+                        if (f == TensorName && GraphFacts.IsBlurFilter(Encoding.UTF8.GetString(item.Slice(s, l)))) blur = true;
+                    if (DataType(item) == Float16DataType) half = true;
+                }
+                else if (graphField is GraphInput or GraphOutput)
+                {
+                    GraphEdge edge;
+                    try
+                    {
+                        edge = GraphFacts.Edge(ValueInfoProto.Parser.ParseFrom(item));
+                    }
+                    catch (InvalidProtocolBufferException e)
+                    {
+                        throw new FormatException($"a graph {(graphField == GraphInput ? "input" : "output")} is damaged: {e.Message}", e);
+                    }
+                    (graphField == GraphInput ? inputs : outputs).Add(edge);
+                }
             }
-            else if (inGraph && field == GraphNode)
-            {
-                if (ReadStrings(ReadBytes(file, length), "a node").GetValueOrDefault((ulong)NodeOpType) == opType) return true;
-            }
-            else file.Seek(length, SeekOrigin.Current);
         }
-        return false;
+        return new GraphFacts { Inputs = inputs, Outputs = outputs, HasResize = resize, HasBlurFilters = blur, HasHalfWeights = half };
+    }
+
+    /// <summary>A TensorProto's data_type (0 when absent).</summary>
+    private static ulong DataType(ReadOnlySpan<byte> tensor)
+    {
+        int pos = 0;
+        while (pos < tensor.Length)
+        {
+            ulong tag = ReadVarint(tensor, ref pos);
+            switch (tag & 7)
+            {
+                case 0:
+                    ulong value = ReadVarint(tensor, ref pos);
+                    if (tag >> 3 == TensorDataType) return value;
+                    break;
+                case 1: Skip(tensor, ref pos, 8); break;
+                case 5: Skip(tensor, ref pos, 4); break;
+                case 2: Skip(tensor, ref pos, checked((int)ReadVarint(tensor, ref pos))); break;
+                default: throw new FormatException($"wire type {tag & 7} in a tensor");
+            }
+        }
+        return 0;
+    }
+
+    private const int GraphInitializer = 5, GraphInput = 11, GraphOutput = 12, TensorDataType = 2;
+    private const ulong Float16DataType = 10;
+
+    /// <summary>Where each length-delimited field of a message lies (number, start, length); numbers and fixed-size fields are skipped.</summary>
+    private static List<(int Field, int Start, int Length)> Fields(ReadOnlySpan<byte> data)
+    {
+        var fields = new List<(int, int, int)>();
+        int pos = 0;
+        while (pos < data.Length)
+        {
+            ulong tag = ReadVarint(data, ref pos);
+            switch (tag & 7)
+            {
+                case 0: ReadVarint(data, ref pos); break;
+                case 1: Skip(data, ref pos, 8); break;
+                case 5: Skip(data, ref pos, 4); break;
+                case 2:
+                    ulong length = ReadVarint(data, ref pos);
+                    if (length > (ulong)(data.Length - pos)) throw new FormatException($"a field at byte {pos} runs past the end of the data");
+                    fields.Add(((int)Math.Min(tag >> 3, int.MaxValue), pos, (int)length));
+                    pos += (int)length;
+                    break;
+                default: throw new FormatException($"wire type {tag & 7} at byte {pos}");
+            }
+        }
+        return fields;
     }
 
     /// <summary>The next field's number and, for a length-delimited one, its length (its bytes follow); -1 for a number,

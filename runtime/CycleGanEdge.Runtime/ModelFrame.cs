@@ -31,23 +31,23 @@ internal sealed class ModelFrame : IDisposable
         Batch = batch;
         ContentWidth = contentWidth;
         ContentHeight = contentHeight;
-        PaddedWidth = Translator.PaddedSize(contentWidth, model.SpatialMultiple);
-        PaddedHeight = Translator.PaddedSize(contentHeight, model.SpatialMultiple);
+        PaddedWidth = Translator.PaddedSize(contentWidth, model.Descriptor.SpatialMultiple);
+        PaddedHeight = Translator.PaddedSize(contentHeight, model.Descriptor.SpatialMultiple);
 
         int plane = PaddedWidth * PaddedHeight;
         if (model.IsUint8)
         {
-            _inBytes = new byte[batch * plane * model.ChannelsIn];
-            _outBytes = new byte[batch * plane * model.ChannelsOut];
-            _input = OrtValue.CreateTensorValueFromMemory(_inBytes, [batch, PaddedHeight, PaddedWidth, model.ChannelsIn]);
-            _output = OrtValue.CreateTensorValueFromMemory(_outBytes, [batch, PaddedHeight, PaddedWidth, model.ChannelsOut]);
+            _inBytes = new byte[batch * plane * model.Descriptor.ChannelsIn];
+            _outBytes = new byte[batch * plane * model.Descriptor.ChannelsOut];
+            _input = OrtValue.CreateTensorValueFromMemory(_inBytes, [batch, PaddedHeight, PaddedWidth, model.Descriptor.ChannelsIn]);
+            _output = OrtValue.CreateTensorValueFromMemory(_outBytes, [batch, PaddedHeight, PaddedWidth, model.Descriptor.ChannelsOut]);
         }
         else
         {
-            _inFloat = new float[batch * plane * model.ChannelsIn];
-            _outFloat = new float[batch * plane * model.ChannelsOut];
-            _input = OrtValue.CreateTensorValueFromMemory(_inFloat, [batch, model.ChannelsIn, PaddedHeight, PaddedWidth]);
-            _output = OrtValue.CreateTensorValueFromMemory(_outFloat, [batch, model.ChannelsOut, PaddedHeight, PaddedWidth]);
+            _inFloat = new float[batch * plane * model.Descriptor.ChannelsIn];
+            _outFloat = new float[batch * plane * model.Descriptor.ChannelsOut];
+            _input = OrtValue.CreateTensorValueFromMemory(_inFloat, [batch, model.Descriptor.ChannelsIn, PaddedHeight, PaddedWidth]);
+            _output = OrtValue.CreateTensorValueFromMemory(_outFloat, [batch, model.Descriptor.ChannelsOut, PaddedHeight, PaddedWidth]);
         }
         Binding = session.CreateIoBinding();
         Binding.BindInput(ModelContract.InputName, _input);
@@ -112,10 +112,10 @@ internal sealed class ModelFrame : IDisposable
     public void Fill(int b, ReadOnlySpan<byte> image, int imageWidth, int imageHeight, int bpp, int x0, int y0)
     {
         int pw = PaddedWidth, ph = PaddedHeight, plane = pw * ph;
-        bool grey = _model.ChannelsIn == 1;
+        bool grey = _model.Descriptor.ChannelsIn == 1;
         if (_model.IsUint8)
         {
-            int cin = _model.ChannelsIn;
+            int cin = _model.Descriptor.ChannelsIn;
             var input = _inBytes.AsSpan(b * plane * cin, plane * cin);
             for (int py = 0; py < ph; py++)
             {
@@ -131,7 +131,7 @@ internal sealed class ModelFrame : IDisposable
             return;
         }
 
-        var f = _inFloat.AsSpan(b * plane * _model.ChannelsIn, plane * _model.ChannelsIn);
+        var f = _inFloat.AsSpan(b * plane * _model.Descriptor.ChannelsIn, plane * _model.Descriptor.ChannelsIn);
         int inside = Math.Min(pw, imageWidth - x0); // columns that need no reflection
         for (int py = 0; py < ph; py++)
         {
@@ -170,7 +170,7 @@ internal sealed class ModelFrame : IDisposable
     /// <summary>Writes batch slot <paramref name="b"/>'s output, cropped, at (x0, y0) of <paramref name="dst"/>; alpha comes from <paramref name="src"/>.</summary>
     public void Write(int b, ReadOnlySpan<byte> src, Span<byte> dst, int imageWidth, int bpp, int x0, int y0)
     {
-        if (!_model.IsUint8 && _model.ChannelsOut == 3)
+        if (!_model.IsUint8 && _model.Descriptor.ChannelsOut == 3)
         {
             WriteFloatRgb(b, src, dst, imageWidth, bpp, x0, y0);
             return;
@@ -254,7 +254,7 @@ internal sealed class ModelFrame : IDisposable
     /// <summary>Output pixel of batch slot b in 0..255 (not yet rounded).</summary>
     private void OutputPixel(int b, int px, int py, out float r, out float g, out float bl)
     {
-        int plane = PaddedWidth * PaddedHeight, cout = _model.ChannelsOut;
+        int plane = PaddedWidth * PaddedHeight, cout = _model.Descriptor.ChannelsOut;
         if (_model.IsUint8)
         {
             int o = b * plane * cout + (py * PaddedWidth + px) * cout;

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
@@ -6,30 +7,20 @@ using CycleGanEdge.Core.Imaging;
 
 namespace CycleGanEdge.Runtime;
 
-/// <summary>What a model says about itself (docs/onnx-contract.md), checked against its graph.</summary>
-public sealed record ModelInfo
+/// <summary>What a model says about itself (docs/onnx-contract.md), checked against its graph by <see cref="ContractCheck"/>.</summary>
+public sealed record ModelInfo : ModelHeader
 {
+    [SetsRequiredMembers]
+    private ModelInfo(ModelHeader header, string path, IReadOnlyDictionary<string, string> metadata, TensorSignature input, TensorSignature output)
+        : base(header)
+    {
+        Path = path;
+        Metadata = metadata;
+        Input = input;
+        Output = output;
+    }
+
     public required string Path { get; init; }
-    public required int ContractVersion { get; init; }
-    public required string Direction { get; init; }
-    /// <summary>The method that trained the generator (<see cref="ModelContract.Methods"/>); cyclegan when the key is absent.</summary>
-    public required string Method { get; init; }
-    public required string DomainIn { get; init; }
-    public required string DomainOut { get; init; }
-    public required string Arch { get; init; }
-    public required int Ngf { get; init; }
-    public required string Norm { get; init; }
-    public required int ChannelsIn { get; init; }
-    public required int ChannelsOut { get; init; }
-    public required string Io { get; init; }
-    public required string PixelRange { get; init; }
-    public required string Precision { get; init; }
-    public required int SpatialMultiple { get; init; }
-    public required int TrainSize { get; init; }
-    public required string SourceSha256 { get; init; }
-    public required string ExporterVersion { get; init; }
-    /// <summary>What the trainer did to images before the network; <see cref="ImagePreprocessing.Unrecorded"/> for files without the keys.</summary>
-    public required ImagePreprocessing Preprocessing { get; init; }
     /// <summary>All metadata pairs, including any the contract does not define.</summary>
     public required IReadOnlyDictionary<string, string> Metadata { get; init; }
 
@@ -37,10 +28,23 @@ public sealed record ModelInfo
     public required TensorSignature Input { get; init; }
     public required TensorSignature Output { get; init; }
 
-    public bool IsUint8 => Io == ModelContract.IoUint8Nhwc;
-
-    /// <summary>Reads and validates the metadata and the input/output signature of an open session.</summary>
+    /// <summary>Reads and validates the metadata of an open session against the graph of the file at <paramref name="path"/>.</summary>
     public static ModelInfo FromSession(InferenceSession session, string path)
+    {
+        byte[] bytes;
+        try
+        {
+            bytes = File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new InvalidModelException(path, $"cannot read it ({e.Message})", e);
+        }
+        return FromSession(session, path, bytes);
+    }
+
+    /// <summary>The same for a session made from <paramref name="model"/>'s bytes; <paramref name="name"/> names it in messages.</summary>
+    public static ModelInfo FromSession(InferenceSession session, string name, ReadOnlySpan<byte> model)
     {
         IReadOnlyDictionary<string, string> meta;
         IReadOnlyDictionary<string, NodeMetadata> inputs, outputs;
@@ -54,84 +58,44 @@ public sealed record ModelInfo
         {
             // Fuzz finding: a damaged text field (e.g. the producer name) that ORT loads but its C# API
             // cannot read back throws NullReferenceException from ModelMetadata.
-            throw new InvalidModelException(path, $"ONNX Runtime cannot read its metadata or signature (damaged text fields: {e.GetType().Name})", e);
+            throw new InvalidModelException(name, $"ONNX Runtime cannot read its metadata or signature (damaged text fields: {e.GetType().Name})", e);
         }
-        var missing = ModelContract.RequiredKeys.Where(k => !meta.ContainsKey(k)).ToList();
-        if (missing.Count == ModelContract.RequiredKeys.Count)
-            throw new InvalidModelException(path, "not a CycleGanEdge model (no cyclegan.* metadata; export it with cyclegan-export)");
-        if (missing.Count > 0)
-            throw new InvalidModelException(path, $"metadata key(s) missing: {string.Join(", ", missing)}");
-
-        int Int(string key, int min, int max)
+        GraphFacts graph;
+        try
         {
-            if (!int.TryParse(meta[key], NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) || v < min || v > max)
-                throw new InvalidModelException(path, $"metadata {key}='{meta[key]}' is not a whole number in {min}..{max}");
-            return v;
+            graph = ModelFileCheck.ReadGraphFacts(model);
         }
-        string OneOf(string key, params string[] allowed)
+        catch (FormatException e)
         {
-            string v = meta[key];
-            if (!allowed.Contains(v))
-                throw new InvalidModelException(path, $"metadata {key}='{v}' is not one of: {string.Join(", ", allowed)}");
-            return v;
+            throw new InvalidModelException(name, $"not an ONNX model (damaged or truncated: {e.Message})", e);
         }
-
-        int version = Int(ModelContract.ContractVersionKey, 1, int.MaxValue);
-        if (version > ModelContract.Version)
-            throw new InvalidModelException(path, $"contract version {version} is newer than this cyclegan-run understands ({ModelContract.Version}); update cyclegan-run");
-
-        var preprocessing = ImagePreprocessing.FromMetadata(meta, out string? preprocessingProblem)
-            ?? throw new InvalidModelException(path, preprocessingProblem!);
-
-        var info = new ModelInfo
-        {
-            Path = path,
-            ContractVersion = version,
-            Direction = OneOf(ModelContract.DirectionKey, "AtoB", "BtoA"),
-            Method = meta.ContainsKey(ModelContract.MethodKey) ? OneOf(ModelContract.MethodKey, [.. ModelContract.Methods]) : ModelContract.MethodCycleGan,
-            DomainIn = meta[ModelContract.DomainInKey],
-            DomainOut = meta[ModelContract.DomainOutKey],
-            Arch = meta[ModelContract.ArchKey],
-            Ngf = Int(ModelContract.NgfKey, 1, 4096),
-            Norm = OneOf(ModelContract.NormKey, "instance", "batch", "none"),
-            ChannelsIn = Int(ModelContract.ChannelsInKey, 1, 3),
-            ChannelsOut = Int(ModelContract.ChannelsOutKey, 1, 3),
-            Io = OneOf(ModelContract.IoKey, ModelContract.IoFloat32Nchw, ModelContract.IoUint8Nhwc),
-            PixelRange = OneOf(ModelContract.PixelRangeKey, "-1,1", "0,255"),
-            Precision = OneOf(ModelContract.PrecisionKey, "fp32", "fp16"),
-            SpatialMultiple = Int(ModelContract.SpatialMultipleKey, 1, 4096),
-            TrainSize = Int(ModelContract.TrainSizeKey, 1, 65536),
-            SourceSha256 = meta[ModelContract.SourceSha256Key],
-            ExporterVersion = meta[ModelContract.ExporterVersionKey],
-            Preprocessing = preprocessing,
-            Metadata = new Dictionary<string, string>(meta),
-            Input = TensorSignature.Of(inputs, ModelContract.InputName),
-            Output = TensorSignature.Of(outputs, ModelContract.OutputName),
-        };
-        if (info.ChannelsIn == 2 || info.ChannelsOut == 2)
-            throw new InvalidModelException(path, "channels must be 1 (grayscale) or 3 (RGB)");
-        string expectedRange = info.IsUint8 ? "0,255" : "-1,1";
-        if (info.PixelRange != expectedRange)
-            throw new InvalidModelException(path, $"metadata says io={info.Io} but pixel_range={info.PixelRange} (expected {expectedRange})");
-
-        var elementType = info.IsUint8 ? TensorElementType.UInt8 : TensorElementType.Float;
-        CheckTensor(inputs, ModelContract.InputName, "input", info, info.ChannelsIn, elementType);
-        CheckTensor(outputs, ModelContract.OutputName, "output", info, info.ChannelsOut, elementType);
-        return info;
+        var header = ContractCheck.Read(meta, graph, out var problems)
+            ?? throw new InvalidModelException(name, string.Join("; ", problems));
+        return new ModelInfo(header, name, new Dictionary<string, string>(meta),
+            TensorSignature.Of(inputs, ModelContract.InputName), TensorSignature.Of(outputs, ModelContract.OutputName));
     }
 
-    private static void CheckTensor(IReadOnlyDictionary<string, NodeMetadata> nodes, string name, string role, ModelInfo info, int channels, TensorElementType elementType)
+    /// <summary>
+    /// The checked header of the file at <paramref name="path"/> without opening a session (translate chooses its
+    /// threads and sessions from it before it opens any); the graph's inputs and outputs are read from the file.
+    /// </summary>
+    public static ModelHeader ReadHeader(string path)
     {
-        if (!nodes.TryGetValue(name, out var node))
-            throw new InvalidModelException(info.Path, $"the graph has no {role} named '{name}' (it has: {string.Join(", ", nodes.Keys)})");
-        if (!node.IsTensor || node.ElementDataType != elementType)
-            throw new InvalidModelException(info.Path, $"metadata says io={info.Io} but {role} '{name}' is {(node.IsTensor ? node.ElementDataType.ToString() : node.OnnxValueType.ToString())}, not {elementType}");
-        int[] dims = node.Dimensions;
-        if (dims.Length != 4)
-            throw new InvalidModelException(info.Path, $"{role} '{name}' has rank {dims.Length}, expected 4 ({(info.IsUint8 ? "N,H,W,C" : "N,C,H,W")})");
-        int channelDim = dims[info.IsUint8 ? 3 : 1];
-        if (channelDim > 0 && channelDim != channels)
-            throw new InvalidModelException(info.Path, $"metadata says {channels} {role} channel(s) but the graph's {role} has {channelDim}");
+        ModelFileCheck.Verify(path); // the size limit and the external data rule first, as a session would
+        try
+        {
+            byte[] bytes = File.ReadAllBytes(path);
+            var header = ContractCheck.Read(ModelFileCheck.ReadMetadata(path), ModelFileCheck.ReadGraphFacts(bytes), out var problems);
+            return header ?? throw new InvalidModelException(path, string.Join("; ", problems));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new InvalidModelException(path, $"cannot read it ({e.Message})", e);
+        }
+        catch (FormatException e)
+        {
+            throw new InvalidModelException(path, $"not an ONNX model (damaged or truncated: {e.Message})", e);
+        }
     }
 
     public string Describe() => string.Join(Environment.NewLine, Metadata.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key} = {p.Value}"));

@@ -1,5 +1,7 @@
+using CycleGanEdge.Core;
 using CycleGanEdge.Core.Imaging;
 using Microsoft.ML.OnnxRuntime;
+using CycleGanEdge.Runtime.Tiling;
 using SkiaSharp;
 
 namespace CycleGanEdge.Runtime;
@@ -20,16 +22,13 @@ public sealed class Translator : IDisposable
     private readonly RunOptions _runOptions = new();
     private readonly TranslatorOptions _options;
     private ModelFrame? _frame;
-    // Tiles with given statistics run a second session on the instance-norm rewrite, opened at the first such image.
-    private InferenceSession? _normSession;
-    private int[]? _normChannels;
-    private ModelFrame? _normTileFrame, _thumbFrame;
-    private byte[] _thumb = [];
-    private double[][] _sumMean = [], _sumSquare = [];
-    // Output of one row of tiles at a time, so memory grows with the tile and the image width, not the image.
-    private float[] _bandSum = [];
-    private float[] _bandWeight = [];
-    private int[] _xs = [], _ys = [];
+    private readonly TileGrid _grid = new();
+    private readonly TileRunner _tiles = new();
+    // Opened at the first tiled image that needs whole-image statistics; null until then, or when the model has no instance norm.
+    private TileStatistics? _statistics;
+    private bool _statisticsOpened;
+    // Made once: a method group passed as a delegate allocates on every call.
+    private readonly Action<InferenceSession, ModelFrame> _run;
     // The input composited onto the model's background, reused from image to image.
     private byte[] _composited = [];
 
@@ -39,6 +38,7 @@ public sealed class Translator : IDisposable
         Model = model;
         Provider = provider;
         _options = options;
+        _run = Run;
     }
 
     public ModelInfo Model { get; }
@@ -147,7 +147,7 @@ public sealed class Translator : IDisposable
     {
         if (_options.Tile is int fixedTile)
             return fixedTile > 0 && (width > fixedTile || height > fixedTile) ? fixedTile : 0;
-        int m = Model.SpatialMultiple;
+        int m = Model.Descriptor.SpatialMultiple;
         int paddedW = PaddedSize(width, m), paddedH = PaddedSize(height, m);
         if (EstimatedBytes(paddedW, paddedH) <= _options.MaxMemory) return 0;
         int smallest = RoundUp(Math.Max(4 * _options.TileOverlap, 64), m);
@@ -161,49 +161,38 @@ public sealed class Translator : IDisposable
     /// generators: about <see cref="ActivationBytesPerNgfPixel"/> bytes per pixel and unit of ngf, runtime/README.md)
     /// plus the frame's float input and output.
     /// </summary>
-    public long EstimatedBytes(int paddedWidth, int paddedHeight) =>
-        EstimatedBytes(Model.Ngf, Model.ChannelsIn, Model.ChannelsOut, paddedWidth, paddedHeight);
+    public long EstimatedBytes(int paddedWidth, int paddedHeight) => EstimatedBytes(Model.Descriptor, paddedWidth, paddedHeight);
 
-    /// <summary>The same estimate from the model's metadata alone, before a session is open.</summary>
-    public static long EstimatedBytes(int ngf, int channelsIn, int channelsOut, int paddedWidth, int paddedHeight)
+    /// <summary>The same estimate from the model's descriptor alone, before a session is open.</summary>
+    public static long EstimatedBytes(ModelDescriptor model, int paddedWidth, int paddedHeight)
     {
         long pixels = (long)paddedWidth * paddedHeight;
-        return pixels * (ngf * ActivationBytesPerNgfPixel + 4L * (channelsIn + channelsOut));
+        return pixels * (model.Ngf * ActivationBytesPerNgfPixel + 4L * (model.ChannelsIn + model.ChannelsOut));
     }
 
     internal const long ActivationBytesPerNgfPixel = 24;
 
     /// <summary>
-    /// Overlapping tiles of one size, blended with weights that ramp linearly across each overlap so no seam shows
-    /// where tiles meet. Instance norms use statistics of the whole image (<see cref="TileNorm"/>): measured on a
-    /// thumbnail, then (<see cref="TileNorm.Image"/>) refined pass after pass from every tile's share of the image
-    /// until they settle.
+    /// Overlapping tiles of one size (<see cref="TileRunner"/>). Instance norms use statistics of the whole image
+    /// (<see cref="TileNorm"/>, <see cref="TileStatistics"/>): measured on a thumbnail, then (<see cref="TileNorm.Image"/>)
+    /// refined pass after pass from every tile's share of the image until they settle.
     /// </summary>
     private void TranslateTiled(ReadOnlySpan<byte> src, Span<byte> dst, int width, int height, int bpp, int tileSide)
     {
-        // Tiles cover the image padded to the spatial multiple and start on multiples of it, so every tile sees the
-        // same context (including the reflect padding) as the untiled run, and its features line up with the whole image's.
-        int m = Model.SpatialMultiple;
-        var layout = new TileLayout { ImageWidth = width, ImageHeight = height, TiledWidth = PaddedSize(width, m), TiledHeight = PaddedSize(height, m) };
-        int tile = PaddedSize(tileSide, m);
-        layout.TileWidth = Math.Min(layout.TiledWidth, tile);
-        layout.TileHeight = Math.Min(layout.TiledHeight, tile);
-        layout.Overlap = Math.Min(RoundUp(_options.TileOverlap, m), (tile / 2 - 1) / m * m);
-        layout.Columns = Starts(layout.TiledWidth, layout.TileWidth, layout.Overlap, ref _xs);
-        layout.Rows = Starts(layout.TiledHeight, layout.TileHeight, layout.Overlap, ref _ys);
-
-        if (_options.TileNorm == TileNorm.Tile || NormChannels().Length == 0)
+        _grid.Place(width, height, tileSide, _options.TileOverlap, Model.Descriptor.SpatialMultiple);
+        var statistics = _options.TileNorm == TileNorm.Tile ? null : Statistics();
+        if (statistics is null)
         {
-            TilePass(_session, FrameFor(1, layout.TileWidth, layout.TileHeight), layout, src, dst, bpp, useGiven: false, collect: false);
+            _tiles.Pass(_run, _session, FrameFor(1, _grid.TileWidth, _grid.TileHeight), _grid, src, dst, bpp, useGiven: false, collect: null);
             LastTilePasses = 1;
             return;
         }
 
-        var frame = NormFrame(ref _normTileFrame, layout.TileWidth, layout.TileHeight);
-        ThumbnailStatistics(src, width, height, bpp, tile, frame);
+        var frame = statistics.TileFrame(_grid.TileWidth, _grid.TileHeight);
+        statistics.FromThumbnail(_run, src, width, height, bpp, Translator.PaddedSize(tileSide, Model.Descriptor.SpatialMultiple), frame);
         if (_options.TileNorm == TileNorm.Thumbnail)
         {
-            TilePass(_normSession!, frame, layout, src, dst, bpp, useGiven: true, collect: false);
+            _tiles.Pass(_run, statistics.Session, frame, _grid, src, dst, bpp, useGiven: true, collect: null);
             LastTilePasses = 1;
             return;
         }
@@ -213,189 +202,22 @@ public sealed class Translator : IDisposable
         // way (the iteration is not a contraction: measured on the emoji model it settled only after 13-16 of 18 passes).
         for (int pass = 1; ; pass++)
         {
-            TilePass(_normSession!, frame, layout, src, dst, bpp, useGiven: true, collect: true);
-            double change = TakeImageStatistics(frame, (double)layout.TiledWidth * layout.TiledHeight);
+            statistics.Clear();
+            _tiles.Pass(_run, statistics.Session, frame, _grid, src, dst, bpp, useGiven: true, collect: statistics.Collect);
+            double change = statistics.TakeImageStatistics(frame.GivenMean, frame.GivenVariance, (double)_grid.TiledWidth * _grid.TiledHeight);
             LastTilePasses = pass;
-            if (change <= StatisticsTolerance || pass > frame.GivenMean.Length) break;
+            if (change <= TileStatistics.Tolerance || pass > frame.GivenMean.Length) break;
         }
     }
 
-    /// <summary>Largest change of a layer's mean or standard deviation between passes, relative to the standard deviation, that ends refinement.</summary>
-    internal const double StatisticsTolerance = 0.01;
-
-    private struct TileLayout
+    private TileStatistics? Statistics()
     {
-        public int ImageWidth, ImageHeight, TiledWidth, TiledHeight, TileWidth, TileHeight, Overlap, Columns, Rows;
-    }
-
-    /// <summary>Runs every tile once, row by row, and writes the blended output; optionally sums each tile's share of the statistics.</summary>
-    private void TilePass(InferenceSession session, ModelFrame frame, TileLayout t, ReadOnlySpan<byte> src, Span<byte> dst, int bpp, bool useGiven, bool collect)
-    {
-        int width = t.ImageWidth, band = t.TileHeight * width;
-        if (_bandWeight.Length != band)
+        if (!_statisticsOpened)
         {
-            _bandSum = new float[band * 3];
-            _bandWeight = new float[band];
+            _statistics = TileStatistics.Open(Model, _options with { Provider = Provider });
+            _statisticsOpened = true;
         }
-        else
-        {
-            Array.Clear(_bandSum);
-            Array.Clear(_bandWeight);
-        }
-        if (collect)
-            for (int k = 0; k < _sumMean.Length; k++)
-            {
-                Array.Clear(_sumMean[k]);
-                Array.Clear(_sumSquare[k]);
-            }
-
-        for (int row = 0; row < t.Rows; row++)
-        {
-            int y0 = _ys[row];
-            var (top, bottom) = Owned(_ys, t.Rows, row, t.TileHeight, t.TiledHeight, Model.SpatialMultiple);
-            for (int column = 0; column < t.Columns; column++)
-            {
-                int x0 = _xs[column];
-                var (left, right) = Owned(_xs, t.Columns, column, t.TileWidth, t.TiledWidth, Model.SpatialMultiple);
-                frame.Fill(0, src, width, t.ImageHeight, bpp, x0, y0);
-                // Each pixel of the padded image belongs to the statistics of exactly one tile: the one whose middle it is nearest.
-                frame.SetNormRegion(useGiven, top, left, bottom, right);
-                Run(session, frame);
-                if (collect) AddRegionStatistics(frame, (double)(bottom - top) * (right - left));
-                frame.Accumulate(_bandSum, _bandWeight, width, t.ImageHeight, t.TiledWidth, t.TiledHeight, x0, y0, t.Overlap, bandTop: y0);
-            }
-            // Rows above the next row of tiles are final: write them and move the rest of the band up.
-            int next = row + 1 < t.Rows ? _ys[row + 1] : t.TiledHeight;
-            int done = Math.Min(next, t.ImageHeight) - y0;
-            for (int i = 0; i < done * width; i++)
-            {
-                float inv = 1f / _bandWeight[i];
-                int d = (y0 * width + i) * bpp;
-                dst[d] = ClampToByte(_bandSum[i * 3] * inv);
-                dst[d + 1] = ClampToByte(_bandSum[i * 3 + 1] * inv);
-                dst[d + 2] = ClampToByte(_bandSum[i * 3 + 2] * inv);
-                if (bpp == 4) dst[d + 3] = src[d + 3];
-            }
-            int shift = (next - y0) * width, keep = band - shift;
-            Array.Copy(_bandSum, shift * 3, _bandSum, 0, keep * 3);
-            Array.Clear(_bandSum, keep * 3, shift * 3);
-            Array.Copy(_bandWeight, shift, _bandWeight, 0, keep);
-            Array.Clear(_bandWeight, keep, shift);
-        }
-    }
-
-    /// <summary>Tile starts along one side: a step of length - overlap, the last one moved back to end at the edge.</summary>
-    private static int Starts(int total, int length, int overlap, ref int[] starts)
-    {
-        int step = length - overlap;
-        int count = total <= length ? 1 : 1 + (total - length + step - 1) / step;
-        if (starts.Length < count) starts = new int[count];
-        for (int i = 0; i < count; i++) starts[i] = Math.Min(i * step, total - length);
-        return count;
-    }
-
-    /// <summary>The part of tile i (in its own coordinates) nearer its middle than its neighbours', on the model's grid.</summary>
-    private static (int From, int To) Owned(int[] starts, int count, int i, int length, int total, int multiple)
-    {
-        static int Middle(int a, int b, int length, int m) => (a + length + b) / 2 / m * m;
-        int from = i == 0 ? 0 : Middle(starts[i - 1], starts[i], length, multiple);
-        int to = i == count - 1 ? total : Middle(starts[i], starts[i + 1], length, multiple);
-        return (from - starts[i], to - starts[i]);
-    }
-
-    /// <summary>Sets the frame's given statistics to those of a thumbnail of the image no larger than one tile (Thumbnail Instance Normalization).</summary>
-    private void ThumbnailStatistics(ReadOnlySpan<byte> src, int width, int height, int bpp, int tile, ModelFrame tileFrame)
-    {
-        double scale = Math.Min(1.0, (double)tile / Math.Max(width, height));
-        int tw = Math.Max(1, (int)(width * scale)), th = Math.Max(1, (int)(height * scale));
-        if (_thumb.Length != tw * th * bpp) _thumb = new byte[tw * th * bpp];
-        BoxDownscale(src, width, height, bpp, _thumb, tw, th);
-        var thumb = NormFrame(ref _thumbFrame, tw, th);
-        thumb.Fill(0, _thumb, tw, th, bpp, 0, 0);
-        thumb.SetNormRegion(false, 0, 0, thumb.PaddedHeight, thumb.PaddedWidth);
-        Run(_normSession!, thumb);
-        for (int k = 0; k < thumb.RegionMean.Length; k++)
-        {
-            thumb.RegionMean[k].CopyTo(tileFrame.GivenMean[k], 0);
-            thumb.RegionVariance[k].CopyTo(tileFrame.GivenVariance[k], 0);
-        }
-    }
-
-    /// <summary>Averages the source pixels under each thumbnail pixel (area averaging: no aliasing into the statistics).</summary>
-    private static void BoxDownscale(ReadOnlySpan<byte> src, int width, int height, int bpp, Span<byte> dst, int tw, int th)
-    {
-        for (int ty = 0; ty < th; ty++)
-        {
-            int y0 = (int)((long)ty * height / th), y1 = Math.Max(y0 + 1, (int)((long)(ty + 1) * height / th));
-            for (int tx = 0; tx < tw; tx++)
-            {
-                int x0 = (int)((long)tx * width / tw), x1 = Math.Max(x0 + 1, (int)((long)(tx + 1) * width / tw));
-                int r = 0, g = 0, b = 0;
-                for (int y = y0; y < y1; y++)
-                    for (int x = x0, s = (y * width + x0) * bpp; x < x1; x++, s += bpp)
-                    {
-                        r += src[s];
-                        g += src[s + 1];
-                        b += src[s + 2];
-                    }
-                int n = (y1 - y0) * (x1 - x0), d = (ty * tw + tx) * bpp;
-                dst[d] = (byte)((r + n / 2) / n);
-                dst[d + 1] = (byte)((g + n / 2) / n);
-                dst[d + 2] = (byte)((b + n / 2) / n);
-                if (bpp == 4) dst[d + 3] = 255;
-            }
-        }
-    }
-
-    private void AddRegionStatistics(ModelFrame frame, double area)
-    {
-        for (int k = 0; k < frame.RegionMean.Length; k++)
-        {
-            float[] mean = frame.RegionMean[k], variance = frame.RegionVariance[k];
-            for (int c = 0; c < mean.Length; c++)
-            {
-                _sumMean[k][c] += area * mean[c];
-                _sumSquare[k][c] += area * (variance[c] + (double)mean[c] * mean[c]);
-            }
-        }
-    }
-
-    /// <summary>Makes the summed statistics the frame's given ones; returns the largest change relative to the standard deviation.</summary>
-    private double TakeImageStatistics(ModelFrame frame, double area)
-    {
-        double change = 0;
-        for (int k = 0; k < _sumMean.Length; k++)
-            for (int c = 0; c < _sumMean[k].Length; c++)
-            {
-                double mean = _sumMean[k][c] / area;
-                double variance = Math.Max(0, _sumSquare[k][c] / area - mean * mean);
-                double std = Math.Sqrt(variance + 1e-5), oldStd = Math.Sqrt(frame.GivenVariance[k][c] + 1e-5);
-                change = Math.Max(change, Math.Max(Math.Abs(mean - frame.GivenMean[k][c]), Math.Abs(std - oldStd)) / std);
-                frame.GivenMean[k][c] = (float)mean;
-                frame.GivenVariance[k][c] = (float)variance;
-            }
-        return change;
-    }
-
-    /// <summary>Channels of each instance-norm layer (empty: none); opens the rewritten session the first time it has some.</summary>
-    private int[] NormChannels()
-    {
-        if (_normChannels is not null) return _normChannels;
-        byte[] original = File.ReadAllBytes(Model.Path);
-        if (InstanceNormRewrite.CountLayers(original) == 0) return _normChannels = [];
-        var (rewritten, channels) = InstanceNormRewrite.Rewrite(original, Model.Path);
-        _normSession = SessionFactory.Create(Model.Path, _options with { Provider = Provider }, out _, rewritten);
-        _sumMean = [.. channels.Select(c => new double[c])];
-        _sumSquare = [.. channels.Select(c => new double[c])];
-        return _normChannels = channels;
-    }
-
-    private ModelFrame NormFrame(ref ModelFrame? frame, int width, int height)
-    {
-        if (frame is { } f && f.ContentWidth == width && f.ContentHeight == height) return f;
-        frame?.Dispose();
-        frame = null;
-        return frame = new ModelFrame(_normSession!, Model, 1, width, height, _normChannels);
+        return _statistics;
     }
 
     private void Run(InferenceSession session, ModelFrame frame)
@@ -460,10 +282,8 @@ public sealed class Translator : IDisposable
     public void Dispose()
     {
         _frame?.Dispose();
-        _normTileFrame?.Dispose();
-        _thumbFrame?.Dispose();
+        _statistics?.Dispose();
         _runOptions.Dispose();
-        _normSession?.Dispose();
         _session.Dispose();
     }
 }

@@ -153,7 +153,7 @@ public sealed class CliTests : IDisposable
         model.MetadataProps.Single(e => e.Key == ModelContract.MethodKey).Value = "unit";
         string bad = PathIn("bad-method.onnx");
         File.WriteAllBytes(bad, Google.Protobuf.MessageExtensions.ToByteArray(model));
-        AssertOneErrorLine(await Run("check", bad), 1, $"error: {bad}: breaks the model contract: cyclegan.method 'unit' is not one of: cyclegan, cut, fastcut");
+        AssertOneErrorLine(await Run("check", bad), 1, $"error: {bad}: breaks the model contract: metadata cyclegan.method='unit' is not one of: cyclegan, cut, fastcut");
     }
 
     [Fact]
@@ -379,7 +379,7 @@ public sealed class CliTests : IDisposable
         noNgf.MetadataProps.Remove(noNgf.MetadataProps.Single(e => e.Key == ModelContract.NgfKey));
         string noNgfPath = PathIn("no-ngf.onnx");
         File.WriteAllBytes(noNgfPath, Google.Protobuf.MessageExtensions.ToByteArray(noNgf));
-        AssertOneErrorLine(await Run("check", noNgfPath), 1, $"error: {noNgfPath}: breaks the model contract: missing metadata keys: cyclegan.ngf");
+        AssertOneErrorLine(await Run("check", noNgfPath), 1, $"error: {noNgfPath}: breaks the model contract: metadata key(s) missing: cyclegan.ngf");
 
         var wrongIo = model.Clone();
         wrongIo.MetadataProps.Single(e => e.Key == ModelContract.IoKey).Value = ModelContract.IoUint8Nhwc;
@@ -387,14 +387,14 @@ public sealed class CliTests : IDisposable
         File.WriteAllBytes(wrongIoPath, Google.Protobuf.MessageExtensions.ToByteArray(wrongIo));
         var result = await Run("check", wrongIoPath);
         AssertOneErrorLine(result, 1, $"error: {wrongIoPath}: breaks the model contract: ");
-        Assert.Contains("cyclegan.pixel_range '-1,1' contradicts cyclegan.io 'uint8-nhwc'", result.Err);
-        Assert.Contains("input 'input' is not a Uint8 tensor", result.Err);
+        Assert.Contains("metadata says io=uint8-nhwc but pixel_range=-1,1 (expected 0,255)", result.Err);
+        Assert.Contains("metadata says io=uint8-nhwc but input 'input' is Float, not UInt8", result.Err);
 
         var wrongChannels = model.Clone();
         wrongChannels.MetadataProps.Single(e => e.Key == ModelContract.ChannelsOutKey).Value = "1";
         string wrongChannelsPath = PathIn("wrong-channels.onnx");
         File.WriteAllBytes(wrongChannelsPath, Google.Protobuf.MessageExtensions.ToByteArray(wrongChannels));
         AssertOneErrorLine(await Run("check", wrongChannelsPath), 1,
-            $"error: {wrongChannelsPath}: breaks the model contract: output 'output' has 3 channels but the metadata says 1");
+            $"error: {wrongChannelsPath}: breaks the model contract: metadata says 1 output channel(s) but the graph's output has 3");
     }
 }

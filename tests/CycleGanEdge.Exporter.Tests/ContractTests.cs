@@ -3,6 +3,7 @@ using System.Text.RegularExpressions;
 using CycleGanEdge.Core.Onnx;
 using CycleGanEdge.Core;
 using CycleGanEdge.Core.Imaging;
+using CycleGanEdge.Torch.Networks;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using DataType = CycleGanEdge.Core.Onnx.TensorProto.Types.DataType;
@@ -43,10 +44,11 @@ public class ContractTests
     public void DocumentedKeyTableEqualsTheContractKeys()
     {
         var documented = DocumentedKeys();
-        Assert.Equal(22, documented.Count);
+        Assert.Equal(24, documented.Count);
         Assert.Equal(ModelContract.Keys, documented);
-        // Only the method and the preprocessing keys may be absent (models exported before them).
-        Assert.Equal(ModelContract.Keys.Where(k => k != ModelContract.MethodKey && !ModelContract.PreprocessingKeys.Contains(k)), ModelContract.RequiredKeys);
+        // Only the method, the preprocessing keys and the version 2 keys may be absent (models exported before them).
+        Assert.Equal(ModelContract.Keys.Where(k => k != ModelContract.MethodKey && !ModelContract.PreprocessingKeys.Contains(k) && !ModelContract.Version2Keys.Contains(k)),
+            ModelContract.RequiredKeys);
         Assert.Equal(ModelContract.Keys.TakeLast(ModelContract.PreprocessingKeys.Count), ModelContract.PreprocessingKeys);
     }
 
@@ -93,7 +95,7 @@ public class ContractTests
         Assert.Equal(ModelContract.Keys, OnnxExport.Metadata(arch, new ExportOptions { Fp16 = fp16, Io = io }, Identity).Select(p => p.Key));
         var expected = new Dictionary<string, string>
         {
-            [ModelContract.ContractVersionKey] = "1",
+            [ModelContract.ContractVersionKey] = "2",
             [ModelContract.DirectionKey] = "BtoA",
             [ModelContract.MethodKey] = "fastcut",
             [ModelContract.DomainInKey] = "twemoji",
@@ -107,6 +109,8 @@ public class ContractTests
             [ModelContract.PixelRangeKey] = io == ModelContract.IoUint8Nhwc ? "0,255" : "-1,1",
             [ModelContract.PrecisionKey] = fp16 ? "fp16" : "fp32",
             [ModelContract.SpatialMultipleKey] = "4",
+            [ModelContract.UpsampleKey] = "convtranspose",
+            [ModelContract.AntialiasKey] = "none",
             [ModelContract.TrainSizeKey] = "64",
             [ModelContract.SourceSha256Key] = Identity.SourceSha256,
             [ModelContract.ExporterVersionKey] = OnnxExport.ExporterVersion,
@@ -132,6 +136,64 @@ public class ContractTests
         Assert.Equal(uint8 ? [-1, -1, -1, 3] : [-1, 3, -1, -1], output.Value.Dimensions);
         Assert.Equal(uint8 ? ["batch", "height", "width", ""] : ["batch", "", "height", "width"], input.Value.SymbolicDimensions);
         Assert.Empty(ModelCheck.ContractProblems(ModelProto.Parser.ParseFrom(onnx)));
+    }
+
+    /// <summary>The "Versions" table lists every version this code reads, and each version 2 key says so in the key table.</summary>
+    [Fact]
+    public void DocumentedVersionsEqualTheCode()
+    {
+        string doc = File.ReadAllText(RepoFile("docs/onnx-contract.md"));
+        string section = doc[doc.IndexOf("## Versions", StringComparison.Ordinal)..];
+        section = section[..section.IndexOf("\n## ", 3, StringComparison.Ordinal)];
+        var versions = Regex.Matches(section, @"^\| `(\d+)` \|", RegexOptions.Multiline).Select(m => int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(Enumerable.Range(1, ModelContract.Version), versions);
+        Assert.Equal(2, ModelContract.Version);
+        foreach (string key in ModelContract.Version2Keys)
+            Assert.Matches($@"\| `{Regex.Escape(key)}` \| `[^`]+` \| Version 2: ", doc);
+        foreach (string name in ModelDescriptor.UpsamplingNames.Concat(ModelDescriptor.AntialiasingNames))
+            Assert.Contains($"`{name}`", doc);
+    }
+
+    /// <summary>
+    /// Version 2 files say how they upsample and whether they anti-alias; the same file rewritten as version 1 (no such
+    /// keys) reads the same descriptor from its graph. Both load in the runtime, and a key that contradicts the graph is refused.
+    /// </summary>
+    [Theory]
+    [InlineData("resnet_6blocks", Networks.ConvTransposeUpsampling, false)]
+    [InlineData("resnet_6blocks", Networks.ResizeUpsampling, false)]
+    [InlineData("resnet_9blocks", Networks.ConvTransposeUpsampling, true)]
+    [InlineData("unet_128", Networks.ResizeUpsampling, false)]
+    public void Version1AndVersion2FilesReadTheSameDescriptor(string archName, string upsample, bool antialias)
+    {
+        var arch = TinyGenerators.Options(archName, upsample: upsample, antialias: antialias);
+        using var generator = TinyGenerators.Create(arch);
+        byte[] v2 = OnnxExport.ToBytes(generator, arch, new ExportOptions(), Identity);
+        var model = ModelProto.Parser.ParseFrom(v2);
+        Assert.Equal("2", model.MetadataProps.Single(p => p.Key == ModelContract.ContractVersionKey).Value);
+        Assert.Equal(upsample, model.MetadataProps.Single(p => p.Key == ModelContract.UpsampleKey).Value);
+        Assert.Equal(antialias ? "blur" : "none", model.MetadataProps.Single(p => p.Key == ModelContract.AntialiasKey).Value);
+
+        var v1 = model.Clone();
+        foreach (var entry in v1.MetadataProps.Where(p => ModelContract.Version2Keys.Contains(p.Key)).ToList())
+            v1.MetadataProps.Remove(entry);
+        v1.MetadataProps.Single(p => p.Key == ModelContract.ContractVersionKey).Value = "1";
+
+        foreach (var (file, version) in new[] { (v2, 2), (Google.Protobuf.MessageExtensions.ToByteArray(v1), 1) })
+        {
+            using var session = new InferenceSession(file);
+            var info = Runtime.ModelInfo.FromSession(session, $"v{version}.onnx", file);
+            Assert.Equal(version, info.ContractVersion);
+            Assert.Equal(arch.Descriptor, info.Descriptor);
+            Assert.Empty(ModelCheck.ContractProblems(ModelProto.Parser.ParseFrom(file)));
+        }
+
+        var lying = model.Clone();
+        lying.MetadataProps.Single(p => p.Key == ModelContract.UpsampleKey).Value = upsample == Networks.ResizeUpsampling ? "convtranspose" : "resize";
+        Assert.Contains($"metadata says upsample={(upsample == Networks.ResizeUpsampling ? "convtranspose" : "resize")} but the graph has",
+            Assert.Single(ModelCheck.ContractProblems(lying)));
+        var missing = model.Clone();
+        missing.MetadataProps.Remove(missing.MetadataProps.Single(p => p.Key == ModelContract.AntialiasKey));
+        Assert.Equal("metadata key(s) missing: cyclegan.antialias", Assert.Single(ModelCheck.ContractProblems(missing)));
     }
 
     [Fact]

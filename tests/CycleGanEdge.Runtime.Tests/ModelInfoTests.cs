@@ -19,10 +19,10 @@ public class ModelInfoTests
     public void Reads_every_contract_key()
     {
         using var t = Translator.Open(TestModels.Save(TestModels.Negate(new() { Io = "uint8-nhwc", SpatialMultiple = 8 })), Cpu);
-        Assert.Equal(("AtoB", "photos", "negatives", "uint8-nhwc", 8, 3, 3), (t.Model.Direction, t.Model.DomainIn, t.Model.DomainOut, t.Model.Io, t.Model.SpatialMultiple, t.Model.ChannelsIn, t.Model.ChannelsOut));
+        Assert.Equal(("AtoB", "photos", "negatives", "uint8-nhwc", 8, 3, 3), (t.Model.Direction, t.Model.DomainIn, t.Model.DomainOut, t.Model.Io, t.Model.Descriptor.SpatialMultiple, t.Model.Descriptor.ChannelsIn, t.Model.Descriptor.ChannelsOut));
         Assert.True(t.Model.IsUint8);
-        // Test graphs are written like files exported before the preprocessing keys existed.
-        Assert.Equal(ModelContract.Keys.Count - ModelContract.PreprocessingKeys.Count, t.Model.Metadata.Count);
+        // Test graphs are written like version 1 files exported before the preprocessing keys existed.
+        Assert.Equal(ModelContract.Keys.Count - ModelContract.PreprocessingKeys.Count - ModelContract.Version2Keys.Count, t.Model.Metadata.Count);
         Assert.False(t.Model.Preprocessing.Recorded);
         Assert.False(t.Model.Preprocessing.Composites);
         Assert.Equal("cyclegan", t.Model.Method);
@@ -65,6 +65,29 @@ public class ModelInfoTests
         Assert.Contains("preprocessing key(s) missing: cyclegan.color_space (they go together)", Refused(With((ModelContract.ColorSpaceKey, null))).Reason);
     }
 
+    /// <summary>The shipped models are version 1 files: no upsample or antialias key, so the descriptor comes from their graphs.</summary>
+    [Fact]
+    public void The_shipped_version_1_models_load_with_their_descriptor_read_from_the_graph()
+    {
+        // The generators sit at the top of each model folder (eval/ holds its domain classifier).
+        var files = Directory.GetDirectories(ShippedModelTests.ModelsDir).SelectMany(d => Directory.GetFiles(d, "*.onnx")).ToArray();
+        Assert.True(files.Length >= 4, $"expected the shipped models in {ShippedModelTests.ModelsDir}");
+        foreach (string file in files)
+        {
+            using var t = Translator.Open(file, Cpu);
+            Assert.Equal(1, t.Model.ContractVersion);
+            Assert.DoesNotContain(ModelContract.UpsampleKey, t.Model.Metadata.Keys);
+            Assert.DoesNotContain(ModelContract.AntialiasKey, t.Model.Metadata.Keys);
+            // Their cards say how they were trained: resnet_6blocks with --upsample resize, without anti-aliasing.
+            string card = File.ReadAllText(Path.Combine(Path.GetDirectoryName(file)!, "MODEL_CARD.md"));
+            Assert.Contains("--netG resnet_6blocks --ngf 32", card);
+            Assert.Contains("--upsample resize", card);
+            var d = t.Model.Descriptor;
+            Assert.Equal((GeneratorKind.Resnet6Blocks, 32, NormKind.Instance, Upsampling.Resize, Antialiasing.None, 4, 6),
+                (d.Generator, d.Ngf, d.Norm, d.Upsampling, d.Antialiasing, d.SpatialMultiple, d.ResidualBlocks));
+        }
+    }
+
     [Fact]
     public void Missing_keys_are_named()
     {
@@ -94,7 +117,12 @@ public class ModelInfoTests
     {
         Assert.Contains("cyclegan.spatial_multiple='four'", Refused(new() { Metadata = { [ModelContract.SpatialMultipleKey] = "four" } }).Reason);
         Assert.Contains("cyclegan.io='float16-nchw'", Refused(new() { Metadata = { [ModelContract.IoKey] = "float16-nchw" } }).Reason);
-        Assert.Contains("newer than this cyclegan-run", Refused(new() { Metadata = { [ModelContract.ContractVersionKey] = "2" } }).Reason);
+        Assert.Contains("contract version 3 is newer than this version of CycleGanEdge understands (2)", Refused(new() { Metadata = { [ModelContract.ContractVersionKey] = "3" } }).Reason);
+        // Version 2 needs its keys; version 1 (the test graphs) reads them from the graph.
+        Assert.Contains("metadata key(s) missing: cyclegan.upsample, cyclegan.antialias", Refused(new() { Metadata = { [ModelContract.ContractVersionKey] = "2" } }).Reason);
+        Assert.Contains("metadata cyclegan.upsample='bilinear' is not one of: convtranspose, resize",
+            Refused(new() { Metadata = { [ModelContract.UpsampleKey] = "bilinear", [ModelContract.AntialiasKey] = "none" } }).Reason);
+        Assert.Contains("metadata says precision=fp16 but the graph has no float16 weights", Refused(new() { Metadata = { [ModelContract.PrecisionKey] = "fp16" } }).Reason);
         Assert.Contains("no input named 'input' (it has: image)", Refused(new() { InputName = "image" }).Reason);
         Assert.Contains("input 'input' has rank 3, expected 4", Refused(new() { InputRank = 3 }).Reason);
     }
@@ -139,7 +167,7 @@ public class ModelInfoTests
         DateTime stamp = File.GetLastWriteTimeUtc(cached);
         using (var t = Translator.Open(path, Cpu with { CacheOptimizedModel = true }))
         {
-            Assert.Equal("none", t.Model.Norm); // metadata survives in the optimised file
+            Assert.Equal(NormKind.None, t.Model.Descriptor.Norm); // metadata survives in the optimised file
             Assert.Equal(first, t.Translate(img).Pixels);
         }
         Assert.Equal(stamp, File.GetLastWriteTimeUtc(cached));

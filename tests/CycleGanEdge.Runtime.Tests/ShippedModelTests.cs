@@ -14,7 +14,7 @@ namespace CycleGanEdge.Runtime.Tests;
 /// </summary>
 public class ShippedModelTests
 {
-    private static readonly string ModelsDir = Path.Combine(RepoRoot(), "models");
+    internal static readonly string ModelsDir = Path.Combine(RepoRoot(), "models");
 
     public static TheoryData<string> ShippedModels()
     {

@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using CycleGanEdge.Core;
 using CycleGanEdge.Torch.Networks;
 
 namespace CycleGanEdge.Exporter.PyTorch;
@@ -20,7 +21,7 @@ public static partial class ReferenceArchitecture
             throw new InvalidDataException("holds no convolution weights: not a generator state_dict");
         var first = convs[0].Value.Shape; // file order is module order: the first convolution reads the image
 
-        string arch;
+        GeneratorKind arch;
         int outputNc;
         bool dropout = false;
         // The CUT reference's anti-aliased resnet: its blur layers hold the buffers model.<i>.filt.
@@ -30,8 +31,8 @@ public static partial class ReferenceArchitecture
             // Every U-Net block has one down and one up convolution: unet_128 has 7 blocks, unet_256 has 8.
             arch = convs.Count switch
             {
-                14 => "unet_128",
-                16 => "unet_256",
+                14 => GeneratorKind.Unet128,
+                16 => GeneratorKind.Unet256,
                 _ => throw new InvalidDataException($"a U-Net with {convs.Count / 2} levels: only unet_128 (7) and unet_256 (8) are supported"),
             };
             outputNc = (int)Weight(stateDict, "model.model.3.weight")[1]; // outermost ConvTranspose2d: [in, out, k, k]
@@ -42,12 +43,12 @@ public static partial class ReferenceArchitecture
                 .Select(m => m.Groups[1].Value).Distinct().Count();
             arch = (first[2], blocks) switch
             {
-                (7, 6) => "resnet_6blocks",
-                (7, 9) => "resnet_9blocks",
-                (5, EncoderDecoderGenerator.ResidualBlocks) => "encoder_decoder",
+                (7, 6) => GeneratorKind.Resnet6Blocks,
+                (7, 9) => GeneratorKind.Resnet9Blocks,
+                (5, EncoderDecoderGenerator.ResidualBlocks) => GeneratorKind.EncoderDecoder,
                 _ => throw new InvalidDataException($"a {first[2]}x{first[2]} first convolution with {blocks} residual blocks matches no supported generator"),
             };
-            antialias = arch.StartsWith("resnet_", StringComparison.Ordinal) && stateDict.Keys.Any(k => k.EndsWith(".filt", StringComparison.Ordinal));
+            antialias = arch is GeneratorKind.Resnet6Blocks or GeneratorKind.Resnet9Blocks && stateDict.Keys.Any(k => k.EndsWith(".filt", StringComparison.Ordinal));
             // With dropout each block's second convolution moves from index 5 to 6 (after Dropout at 4).
             dropout = convs.Any(e => e.Key.EndsWith(".conv_block.6.weight", StringComparison.Ordinal));
             outputNc = (int)convs[^1].Value.Shape[0]; // the last layer is a Conv2d: [out, in, k, k]
@@ -57,16 +58,9 @@ public static partial class ReferenceArchitecture
             throw new InvalidDataException($"the first key is '{stateDict.Keys.First()}': not a reference ResnetGenerator or UnetGenerator state_dict");
         }
 
-        return new GeneratorOptions
-        {
-            Arch = arch,
-            Ngf = (int)first[0],
-            InputNc = (int)first[1],
-            OutputNc = outputNc,
-            Norm = Norm(stateDict, convs[0].Key),
-            UseDropout = dropout,
-            Antialias = antialias,
-        };
+        var generator = ModelDescriptor.Of(arch, ngf: (int)first[0], Norm(stateDict, convs[0].Key), channelsIn: (int)first[1], outputNc,
+            antialiasing: antialias ? Antialiasing.Blur : Antialiasing.None);
+        return GeneratorOptions.From(generator, dropout);
     }
 
     /// <summary>
@@ -74,13 +68,13 @@ public static partial class ReferenceArchitecture
     /// convolution a bias only for instance norm, which has no keys of its own (affine=False); none has neither.
     /// Running statistics without a weight are a pre-0.4 InstanceNorm's, which the loader drops.
     /// </summary>
-    static string Norm(IReadOnlyDictionary<string, StateTensor> stateDict, string firstConvWeight)
+    static NormKind Norm(IReadOnlyDictionary<string, StateTensor> stateDict, string firstConvWeight)
     {
         bool batch = stateDict.Keys.Any(k => k.EndsWith(".running_mean", StringComparison.Ordinal)
             && stateDict.TryGetValue(k[..^"running_mean".Length] + "weight", out var w) && w.Shape.Length == 1);
         if (batch)
-            return "batch";
-        return stateDict.ContainsKey(firstConvWeight[..^"weight".Length] + "bias") ? "instance" : "none";
+            return NormKind.Batch;
+        return stateDict.ContainsKey(firstConvWeight[..^"weight".Length] + "bias") ? NormKind.Instance : NormKind.None;
     }
 
     static long[] Weight(IReadOnlyDictionary<string, StateTensor> stateDict, string key) =>

@@ -33,7 +33,7 @@ public static class AutoSettings
     /// the model (resnet_9blocks ngf 64 at 64 and 256 px: under 1%). A core another process keeps busy is not given
     /// to the model either: a thread that waits for it stalls every operator (at 256 px with two other busy processes
     /// on 2 cores, 1 thread ran 1.36-1.52 images/s, 2 threads 0.87-1.10; benchmarks/RESULTS.md). Without a known
-    /// architecture or a readable first image: all cores but one, as before.
+    /// architecture or a readable first image: all cores but one.
     /// </summary>
     /// <remarks>A single image cannot overlap its decode and encode with another image's model run: all free cores to the model.</remarks>
     public static int Threads(int cores, ImageWork? work, int freeCores, int images = int.MaxValue)
@@ -109,12 +109,10 @@ public static class AutoSettings
         if (firstImage is null) return null;
         try
         {
-            var meta = ModelFileCheck.ReadMetadata(modelPath);
-            int Int(string key) => int.Parse(meta[key], CultureInfo.InvariantCulture);
-            var layers = GeneratorCost.Layers(meta[ModelContract.ArchKey], Int(ModelContract.NgfKey), Int(ModelContract.ChannelsInKey), Int(ModelContract.ChannelsOutKey),
-                GeneratorCost.HasResize(modelPath));
-            int multiple = Int(ModelContract.SpatialMultipleKey);
-            if (layers is null || multiple < 1) return null;
+            var model = ModelInfo.ReadHeader(modelPath).Descriptor;
+            var layers = GeneratorCost.Layers(model);
+            int multiple = model.SpatialMultiple;
+            if (layers is null) return null;
 
             RgbaImage image = ImageCodec.Decode(firstImage, settings.Limits);
             ImageCodec.Encode(image, settings.Format, settings.Quality);
@@ -126,7 +124,7 @@ public static class AutoSettings
             double scale = maxSide > 0 ? Math.Min(1.0, maxSide / (double)Math.Max(image.Width, image.Height)) : 1.0;
             int Padded(int side) => ((int)Math.Round(side * scale) + multiple - 1) / multiple * multiple;
             int w = Padded(image.Width), h = Padded(image.Height);
-            long runBytes = Translator.EstimatedBytes(Int(ModelContract.NgfKey), Int(ModelContract.ChannelsInKey), Int(ModelContract.ChannelsOutKey), w, h);
+            long runBytes = Translator.EstimatedBytes(model, w, h);
             return new ImageWork(GeneratorCost.MultiplyAccumulates(layers, w, h) / 1e9, ms, runBytes);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or KeyNotFoundException

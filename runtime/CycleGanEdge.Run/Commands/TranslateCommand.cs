@@ -59,6 +59,8 @@ public static class TranslateCommand
         var maxPixels = SharedOptions.AtLeastOne(new Option<long>("--max-pixels") { Description = "Refuse images with more pixels (decompression bombs)", DefaultValueFactory = _ => ImageLimits.Default.MaxPixels });
         var alpha = SharedOptions.Alpha();
         var cacheOptimized = new Option<bool>("--cache-optimized") { Description = "Save the optimised graph beside the model and reuse it" };
+        var dryRun = new Option<bool>("--dry-run") { Description = "Print the plan (sessions, threads, tiles and why) and stop: no model runs, no file is written" };
+        var verbose = new Option<bool>("--verbose", "-v") { Description = "Print the plan before translating" };
         var shard = new Option<string?>("--shard") { Description = "Do only worker i's share of n workers (0-based i/n, split by a hash of each output path)" };
         shard.Validators.Add(r =>
         {
@@ -70,7 +72,7 @@ public static class TranslateCommand
             model, inputs, output, format, quality, recursive, skipExisting, jobs, provider, deviceId, threads,
         };
         tiling.AddTo(command);
-        foreach (Option o in new Option[] { maxSide, batch, maxPixels, alpha, cacheOptimized, shard }) command.Options.Add(o);
+        foreach (Option o in new Option[] { maxSide, batch, maxPixels, alpha, cacheOptimized, shard, dryRun, verbose }) command.Options.Add(o);
 
         command.SetAction(async (parse, ct) =>
         {
@@ -98,30 +100,47 @@ public static class TranslateCommand
             };
             return await RunAsync(parse.GetRequiredValue(model).FullName, parse.GetRequiredValue(inputs), parse.GetRequiredValue(output).FullName,
                 options, !Given(parse, threads), procs, settings, parse.GetValue(recursive), parse.GetValue(skipExisting), Shard.Parse(parse.GetValue(shard)),
-                parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct);
+                parse.GetValue(dryRun), parse.GetValue(verbose), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct);
         });
         return command;
     }
 
     private static async Task<int> RunAsync(string modelPath, string[] inputs, string outputRoot, TranslatorOptions options, bool autoThreads,
-        int procs, PipelineSettings settings, bool recursive, bool skipExisting, Shard? shard, TextWriter output, TextWriter error, CancellationToken ct)
+        int procs, PipelineSettings settings, bool recursive, bool skipExisting, Shard? shard, bool dryRun, bool verbose,
+        TextWriter output, TextWriter error, CancellationToken ct)
     {
         // Scanning only lists folders; its results are used after the model opened.
         var scan = InputScanner.Scan(inputs, outputRoot, settings.Format, recursive);
-        string threadsReason = "";
-        if (autoThreads)
+        // Decide first (a pure plan from what is measured here), then do.
+        var work = autoThreads ? AutoSettings.Measure(modelPath, scan.Items.FirstOrDefault()?.Source, settings, options.MaxSide) : null;
+        int cores = Environment.ProcessorCount;
+        int free = autoThreads && AutoSettings.WorthProbing(work, scan.Items.Count) ? AutoSettings.FreeCores(cores) : cores;
+        var plan = TranslatePlan.Make(modelPath, options, autoThreads, procs, settings, scan.Items.Count, work, cores, free);
+        if (dryRun)
         {
-            var work = AutoSettings.Measure(modelPath, scan.Items.FirstOrDefault()?.Source, settings, options.MaxSide);
-            int cores = Environment.ProcessorCount;
-            int free = AutoSettings.WorthProbing(work, scan.Items.Count) ? AutoSettings.FreeCores(cores) : cores;
-            if (procs == 0)
-                procs = AutoSettings.Sessions(free, scan.Items.Count, work, options.MaxMemory);
-            options = options with { Threads = procs > 1 ? 1 : AutoSettings.Threads(cores, work, free, scan.Items.Count) };
-            threadsReason = $" ({AutoSettings.Reason(work, options.Threads, cores, free, procs)})";
+            try
+            {
+                foreach (string line in plan.Describe(ModelInfo.ReadHeader(modelPath)))
+                    await output.WriteLineAsync(line);
+                return ExitCodes.Success;
+            }
+            catch (InvalidModelException e)
+            {
+                await error.WriteLineAsync($"error: {e.Message}");
+                return ExitCodes.ForStartError(e);
+            }
         }
-        // Sessions share the memory budget, so their tiles keep the whole process within --max-memory.
-        options = options with { MaxMemory = Math.Max(1, options.MaxMemory / procs) };
+        return await ExecuteAsync(plan, scan, outputRoot, skipExisting, shard, verbose, output, error, ct);
+    }
 
+    /// <summary>Opens the plan's sessions and translates its images.</summary>
+    private static async Task<int> ExecuteAsync(TranslatePlan plan, ScanResult scan, string outputRoot, bool skipExisting, Shard? shard, bool verbose,
+        TextWriter output, TextWriter error, CancellationToken ct)
+    {
+        string modelPath = plan.ModelPath;
+        var options = plan.Options;
+        var settings = plan.Settings;
+        int procs = plan.Sessions;
         var translators = new List<Translator>();
         try
         {
@@ -136,20 +155,17 @@ public static class TranslateCommand
             return ExitCodes.ForStartError(e);
         }
 
+        if (verbose)
+            foreach (string line in plan.Describe(translators[0].Model))
+                await error.WriteLineAsync(line);
         string cache = options.CacheOptimizedModel
             ? $"optimised model cached at {SessionFactory.OptimizedModelPath(modelPath, translators[0].Provider)}"
             : "optimised model not cached (--cache-optimized)";
         await error.WriteLineAsync(
-            $"settings: provider {translators[0].Provider}, threads {(options.Threads == 0 ? "chosen by ONNX Runtime" : options.Threads)}{threadsReason}, batch {settings.Batch}, " +
-            $"jobs {settings.Loaders}:{procs}:{settings.Savers}, graph optimisation all, {cache}, " +
-            (options.Tile switch
-            {
-                null => $"tiles above {options.MaxMemory >> 20} MB{(procs > 1 ? " per session" : "")} (--max-memory)",
-                0 => "no tiles",
-                int side => $"tiles of {side} px",
-            }) + $" with {options.TileNorm.ToString().ToLowerInvariant()} statistics");
+            $"settings: provider {translators[0].Provider}, threads {plan.Threads}{(plan.ThreadsReason is null ? "" : $" ({plan.ThreadsReason})")}, batch {settings.Batch}, " +
+            $"jobs {settings.Loaders}:{procs}:{settings.Savers}, graph optimisation all, {cache}, {plan.Tiles}");
 
-        if (options.Tile != 0 && options.TileNorm == TileNorm.Tile && translators[0].Model.Norm == "instance")
+        if (plan.TilesChangeColours(translators[0].Model))
             await error.WriteLineAsync($"note: {Path.GetFileName(modelPath)} uses instance norm and --tile-norm tile normalises each tile on its own: " +
                 "tiled images can differ in colour from whole-image runs. Prefer --tile-norm image.");
 

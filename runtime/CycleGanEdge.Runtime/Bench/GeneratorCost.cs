@@ -1,3 +1,5 @@
+using CycleGanEdge.Core;
+
 namespace CycleGanEdge.Runtime.Bench;
 
 /// <summary>One convolution of a generator: kernel k×k, channels in→out, counted at 1/<see cref="Divisor"/> of the input's side.</summary>
@@ -9,34 +11,31 @@ public sealed record ConvLayer(int Kernel, int InChannels, int OutChannels, int 
 }
 
 /// <summary>
-/// Multiply-accumulates of a generator, worked out from its architecture name, ngf and channels
-/// (the model's metadata) rather than from the ONNX graph: the graph's convolutions do not carry their
+/// Multiply-accumulates of a generator, worked out from its <see cref="ModelDescriptor"/> (the model's metadata)
+/// rather than from the ONNX graph: the graph's convolutions do not carry their
 /// spatial sizes, which would need shape inference through every op, while the generators are a fixed
 /// small family whose layer list is short (the same lists as trainer/CycleGanEdge.Torch/Networks).
 /// Only convolutions are counted; norms, activations, pads and adds are a few percent more work.
 /// </summary>
 public static class GeneratorCost
 {
-    /// <summary>The convolution layers of an architecture, or null for one this does not know.</summary>
-    /// <param name="resizeUpsampling">The decoder upsamples with Resize and a 3×3 Conv (<c>--upsample resize</c>): that
-    /// conv runs at the upsampled size, 4× the work of the transposed conv it replaces.</param>
-    public static IReadOnlyList<ConvLayer>? Layers(string arch, int ngf, int channelsIn, int channelsOut, bool resizeUpsampling = false) => arch switch
+    /// <summary>The convolution layers of a generator, or null for an architecture this does not know.</summary>
+    /// <remarks>With <see cref="Upsampling.Resize"/> the decoder upsamples with Resize and a 3×3 Conv: that conv runs at
+    /// the upsampled size, 4× the work of the transposed conv it replaces.</remarks>
+    public static IReadOnlyList<ConvLayer>? Layers(ModelDescriptor model)
     {
-        "resnet_9blocks" => Resnet(ngf, channelsIn, channelsOut, blocks: 9, outerKernel: 7, downKernel: 3, upKernel: 3, resizeUpsampling),
-        "resnet_6blocks" => Resnet(ngf, channelsIn, channelsOut, blocks: 6, outerKernel: 7, downKernel: 3, upKernel: 3, resizeUpsampling),
-        "encoder_decoder" => Resnet(ngf, channelsIn, channelsOut, blocks: 3, outerKernel: 5, downKernel: 4, upKernel: 4, resizeUpsampling),
-        "unet_128" => Unet(ngf, channelsIn, channelsOut, downs: 7),
-        "unet_256" => Unet(ngf, channelsIn, channelsOut, downs: 8),
-        _ => null,
-    };
-
-    /// <summary>The layers of an exported generator: its metadata, and its graph for the upsampling (docs/onnx-contract.md:
-    /// the metadata is the same for both kinds, a Resize node tells them apart).</summary>
-    public static IReadOnlyList<ConvLayer>? Layers(ModelInfo model, string onnxPath) =>
-        Layers(model.Arch, model.Ngf, model.ChannelsIn, model.ChannelsOut, HasResize(onnxPath));
-
-    /// <summary>Whether the graph upsamples with Resize (<c>--upsample resize</c>) rather than transposed convolutions.</summary>
-    public static bool HasResize(string onnxPath) => ModelFileCheck.HasNode(onnxPath, "Resize");
+        int ngf = model.Ngf, cin = model.ChannelsIn, cout = model.ChannelsOut;
+        bool resize = model.Upsampling == Upsampling.Resize;
+        return model.Generator switch
+        {
+            GeneratorKind.Resnet9Blocks or GeneratorKind.Resnet6Blocks =>
+                Resnet(ngf, cin, cout, model.ResidualBlocks!.Value, outerKernel: 7, downKernel: 3, upKernel: 3, resize),
+            GeneratorKind.EncoderDecoder => Resnet(ngf, cin, cout, model.ResidualBlocks!.Value, outerKernel: 5, downKernel: 4, upKernel: 4, resize),
+            GeneratorKind.Unet128 => Unet(ngf, cin, cout, downs: 7),
+            GeneratorKind.Unet256 => Unet(ngf, cin, cout, downs: 8),
+            _ => null,
+        };
+    }
 
     /// <summary>MACs for one image of <paramref name="width"/>×<paramref name="height"/> (already a multiple of the spatial multiple).</summary>
     public static long MultiplyAccumulates(IReadOnlyList<ConvLayer> layers, int width, int height)

@@ -81,7 +81,7 @@ public static class ModelBenchmark
                             : options with { ProfilePrefix = Path.Combine(settings.ProfileDirectory, $"{Path.GetFileNameWithoutExtension(path)}-{provider}-threads{threads}") };
                         var session = OpenSession(path, profiled, settings.GraphOptimization, out string actualProvider);
                         var model = ModelInfo.FromSession(session, path);
-                        if (!layersOf.ContainsKey(path)) layersOf[path] = GeneratorCost.Layers(model, path);
+                        if (!layersOf.ContainsKey(path)) layersOf[path] = GeneratorCost.Layers(model.Descriptor);
                         sessions.Add((path, session, model, actualProvider));
                     }
                     foreach (int size in settings.Sizes)
@@ -174,11 +174,11 @@ public static class ModelBenchmark
         public BoundRun(InferenceSession session, ModelInfo model, int size, int batch)
         {
             _session = session;
-            Side = (size + model.SpatialMultiple - 1) / model.SpatialMultiple * model.SpatialMultiple;
+            Side = (size + model.Descriptor.SpatialMultiple - 1) / model.Descriptor.SpatialMultiple * model.Descriptor.SpatialMultiple;
             var random = new Random(1);
-            long[] inShape = model.IsUint8 ? [batch, Side, Side, model.ChannelsIn] : [batch, model.ChannelsIn, Side, Side];
-            long[] outShape = model.IsUint8 ? [batch, Side, Side, model.ChannelsOut] : [batch, model.ChannelsOut, Side, Side];
-            int inCount = checked(batch * Side * Side * model.ChannelsIn), outCount = checked(batch * Side * Side * model.ChannelsOut);
+            long[] inShape = model.IsUint8 ? [batch, Side, Side, model.Descriptor.ChannelsIn] : [batch, model.Descriptor.ChannelsIn, Side, Side];
+            long[] outShape = model.IsUint8 ? [batch, Side, Side, model.Descriptor.ChannelsOut] : [batch, model.Descriptor.ChannelsOut, Side, Side];
+            int inCount = checked(batch * Side * Side * model.Descriptor.ChannelsIn), outCount = checked(batch * Side * Side * model.Descriptor.ChannelsOut);
             if (model.IsUint8)
             {
                 var data = new byte[inCount];

@@ -1,3 +1,4 @@
+using CycleGanEdge.Core;
 using CycleGanEdge.Core.Onnx;
 using CycleGanEdge.Runtime.Bench;
 using CycleGanEdge.Tests.Shared;
@@ -38,7 +39,7 @@ public class ExportedCostTests
                 return n.OpType == "Conv" ? (k: dims[2], cin: dims[1], cout: dims[0], t: false) : (k: dims[2], cin: dims[0], cout: dims[1], t: true);
             })
             .OrderBy(x => x.ToString()).ToList();
-        var counted = GeneratorCost.Layers(arch, ngf: 8, channelsIn: 3, channelsOut: 3, upsample == Networks.ResizeUpsampling)!
+        var counted = GeneratorCost.Layers(ModelDescriptor.Of(ModelDescriptor.KindOf(arch), 8, NormKind.Instance, 3, 3, upsample == Networks.ResizeUpsampling ? Upsampling.Resize : Upsampling.ConvTranspose))!
             .Select(l => (k: (long)l.Kernel, cin: (long)l.InChannels, cout: (long)l.OutChannels, t: l.Transposed))
             .OrderBy(x => x.ToString()).ToList();
         Assert.Equal(exported, counted);
@@ -52,8 +53,8 @@ public class ExportedCostTests
     {
         string path = ExportedModels.Save(Export("resnet_6blocks", upsample: upsample));
         using var session = new Microsoft.ML.OnnxRuntime.InferenceSession(path);
-        var fromFile = GeneratorCost.Layers(Runtime.ModelInfo.FromSession(session, path), path)!;
-        Assert.Equal(GeneratorCost.Layers("resnet_6blocks", 8, 3, 3, resizeUpsampling: resize)!, fromFile);
+        var fromFile = GeneratorCost.Layers(Runtime.ModelInfo.FromSession(session, path).Descriptor)!;
+        Assert.Equal(GeneratorCost.Layers(ModelDescriptor.Of(GeneratorKind.Resnet6Blocks, 8, NormKind.Instance, 3, 3, resize ? Upsampling.Resize : Upsampling.ConvTranspose))!, fromFile);
     }
 
     [Fact]
@@ -64,7 +65,7 @@ public class ExportedCostTests
         var results = ModelBenchmark.Run(model, settings).ToList();
 
         Assert.Equal([(32, 1), (32, 2), (32, 1), (32, 2)], results.Select(r => (r.Size, r.Batch))); // 30 rounds up to 32
-        long macs = GeneratorCost.MultiplyAccumulates(GeneratorCost.Layers("resnet_6blocks", 8, 3, 3)!, 32, 32);
+        long macs = GeneratorCost.MultiplyAccumulates(GeneratorCost.Layers(ModelDescriptor.Of(GeneratorKind.Resnet6Blocks, 8, NormKind.Instance, 3, 3))!, 32, 32);
         foreach (var r in results)
         {
             Assert.Equal(("cpu", 1, 3), (r.Provider, r.Threads, r.Iterations));
@@ -85,7 +86,7 @@ public class ExportedCostTests
         {
             var settings = new BenchSettings { Sizes = [32], Threads = [1], Iterations = 2, Warmup = 1, MeasurePeak = false, ProfileDirectory = folder };
             _ = ModelBenchmark.Run(model, settings).ToList();
-            var layers = GeneratorCost.Layers("resnet_6blocks", 8, 3, 3)!;
+            var layers = GeneratorCost.Layers(ModelDescriptor.Of(GeneratorKind.Resnet6Blocks, 8, NormKind.Instance, 3, 3))!;
             var ops = OrtProfile.Summarize(Assert.Single(Directory.GetFiles(folder, "*.json")), layers, 32, 1);
 
             // 3 runs (warm-up included) of every layer, each op type rated with its own layers' MACs.

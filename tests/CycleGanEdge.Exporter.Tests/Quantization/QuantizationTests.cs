@@ -143,7 +143,7 @@ public sealed class QuantizationTests(ITestOutputHelper log) : IDisposable
         Assert.Equal("7", meta[ModelContract.WeightBitsKey]);
         Assert.Equal("fp32", meta[ModelContract.PrecisionKey]);
         using (var session = new InferenceSession(int8))
-            Assert.Equal(ModelContract.IoFloat32Nchw, ModelInfo.FromSession(session, "int8.onnx").Io);
+            Assert.Equal(ModelContract.IoFloat32Nchw, ModelInfo.FromSession(session, "int8.onnx", int8).Io);
 
         // ONNX Runtime's CPU provider runs every Conv (not the two ConvTransposes: it has no int8 kernel) as QLinearConv.
         Assert.Equal(18, report.QuantizedConvolutions);

@@ -1,3 +1,4 @@
+using CycleGanEdge.Core;
 using CycleGanEdge.Tests.Shared;
 using System.Text.Json;
 using CycleGanEdge.Core.Onnx;
@@ -13,7 +14,7 @@ public class BenchTests
     [Fact]
     public void Resnet_macs_at_64px_add_up_layer_by_layer()
     {
-        var layers = GeneratorCost.Layers("resnet_6blocks", 8, 3, 3)!;
+        var layers = GeneratorCost.Layers(ModelDescriptor.Of(GeneratorKind.Resnet6Blocks, 8, NormKind.Instance, 3, 3))!;
         long expected =
             49L * 3 * 8 * 64 * 64            // c7s1-8
             + 9L * 8 * 16 * 32 * 32          // down to 32x32
@@ -24,11 +25,11 @@ public class BenchTests
             + 49L * 8 * 3 * 64 * 64;         // c7s1-3
         Assert.Equal(expected, GeneratorCost.MultiplyAccumulates(layers, 64, 64));
         Assert.Equal(4 * expected, GeneratorCost.MultiplyAccumulates(layers, 128, 128));
-        Assert.Null(GeneratorCost.Layers("mystery_net", 8, 3, 3));
+        Assert.Null(GeneratorCost.Layers(new ModelDescriptor { Arch = "mystery_net", Ngf = 8, Norm = NormKind.None, ChannelsIn = 3, ChannelsOut = 3, SpatialMultiple = 4 }));
 
         // --upsample resize: each up is a 3x3 conv at the upsampled size, 4x the transposed conv's work.
         long resize = expected - 9L * 32 * 16 * 16 * 16 - 9L * 16 * 8 * 32 * 32 + 9L * 32 * 16 * 32 * 32 + 9L * 16 * 8 * 64 * 64;
-        Assert.Equal(resize, GeneratorCost.MultiplyAccumulates(GeneratorCost.Layers("resnet_6blocks", 8, 3, 3, resizeUpsampling: true)!, 64, 64));
+        Assert.Equal(resize, GeneratorCost.MultiplyAccumulates(GeneratorCost.Layers(ModelDescriptor.Of(GeneratorKind.Resnet6Blocks, 8, NormKind.Instance, 3, 3, Upsampling.Resize))!, 64, 64));
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using CycleGanEdge.Core;
 using CycleGanEdge.Run.Batch;
 using CycleGanEdge.Runtime.Bench;
 using CycleGanEdge.Core.Imaging;
@@ -97,7 +98,7 @@ public class AutoSettingsTests
         string truncated = Path.Combine(folder, "truncated.onnx");
         File.WriteAllBytes(truncated, File.ReadAllBytes(model)[..1000]);
         Assert.Throws<FormatException>(() => ModelFileCheck.ReadMetadata(truncated));
-        Assert.Throws<FormatException>(() => ModelFileCheck.HasNode(truncated, "Resize"));
+        Assert.Throws<FormatException>(() => ModelFileCheck.ReadGraphFacts(File.ReadAllBytes(truncated)));
     }
 
     [Fact]
@@ -110,7 +111,7 @@ public class AutoSettingsTests
         var settings = new PipelineSettings();
 
         var work = AutoSettings.Measure(model, image, settings, maxSide: 0)!;
-        var layers = GeneratorCost.Layers("resnet_6blocks", 8, 3, 3)!;
+        var layers = GeneratorCost.Layers(ModelDescriptor.Of(GeneratorKind.Resnet6Blocks, 8, NormKind.Instance, 3, 3))!;
         Assert.Equal(GeneratorCost.MultiplyAccumulates(layers, 32, 20) / 1e9, work.ModelGigaMacs, 12); // 30 pads to 32 (multiple 4)
         Assert.True(work.DecodeEncodeMs > 0);
         Assert.Equal(32L * 20 * (8 * 24 + 4 * 6), work.RunBytes); // Translator's estimate at the padded size
@@ -130,14 +131,17 @@ public class AutoSettingsTests
         File.WriteAllBytes(image, ImageCodec.Encode(TestImages.Random(32, 32), ImageFormat.Png));
 
         var work = AutoSettings.Measure(model, image, new PipelineSettings(), maxSide: 0)!;
-        var resizeLayers = GeneratorCost.Layers("resnet_6blocks", 8, 3, 3, resizeUpsampling: true)!;
-        var transposedLayers = GeneratorCost.Layers("resnet_6blocks", 8, 3, 3)!;
+        var resizeLayers = GeneratorCost.Layers(ModelDescriptor.Of(GeneratorKind.Resnet6Blocks, 8, NormKind.Instance, 3, 3, Upsampling.Resize))!;
+        var transposedLayers = GeneratorCost.Layers(ModelDescriptor.Of(GeneratorKind.Resnet6Blocks, 8, NormKind.Instance, 3, 3))!;
         Assert.Equal(GeneratorCost.MultiplyAccumulates(resizeLayers, 32, 32) / 1e9, work.ModelGigaMacs, 12);
         Assert.True(work.ModelGigaMacs > GeneratorCost.MultiplyAccumulates(transposedLayers, 32, 32) / 1e9);
 
-        // The node scan finds what the full protobuf parse finds.
+        // The graph scan finds what the full protobuf parse finds.
         foreach (var path in new[] { model, TestModels.Save(TestModels.SmallConvNet("instance"), folder, "plain.onnx") })
-            Assert.Equal(ModelProto.Parser.ParseFrom(File.ReadAllBytes(path)).Graph.Node.Any(n => n.OpType == "Resize"), ModelFileCheck.HasNode(path, "Resize"));
-        Assert.False(ModelFileCheck.HasNode(model, "ConvTranspose"));
+            Assert.Equal(Text(GraphFacts.Of(ModelProto.Parser.ParseFrom(File.ReadAllBytes(path)))), Text(ModelFileCheck.ReadGraphFacts(File.ReadAllBytes(path))));
+        Assert.True(ModelFileCheck.ReadGraphFacts(File.ReadAllBytes(model)).HasResize);
+
+        static string Text(GraphFacts f) => $"{f.HasResize} {f.HasBlurFilters} {f.HasHalfWeights} " +
+            string.Join(" ", f.Inputs.Concat(f.Outputs).Select(e => $"{e.Name}:{e.ElementType}[{string.Join(",", e.Dimensions)}]"));
     }
 }

@@ -171,6 +171,34 @@ public class NetworkShapeTests
         Assert.Equal(256, SpatialMultiple(new GeneratorOptions { Arch = "unet_256" }));
     }
 
+    /// <summary>The descriptor's layer count (what --nce-layers is checked against) is the built generator's.</summary>
+    [Theory]
+    [InlineData("resnet_6blocks", false)]
+    [InlineData("resnet_9blocks", false)]
+    [InlineData("resnet_6blocks", true)]
+    [InlineData("resnet_9blocks", true)]
+    public void The_descriptors_layer_count_is_the_built_resnets(string arch, bool antialias)
+    {
+        var options = new GeneratorOptions { Arch = arch, Ngf = 4, Antialias = antialias };
+        using var generator = (ResnetGenerator)CreateGenerator(options);
+        Assert.Equal(generator.LayerCount, ResnetGenerator.LayersOf(options.Descriptor));
+    }
+
+    /// <summary>Options and descriptor carry the same architecture both ways (dropout is not the descriptor's).</summary>
+    [Fact]
+    public void Generator_options_and_their_descriptor_round_trip()
+    {
+        foreach (string arch in GeneratorArchs)
+            foreach (string upsample in Upsamplings)
+            {
+                var options = new GeneratorOptions { Arch = arch, Ngf = 8, Norm = "batch", InputNc = 1, OutputNc = 3, Upsample = upsample, UseDropout = true };
+                var descriptor = options.Descriptor;
+                Assert.Equal(SpatialMultiple(options), descriptor.SpatialMultiple);
+                Assert.Equal(options, GeneratorOptions.From(descriptor, useDropout: true));
+            }
+        Assert.Throws<ArgumentException>(() => new GeneratorOptions { Arch = "unet_512" }.Descriptor);
+    }
+
     [Fact]
     public void Unknown_names_list_the_valid_ones()
     {

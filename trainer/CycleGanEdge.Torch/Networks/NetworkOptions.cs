@@ -1,3 +1,5 @@
+using CycleGanEdge.Core;
+
 namespace CycleGanEdge.Torch.Networks;
 
 /// <summary>Everything needed to rebuild a generator; saved in every generator checkpoint.</summary>
@@ -19,6 +21,38 @@ public sealed record GeneratorOptions
     /// each up is <see cref="BlurUpsample"/>, conv3, norm, relu. <see cref="Upsample"/> must be convtranspose.
     /// </summary>
     public bool Antialias { get; init; }
+
+    /// <summary>What the generator is, in the vocabulary the exporter and the runtime share; ArgumentException for unknown names.</summary>
+    public ModelDescriptor Descriptor
+    {
+        get
+        {
+            var kind = ModelDescriptor.KindOf(Arch);
+            if (kind == GeneratorKind.Other)
+                throw new ArgumentException(Networks.UnknownNameMessage("generator arch", Arch, ModelDescriptor.GeneratorArchs));
+            var norm = ModelDescriptor.ParseNorm(Norm) ?? throw new ArgumentException(Networks.UnknownNameMessage("norm", Norm, ModelDescriptor.NormNames));
+            var upsampling = ModelDescriptor.ParseUpsampling(Upsample)
+                ?? throw new ArgumentException(Networks.UnknownNameMessage("upsampling", Upsample, ModelDescriptor.UpsamplingNames));
+            return ModelDescriptor.Of(kind, Ngf, norm, InputNc, OutputNc, upsampling, Antialias ? Antialiasing.Blur : Antialiasing.None);
+        }
+    }
+
+    /// <summary>The options that build <paramref name="generator"/>; dropout is not part of a descriptor (it is the identity at inference).</summary>
+    public static GeneratorOptions From(ModelDescriptor generator, bool useDropout)
+    {
+        ArgumentNullException.ThrowIfNull(generator);
+        return new()
+        {
+            Arch = generator.Arch,
+            InputNc = generator.ChannelsIn,
+            OutputNc = generator.ChannelsOut,
+            Ngf = generator.Ngf,
+            Norm = ModelDescriptor.NormName(generator.Norm),
+            UseDropout = useDropout,
+            Upsample = ModelDescriptor.UpsamplingName(generator.Upsampling),
+            Antialias = generator.Antialiasing == Antialiasing.Blur,
+        };
+    }
 }
 
 /// <summary>Everything needed to rebuild a discriminator; saved in every discriminator checkpoint.</summary>

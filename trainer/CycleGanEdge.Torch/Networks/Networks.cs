@@ -1,3 +1,4 @@
+using CycleGanEdge.Core;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -10,12 +11,11 @@ namespace CycleGanEdge.Torch.Networks;
 /// </summary>
 public static class Networks
 {
-    public static IReadOnlyList<string> GeneratorArchs { get; } =
-        ["resnet_9blocks", "resnet_6blocks", "unet_128", "unet_256", "encoder_decoder"];
+    public static IReadOnlyList<string> GeneratorArchs => ModelDescriptor.GeneratorArchs;
 
     public static IReadOnlyList<string> DiscriminatorArchs { get; } = ["basic", "n_layers", "pixel", "global"];
 
-    public static IReadOnlyList<string> Norms { get; } = ["instance", "batch", "none"];
+    public static IReadOnlyList<string> Norms => ModelDescriptor.NormNames;
 
     public const string ConvTransposeUpsampling = "convtranspose";
     public const string ResizeUpsampling = "resize";
@@ -24,7 +24,7 @@ public static class Networks
     /// convtranspose: the reference's stride-2 transposed convolution. resize: nearest x2 then a 3x3 convolution
     /// (Odena et al. 2016, the reference FAQ), which cannot make checkerboard patterns from uneven kernel overlap.
     /// </summary>
-    public static IReadOnlyList<string> Upsamplings { get; } = [ConvTransposeUpsampling, ResizeUpsampling];
+    public static IReadOnlyList<string> Upsamplings => ModelDescriptor.UpsamplingNames;
 
     public static IReadOnlyList<string> InitTypes { get; } = ["normal", "xavier", "kaiming", "orthogonal"];
 
@@ -124,13 +124,10 @@ public static class Networks
     public static int SpatialMultiple(GeneratorOptions o)
     {
         ArgumentNullException.ThrowIfNull(o);
-        return o.Arch switch
-        {
-            "resnet_9blocks" or "resnet_6blocks" or "encoder_decoder" => 4,
-            "unet_128" => 128,
-            "unet_256" => 256,
-            _ => throw new ArgumentException(UnknownNameMessage("generator arch", o.Arch, GeneratorArchs), nameof(o)),
-        };
+        var kind = ModelDescriptor.KindOf(o.Arch);
+        return kind == GeneratorKind.Other
+            ? throw new ArgumentException(UnknownNameMessage("generator arch", o.Arch, GeneratorArchs), nameof(o))
+            : ModelDescriptor.SpatialMultipleOf(kind);
     }
 
     /// <summary>A clear message instead of a native shape error deep inside the network.</summary>

@@ -1,3 +1,4 @@
+using CycleGanEdge.Core;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -71,6 +72,18 @@ public sealed class ResnetGenerator : Module<Tensor, Tensor>
 
         model = Sequential(layers.ToArray());
         RegisterComponents();
+    }
+
+    /// <summary>
+    /// Entries of <see cref="model"/> for a resnet descriptor (the CUT losses pick layers by these indices): pad, conv,
+    /// norm, relu; three per down and up (four with anti-aliasing); one per block; pad, conv, tanh.
+    /// </summary>
+    public static int LayersOf(ModelDescriptor generator)
+    {
+        ArgumentNullException.ThrowIfNull(generator);
+        int blocks = generator.ResidualBlocks ?? throw new ArgumentException($"{generator.Arch} is not a resnet generator", nameof(generator));
+        int perSampling = generator.Antialiasing == Antialiasing.Blur ? 4 : 3;
+        return 4 + 2 * perSampling + blocks + 2 * perSampling + 3;
     }
 
     public override Tensor forward(Tensor input)

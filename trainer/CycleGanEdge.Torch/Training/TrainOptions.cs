@@ -3,6 +3,7 @@ using System.Reflection;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using CycleGanEdge.Core;
 using CycleGanEdge.Torch.Networks;
 
 namespace CycleGanEdge.Torch.Training;
@@ -270,8 +271,10 @@ public sealed record TrainOptions
             Check(InputNc == OutputNc, $"--model {Model} needs --input-nc == --output-nc (G's encoder reads both its input and its output)");
             Check(PoolSize == 0, $"--model {Model} keeps no image pool: --pool-size must be 0");
             Check(Objective == "full", $"--objective applies to --model cyclegan only");
-            int blocks = NetG == "resnet_6blocks" ? 6 : 9;
-            int layerCount = 4 + blocks + 3 + (Antialias ? 16 : 12);
+            // Counted on the resnet the options ask for (resnet_9blocks when they ask for another: refused above).
+            var resnet = ModelDescriptor.KindOf(NetG) is GeneratorKind.Resnet6Blocks or GeneratorKind.Resnet9Blocks ? NetG : "resnet_9blocks";
+            int layerCount = ResnetGenerator.LayersOf(
+                ModelDescriptor.Of(ModelDescriptor.KindOf(resnet), Ngf, NormKind.Instance, InputNc, OutputNc, antialiasing: Antialias ? Antialiasing.Blur : Antialiasing.None));
             var layers = ParseLayers(NceLayers);
             Check(layers is not null && layers.Length > 0 && layers[^1] < layerCount,
                 $"--nce-layers '{NceLayers}' must be ascending indices 0..{layerCount - 1} of the {NetG} generator's layers, separated by commas");
