@@ -343,7 +343,7 @@ public sealed class Server : IAsyncDisposable
     {
         await using var page = typeof(Server).Assembly.GetManifestResourceStream("index.html")!;
         ctx.Response.ContentType = "text/html; charset=utf-8";
-        ctx.Response.Headers.ContentSecurityPolicy = "default-src 'self'; img-src 'self' blob: data:; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; media-src 'self' blob:";
+        ctx.Response.Headers.ContentSecurityPolicy = "default-src 'self'; img-src 'self' blob: data:; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; media-src 'self' blob:; connect-src 'self' blob:";
         await page.CopyToAsync(ctx.Response.Body, ctx.RequestAborted);
     }
 
