@@ -11,8 +11,8 @@ port=18481
 model=models/emoji-noto2twemoji/noto2twemoji.onnx
 for tool in wrk ab ffmpeg; do command -v $tool >/dev/null || { echo "serve_load: $tool is missing (apt-get install wrk apache2-utils ffmpeg)" >&2; exit 1; }; done
 
-dotnet build runtime/CycleGanEdge.Run -c Release -nologo -clp:NoSummary -v q >/dev/null
-dotnet build runtime/CycleGanEdge.Serve -c Release -nologo -clp:NoSummary -v q >/dev/null
+dotnet build runtime/CycleGanEdge.Run -c Release -nologo -clp:NoSummary -v q
+dotnet build runtime/CycleGanEdge.Serve -c Release -nologo -clp:NoSummary -v q
 run="dotnet runtime/CycleGanEdge.Run/bin/Release/net10.0/linux-x64/cyclegan-run.dll"
 serve="dotnet runtime/CycleGanEdge.Serve/bin/Release/net10.0/linux-x64/cyclegan-serve.dll"
 
