@@ -64,7 +64,7 @@ public static class EvalCommand
         var cacheDir = new Option<DirectoryInfo>("--cache-dir") { Description = $"Where real-set features are cached (default {FeatureCache.DefaultDirectory})" }.WritableFolder();
         var provider = SharedOptions.Provider();
         var threads = SharedOptions.Threads();
-        var alpha = SharedOptions.Alpha();
+        var alpha = AlphaOption.Create();
 
         var command = new Command("eval", "FID/KID against real images, PSNR/SSIM/L1 against paired ground truth, cycle L1; several models in one report")
         {
@@ -141,7 +141,7 @@ public static class EvalCommand
             {
                 Provider = parse.GetValue<string>("--provider")!,
                 Threads = parse.GetValue<int>("--threads"),
-                Alpha = SharedOptions.ParseAlpha(parse.GetValue<string>("--alpha")!),
+                Alpha = AlphaOption.Parse(parse.GetValue<string>("--alpha")!),
             },
         };
     }

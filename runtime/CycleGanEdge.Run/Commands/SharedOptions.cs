@@ -22,16 +22,6 @@ public static class SharedOptions
 
     public static Option<int> Threads() => NonNegative(new Option<int>("--threads") { Description = "Threads per model run (0 = ONNX Runtime decides)" });
 
-    /// <summary>--alpha: the alpha of RGBA output (translate, and eval's translations, which it scores laid on white).</summary>
-    public static Option<string> Alpha() => new Option<string>("--alpha")
-    {
-        Description = "Alpha of RGBA output: model (the input's shape extended by what the model drew off its background; laid on that background it is the model's output), input (cut to the input's alpha) or opaque",
-        DefaultValueFactory = _ => "model",
-    }.AcceptOnlyFromAmong("model", "input", "opaque");
-
-    public static CycleGanEdge.Core.Imaging.OutputAlpha ParseAlpha(string value) =>
-        Enum.Parse<CycleGanEdge.Core.Imaging.OutputAlpha>(value, ignoreCase: true);
-
     /// <summary>--tile, --tile-overlap, --max-memory and --tile-norm: how images too large for memory run (translate and video).</summary>
     /// <param name="defaultNorm">image for translate; video defaults to thumbnail, one pass per frame.</param>
     public sealed class Tiling(string defaultNorm = "image")

@@ -57,7 +57,7 @@ public static class TranslateCommand
         var maxSide = SharedOptions.NonNegative(new Option<int>("--max-side") { Description = "Scale images down so the longer side is at most this (0 = keep size)" });
         var batch = SharedOptions.AtLeastOne(new Option<int>("--batch") { Description = "Images of the same size per model run", DefaultValueFactory = _ => AutoSettings.Batch });
         var maxPixels = SharedOptions.AtLeastOne(new Option<long>("--max-pixels") { Description = "Refuse images with more pixels (decompression bombs)", DefaultValueFactory = _ => ImageLimits.Default.MaxPixels });
-        var alpha = SharedOptions.Alpha();
+        var alpha = AlphaOption.Create();
         var cacheOptimized = new Option<bool>("--cache-optimized") { Description = "Save the optimised graph beside the model and reuse it" };
         var dryRun = new Option<bool>("--dry-run") { Description = "Print the plan (sessions, threads, tiles and why) and stop: no model runs, no file is written" };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Print the plan before translating" };
@@ -86,7 +86,7 @@ public static class TranslateCommand
                 DeviceId = parse.GetValue(deviceId),
                 Threads = parse.GetValue(threads), // unless given, chosen in RunAsync from the first image
                 MaxSide = parse.GetValue(maxSide),
-                Alpha = SharedOptions.ParseAlpha(parse.GetValue(alpha)!),
+                Alpha = AlphaOption.Parse(parse.GetValue(alpha)!),
                 CacheOptimizedModel = parse.GetValue(cacheOptimized),
             });
             var settings = new PipelineSettings
