@@ -1,5 +1,6 @@
 using CycleGanEdge.Core.Imaging;
 using Microsoft.ML.OnnxRuntime;
+using CycleGanEdge.Runtime.Segments;
 using SkiaSharp;
 
 namespace CycleGanEdge.Runtime;
@@ -32,6 +33,9 @@ public sealed class Translator : IDisposable
     private int[] _xs = [], _ys = [];
     // The input composited onto the model's background, reused from image to image.
     private byte[] _composited = [];
+    // TileNorm.Exact: the segments, opened at the first image that needs tiles (null after a fallback).
+    private SegmentRunner? _segments;
+    private bool _segmentsTried;
 
     private Translator(InferenceSession session, ModelInfo model, string provider, TranslatorOptions options)
     {
@@ -192,6 +196,12 @@ public sealed class Translator : IDisposable
         layout.Columns = Starts(layout.TiledWidth, layout.TileWidth, layout.Overlap, ref _xs);
         layout.Rows = Starts(layout.TiledHeight, layout.TileHeight, layout.Overlap, ref _ys);
 
+        if (_options.TileNorm == TileNorm.Exact && Segments() is { } segments)
+        {
+            RunSegments(segments, src, dst, width, height, bpp, layout.TiledWidth, layout.TiledHeight, tile);
+            LastTilePasses = 1;
+            return;
+        }
         if (_options.TileNorm == TileNorm.Tile || NormChannels().Length == 0)
         {
             TilePass(_session, FrameFor(1, layout.TileWidth, layout.TileHeight), layout, src, dst, bpp, useGiven: false, collect: false);
@@ -218,6 +228,40 @@ public sealed class Translator : IDisposable
             LastTilePasses = pass;
             if (change <= StatisticsTolerance || pass > frame.GivenMean.Length) break;
         }
+    }
+
+    /// <summary>Messages for the user: the scratch an exact tiled image needs, or why exact tiling falls back.</summary>
+    public Action<string>? Note { get; set; }
+
+    /// <summary>Progress of an exact tiled image over segments x tiles.</summary>
+    public IProgress<SegmentProgress>? SegmentProgress { get; set; }
+
+    private SegmentRunner? Segments()
+    {
+        if (_segmentsTried) return _segments;
+        _segmentsTried = true;
+        try
+        {
+            var plan = SegmentPlan.Build(File.ReadAllBytes(Model.Path));
+            var options = _options with { Provider = Provider };
+            _segments = new SegmentRunner(plan, bytes => SessionFactory.Create(Model.Path, options, out _, bytes));
+        }
+        catch (SegmentationUnsupportedException e)
+        {
+            Note?.Invoke($"note: {System.IO.Path.GetFileName(Model.Path)} cannot run segment by segment ({e.Message}); tiles use --tile-norm image instead.");
+        }
+        return _segments;
+    }
+
+    private void RunSegments(SegmentRunner segments, ReadOnlySpan<byte> src, Span<byte> dst, int width, int height, int bpp, int paddedWidth, int paddedHeight, int tile)
+    {
+        long scratchBytes = segments.ScratchBytes(paddedWidth, paddedHeight);
+        bool inMemory = scratchBytes + EstimatedBytes(tile, tile) <= _options.MaxMemory;
+        string? folder = inMemory ? null : _options.ScratchFolder ?? System.IO.Path.GetTempPath();
+        Note?.Invoke($"{width}x{height}: {segments.Plan.Segments.Count} segments, {segments.TileCount(paddedWidth, paddedHeight, tile)} tiles, " +
+            $"scratch {scratchBytes / 1048576.0:0} MB " + (inMemory ? "in memory" : $"in {folder}"));
+        using var scratch = new ScratchStore(folder);
+        segments.Run(src, dst, width, height, bpp, paddedWidth, paddedHeight, tile, scratch, SegmentProgress);
     }
 
     /// <summary>Largest change of a layer's mean or standard deviation between passes, relative to the standard deviation, that ends refinement.</summary>
@@ -464,6 +508,7 @@ public sealed class Translator : IDisposable
         _thumbFrame?.Dispose();
         _runOptions.Dispose();
         _normSession?.Dispose();
+        _segments?.Dispose();
         _session.Dispose();
     }
 }
