@@ -13,7 +13,8 @@ public enum PixelLayout { Rgb24, Rgba32 }
 /// (<see cref="ModelInfo.Preprocessing"/>); the output's alpha is <see cref="TranslatorOptions.Alpha"/>
 /// (<see cref="ImagePreprocessing.ApplyOutputAlpha"/>). Not thread-safe: one
 /// translator per thread. After the first call at a given size, <see cref="Translate(ReadOnlySpan{byte}, Span{byte}, int, int, PixelLayout)"/>
-/// allocates nothing on the managed heap (buffers and bound OrtValues are kept and reused).
+/// allocates nothing on the managed heap (buffers and bound OrtValues are kept and reused), except in
+/// <see cref="TileNorm.Exact"/> tiles, which allocate small per-tile objects.
 /// </summary>
 public sealed class Translator : IDisposable
 {

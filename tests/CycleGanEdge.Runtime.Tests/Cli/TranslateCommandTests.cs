@@ -33,7 +33,7 @@ public class TranslateCommandTests
         string model = TestModels.Save(TestModels.Negate(new()));
         var r = await CliRunner.RunAsync("translate", "-m", model, "x.png", "-o", "out", "--tile-norm", "imag");
         Assert.Equal(2, r.ExitCode);
-        Assert.Equal("error: --tile-norm: Argument 'imag' not recognized. Must be one of: 'image' 'thumbnail' 'tile'", r.Error.Trim());
+        Assert.Equal("error: --tile-norm: Argument 'imag' not recognized. Must be one of: 'exact' 'image' 'thumbnail' 'tile'", r.Error.Trim());
     }
 
     [Fact]
@@ -271,7 +271,7 @@ public class TranslateCommandTests
         int threads = Math.Max(1, Environment.ProcessorCount - 1);
         // The test graph's architecture has no counted cost, so the rule keeps a core for decode and encode.
         Assert.Contains($"settings: provider cpu, threads {threads} (all cores but one: model cost unknown), batch 1, jobs 1:1:4, graph optimisation all, optimised model not cached", auto.Error);
-        Assert.Contains($"tiles above {TranslatorOptions.DefaultMaxMemory >> 20} MB (--max-memory) with image statistics", auto.Error);
+        Assert.Contains($"tiles above {TranslatorOptions.DefaultMaxMemory >> 20} MB (--max-memory) with exact statistics", auto.Error);
 
         string model = TestModels.Save(TestModels.Negate(new()), dir);
         var given = await CliRunner.RunAsync("translate", "-m", model, Path.Combine(dir, "in"), "-o", Path.Combine(dir, "given"),
