@@ -19,7 +19,7 @@ public class SegmentTests
         Assert.Equal(4, plan.Segments.Count);
         // Segment 0: two 3x3 convs (pad 1) from the image to the first norm's input; then one conv per segment.
         Assert.Equal([2, 1, 1, 1], plan.Segments.Select(s => s.Inputs.Single().Halo));
-        Assert.Equal([-1, 0, 1, 2], plan.Segments.Select(s => s.Inputs.Single().Cut));
+        Assert.Equal([SegmentPlan.ImageTensor, .. plan.Cuts.Take(3).Select(c => c.Tensor)], plan.Segments.Select(s => s.Inputs.Single().Tensor));
         Assert.Equal([[], [0], [1], [2]], plan.Segments.Select(s => s.NormalisedCuts.ToArray()));
     }
 
@@ -71,6 +71,11 @@ public class SegmentTests
         Assert.Equal(18, progress[^1].Segments);
         Assert.Equal(progress.Count, progress[^1].TilesTotal);
         Assert.True(progress[0].TilesInSegment > 1, $"segment 1 ran in {progress[0].TilesInSegment} tile(s)");
+
+        // A residual block's running sum is stored once by the segment that adds it, not re-added from every earlier cut:
+        // no segment reads more than two stored tensors.
+        var plan = SegmentPlan.Build(File.ReadAllBytes(model));
+        Assert.All(plan.Segments, s => Assert.InRange(s.Inputs.Count, 1, 2));
     }
 
     [Fact]

@@ -30,11 +30,18 @@ public sealed class SegmentPlan
 
     public sealed record Cut(string Tensor, int Channels, Rational Resolution, float[] Scale, float[] Bias, float Epsilon);
 
-    public sealed record SegmentInput(string Tensor, int Channels, Rational Resolution, int Halo, int Cut);
+    /// <summary>A tensor a segment reads: the image, or one an earlier segment stored.</summary>
+    public sealed record SegmentInput(string Tensor, int Channels, Rational Resolution, int Halo)
+    {
+        public bool IsImage => Tensor == ImageTensor;
+    }
 
-    /// <summary>One segment: its ONNX graph, the stored tensors it reads, the normalised cuts it applies, its output.</summary>
+    /// <summary>A tensor a segment writes: its cut (or the model's output) first, then those later segments read (skips, residual sums).</summary>
+    public sealed record SegmentOutput(string Tensor, int Channels, Rational Resolution);
+
+    /// <summary>One segment: its ONNX graph, the stored tensors it reads, the normalised cuts it applies, what it writes.</summary>
     public sealed record Segment(byte[] Model, IReadOnlyList<SegmentInput> Inputs, IReadOnlyList<int> NormalisedCuts,
-        string Output, int OutputChannels, Rational OutputResolution, int Granularity, Rational MaxResolution);
+        IReadOnlyList<SegmentOutput> Outputs, int Granularity, Rational MaxResolution);
 
     /// <summary>Cuts the model; throws <see cref="SegmentationUnsupportedException"/> naming what stands in the way.</summary>
     public static SegmentPlan Build(byte[] bytes)
@@ -63,6 +70,8 @@ public sealed class SegmentPlan
 
         // Resolution of every tensor computed from the image (null: a constant such as dequantised weights).
         var resolution = new Dictionary<string, Rational> { [ImageTensor] = Rational.One };
+        var channels = new Dictionary<string, int> { [ImageTensor] = 3 };
+        var elementType = new Dictionary<string, int> { [ImageTensor] = (int)DataType.Float };
         var cuts = new List<Cut>();
         var cutOf = new Dictionary<NodeProto, int>();
         foreach (var node in graph.Node)
@@ -83,6 +92,19 @@ public sealed class SegmentPlan
             if (node.OpType == "Concat" && node.Attribute.FirstOrDefault(a => a.Name == "axis")?.I != 1)
                 throw new SegmentationUnsupportedException($"node '{node.Name}' concatenates along an axis other than channels");
             foreach (string o in node.Output) resolution[o] = outRes;
+            elementType[node.Output[0]] = node.OpType switch
+            {
+                "Cast" => (int)node.Attribute.First(a => a.Name == "to").I,
+                "InstanceNormalization" => (int)DataType.Float,
+                _ => elementType.GetValueOrDefault(spatial[0], (int)DataType.Float),
+            };
+            channels[node.Output[0]] = node.OpType switch
+            {
+                "Conv" => WeightDims(node, initializers, producer) is { } d ? (int)d[0] : -1,
+                "ConvTranspose" => WeightDims(node, initializers, producer) is { } d ? (int)(d[1] * Math.Max(1, node.Attribute.FirstOrDefault(a => a.Name == "group")?.I ?? 1)) : -1,
+                "Concat" => node.Input.Where(resolution.ContainsKey).Sum(i => channels.GetValueOrDefault(i, -1_000_000)),
+                _ => channels.GetValueOrDefault(spatial[0], -1),
+            };
             if (node.OpType == "InstanceNormalization")
             {
                 if (node.Input.Count != 3 || !initializers.TryGetValue(node.Input[1], out var scale) || !initializers.TryGetValue(node.Input[2], out var bias))
@@ -97,46 +119,62 @@ public sealed class SegmentPlan
         if (!resolution.TryGetValue(ModelContract.OutputName, out var outputResolution) || outputResolution != Rational.One)
             throw new SegmentationUnsupportedException("its output is not at the input's resolution");
 
-        var segments = new List<Segment>();
+        // Each node belongs to the first segment that needs it; a tensor a later segment reads from an earlier one is
+        // stored by its owner (the cut itself, a unet skip, a resnet block's running sum), so no segment recomputes another's work.
         int outputChannels = Channels(graph.Output, ModelContract.OutputName);
+        var owner = new Dictionary<NodeProto, int>();
+        var reads = new List<List<string>>();
+        var writes = new List<List<string>>();
         for (int k = 0; k <= cuts.Count; k++)
         {
-            bool last = k == cuts.Count;
-            string target = last ? ModelContract.OutputName : cuts[k].Tensor;
-            var stored = new Dictionary<string, int> { [ImageTensor] = -1 };
-            for (int j = 0; j < k; j++) stored[cuts[j].Tensor] = j;
-            segments.Add(BuildSegment(model, producer, initializers, resolution, cutOf, cuts, stored, target, last ? outputChannels : cuts[k].Channels));
+            string target = k == cuts.Count ? ModelContract.OutputName : cuts[k].Tensor;
+            writes.Add([target]);
+            var inputs = new List<string>();
+            var stack = new Stack<string>([target]);
+            var seen = new HashSet<string>();
+            while (stack.Count > 0)
+            {
+                string t = stack.Pop();
+                if (t.Length == 0 || initializers.ContainsKey(t) || !seen.Add(t)) continue;
+                if (t == ImageTensor)
+                {
+                    inputs.Add(t);
+                    continue;
+                }
+                if (!producer.TryGetValue(t, out var node))
+                    throw new SegmentationUnsupportedException($"tensor '{t}' has no producer");
+                if (owner.TryGetValue(node, out int o) && o < k)
+                {
+                    if (!resolution.ContainsKey(t)) continue; // a constant: recomputed where needed
+                    inputs.Add(t);
+                    if (!writes[o].Contains(t)) writes[o].Add(t);
+                    continue;
+                }
+                if (cutOf.TryGetValue(node, out int cut) && cut >= k)
+                    throw new SegmentationUnsupportedException($"instance norm {cut} is reached before its own cut");
+                owner[node] = k;
+                foreach (string i in node.Input) stack.Push(i);
+            }
+            reads.Add(inputs);
+        }
+        var segments = new List<Segment>();
+        for (int k = 0; k <= cuts.Count; k++)
+        {
+            var outputs = writes[k].Select(t => new SegmentOutput(t, t == ModelContract.OutputName ? outputChannels : k < cuts.Count && t == cuts[k].Tensor ? cuts[k].Channels : channels.GetValueOrDefault(t, -1), resolution[t])).ToList();
+            var inputs = reads[k].Select(t => (t, channels.GetValueOrDefault(t, -1))).ToList();
+            if (outputs.Any(o => o.Channels <= 0) || inputs.Any(i => i.Item2 <= 0))
+                throw new SegmentationUnsupportedException($"the channel count of a tensor segment {k + 1} stores is unknown");
+            var nodes = graph.Node.Where(n => owner.TryGetValue(n, out int o) && o == k).ToList();
+            segments.Add(BuildSegment(model, nodes, resolution, elementType, cutOf, cuts, inputs, outputs, initializers));
         }
         return new SegmentPlan { Segments = segments, Cuts = cuts };
     }
 
-    private static Segment BuildSegment(ModelProto model, Dictionary<string, NodeProto> producer, Dictionary<string, TensorProto> initializers,
-        Dictionary<string, Rational> resolution, Dictionary<NodeProto, int> cutOf, List<Cut> cuts, Dictionary<string, int> stored, string target, int channels)
+    private static Segment BuildSegment(ModelProto model, List<NodeProto> ordered, Dictionary<string, Rational> resolution, Dictionary<string, int> elementType, Dictionary<NodeProto, int> cutOf,
+        List<Cut> cuts, List<(string Tensor, int Channels)> inputs, List<SegmentOutput> outputs, Dictionary<string, TensorProto> initializers)
     {
-        // The nodes the target needs, back to stored tensors (the image, earlier cuts) and constants.
-        var needed = new HashSet<NodeProto>();
-        var inputs = new HashSet<string>();
-        var stack = new Stack<string>([target]);
-        while (stack.Count > 0)
-        {
-            string t = stack.Pop();
-            if (t.Length == 0 || initializers.ContainsKey(t)) continue;
-            if (stored.ContainsKey(t))
-            {
-                inputs.Add(t);
-                continue;
-            }
-            if (!producer.TryGetValue(t, out var node))
-                throw new SegmentationUnsupportedException($"tensor '{t}' has no producer");
-            if (!needed.Add(node)) continue;
-            if (cutOf.TryGetValue(node, out int cut) && cut >= 0 && !stored.ContainsKey(node.Input[0]))
-                throw new SegmentationUnsupportedException($"instance norm {cut} is reached before its own cut");
-            foreach (string i in node.Input) stack.Push(i);
-        }
-        var ordered = model.Graph.Node.Where(needed.Contains).ToList();
-
         // Halo: how far a wrong pixel at a tile border can spread toward the target, walked backwards (an upper bound).
-        var halo = new Dictionary<string, int> { [target] = 0 };
+        var halo = outputs.ToDictionary(o => o.Tensor, _ => 0);
         for (int i = ordered.Count - 1; i >= 0; i--)
         {
             var node = ordered[i];
@@ -154,7 +192,7 @@ public sealed class SegmentPlan
                     halo[input] = Math.Max(halo.GetValueOrDefault(input), inHalo);
         }
 
-        var graph = new GraphProto { Name = $"segment_{target}" };
+        var graph = new GraphProto { Name = $"segment_{outputs[0].Tensor}" };
         var normalised = new List<int>();
         foreach (var node in ordered)
         {
@@ -173,22 +211,38 @@ public sealed class SegmentPlan
         }
         var used = new HashSet<string>(graph.Node.SelectMany(n => n.Input));
         graph.Initializer.AddRange(model.Graph.Initializer.Where(t => used.Contains(t.Name)));
+        // The scratch store is fp32: a stored fp16 tensor (a residual sum in an fp16 model) is cast on the way out and back in.
+        bool Half(string t) => elementType.GetValueOrDefault(t) == (int)DataType.Float16;
+        string Stored(string t) => Half(t) ? t + "/fp32" : t;
         var segmentInputs = new List<SegmentInput>();
-        foreach (string name in inputs.OrderBy(n => stored[n]))
+        foreach (var (name, c) in inputs)
         {
-            int cut = stored[name];
-            int c = cut < 0 ? (int)model.Graph.Input.First(i => i.Name == ImageTensor).Type.TensorType.Shape.Dim[1].DimValue : cuts[cut].Channels;
-            graph.Input.Add(Value(name, c, spatial: true));
-            segmentInputs.Add(new SegmentInput(name, c, resolution[name], halo.GetValueOrDefault(name), cut));
+            graph.Input.Add(Value(Stored(name), c, spatial: true));
+            if (Half(name)) graph.Node.Insert(0, Cast(Stored(name), name, DataType.Float16));
+            segmentInputs.Add(new SegmentInput(Stored(name), c, resolution[name], halo.GetValueOrDefault(name)));
         }
-        graph.Output.Add(Value(target, channels, spatial: true));
+        for (int i = 0; i < outputs.Count; i++)
+        {
+            string t = outputs[i].Tensor;
+            if (Half(t)) graph.Node.Add(Cast(t, Stored(t), DataType.Float));
+            outputs[i] = outputs[i] with { Tensor = Stored(t) };
+            graph.Output.Add(Value(Stored(t), outputs[i].Channels, spatial: true));
+        }
 
-        var resolutions = ordered.SelectMany(n => n.Output).Concat(inputs).Where(resolution.ContainsKey).Select(t => resolution[t]).ToList();
+        var resolutions = ordered.SelectMany(n => n.Output).Concat(inputs.Select(i => i.Tensor)).Where(resolution.ContainsKey).Select(t => resolution[t]).ToList();
         long granularity = resolutions.Aggregate(1L, (g, r) => Lcm(g, r.Denominator));
         var segmentModel = new ModelProto { IrVersion = model.IrVersion, ProducerName = "cyclegan-run segments", Graph = graph };
         segmentModel.OpsetImport.AddRange(model.OpsetImport);
-        return new Segment(segmentModel.ToByteArray(), segmentInputs, normalised, target, channels, resolution[target],
-            checked((int)granularity), resolutions.Max());
+        return new Segment(segmentModel.ToByteArray(), segmentInputs, normalised, outputs, checked((int)granularity), resolutions.Max());
+    }
+
+    /// <summary>Dimensions of a convolution's weight: an initializer, or one dequantised from an initializer (int8 QDQ).</summary>
+    private static IList<long>? WeightDims(NodeProto node, Dictionary<string, TensorProto> initializers, Dictionary<string, NodeProto> producer)
+    {
+        string w = node.Input[1];
+        if (initializers.TryGetValue(w, out var t)) return t.Dims;
+        if (producer.TryGetValue(w, out var p) && p.OpType is "DequantizeLinear" or "Cast" && initializers.TryGetValue(p.Input[0], out var q)) return q.Dims;
+        return null;
     }
 
     private static int Channels(IEnumerable<ValueInfoProto> values, string name) =>
@@ -266,6 +320,13 @@ public sealed class SegmentPlan
         t.FloatData.Count > 0 ? [.. t.FloatData] : System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(t.RawData.Span).ToArray();
 
     private static long[] Int64s(TensorProto t) => System.Runtime.InteropServices.MemoryMarshal.Cast<byte, long>(t.RawData.Span).ToArray();
+
+    private static NodeProto Cast(string input, string output, DataType to)
+    {
+        var n = Node("Cast", [input], output);
+        n.Attribute.Add(new AttributeProto { Name = "to", Type = AttributeProto.Types.AttributeType.Int, I = (int)to });
+        return n;
+    }
 
     private static NodeProto Node(string op, string[] inputs, string output)
     {

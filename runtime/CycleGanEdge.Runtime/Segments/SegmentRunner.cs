@@ -20,9 +20,11 @@ public sealed class SegmentRunner : IDisposable
     private readonly InferenceSession[] _sessions;
     private readonly RunOptions _runOptions = new();
     private readonly float[][] _gain, _shift;
-    private readonly int[] _lastUse;
+    // The last segment that reads each stored tensor, and the segment that writes it.
+    private readonly Dictionary<string, int> _lastUse = [];
+    private readonly Dictionary<string, (int Segment, SegmentPlan.SegmentOutput Output)> _storedBy = [];
     private float[][] _inputs = [];
-    private float[] _output = [];
+    private float[][] _outputs = [];
 
     public SegmentRunner(SegmentPlan plan, Func<byte[], InferenceSession> openSession)
     {
@@ -39,10 +41,13 @@ public sealed class SegmentRunner : IDisposable
         }
         _gain = [.. plan.Cuts.Select(c => new float[c.Channels])];
         _shift = [.. plan.Cuts.Select(c => new float[c.Channels])];
-        _lastUse = new int[plan.Cuts.Count];
         for (int s = 0; s < plan.Segments.Count; s++)
+        {
             foreach (var input in plan.Segments[s].Inputs)
-                if (input.Cut >= 0) _lastUse[input.Cut] = s;
+                if (!input.IsImage) _lastUse[input.Tensor] = s;
+            foreach (var output in plan.Segments[s].Outputs)
+                _storedBy[output.Tensor] = (s, output);
+        }
     }
 
     public SegmentPlan Plan => _plan;
@@ -54,17 +59,14 @@ public sealed class SegmentRunner : IDisposable
         for (int s = 0; s < _plan.Segments.Count; s++)
         {
             long live = 0;
-            for (int j = 0; j < _plan.Cuts.Count; j++)
-                if (j <= s && _lastUse[j] >= s && (j < s || s < _plan.Cuts.Count)) live += CutBytes(j, paddedWidth, paddedHeight);
+            foreach (var (tensor, last) in _lastUse)
+            {
+                var (writer, output) = _storedBy[tensor];
+                if (writer <= s && last >= s) live += 4L * output.Channels * output.Resolution.Of(paddedWidth) * output.Resolution.Of(paddedHeight);
+            }
             peak = Math.Max(peak, live);
         }
         return peak;
-    }
-
-    private long CutBytes(int cut, int paddedWidth, int paddedHeight)
-    {
-        var c = _plan.Cuts[cut];
-        return 4L * c.Channels * c.Resolution.Of(paddedWidth) * c.Resolution.Of(paddedHeight);
     }
 
     /// <summary>Tiles an image runs in: for each segment, rows x columns.</summary>
@@ -79,7 +81,7 @@ public sealed class SegmentRunner : IDisposable
     public void Run(ReadOnlySpan<byte> src, Span<byte> dst, int width, int height, int bpp, int paddedWidth, int paddedHeight, int tileSide,
         ScratchStore scratch, IProgress<SegmentProgress>? progress = null, CancellationToken cancel = default)
     {
-        var stored = new ScratchTensor?[_plan.Cuts.Count];
+        var stored = new Dictionary<string, ScratchTensor>();
         int total = TileCount(paddedWidth, paddedHeight, tileSide), done = 0;
         try
         {
@@ -90,12 +92,17 @@ public sealed class SegmentRunner : IDisposable
                 foreach (int g in new[] { paddedWidth, paddedHeight })
                     if (g % segment.Granularity != 0)
                         throw new SegmentationUnsupportedException($"the padded image side {g} is not a multiple of {segment.Granularity}, the resolution step of segment {s}");
-                var outRes = segment.OutputResolution;
-                ScratchTensor? output = null;
-                if (!last) output = stored[s] = scratch.Allocate(segment.OutputChannels, (int)outRes.Of(paddedHeight), (int)outRes.Of(paddedWidth));
-                var sum = new double[segment.OutputChannels];
-                var sumSquares = new double[segment.OutputChannels];
-                var offset = new double[segment.OutputChannels];
+                var outputs = segment.Outputs;
+                // Outputs later segments read go to the scratch store; the cut's (output 0) statistics are summed.
+                var toStore = new ScratchTensor?[outputs.Count];
+                for (int o = 0; o < outputs.Count; o++)
+                    if (_lastUse.ContainsKey(outputs[o].Tensor))
+                        toStore[o] = stored[outputs[o].Tensor] = scratch.Allocate(outputs[o].Channels, (int)outputs[o].Resolution.Of(paddedHeight), (int)outputs[o].Resolution.Of(paddedWidth));
+                var cutRes = outputs[0].Resolution;
+                int cutChannels = outputs[0].Channels;
+                var sum = new double[cutChannels];
+                var sumSquares = new double[cutChannels];
+                var offset = new double[cutChannels];
                 bool haveOffset = false;
 
                 int halo = segment.Inputs.Max(i => (int)Math.Ceiling(i.Halo / i.Resolution.Value));
@@ -103,6 +110,9 @@ public sealed class SegmentRunner : IDisposable
                 int[] xs = Bounds(paddedWidth, segment, tileSide), ys = Bounds(paddedHeight, segment, tileSide);
                 int tilesInSegment = (xs.Length - 1) * (ys.Length - 1), tileOfSegment = 0;
                 if (_inputs.Length < segment.Inputs.Count) Array.Resize(ref _inputs, segment.Inputs.Count);
+                if (_outputs.Length < outputs.Count) Array.Resize(ref _outputs, outputs.Count);
+                var inputNames = segment.Inputs.Select(i => i.Tensor).Concat(segment.NormalisedCuts.SelectMany(c => new[] { SegmentPlan.GainInput(c), SegmentPlan.ShiftInput(c) })).ToList();
+                var outputNames = outputs.Select(o => o.Tensor).ToList();
                 for (int ty = 0; ty + 1 < ys.Length; ty++)
                     for (int tx = 0; tx + 1 < xs.Length; tx++)
                     {
@@ -111,65 +121,69 @@ public sealed class SegmentRunner : IDisposable
                         int runTop = Math.Max(0, a - halo), runBottom = Math.Min(paddedHeight, b + halo);
                         int runLeft = Math.Max(0, l - halo), runRight = Math.Min(paddedWidth, r + halo);
                         var values = new List<OrtValue>();
+                        var outValues = new List<OrtValue>();
                         try
                         {
                             for (int i = 0; i < segment.Inputs.Count; i++)
                             {
                                 var input = segment.Inputs[i];
-                                int y0 = (int)input.Resolution.Of(runTop), x0 = (int)input.Resolution.Of(runLeft);
-                                int h = (int)input.Resolution.Of(runBottom) - y0, w = (int)input.Resolution.Of(runRight) - x0;
+                                var (y0, x0, h, w) = Region(input.Resolution, runTop, runLeft, runBottom, runRight);
                                 var buffer = Buffer(ref _inputs[i], input.Channels * h * w);
-                                if (input.Cut < 0) FillImage(buffer, src, width, height, bpp, x0, y0, w, h);
-                                else stored[input.Cut]!.Read(buffer, y0, x0, h, w);
+                                if (input.IsImage) FillImage(buffer, src, width, height, bpp, x0, y0, w, h);
+                                else stored[input.Tensor].Read(buffer, y0, x0, h, w);
                                 values.Add(OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, buffer.AsMemory(0, input.Channels * h * w), [1, input.Channels, h, w]));
                             }
-                            var names = segment.Inputs.Select(i => i.Tensor).ToList();
                             foreach (int cut in segment.NormalisedCuts)
                             {
                                 long[] shape = [1, _gain[cut].Length, 1, 1];
-                                names.Add(SegmentPlan.GainInput(cut));
                                 values.Add(OrtValue.CreateTensorValueFromMemory(_gain[cut], shape));
-                                names.Add(SegmentPlan.ShiftInput(cut));
                                 values.Add(OrtValue.CreateTensorValueFromMemory(_shift[cut], shape));
                             }
-                            int oy0 = (int)outRes.Of(runTop), ox0 = (int)outRes.Of(runLeft);
-                            int oh = (int)outRes.Of(runBottom) - oy0, ow = (int)outRes.Of(runRight) - ox0;
-                            int c = segment.OutputChannels;
-                            var result = Buffer(ref _output, c * oh * ow);
-                            using (var outValue = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, result.AsMemory(0, c * oh * ow), [1, c, oh, ow]))
+                            for (int o = 0; o < outputs.Count; o++)
                             {
-                                try
-                                {
-                                    _sessions[s].Run(_runOptions, names, values, [segment.Output], [outValue]);
-                                }
-                                catch (OnnxRuntimeException e)
-                                {
-                                    throw new InvalidOperationException($"segment {s + 1} of {_plan.Segments.Count} failed on a {ow}x{oh} tile: {e.Message}", e);
-                                }
+                                var (_, _, oh, ow) = Region(outputs[o].Resolution, runTop, runLeft, runBottom, runRight);
+                                int c = outputs[o].Channels;
+                                var buffer = Buffer(ref _outputs[o], c * oh * ow);
+                                outValues.Add(OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, buffer.AsMemory(0, c * oh * ow), [1, c, oh, ow]));
                             }
-                            // The valid part of the tile, in output pixels.
-                            int vy = (int)outRes.Of(a) - oy0, vx = (int)outRes.Of(l) - ox0;
-                            int vh = (int)(outRes.Of(b) - outRes.Of(a)), vw = (int)(outRes.Of(r) - outRes.Of(l));
-                            if (last) WriteImage(result, oh, ow, vy, vx, vh, vw, oy0 + vy, ox0 + vx, src, dst, width, height, bpp);
-                            else
+                            try
                             {
-                                if (!haveOffset)
+                                _sessions[s].Run(_runOptions, inputNames, values, outputNames, outValues);
+                            }
+                            catch (OnnxRuntimeException e)
+                            {
+                                throw new InvalidOperationException($"segment {s + 1} of {_plan.Segments.Count} failed on a {runRight - runLeft}x{runBottom - runTop} tile: {e.Message}", e);
+                            }
+                            for (int o = 0; o < outputs.Count; o++)
+                            {
+                                var res = outputs[o].Resolution;
+                                var (oy0, ox0, oh, ow) = Region(res, runTop, runLeft, runBottom, runRight);
+                                // The valid part of the tile, in this output's pixels.
+                                int vy = (int)res.Of(a) - oy0, vx = (int)res.Of(l) - ox0;
+                                int vh = (int)(res.Of(b) - res.Of(a)), vw = (int)(res.Of(r) - res.Of(l));
+                                var result = _outputs[o];
+                                if (last && o == 0) WriteImage(result, oh, ow, vy, vx, vh, vw, oy0 + vy, ox0 + vx, src, dst, width, height, bpp);
+                                if (!last && o == 0)
                                 {
-                                    // Sums about a rough mean (the first tile's) keep the variance free of cancellation.
+                                    if (!haveOffset)
+                                    {
+                                        // Sums about a rough mean (the first tile's) keep the variance free of cancellation.
+                                        Accumulate(result, oh, ow, vy, vx, vh, vw, offset, sum, sumSquares);
+                                        long n = (long)vh * vw;
+                                        for (int k = 0; k < cutChannels; k++) offset[k] = sum[k] / n;
+                                        Array.Clear(sum);
+                                        Array.Clear(sumSquares);
+                                        haveOffset = true;
+                                    }
                                     Accumulate(result, oh, ow, vy, vx, vh, vw, offset, sum, sumSquares);
-                                    long n = (long)vh * vw;
-                                    for (int k = 0; k < c; k++) offset[k] = sum[k] / n;
-                                    Array.Clear(sum);
-                                    Array.Clear(sumSquares);
-                                    haveOffset = true;
                                 }
-                                Accumulate(result, oh, ow, vy, vx, vh, vw, offset, sum, sumSquares);
-                                output!.Write(result, oh, ow, vy, vx, oy0 + vy, ox0 + vx, vh, vw);
+                                toStore[o]?.Write(result, oh, ow, vy, vx, oy0 + vy, ox0 + vx, vh, vw);
                             }
                         }
                         finally
                         {
                             foreach (var v in values) v.Dispose();
+                            foreach (var v in outValues) v.Dispose();
                         }
                         progress?.Report(new SegmentProgress(s + 1, _plan.Segments.Count, ++done, total, ++tileOfSegment, tilesInSegment));
                     }
@@ -177,7 +191,7 @@ public sealed class SegmentRunner : IDisposable
                 if (!last)
                 {
                     var cut = _plan.Cuts[s];
-                    double count = (double)output!.Height * output.Width;
+                    double count = (double)cutRes.Of(paddedHeight) * cutRes.Of(paddedWidth);
                     for (int k = 0; k < cut.Channels; k++)
                     {
                         double mean = sum[k] / count;
@@ -188,19 +202,22 @@ public sealed class SegmentRunner : IDisposable
                         _shift[s][k] = (float)(cut.Bias[k] - mean * gain);
                     }
                 }
-                // Cuts no later segment reads are freed now.
-                for (int j = 0; j <= Math.Min(s, stored.Length - 1); j++)
-                    if (stored[j] is { } t && _lastUse[j] <= s)
-                    {
-                        t.Dispose();
-                        stored[j] = null;
-                    }
+                // Tensors no later segment reads are freed now.
+                foreach (var (tensor, lastReader) in _lastUse)
+                    if (lastReader <= s && stored.Remove(tensor, out var t)) t.Dispose();
             }
         }
         finally
         {
-            foreach (var t in stored) t?.Dispose();
+            foreach (var t in stored.Values) t.Dispose();
         }
+    }
+
+    /// <summary>Top, left, height and width at resolution <paramref name="res"/> of an image-pixel region.</summary>
+    private static (int Y0, int X0, int H, int W) Region(Rational res, int top, int left, int bottom, int right)
+    {
+        int y0 = (int)res.Of(top), x0 = (int)res.Of(left);
+        return (y0, x0, (int)res.Of(bottom) - y0, (int)res.Of(right) - x0);
     }
 
     /// <summary>Tile borders along one side of the padded image: equal parts of at most the tile side in the segment's finest tensor, on its resolution grid.</summary>
