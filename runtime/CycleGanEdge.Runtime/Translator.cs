@@ -231,6 +231,9 @@ public sealed class Translator : IDisposable
         }
     }
 
+    /// <summary>Tile side of --tile-norm exact under --tile auto, in pixels of a segment's finest tensor.</summary>
+    internal const int ExactAutoTile = 512;
+
     /// <summary>Messages for the user: the scratch an exact tiled image needs, or why exact tiling falls back.</summary>
     public Action<string>? Note { get; set; }
 
@@ -256,6 +259,8 @@ public sealed class Translator : IDisposable
 
     private void RunSegments(SegmentRunner segments, ReadOnlySpan<byte> src, Span<byte> dst, int width, int height, int bpp, int paddedWidth, int paddedHeight, int tile)
     {
+        // A segment is a layer or two, so large tiles buy nothing but memory: automatic tiles stay at ExactAutoTile.
+        if (_options.Tile is null) tile = Math.Min(tile, ExactAutoTile);
         long scratchBytes = segments.ScratchBytes(paddedWidth, paddedHeight);
         bool inMemory = scratchBytes + EstimatedBytes(tile, tile) <= _options.MaxMemory;
         string? folder = inMemory ? null : _options.ScratchFolder ?? System.IO.Path.GetTempPath();
