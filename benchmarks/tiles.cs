@@ -1,6 +1,6 @@
 #:project ../runtime/CycleGanEdge.Runtime/CycleGanEdge.Runtime.csproj
 // Measurements for benchmarks/TILES.md (issue 15): tiled vs whole-image output, big images, video flicker.
-//   nice -n 10 dotnet run -c Release benchmarks/tiles.cs -- tiles   MODEL.onnx [WxH ...]  # default 1024x1024 and 2048x1536; TILES=256,512 OVERLAPS=32,64
+//   nice -n 10 dotnet run -c Release benchmarks/tiles.cs -- tiles   MODEL.onnx [WxH ...]  # default 1024x1024 and 2048x1536; TILES=256,512 OVERLAPS=32,64 NORMS=tile,exact
 //   nice -n 10 dotnet run -c Release benchmarks/tiles.cs -- mosaic  MODEL_DIR_testA W H OUT.png
 //   nice -n 10 dotnet run -c Release benchmarks/tiles.cs -- flicker MODEL.onnx            # generated clips, 320x192
 using System.Diagnostics;
@@ -22,6 +22,8 @@ if (mode == "tiles")
     var sizes = args.Length > 2 ? args[2..].Select(a => a.Split('x')).Select(p => (int.Parse(p[0]), int.Parse(p[1]))).ToArray() : [(1024, 1024), (2048, 1536)];
     int[] tiles = Environment.GetEnvironmentVariable("TILES")?.Split(',').Select(int.Parse).ToArray() ?? [256, 512];
     int[] overlaps = Environment.GetEnvironmentVariable("OVERLAPS")?.Split(',').Select(int.Parse).ToArray() ?? [64];
+    var norms = Environment.GetEnvironmentVariable("NORMS")?.Split(',').Select(n => Enum.Parse<TileNorm>(n, ignoreCase: true)).ToArray()
+        ?? [TileNorm.Tile, TileNorm.Thumbnail, TileNorm.Image, TileNorm.Exact];
     foreach (var (w, h) in sizes)
     {
         var img = Environment.GetEnvironmentVariable("IMAGE") == "scene" ? Scene(Emoji, w, h) : Mosaic(Emoji, w, h);
@@ -32,7 +34,7 @@ if (mode == "tiles")
         Console.WriteLine("|---|---|---|---|---|---|---|---|");
         foreach (int tile in tiles)
             foreach (int overlap in overlaps)
-                foreach (var norm in new[] { TileNorm.Tile, TileNorm.Thumbnail, TileNorm.Image })
+                foreach (var norm in norms)
                 {
                     using var t = Translator.Open(args[1], cpu with { Tile = tile, TileOverlap = overlap, TileNorm = norm });
                     var (actual, ms) = Timed(t, img);

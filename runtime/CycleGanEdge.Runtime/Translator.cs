@@ -1,6 +1,7 @@
 using CycleGanEdge.Core;
 using CycleGanEdge.Core.Imaging;
 using Microsoft.ML.OnnxRuntime;
+using CycleGanEdge.Runtime.Segments;
 using CycleGanEdge.Runtime.Tiling;
 using SkiaSharp;
 
@@ -14,7 +15,8 @@ public enum PixelLayout { Rgb24, Rgba32 }
 /// (<see cref="ModelInfo.Preprocessing"/>); the output's alpha is <see cref="TranslatorOptions.Alpha"/>
 /// (<see cref="ImagePreprocessing.ApplyOutputAlpha"/>). Not thread-safe: one
 /// translator per thread. After the first call at a given size, <see cref="Translate(ReadOnlySpan{byte}, Span{byte}, int, int, PixelLayout)"/>
-/// allocates nothing on the managed heap (buffers and bound OrtValues are kept and reused).
+/// allocates nothing on the managed heap (buffers and bound OrtValues are kept and reused), except in
+/// <see cref="TileNorm.Exact"/> tiles, which allocate small per-tile objects.
 /// </summary>
 public sealed class Translator : IDisposable
 {
@@ -31,6 +33,9 @@ public sealed class Translator : IDisposable
     private readonly Action<InferenceSession, ModelFrame> _run;
     // The input composited onto the model's background, reused from image to image.
     private byte[] _composited = [];
+    // TileNorm.Exact: the segments, opened at the first image that needs tiles (null after a fallback).
+    private SegmentRunner? _segments;
+    private bool _segmentsTried;
 
     private Translator(InferenceSession session, ModelInfo model, string provider, TranslatorOptions options)
     {
@@ -180,6 +185,12 @@ public sealed class Translator : IDisposable
     private void TranslateTiled(ReadOnlySpan<byte> src, Span<byte> dst, int width, int height, int bpp, int tileSide)
     {
         _grid.Place(width, height, tileSide, _options.TileOverlap, Model.Descriptor.SpatialMultiple);
+        if (_options.TileNorm == TileNorm.Exact && Segments() is { } segments)
+        {
+            RunSegments(segments, src, dst, width, height, bpp, _grid.TiledWidth, _grid.TiledHeight, PaddedSize(tileSide, Model.Descriptor.SpatialMultiple));
+            LastTilePasses = 1;
+            return;
+        }
         var statistics = _options.TileNorm == TileNorm.Tile ? null : Statistics();
         if (statistics is null)
         {
@@ -208,6 +219,45 @@ public sealed class Translator : IDisposable
             LastTilePasses = pass;
             if (change <= TileStatistics.Tolerance || pass > frame.GivenMean.Length) break;
         }
+    }
+
+    /// <summary>Tile side of --tile-norm exact under --tile auto, in pixels of a segment's finest tensor.</summary>
+    internal const int ExactAutoTile = 512;
+
+    /// <summary>Messages for the user: the scratch an exact tiled image needs, or why exact tiling falls back.</summary>
+    public Action<string>? Note { get; set; }
+
+    /// <summary>Progress of an exact tiled image over segments x tiles.</summary>
+    public IProgress<SegmentProgress>? SegmentProgress { get; set; }
+
+    private SegmentRunner? Segments()
+    {
+        if (_segmentsTried) return _segments;
+        _segmentsTried = true;
+        try
+        {
+            var plan = SegmentPlan.Build(File.ReadAllBytes(Model.Path));
+            var options = _options with { Provider = Provider };
+            _segments = new SegmentRunner(plan, bytes => SessionFactory.Create(Model.Path, options, out _, bytes));
+        }
+        catch (SegmentationUnsupportedException e)
+        {
+            Note?.Invoke($"note: {System.IO.Path.GetFileName(Model.Path)} cannot run segment by segment ({e.Message}); tiles use --tile-norm image instead.");
+        }
+        return _segments;
+    }
+
+    private void RunSegments(SegmentRunner segments, ReadOnlySpan<byte> src, Span<byte> dst, int width, int height, int bpp, int paddedWidth, int paddedHeight, int tile)
+    {
+        // A segment is a layer or two, so large tiles buy nothing but memory: automatic tiles stay at ExactAutoTile.
+        if (_options.Tile is null) tile = Math.Min(tile, ExactAutoTile);
+        long scratchBytes = segments.ScratchBytes(paddedWidth, paddedHeight);
+        bool inMemory = scratchBytes + EstimatedBytes(tile, tile) <= _options.MaxMemory;
+        string? folder = inMemory ? null : _options.ScratchFolder ?? System.IO.Path.GetTempPath();
+        Note?.Invoke($"{width}x{height}: {segments.Plan.Segments.Count} segments, {segments.TileCount(paddedWidth, paddedHeight, tile)} tiles, " +
+            $"scratch {scratchBytes / 1048576.0:0} MB " + (inMemory ? "in memory" : $"in {folder}"));
+        using var scratch = new ScratchStore(folder);
+        segments.Run(src, dst, width, height, bpp, paddedWidth, paddedHeight, tile, scratch, SegmentProgress);
     }
 
     private TileStatistics? Statistics()

@@ -5,6 +5,11 @@ namespace CycleGanEdge.Runtime;
 /// <summary>Which statistics the instance norms of a tiled image use (docs/onnx-contract.md, runtime/README.md).</summary>
 public enum TileNorm
 {
+    /// <summary>
+    /// The whole image's, exactly, in one pass: the graph cut at its instance norms and run segment by segment, tile by tile
+    /// (Segments/SegmentRunner); models that cannot be cut fall back to <see cref="Image"/>.
+    /// </summary>
+    Exact,
     /// <summary>The whole image's: every layer's statistics accumulated over all tiles, pass after pass, until they settle.</summary>
     Image,
     /// <summary>A downscaled thumbnail's (Thumbnail Instance Normalization): one extra small run, then one pass of tiles.</summary>
@@ -31,7 +36,9 @@ public sealed record TranslatorOptions
     public int TileOverlap { get; init; } = 64;
     /// <summary>Memory budget in bytes for one model run (estimated, <see cref="Translator.EstimatedBytes"/>); decides automatic tiling.</summary>
     public long MaxMemory { get; init; } = DefaultMaxMemory;
-    public TileNorm TileNorm { get; init; } = TileNorm.Image;
+    public TileNorm TileNorm { get; init; } = TileNorm.Exact;
+    /// <summary>Folder of the scratch files of <see cref="TileNorm.Exact"/> when the stored activations do not fit <see cref="MaxMemory"/> (null: the system temp folder).</summary>
+    public string? ScratchFolder { get; init; }
     /// <summary>The alpha of RGBA output (translate --alpha): the shape the model drew, the input's, or opaque.</summary>
     public OutputAlpha Alpha { get; init; } = OutputAlpha.Model;
     /// <summary>Save the optimised graph beside the model and load it next time.</summary>

@@ -101,8 +101,9 @@ public static class TranslatePipeline
                 {
                     results = batch.Count == 1 ? [t.Translate(batch[0].Image)] : t.TranslateBatch([.. batch.Select(d => d.Image)]);
                 }
-                // InvalidModelException: a model that cannot be tiled with whole-image statistics (external weights).
-                catch (Exception e) when (e is InvalidOperationException or OutOfMemoryException or InvalidModelException)
+                // InvalidModelException: a model that cannot be tiled with whole-image statistics (external weights);
+                // ScratchFullException: --tile-norm exact's scratch folder is full (nothing was written for the image).
+                catch (Exception e) when (e is InvalidOperationException or OutOfMemoryException or InvalidModelException or CycleGanEdge.Runtime.Segments.ScratchFullException)
                 {
                     foreach (var d in batch) Fail(d.Item, e.Message);
                     continue;

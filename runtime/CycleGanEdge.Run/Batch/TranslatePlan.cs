@@ -71,6 +71,6 @@ public sealed record TranslatePlan
         yield return $"plan: {Sessions} session(s) on provider {Options.Provider}, threads {Threads}" + (ThreadsReason is null ? " (--threads)" : $" ({ThreadsReason})");
         yield return $"plan: jobs {Settings.Loaders}:{Sessions}:{Settings.Savers}, batch {Settings.Batch}, {Tiles}";
         if (TilesChangeColours(model))
-            yield return "plan: note: --tile-norm tile normalises each tile on its own; prefer --tile-norm image";
+            yield return "plan: note: --tile-norm tile normalises each tile on its own; prefer --tile-norm exact";
     }
 }

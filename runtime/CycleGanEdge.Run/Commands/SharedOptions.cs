@@ -23,8 +23,8 @@ public static class SharedOptions
     public static Option<int> Threads() => NonNegative(new Option<int>("--threads") { Description = "Threads per model run (0 = ONNX Runtime decides)" });
 
     /// <summary>--tile, --tile-overlap, --max-memory and --tile-norm: how images too large for memory run (translate and video).</summary>
-    /// <param name="defaultNorm">image for translate; video defaults to thumbnail, one pass per frame.</param>
-    public sealed class Tiling(string defaultNorm = "image")
+    /// <param name="defaultNorm">exact for translate; video defaults to thumbnail, one pass per frame.</param>
+    public sealed class Tiling(string defaultNorm = "exact")
     {
         public Option<TileSide> Tile { get; } = new("--tile")
         {
@@ -46,12 +46,18 @@ public static class SharedOptions
         });
         public Option<string> Norm { get; } = new Option<string>("--tile-norm")
         {
-            Description = "Statistics of instance norms in tiles: image (the whole image's: exact, up to one pass over the tiles per norm layer), " +
+            Description = "Statistics of instance norms in tiles: exact (the whole image's, in one pass: the model runs segment by segment between its norms, " +
+                          "keeping activations in memory or in --scratch files; models that cannot be cut use image), " +
+                          "image (the whole image's: exact, up to one pass over the tiles per norm layer), " +
                           "thumbnail (a downscaled copy's: one pass, colours can shift), tile (each tile's own: seams)",
             DefaultValueFactory = _ => defaultNorm,
-        }.AcceptOnlyFromAmong("image", "thumbnail", "tile");
+        }.AcceptOnlyFromAmong("exact", "image", "thumbnail", "tile");
+        public Option<DirectoryInfo> Scratch { get; } = new Option<DirectoryInfo>("--scratch")
+        {
+            Description = "Folder for --tile-norm exact's stored activations when they do not fit --max-memory (memory-mapped files, removed when done) [default: the system temp folder]",
+        }.AcceptExistingOnly();
 
-        public IEnumerable<Option> All => [Tile, Overlap, MaxMemory, Norm];
+        public IEnumerable<Option> All => [Tile, Overlap, MaxMemory, Norm, Scratch];
 
         /// <summary>Adds the options and their cross-check to a command.</summary>
         public void AddTo(Command command)
@@ -70,6 +76,7 @@ public static class SharedOptions
             TileOverlap = parse.GetValue(Overlap),
             MaxMemory = parse.GetResult(MaxMemory) is { Implicit: false } ? parse.GetValue(MaxMemory) << 20 : TranslatorOptions.DefaultMaxMemory,
             TileNorm = Enum.Parse<TileNorm>(parse.GetValue(Norm)!, ignoreCase: true),
+            ScratchFolder = parse.GetValue(Scratch)?.FullName,
         };
     }
 

@@ -165,9 +165,16 @@ public static class TranslateCommand
             $"settings: provider {translators[0].Provider}, threads {plan.Threads}{(plan.ThreadsReason is null ? "" : $" ({plan.ThreadsReason})")}, batch {settings.Batch}, " +
             $"jobs {settings.Loaders}:{procs}:{settings.Savers}, graph optimisation all, {cache}, {plan.Tiles}");
 
+        // Exact tiling says what scratch an image needs before it starts, and how far a long image has come.
+        foreach (var t in translators)
+        {
+            t.Note = line => { lock (error) error.WriteLine(line); };
+            t.SegmentProgress = new SegmentProgressLines(error);
+        }
+
         if (plan.TilesChangeColours(translators[0].Model))
             await error.WriteLineAsync($"note: {Path.GetFileName(modelPath)} uses instance norm and --tile-norm tile normalises each tile on its own: " +
-                "tiled images can differ in colour from whole-image runs. Prefer --tile-norm image.");
+                "tiled images can differ in colour from whole-image runs. Prefer --tile-norm exact.");
 
         try
         {
@@ -239,6 +246,21 @@ public static class TranslateCommand
         ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected
             ? AnsiConsole.Console
             : AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(output), Interactive = InteractionSupport.No, Ansi = AnsiSupport.No });
+
+    /// <summary>One line per tenth of an exact tiled image's work (segments x tiles), on stderr.</summary>
+    private sealed class SegmentProgressLines(TextWriter error) : IProgress<CycleGanEdge.Runtime.Segments.SegmentProgress>
+    {
+        private int _lastTenth;
+
+        public void Report(CycleGanEdge.Runtime.Segments.SegmentProgress p)
+        {
+            int tenth = p.TilesDone * 10 / p.TilesTotal;
+            if (p.TilesDone == 1) _lastTenth = 0;
+            if (tenth == _lastTenth) return;
+            _lastTenth = tenth;
+            lock (error) error.WriteLine($"  {tenth * 10}% (segment {p.Segment} of {p.Segments}, tile {p.TilesDone} of {p.TilesTotal})");
+        }
+    }
 
     /// <summary>Images per second, from Spectre's own speed estimate.</summary>
     private sealed class RateColumn : ProgressColumn

@@ -33,7 +33,7 @@ public class TranslateCommandTests
         string model = TestModels.Save(TestModels.Negate(new()));
         var r = await CliRunner.RunAsync("translate", "-m", model, "x.png", "-o", "out", "--tile-norm", "imag");
         Assert.Equal(2, r.ExitCode);
-        Assert.Equal("error: --tile-norm: Argument 'imag' not recognized. Must be one of: 'image' 'thumbnail' 'tile'", r.Error.Trim());
+        Assert.Equal("error: --tile-norm: Argument 'imag' not recognized. Must be one of: 'exact' 'image' 'thumbnail' 'tile'", r.Error.Trim());
     }
 
     [Fact]
@@ -204,6 +204,36 @@ public class TranslateCommandTests
     }
 
     [Fact]
+    public async Task A_full_scratch_disk_fails_the_image_in_one_line_and_writes_no_output()
+    {
+        string dir = TestFiles.TempFolder(), scratch = Path.Combine(dir, "scratch");
+        Directory.CreateDirectory(scratch);
+        if (!SegmentTests.Mount(scratch))
+        {
+            Console.WriteLine("skipped: cannot mount a 1 MB tmpfs here (needs root)");
+            return;
+        }
+        try
+        {
+            // 16 channels x 256 x 256 x 4 bytes = 4 MB at the first cut: more than the 1 MB tmpfs holds.
+            string model = TestModels.Save(TestModels.ConvStack(depth: 2, width: 16), dir);
+            Directory.CreateDirectory(Path.Combine(dir, "in"));
+            WriteImage(Path.Combine(dir, "in", "big.png"), TestImages.Random(256, 256), ImageFormat.Png);
+            var r = await CliRunner.RunAsync("translate", "-m", model, Path.Combine(dir, "in"), "-o", Path.Combine(dir, "out"),
+                "--tile", "64", "--tile-overlap", "8", "--max-memory", "1", "--scratch", scratch);
+            Assert.Equal(1, r.ExitCode);
+            Assert.Contains($"failed: {Path.Combine(dir, "in", "big.png")}: scratch folder {scratch}: cannot hold", r.Error);
+            Assert.DoesNotContain("   at ", r.Error);
+            Assert.False(File.Exists(Path.Combine(dir, "out", "big.png")));
+            Assert.Empty(Directory.GetFileSystemEntries(scratch));
+        }
+        finally
+        {
+            SegmentTests.Run("umount", scratch);
+        }
+    }
+
+    [Fact]
     public async Task Auto_tiles_past_the_memory_budget_and_matches_the_whole_image()
     {
         // An instance-norm model: with the default --tile-norm image the tiles use the whole image's statistics.
@@ -271,7 +301,7 @@ public class TranslateCommandTests
         int threads = Math.Max(1, Environment.ProcessorCount - 1);
         // The test graph's architecture has no counted cost, so the rule keeps a core for decode and encode.
         Assert.Contains($"settings: provider cpu, threads {threads} (all cores but one: model cost unknown), batch 1, jobs 1:1:4, graph optimisation all, optimised model not cached", auto.Error);
-        Assert.Contains($"tiles above {TranslatorOptions.DefaultMaxMemory >> 20} MB (--max-memory) with image statistics", auto.Error);
+        Assert.Contains($"tiles above {TranslatorOptions.DefaultMaxMemory >> 20} MB (--max-memory) with exact statistics", auto.Error);
 
         string model = TestModels.Save(TestModels.Negate(new()), dir);
         var given = await CliRunner.RunAsync("translate", "-m", model, Path.Combine(dir, "in"), "-o", Path.Combine(dir, "given"),

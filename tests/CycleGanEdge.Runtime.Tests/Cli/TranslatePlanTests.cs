@@ -33,7 +33,7 @@ public class TranslatePlanTests
         var plan = TranslatePlan.Make("m.onnx", options, autoThreads: false, sessions: 2, new PipelineSettings(), images: 10, work: null, cores: 4, freeCores: 4);
         Assert.Equal((2, 2, 500L), (plan.Sessions, plan.Options.Threads, plan.Options.MaxMemory));
         Assert.Null(plan.ThreadsReason);
-        Assert.Equal("no tiles with image statistics", plan.Tiles);
+        Assert.Equal("no tiles with exact statistics", plan.Tiles);
         Assert.Equal("tiles of 256 px with tile statistics", (plan with { Options = plan.Options with { Tile = 256, TileNorm = TileNorm.Tile } }).Tiles);
     }
 

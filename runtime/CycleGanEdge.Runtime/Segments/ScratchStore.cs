@@ -1,0 +1,156 @@
+using System.IO.MemoryMappedFiles;
+using System.Runtime.InteropServices;
+
+namespace CycleGanEdge.Runtime.Segments;
+
+/// <summary>The scratch folder cannot hold the stored activations (disk full, or not writable).</summary>
+public sealed class ScratchFullException(string message, Exception inner) : IOException(message, inner);
+
+/// <summary>
+/// Where the activations at the cuts live between segments: native memory, or files in a scratch folder mapped a window
+/// of rows at a time (so resident memory stays at the working set, not the file's size). Files are preallocated, so a
+/// full disk shows up as an error here and never as a fault while writing through a mapping; they are unlinked as soon as
+/// they are open (on Windows deleted on close), so nothing is left behind after success, an error, Ctrl-C or a kill.
+/// </summary>
+public sealed class ScratchStore(string? folder) : IDisposable
+{
+    private readonly List<ScratchTensor> _tensors = [];
+
+    /// <summary>Null: memory; else the folder of the scratch files.</summary>
+    public string? Folder { get; } = folder;
+
+    public ScratchTensor Allocate(int channels, int height, int width)
+    {
+        var tensor = new ScratchTensor(Folder, channels, height, width);
+        _tensors.Add(tensor);
+        return tensor;
+    }
+
+    public void Dispose()
+    {
+        foreach (var t in _tensors) t.Dispose();
+        _tensors.Clear();
+    }
+}
+
+/// <summary>One stored fp32 tensor [1, C, H, W], laid out row by row ([H][C][W]) so a band of rows is one contiguous window.</summary>
+public sealed unsafe class ScratchTensor : IDisposable
+{
+    private byte* _memory;
+    private readonly MemoryMappedFile? _file;
+    private readonly long _rowBytes;
+
+    internal ScratchTensor(string? folder, int channels, int height, int width)
+    {
+        Channels = channels;
+        Height = height;
+        Width = width;
+        _rowBytes = (long)channels * width * sizeof(float);
+        Bytes = _rowBytes * height;
+        if (folder is null)
+        {
+            _memory = (byte*)NativeMemory.Alloc((nuint)Bytes);
+            return;
+        }
+        string path = Path.Combine(folder, $"cyclegan-scratch-{Environment.ProcessId}-{Guid.NewGuid():N}.f32");
+        FileStream stream;
+        try
+        {
+            stream = new FileStream(path, new FileStreamOptions
+            {
+                Mode = FileMode.CreateNew,
+                Access = FileAccess.ReadWrite,
+                Share = FileShare.None,
+                PreallocationSize = Bytes,
+                Options = OperatingSystem.IsWindows() ? FileOptions.DeleteOnClose : FileOptions.None,
+            });
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            TryDelete(path);
+            throw new ScratchFullException($"scratch folder {folder}: cannot hold {Bytes >> 20} MB more of stored activations ({e.Message}); " +
+                "free space there, choose another with --scratch, or raise --max-memory to keep them in memory", e);
+        }
+        if (!OperatingSystem.IsWindows()) TryDelete(path); // the open handle keeps the data; the kernel frees it when the handle closes
+        try
+        {
+            _file = MemoryMappedFile.CreateFromFile(stream, null, Bytes, MemoryMappedFileAccess.ReadWrite, HandleInheritability.None, leaveOpen: false);
+        }
+        catch
+        {
+            stream.Dispose();
+            throw;
+        }
+    }
+
+    public int Channels { get; }
+    public int Height { get; }
+    public int Width { get; }
+    public long Bytes { get; }
+
+    /// <summary>Copies rows y0.., columns x0.. (h x w) of every channel into <paramref name="tile"/> ([C][h][w]).</summary>
+    public void Read(Span<float> tile, int y0, int x0, int h, int w) => Copy(tile, y0, x0, h, w, 0, 0, h, w, toTile: true);
+
+    /// <summary>Stores the h x w region at (ty, tx) of a [C][tileH][tileW] tile at rows y0.., columns x0.. of this tensor.</summary>
+    public void Write(ReadOnlySpan<float> tile, int tileH, int tileW, int ty, int tx, int y0, int x0, int h, int w)
+    {
+        fixed (float* p = tile)
+            Copy(new Span<float>(p, tile.Length), y0, x0, h, w, ty, tx, tileH, tileW, toTile: false);
+    }
+
+    private void Copy(Span<float> tile, int y0, int x0, int h, int w, int ty, int tx, int tileH, int tileW, bool toTile)
+    {
+        if (y0 < 0 || x0 < 0 || y0 + h > Height || x0 + w > Width)
+            throw new ArgumentOutOfRangeException(nameof(y0), $"region {x0},{y0} {w}x{h} is outside {Width}x{Height}");
+        MemoryMappedViewAccessor? view = null;
+        byte* window = _memory + y0 * _rowBytes;
+        try
+        {
+            if (_file is not null)
+            {
+                view = _file.CreateViewAccessor(y0 * _rowBytes, h * _rowBytes);
+                byte* start = null;
+                view.SafeMemoryMappedViewHandle.AcquirePointer(ref start);
+                window = start + view.PointerOffset;
+            }
+            int plane = tileH * tileW;
+            for (int y = 0; y < h; y++)
+            {
+                float* row = (float*)(window + y * _rowBytes);
+                for (int c = 0; c < Channels; c++)
+                {
+                    var stored = new Span<float>(row + (long)c * Width + x0, w);
+                    var inTile = tile.Slice(c * plane + (ty + y) * tileW + tx, w);
+                    if (toTile) stored.CopyTo(inTile);
+                    else inTile.CopyTo(stored);
+                }
+            }
+        }
+        finally
+        {
+            if (view is not null)
+            {
+                view.SafeMemoryMappedViewHandle.ReleasePointer();
+                view.Dispose();
+            }
+        }
+    }
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_memory is not null) NativeMemory.Free(_memory);
+        _memory = null;
+        _file?.Dispose();
+    }
+}

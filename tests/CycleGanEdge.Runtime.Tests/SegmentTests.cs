@@ -1,0 +1,144 @@
+using System.Diagnostics;
+using CycleGanEdge.Runtime.Segments;
+
+namespace CycleGanEdge.Runtime.Tests;
+
+/// <summary>
+/// --tile-norm exact (issue 28): the graph cut at its instance norms, run segment by segment and tile by tile with exact
+/// statistics. Real exported resnet and unet generators are compared in CycleGanEdge.Exporter.Tests/InRuntime/ExportedSegmentTests.
+/// </summary>
+public class SegmentTests
+{
+    private static readonly TranslatorOptions Cpu = new() { Provider = "cpu", Threads = 1, Tile = 0 };
+
+    [Fact]
+    public void Each_instance_norm_is_a_cut_and_halos_follow_the_convolutions()
+    {
+        var plan = SegmentPlan.Build(TestModels.ConvStack(depth: 3, width: 8));
+        Assert.Equal(3, plan.Cuts.Count);
+        Assert.Equal(4, plan.Segments.Count);
+        // Segment 0: two 3x3 convs (pad 1) from the image to the first norm's input; then one conv per segment.
+        Assert.Equal([2, 1, 1, 1], plan.Segments.Select(s => s.Inputs.Single().Halo));
+        Assert.Equal([SegmentPlan.ImageTensor, .. plan.Cuts.Take(3).Select(c => c.Tensor)], plan.Segments.Select(s => s.Inputs.Single().Tensor));
+        Assert.Equal([[], [0], [1], [2]], plan.Segments.Select(s => s.NormalisedCuts.ToArray()));
+    }
+
+    [Fact]
+    public void Exact_tiles_match_the_untiled_run_of_a_conv_stack()
+    {
+        string model = TestModels.Save(TestModels.ConvStack(depth: 4, width: 8));
+        var img = TestImages.Random(64, 48);
+        using var whole = Translator.Open(model, Cpu);
+        var expected = whole.Translate(img).Pixels;
+        var notes = new List<string>();
+        using var tiled = Translator.Open(model, Cpu with { Tile = 16, TileOverlap = 4, TileNorm = TileNorm.Exact });
+        tiled.Note = notes.Add;
+        var actual = tiled.Translate(img).Pixels;
+        double mean = TestImages.MeanDifference(expected, actual) * 4 / 3;
+        int max = TestImages.MaxDifference(expected, actual);
+        Console.WriteLine($"ConvStack 64x48, tile 16, exact: mean {mean:0.0000} max {max}; {string.Join(" | ", notes)}");
+        Assert.True(max <= 1 && mean <= 0.01, $"exact: mean {mean:0.0000}, max {max}");
+        Assert.Equal(1, tiled.LastTilePasses);
+        Assert.Contains(notes, n => n.Contains("5 segments") && n.Contains("in memory"));
+
+        // The same tiles with each tile's own statistics are visibly off: the comparison can fail.
+        using var plain = Translator.Open(model, Cpu with { Tile = 16, TileOverlap = 4, TileNorm = TileNorm.Tile });
+        Assert.True(TestImages.MeanDifference(expected, plain.Translate(img).Pixels) * 4 / 3 > 2);
+    }
+
+    [Fact]
+    public void The_shipped_resnet_runs_exactly_in_tiles_with_scratch_files()
+    {
+        string model = Path.Combine(RepoRoot(), "models", "emoji-noto2twemoji", "noto2twemoji.onnx");
+        var img = TestImages.Shape(96, 72, seed: 3);
+        using var whole = Translator.Open(model, Cpu);
+        var expected = whole.Translate(img).Pixels;
+        string scratch = TestFiles.TempFolder();
+        var progress = new List<SegmentProgress>();
+        var notes = new List<string>();
+        // A budget of 1 MB puts the stored activations in scratch files.
+        using var tiled = Translator.Open(model, Cpu with { Tile = 32, TileOverlap = 8, MaxMemory = 1 << 20, ScratchFolder = scratch });
+        tiled.Note = notes.Add;
+        tiled.SegmentProgress = new InlineProgress(progress.Add);
+        var actual = tiled.Translate(img).Pixels;
+        double mean = TestImages.MeanDifference(expected, actual) * 4 / 3;
+        int max = TestImages.MaxDifference(expected, actual);
+        Console.WriteLine($"noto2twemoji 96x72, tile 32, exact: mean {mean:0.0000} max {max}; {string.Join(" | ", notes)}");
+        Assert.True(mean <= 0.05 && max <= 2, $"exact: mean {mean:0.0000}, max {max}");
+        Assert.Contains(notes, n => n.Contains($"in {scratch}"));
+        Assert.Empty(Directory.GetFileSystemEntries(scratch));
+        // resnet_6blocks: 1 + 2 + 12 + 2 instance norms, so 18 segments; the full-resolution ones run in several tiles.
+        Assert.Equal(18, progress[^1].Segments);
+        Assert.Equal(progress.Count, progress[^1].TilesTotal);
+        Assert.True(progress[0].TilesInSegment > 1, $"segment 1 ran in {progress[0].TilesInSegment} tile(s)");
+
+        // A residual block's running sum is stored once by the segment that adds it, not re-added from every earlier cut:
+        // no segment reads more than two stored tensors.
+        var plan = SegmentPlan.Build(File.ReadAllBytes(model));
+        Assert.All(plan.Segments, s => Assert.InRange(s.Inputs.Count, 1, 2));
+    }
+
+    [Fact]
+    public void A_model_without_instance_norm_falls_back_with_a_note()
+    {
+        string model = TestModels.Save(TestModels.SmallConvNet("none"));
+        var notes = new List<string>();
+        using var tiled = Translator.Open(model, Cpu with { Tile = 32, TileOverlap = 8, TileNorm = TileNorm.Exact });
+        tiled.Note = notes.Add;
+        tiled.Translate(TestImages.Random(80, 40));
+        Assert.Contains(notes, n => n.Contains("cannot run segment by segment (it has no instance norm to cut at)"));
+        Assert.Throws<SegmentationUnsupportedException>(() => SegmentPlan.Build(TestModels.Negate(new TestModels.Spec { Io = CycleGanEdge.Core.ModelContract.IoUint8Nhwc })));
+    }
+
+    [Fact]
+    public void A_full_scratch_disk_is_a_clear_error_and_leaves_no_files()
+    {
+        string folder = TestFiles.TempFolder();
+        if (!Mount(folder))
+        {
+            Console.WriteLine("skipped: cannot mount a 1 MB tmpfs here (needs root)");
+            return;
+        }
+        try
+        {
+            // 16 channels x 256 x 256 x 4 bytes = 4 MB at the first cut: more than the 1 MB tmpfs holds.
+            string model = TestModels.Save(TestModels.ConvStack(depth: 2, width: 16));
+            using var tiled = Translator.Open(model, Cpu with { Tile = 64, TileOverlap = 8, MaxMemory = 1, ScratchFolder = folder });
+            var e = Assert.Throws<ScratchFullException>(() => tiled.Translate(TestImages.Random(256, 256)));
+            Assert.Contains($"scratch folder {folder}", e.Message);
+            Assert.Empty(Directory.GetFileSystemEntries(folder));
+        }
+        finally
+        {
+            Run("umount", folder);
+        }
+    }
+
+    internal static bool Mount(string folder) => OperatingSystem.IsLinux() && Environment.UserName == "root" && Run("mount", $"-t tmpfs -o size=1m tmpfs {folder}");
+
+    internal static bool Run(string command, string args)
+    {
+        try
+        {
+            using var p = Process.Start(new ProcessStartInfo(command, args) { RedirectStandardError = true, RedirectStandardOutput = true })!;
+            p.WaitForExit();
+            return p.ExitCode == 0;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return false;
+        }
+    }
+
+    private sealed class InlineProgress(Action<SegmentProgress> report) : IProgress<SegmentProgress>
+    {
+        public void Report(SegmentProgress value) => report(value);
+    }
+
+    private static string RepoRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "CycleGanEdge.sln"))) dir = dir.Parent;
+        return dir?.FullName ?? throw new InvalidOperationException("repository root not found");
+    }
+}
