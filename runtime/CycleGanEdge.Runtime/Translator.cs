@@ -184,10 +184,11 @@ public sealed class Translator : IDisposable
     /// </summary>
     private void TranslateTiled(ReadOnlySpan<byte> src, Span<byte> dst, int width, int height, int bpp, int tileSide)
     {
-        _grid.Place(width, height, tileSide, _options.TileOverlap, Model.Descriptor.SpatialMultiple);
+        int m = Model.Descriptor.SpatialMultiple, paddedTile = PaddedSize(tileSide, m);
+        _grid.Place(width, height, tileSide, _options.TileOverlap, m);
         if (_options.TileNorm == TileNorm.Exact && Segments() is { } segments)
         {
-            RunSegments(segments, src, dst, width, height, bpp, _grid.TiledWidth, _grid.TiledHeight, PaddedSize(tileSide, Model.Descriptor.SpatialMultiple));
+            RunSegments(segments, src, dst, width, height, bpp, _grid.TiledWidth, _grid.TiledHeight, paddedTile);
             LastTilePasses = 1;
             return;
         }
@@ -200,7 +201,7 @@ public sealed class Translator : IDisposable
         }
 
         var frame = statistics.TileFrame(_grid.TileWidth, _grid.TileHeight);
-        statistics.FromThumbnail(_run, src, width, height, bpp, Translator.PaddedSize(tileSide, Model.Descriptor.SpatialMultiple), frame);
+        statistics.FromThumbnail(_run, src, width, height, bpp, paddedTile, frame);
         if (_options.TileNorm == TileNorm.Thumbnail)
         {
             _tiles.Pass(_run, statistics.Session, frame, _grid, src, dst, bpp, useGiven: true, collect: null);
@@ -333,6 +334,7 @@ public sealed class Translator : IDisposable
     {
         _frame?.Dispose();
         _statistics?.Dispose();
+        _segments?.Dispose();
         _runOptions.Dispose();
         _session.Dispose();
     }

@@ -169,6 +169,7 @@ public sealed record ImagePreprocessing
         for (int i = 0; i + 3 < rgba.Length; i += 4)
         {
             int alpha = rgba[i + 3];
+            if (alpha == 255) continue; // opaque input: the model's colour as it is (every opaque image takes this path)
             for (int c = 0; c < 3; c++) alpha = Math.Max(alpha, CoverageOf(rgba[i + c], bg[c]));
             for (int c = 0; c < 3; c++)
                 rgba[i + c] = alpha == 0 ? (byte)bg[c] : (byte)Math.Clamp(bg[c] + (int)Math.Round((rgba[i + c] - bg[c]) * 255.0 / alpha), 0, 255);
