@@ -70,7 +70,7 @@ public static class ImageCodec
             long pixelCount = (long)header.Width * header.Height;
             if (pixelCount > limits.MaxPixels)
                 throw new ImageDecodeException(nameForErrors,
-                    $"{header.Width}x{header.Height} is {pixelCount:N0} pixels, above the limit of {limits.MaxPixels:N0}");
+                    $"{header.Width}x{header.Height} is {pixelCount:N0} pixels, above the limit of {limits.MaxPixels:N0}") { AboveMaxPixels = true };
 
             // A raised --max-pixels must not turn a huge header into an OverflowException: .NET arrays stop at Array.MaxLength.
             if (pixelCount > Array.MaxLength / 4)

@@ -6,4 +6,6 @@ public sealed class ImageDecodeException(string path, string reason, Exception? 
 {
     public string Path { get; } = path;
     public string Reason { get; } = reason;
+    /// <summary>The header names more pixels than the caller's <see cref="ImageLimits.MaxPixels"/> (a decompression bomb): nothing was decoded.</summary>
+    public bool AboveMaxPixels { get; init; }
 }
