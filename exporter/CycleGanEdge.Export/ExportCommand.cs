@@ -1,21 +1,11 @@
-using CycleGanEdge.Core.CommandLine;
 using System.CommandLine;
 using System.CommandLine.Help;
 using System.CommandLine.Parsing;
-using System.Security.Cryptography;
-using System.Globalization;
-using CycleGanEdge.Core.Onnx;
 using CycleGanEdge.Core;
-using CycleGanEdge.Exporter.PyTorch;
-using CycleGanEdge.Exporter.Quantization;
-using CycleGanEdge.Core.Imaging;
-using CycleGanEdge.Torch.Checkpoints;
-using CycleGanEdge.Torch.Data;
-using CycleGanEdge.Torch.Networks;
+using CycleGanEdge.Core.CommandLine;
 using CycleGanEdge.Exporter;
-using Google.Protobuf;
-using Microsoft.ML.OnnxRuntime;
-using static TorchSharp.torch;
+using CycleGanEdge.Exporter.Quantization;
+using CycleGanEdge.Torch.Networks;
 
 namespace CycleGanEdge.Export;
 
@@ -168,236 +158,80 @@ public static class ExportCommand
     {
         var stdout = parse.InvocationConfiguration.Output;
         var stderr = parse.InvocationConfiguration.Error;
-        QuantizeOptions? quantize = parse.GetValue(Quantize) is null ? null : Calibration.Read(parse);
-        if (quantize is not null)
+        var request = new ExportRequest
         {
-            try
+            Source = (parse.GetValue(Checkpoint) ?? parse.GetValue(FromPyTorch))!.FullName,
+            FromPyTorch = parse.GetValue(FromPyTorch) is not null,
+            Output = parse.GetValue(Output)!.FullName,
+            Options = new ExportOptions
             {
-                CalibrationSet.ImageFiles(parse.GetValue(Calibration.Calibration)!.FullName); // fail before a long export
-            }
-            catch (CalibrationException e)
+                Opset = parse.GetValue(Opset),
+                Fp16 = parse.GetValue(Fp16),
+                FoldBatchNorm = parse.GetValue(FoldBatchNorm),
+                Io = parse.GetValue(Io)!,
+                Name = parse.GetValue(Name),
+            },
+            Direction = parse.GetValue(Direction),
+            DomainIn = parse.GetValue(DomainIn),
+            DomainOut = parse.GetValue(DomainOut),
+            TrainSize = parse.GetValue(TrainSize),
+            Stated = new StatedArchitecture
             {
-                stderr.WriteLine($"error: {e.Message}");
-                return ExitCodes.Failed;
-            }
-        }
-        var checkpoint = parse.GetValue(Checkpoint);
-        var pth = parse.GetValue(FromPyTorch);
-        var output = parse.GetValue(Output)!;
-        var options = new ExportOptions
-        {
-            Opset = parse.GetValue(Opset),
-            Fp16 = parse.GetValue(Fp16),
-            FoldBatchNorm = parse.GetValue(FoldBatchNorm),
-            Io = parse.GetValue(Io)!,
-            Name = parse.GetValue(Name),
+                Arch = parse.GetValue(Arch),
+                Ngf = parse.GetValue(Ngf),
+                Norm = parse.GetValue(Norm),
+                InputNc = parse.GetValue(InputNc),
+                OutputNc = parse.GetValue(OutputNc),
+                NoDropout = parse.GetValue(NoDropout),
+            },
+            Int8 = parse.GetValue(Quantize) is null ? null : new Int8Request(parse.GetValue(Calibration.Calibration)!.FullName, Calibration.Read(parse)),
         };
-        string source = (checkpoint ?? pth)!.FullName;
 
-        nn.Module<Tensor, Tensor>? generator = null;
+        ExportResult result;
         try
         {
-            GeneratorOptions arch;
-            ModelIdentity identity;
-            if (checkpoint is not null)
-            {
-                (generator, var header) = CheckpointFile.LoadGenerator(source);
-                arch = header.Generator!;
-                identity = new ModelIdentity
-                {
-                    Direction = header.Direction ?? "AtoB",
-                    // Training writes the --model name; checkpoints from before CUT lack it and are CycleGAN generators.
-                    Method = header.Extra.GetValueOrDefault("model", ModelContract.MethodCycleGan),
-                    DomainIn = header.DomainIn ?? "A",
-                    DomainOut = header.DomainOut ?? "B",
-                    TrainSize = header.TrainSize > 0 ? header.TrainSize : 256,
-                    Preprocessing = TrainingPreprocessing.From(header.Extra),
-                };
-                if (identity.Preprocessing is null)
-                    stdout.WriteLine($"note: {Path.GetFileName(source)} does not record how training treated transparency (trained before it was recorded): " +
-                        "the model gets no preprocessing keys and cyclegan-run feeds RGBA files as stored (info warns)");
-            }
-            else
-            {
-                var stateDict = PyTorchCheckpoint.ReadStateDict(source);
-                var (resolved, conflict) = PyTorchArch(parse, stateDict, source);
-                if (resolved is null)
-                {
-                    stderr.WriteLine($"error: {source}: {conflict}");
-                    return ExitCodes.Usage; // the file is fine; a flag contradicts it
-                }
-                arch = resolved;
-                stdout.WriteLine($"{Path.GetFileName(source)}: {arch.Arch}, ngf {arch.Ngf}, {arch.Norm} norm, " +
-                    $"{(arch.UseDropout ? "dropout" : "no dropout")}, {arch.InputNc} -> {arch.OutputNc} channels");
-                generator = BuildGenerator(arch, source);
-                try
-                {
-                    StateDictLoader.LoadInto(generator, stateDict, source);
-                }
-                catch (InvalidDataException e)
-                {
-                    throw new InvalidDataException($"{e.Message} (--arch, --ngf, --norm, --input-nc, --output-nc and --no-dropout " +
-                        "must match the options the reference trained it with)", e);
-                }
-                // The reference names G_A (A to B) and G_B (B to A) in its file names: latest_net_G_B.pth.
-                bool bToA = Path.GetFileNameWithoutExtension(source).EndsWith("G_B", StringComparison.Ordinal);
-                identity = bToA ? new ModelIdentity { Direction = "BtoA", DomainIn = "B", DomainOut = "A" } : new ModelIdentity();
-                // The reference loads images with PIL convert('RGB'): alpha dropped, not composited.
-                identity = identity with { Preprocessing = ImagePreprocessing.Reference };
-                // Anti-aliased resnets come from the CUT reference (its CUT and FastCUT files look alike: "cut").
-                if (arch.Antialias) identity = identity with { Method = "cut" };
-            }
-            identity = identity with
-            {
-                Direction = parse.GetValue(Direction) ?? identity.Direction,
-                DomainIn = parse.GetValue(DomainIn) ?? identity.DomainIn,
-                DomainOut = parse.GetValue(DomainOut) ?? identity.DomainOut,
-                TrainSize = parse.GetValue(TrainSize) ?? identity.TrainSize,
-                SourceSha256 = Sha256(source),
-            };
-
-            byte[] onnx = OnnxExport.ToBytes(generator, arch, options, identity);
-            var report = OnnxExport.CheckParity(generator, arch, onnx, options);
-            foreach (var line in report.Lines())
-                stdout.WriteLine(line);
-            if (!report.Passed)
-            {
-                stderr.WriteLine($"error: {source}: parity check failed: ONNX Runtime and TorchSharp differ by more than the bound; nothing written");
-                return ExitCodes.Failed;
-            }
-            if (quantize is not null)
-            {
-                var quantized = QuantizeBytes(onnx, parse.GetValue(Calibration.Calibration)!.FullName, quantize, stdout, stderr);
-                if (quantized is null) return ExitCodes.Failed;
-                onnx = quantized;
-            }
-            try
-            {
-                AtomicFile.WriteAllBytes(output.FullName, onnx);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                stderr.WriteLine($"error: {output.FullName}: cannot write: {e.Message}");
-                return ExitCodes.Failed;
-            }
-            stdout.WriteLine($"wrote {output.FullName}: {arch.Arch} {identity.Direction} ({identity.DomainIn} -> {identity.DomainOut}), " +
-                $"opset {options.Opset}, {(quantize is not null ? "int8 QDQ" : options.Fp16 ? "fp16" : "fp32")}, {options.Io}{(options.FoldBatchNorm ? ", batch norm folded" : "")}, {onnx.Length / 1024} KiB");
-            return ExitCodes.Success;
+            result = ExportJob.Run(request);
         }
-        catch (InvalidDataException e)
+        catch (ExportJobException e)
         {
-            // The checkpoint readers' messages already start with the file name.
-            stderr.WriteLine($"error: {e.Message}");
+            PrintFailure(e, stderr);
+            return e.IsUsageError ? ExitCodes.Usage : ExitCodes.Failed;
+        }
+        var arch = result.Architecture;
+        if (result.ArchitectureFromFile)
+            stdout.WriteLine($"{Path.GetFileName(result.Source)}: {arch.Arch}, ngf {arch.Ngf}, {arch.Norm} norm, " +
+                $"{(arch.UseDropout ? "dropout" : "no dropout")}, {arch.InputNc} -> {arch.OutputNc} channels");
+        foreach (var note in result.Notes)
+            stdout.WriteLine($"note: {note}");
+        foreach (var line in result.Parity.Lines())
+            stdout.WriteLine(line);
+        if (!result.Parity.Passed)
+        {
+            stderr.WriteLine($"error: {result.Source}: parity check failed: ONNX Runtime and TorchSharp differ by more than the bound; nothing written");
             return ExitCodes.Failed;
         }
-        catch (ExportException e)
-        {
-            stderr.WriteLine($"error: {source}: {e.Message}");
-            return ExitCodes.Failed;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            stderr.WriteLine($"error: {source}: cannot read: {e.Message}");
-            return ExitCodes.Failed;
-        }
-        finally
-        {
-            generator?.Dispose();
-        }
+        PrintQuantization(result.Quantization, result.Warnings, stdout, stderr);
+        var (identity, options) = (result.Identity, result.Options);
+        stdout.WriteLine($"wrote {result.Output}: {arch.Arch} {identity.Direction} ({identity.DomainIn} -> {identity.DomainOut}), " +
+            $"opset {options.Opset}, {(result.Quantization is not null ? "int8 QDQ" : options.Fp16 ? "fp16" : "fp32")}, {options.Io}" +
+            $"{(options.FoldBatchNorm ? ", batch norm folded" : "")}, {result.Bytes / 1024} KiB");
+        return ExitCodes.Success;
     }
 
-    /// <summary>
-    /// Quantizes an exported float32 model, prints the report and checks that the result still keeps the
-    /// contract and runs in ONNX Runtime; null (after one error line) when the calibration images or the model fail.
-    /// </summary>
-    internal static byte[]? QuantizeBytes(byte[] fp32, string calibration, QuantizeOptions options, TextWriter stdout, TextWriter stderr)
+    /// <summary>The int8 step's report on stdout and its skipped calibration images on stderr.</summary>
+    internal static void PrintQuantization(QuantizeReport? report, IReadOnlyList<string> warnings, TextWriter stdout, TextWriter stderr)
     {
-        try
-        {
-            var meta = ModelProto.Parser.ParseFrom(fp32).MetadataProps.ToDictionary(e => e.Key, e => e.Value);
-            var inputs = CalibrationSet.Load(calibration, meta, stderr);
-            var (int8, report) = Int8Quantizer.Quantize(fp32, inputs, options);
-            foreach (string line in report.Lines())
-                stdout.WriteLine(line);
-            var problems = ModelCheck.ContractProblems(ModelProto.Parser.ParseFrom(int8));
-            if (problems.Count > 0)
-                throw new ExportException($"the quantized model breaks the contract: {string.Join("; ", problems)}");
-            return int8;
-        }
-        catch (CalibrationException e)
-        {
-            stderr.WriteLine($"error: {e.Message}");
-            return null;
-        }
-        catch (OnnxRuntimeException e)
-        {
-            stderr.WriteLine($"error: ONNX Runtime failed while quantizing: {e.Message.Split('\n')[0].Trim()}");
-            return null;
-        }
-        catch (InvalidModelException e)
-        {
-            stderr.WriteLine($"error: {e.Message}");
-            return null;
-        }
+        foreach (var warning in warnings)
+            stderr.WriteLine($"warning: {warning}");
+        foreach (var line in report?.Lines() ?? [])
+            stdout.WriteLine(line);
     }
 
-    /// <summary>
-    /// The architecture read from the state_dict, checked against the flags that were given; when the file's layout is
-    /// not recognised, the flags alone (with the reference's defaults) if --arch is given. Null and the reason when a
-    /// flag contradicts the file (a usage error: the file is fine).
-    /// </summary>
-    private static (GeneratorOptions? Arch, string? Conflict) PyTorchArch(ParseResult parse, IReadOnlyDictionary<string, StateTensor> stateDict, string source)
+    /// <summary>What was skipped before the failure, then the one error line.</summary>
+    internal static void PrintFailure(ExportJobException failure, TextWriter stderr)
     {
-        GeneratorOptions inferred;
-        try
-        {
-            inferred = ReferenceArchitecture.Infer(stateDict);
-        }
-        catch (InvalidDataException e)
-        {
-            if (parse.GetValue(Arch) is not { } arch)
-                throw new InvalidDataException($"{source}: cannot tell the generator architecture: {e.Message}; give --arch and the other options it was trained with", e);
-            return (new GeneratorOptions
-            {
-                Arch = arch,
-                Ngf = parse.GetValue(Ngf) ?? 64,
-                Norm = parse.GetValue(Norm) ?? "instance",
-                InputNc = parse.GetValue(InputNc) ?? 3,
-                OutputNc = parse.GetValue(OutputNc) ?? 3,
-                UseDropout = false,
-            }, null);
-        }
-        var conflicts = new List<string>();
-        void Compare<T>(Option<T> option, T given, object? fromFile)
-        {
-            if (parse.GetResult(option) is { Implicit: false } && !Equals(given, fromFile))
-                conflicts.Add($"{option.Name} {given} but the file holds {option.Name.TrimStart('-')} {fromFile}");
-        }
-        Compare(Arch, parse.GetValue(Arch), inferred.Arch);
-        Compare(Ngf, parse.GetValue(Ngf), inferred.Ngf);
-        Compare(Norm, parse.GetValue(Norm), inferred.Norm);
-        Compare(InputNc, parse.GetValue(InputNc), inferred.InputNc);
-        Compare(OutputNc, parse.GetValue(OutputNc), inferred.OutputNc);
-        if (parse.GetValue(NoDropout) && inferred.UseDropout)
-            conflicts.Add("--no-dropout but the file's residual blocks have dropout");
-        return conflicts.Count == 0 ? (inferred, null) : (null, string.Join("; ", conflicts) + " (leave the flag out to use the file's)");
-    }
-
-    private static nn.Module<Tensor, Tensor> BuildGenerator(GeneratorOptions arch, string source)
-    {
-        try
-        {
-            return Networks.CreateGenerator(arch);
-        }
-        catch (ArgumentException e)
-        {
-            throw new ExportException($"cannot build {arch.Arch} from the given flags: {e.Message}");
-        }
-    }
-
-    private static string Sha256(string path)
-    {
-        using var stream = File.OpenRead(path);
-        return Convert.ToHexStringLower(SHA256.HashData(stream));
+        foreach (var warning in failure.Warnings)
+            stderr.WriteLine($"warning: {warning}");
+        stderr.WriteLine($"error: {failure.Message}");
     }
 }

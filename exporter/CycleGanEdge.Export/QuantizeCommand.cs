@@ -2,7 +2,6 @@ using System.CommandLine;
 using CycleGanEdge.Core;
 using CycleGanEdge.Exporter;
 using CycleGanEdge.Core.CommandLine;
-using CycleGanEdge.Core.Imaging;
 
 namespace CycleGanEdge.Export;
 
@@ -34,20 +33,15 @@ internal static class QuantizeCommand
             }
             try
             {
-                var int8 = ExportCommand.QuantizeBytes(fp32, parse.GetValue(calibration.Calibration)!.FullName, calibration.Read(parse), stdout, stderr);
-                if (int8 is null) return ExitCodes.Failed;
-                AtomicFile.WriteAllBytes(target, int8);
-                stdout.WriteLine($"wrote {target}: int8 QDQ of {source}, {int8.Length / 1024} KiB");
+                var int8 = ExportJob.Quantize(fp32, new Int8Request(parse.GetValue(calibration.Calibration)!.FullName, calibration.Read(parse)), source);
+                ExportCommand.PrintQuantization(int8.Report, int8.Warnings, stdout, stderr);
+                ExportJob.Write(target, int8.Model);
+                stdout.WriteLine($"wrote {target}: int8 QDQ of {source}, {int8.Model.Length / 1024} KiB");
                 return ExitCodes.Success;
             }
-            catch (Exception e) when (e is ExportException or InvalidModelException)
+            catch (ExportJobException e)
             {
-                stderr.WriteLine($"error: {source}: {(e is InvalidModelException m ? m.Reason : e.Message)}");
-                return ExitCodes.Failed;
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                stderr.WriteLine($"error: {target}: cannot write: {e.Message}");
+                ExportCommand.PrintFailure(e, stderr);
                 return ExitCodes.Failed;
             }
         });
