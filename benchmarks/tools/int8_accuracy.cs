@@ -35,17 +35,17 @@ if (args is ["tiny", string outDir, ..] && args.Length <= 3)
         File.Copy(file, Path.Combine(calibration, Path.GetFileName(file)), overwrite: true);
     (string Name, string Arch, string Upsample, string Io)[] nets =
     [
-        ("resnet6-convtranspose", "resnet_6blocks", Networks.ConvTransposeUpsampling, ModelContract.IoFloat32Nchw),
-        ("resnet6-resize", "resnet_6blocks", Networks.ResizeUpsampling, ModelContract.IoFloat32Nchw),
-        ("unet_128", "unet_128", Networks.ConvTransposeUpsampling, ModelContract.IoFloat32Nchw),
-        ("encoder_decoder", "encoder_decoder", Networks.ConvTransposeUpsampling, ModelContract.IoFloat32Nchw),
-        ("resnet6-uint8", "resnet_6blocks", Networks.ConvTransposeUpsampling, ModelContract.IoUint8Nhwc),
+        ("resnet6-convtranspose", "resnet_6blocks", NetworkFactory.ConvTransposeUpsampling, ModelContract.IoFloat32Nchw),
+        ("resnet6-resize", "resnet_6blocks", NetworkFactory.ResizeUpsampling, ModelContract.IoFloat32Nchw),
+        ("unet_128", "unet_128", NetworkFactory.ConvTransposeUpsampling, ModelContract.IoFloat32Nchw),
+        ("encoder_decoder", "encoder_decoder", NetworkFactory.ConvTransposeUpsampling, ModelContract.IoFloat32Nchw),
+        ("resnet6-uint8", "resnet_6blocks", NetworkFactory.ConvTransposeUpsampling, ModelContract.IoUint8Nhwc),
     ];
     foreach (var (name, arch, upsample, io) in nets)
     {
         var options = new GeneratorOptions { Arch = arch, Ngf = 8, Upsample = upsample };
         TorchSharp.torch.random.manual_seed(1);
-        using var generator = Networks.CreateGenerator(options);
+        using var generator = NetworkFactory.CreateGenerator(options);
         generator.eval();
         byte[] fp32 = OnnxExport.ToBytes(generator, options, new ExportOptions { Io = io }, new ModelIdentity { TrainSize = 32 });
         File.WriteAllBytes(Path.Combine(outDir, $"{name}.fp32.onnx"), fp32);

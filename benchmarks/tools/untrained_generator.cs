@@ -10,9 +10,9 @@ var options = new GeneratorOptions
 {
     Arch = args.Length > 1 ? args[1] : "resnet_9blocks",
     Ngf = args.Length > 2 ? int.Parse(args[2]) : 64,
-    Upsample = args.Contains("resize") ? Networks.ResizeUpsampling : Networks.ConvTransposeUpsampling,
+    Upsample = args.Contains("resize") ? NetworkFactory.ResizeUpsampling : NetworkFactory.ConvTransposeUpsampling,
 };
 var export = new ExportOptions { Fp16 = args.Contains("fp16") };
 TorchSharp.torch.random.manual_seed(1);
-File.WriteAllBytes(output, OnnxExport.ToBytes(Networks.CreateGenerator(options), options, export, new ModelIdentity()));
+File.WriteAllBytes(output, OnnxExport.ToBytes(NetworkFactory.CreateGenerator(options), options, export, new ModelIdentity()));
 Console.WriteLine($"{output}: {options.Arch} ngf {options.Ngf}, upsample {options.Upsample}{(export.Fp16 ? ", fp16" : "")}, untrained (seed 1)");

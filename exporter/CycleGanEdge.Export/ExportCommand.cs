@@ -63,15 +63,15 @@ public static class ExportCommand
     }.AcceptExistingOnly();
     private static readonly Option<string?> Arch = new Option<string?>("--arch")
     {
-        Description = "--from-pytorch: generator architecture (" + string.Join(", ", Networks.GeneratorArchs) + "; default: from the file)",
+        Description = "--from-pytorch: generator architecture (" + string.Join(", ", NetworkFactory.GeneratorArchs) + "; default: from the file)",
         HelpName = "NAME",
-    }.AcceptOnlyFromAmong([.. Networks.GeneratorArchs]);
+    }.AcceptOnlyFromAmong([.. NetworkFactory.GeneratorArchs]);
     private static readonly Option<int?> Ngf = new Option<int?>("--ngf") { Description = "--from-pytorch: filters in the first conv layer (default: from the file)", HelpName = "N" }.AtLeast(1);
     private static readonly Option<string?> Norm = new Option<string?>("--norm")
     {
-        Description = "--from-pytorch: normalization layer (" + string.Join(", ", Networks.Norms) + "; default: from the file)",
+        Description = "--from-pytorch: normalization layer (" + string.Join(", ", NetworkFactory.Norms) + "; default: from the file)",
         HelpName = "NAME",
-    }.AcceptOnlyFromAmong([.. Networks.Norms]);
+    }.AcceptOnlyFromAmong([.. NetworkFactory.Norms]);
     private static readonly Option<int?> InputNc = new Option<int?>("--input-nc") { Description = "--from-pytorch: input channels (default: from the file)", HelpName = "N" }.AtLeast(1);
     private static readonly Option<int?> OutputNc = new Option<int?>("--output-nc") { Description = "--from-pytorch: output channels (default: from the file)", HelpName = "N" }.AtLeast(1);
     private static readonly Option<bool> NoDropout = new("--no-dropout")

@@ -320,7 +320,7 @@ public static class ExportJob
     {
         try
         {
-            return Networks.CreateGenerator(arch);
+            return NetworkFactory.CreateGenerator(arch);
         }
         catch (ArgumentException e)
         {

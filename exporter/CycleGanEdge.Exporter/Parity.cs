@@ -56,7 +56,7 @@ internal static class Parity
         using var session = SessionFactory.CreateInMemory(onnx, "the exported model");
         using var random = new Generator(Seed);
         var samples = new List<ParitySample>();
-        foreach (var (batch, height, width) in Sizes(Networks.SpatialMultiple(arch)))
+        foreach (var (batch, height, width) in Sizes(NetworkFactory.SpatialMultiple(arch)))
         {
             using var scope = NewDisposeScope();
             Tensor reference, actual;

@@ -159,10 +159,10 @@ public class ContractTests
     /// keys) reads the same descriptor from its graph. Both load in the runtime, and a key that contradicts the graph is refused.
     /// </summary>
     [Theory]
-    [InlineData("resnet_6blocks", Networks.ConvTransposeUpsampling, false)]
-    [InlineData("resnet_6blocks", Networks.ResizeUpsampling, false)]
-    [InlineData("resnet_9blocks", Networks.ConvTransposeUpsampling, true)]
-    [InlineData("unet_128", Networks.ResizeUpsampling, false)]
+    [InlineData("resnet_6blocks", NetworkFactory.ConvTransposeUpsampling, false)]
+    [InlineData("resnet_6blocks", NetworkFactory.ResizeUpsampling, false)]
+    [InlineData("resnet_9blocks", NetworkFactory.ConvTransposeUpsampling, true)]
+    [InlineData("unet_128", NetworkFactory.ResizeUpsampling, false)]
     public void Version1AndVersion2FilesReadTheSameDescriptor(string archName, string upsample, bool antialias)
     {
         var arch = TinyGenerators.Options(archName, upsample: upsample, antialias: antialias);
@@ -188,8 +188,8 @@ public class ContractTests
         }
 
         var lying = model.Clone();
-        lying.MetadataProps.Single(p => p.Key == ModelContract.UpsampleKey).Value = upsample == Networks.ResizeUpsampling ? "convtranspose" : "resize";
-        Assert.Contains($"metadata says upsample={(upsample == Networks.ResizeUpsampling ? "convtranspose" : "resize")} but the graph has",
+        lying.MetadataProps.Single(p => p.Key == ModelContract.UpsampleKey).Value = upsample == NetworkFactory.ResizeUpsampling ? "convtranspose" : "resize";
+        Assert.Contains($"metadata says upsample={(upsample == NetworkFactory.ResizeUpsampling ? "convtranspose" : "resize")} but the graph has",
             Assert.Single(ModelCheck.ContractProblems(lying)));
         var missing = model.Clone();
         missing.MetadataProps.Remove(missing.MetadataProps.Single(p => p.Key == ModelContract.AntialiasKey));

@@ -9,7 +9,7 @@ public class ExportParityTests
     private static readonly ModelIdentity Identity = new() { SourceSha256 = new string('0', 64) };
 
     private static ParityReport ExportAndCheck(string arch, string norm, ExportOptions options, bool dropout = false, int channels = 3,
-        string upsample = Networks.ConvTransposeUpsampling, bool antialias = false)
+        string upsample = NetworkFactory.ConvTransposeUpsampling, bool antialias = false)
     {
         var arch_ = TinyGenerators.Options(arch, norm, inputNc: channels, outputNc: channels, dropout: dropout, upsample: upsample, antialias: antialias);
         using var generator = TinyGenerators.Create(arch_);
@@ -76,11 +76,11 @@ public class ExportParityTests
     [InlineData("encoder_decoder", "batch")]
     public void ResizeConvUpsamplingMatchesTorchSharpAtTwoSizes(string arch, string norm)
     {
-        var report = ExportAndCheck(arch, norm, new ExportOptions(), upsample: Networks.ResizeUpsampling);
+        var report = ExportAndCheck(arch, norm, new ExportOptions(), upsample: NetworkFactory.ResizeUpsampling);
         Assert.Equal(2, report.Samples.Select(s => (s.Height, s.Width)).Distinct().Count());
         Assert.All(report.Samples, s => Assert.InRange(s.MaxAbsDiff, 0, 1e-4));
 
-        var options = TinyGenerators.Options(arch, norm, upsample: Networks.ResizeUpsampling);
+        var options = TinyGenerators.Options(arch, norm, upsample: NetworkFactory.ResizeUpsampling);
         using var generator = TinyGenerators.Create(options);
         var graph = ModelProto.Parser.ParseFrom(OnnxExport.ToBytes(generator, options, new ExportOptions(), Identity)).Graph;
         int ups = arch.StartsWith("unet", StringComparison.Ordinal) ? 7 : 2;
@@ -91,7 +91,7 @@ public class ExportParityTests
     [Fact]
     public void ResizeConvFp16ExportStaysWithinItsBound()
     {
-        var report = ExportAndCheck("resnet_6blocks", "instance", new ExportOptions { Fp16 = true }, upsample: Networks.ResizeUpsampling);
+        var report = ExportAndCheck("resnet_6blocks", "instance", new ExportOptions { Fp16 = true }, upsample: NetworkFactory.ResizeUpsampling);
         Assert.True(report.Passed);
     }
 
@@ -100,7 +100,7 @@ public class ExportParityTests
     public void UpsamplingChoiceChangesTheNetwork()
     {
         var transposed = TinyGenerators.Options("resnet_6blocks");
-        var resize = transposed with { Upsample = Networks.ResizeUpsampling };
+        var resize = transposed with { Upsample = NetworkFactory.ResizeUpsampling };
         using var a = TinyGenerators.Create(transposed);
         using var b = TinyGenerators.Create(resize);
         var keysA = a.state_dict().Keys.Where(k => k.StartsWith("model.19", StringComparison.Ordinal)).ToList();

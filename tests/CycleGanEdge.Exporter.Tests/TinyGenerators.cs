@@ -7,7 +7,7 @@ namespace CycleGanEdge.Exporter.Tests;
 internal static class TinyGenerators
 {
     public static GeneratorOptions Options(string arch, string norm = "instance", int inputNc = 3, int outputNc = 3, bool dropout = false,
-        string upsample = Networks.ConvTransposeUpsampling, bool antialias = false) =>
+        string upsample = NetworkFactory.ConvTransposeUpsampling, bool antialias = false) =>
         new() { Arch = arch, Ngf = 8, Norm = norm, InputNc = inputNc, OutputNc = outputNc, UseDropout = dropout, Upsample = upsample, Antialias = antialias };
 
     /// <summary>
@@ -17,7 +17,7 @@ internal static class TinyGenerators
     public static nn.Module<Tensor, Tensor> Create(GeneratorOptions options, int seed = 1)
     {
         random.manual_seed(seed);
-        var generator = Networks.CreateGenerator(options);
+        var generator = NetworkFactory.CreateGenerator(options);
         if (options.Norm == "batch")
         {
             generator.train();
@@ -33,7 +33,7 @@ internal static class TinyGenerators
         return generator;
     }
 
-    public static int Side(GeneratorOptions options) => Math.Max(32, Networks.SpatialMultiple(options));
+    public static int Side(GeneratorOptions options) => Math.Max(32, NetworkFactory.SpatialMultiple(options));
 
     /// <summary>
     /// Parity means little if the output is constant or saturated at ±1: check the reference output varies.

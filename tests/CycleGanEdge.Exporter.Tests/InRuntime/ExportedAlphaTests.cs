@@ -20,7 +20,7 @@ public class ExportedAlphaTests
     {
         random.manual_seed(5);
         var arch = new GeneratorOptions { Arch = "resnet_6blocks", Ngf = 8, Norm = "instance" };
-        using var g = Networks.CreateGenerator(arch);
+        using var g = NetworkFactory.CreateGenerator(arch);
         var identity = new ModelIdentity { TrainSize = 32, Preprocessing = preprocessing };
         return ExportedModels.Save(OnnxExport.ToBytes(g, arch, new ExportOptions { Io = io }, identity));
     }

@@ -9,11 +9,11 @@ namespace CycleGanEdge.Exporter.Tests.InRuntime;
 /// <summary>The runtime's analytic generator cost and its bench and profile, against real exported graphs.</summary>
 public class ExportedCostTests
 {
-    private static byte[] Export(string arch, int seed = 2, string upsample = Networks.ConvTransposeUpsampling)
+    private static byte[] Export(string arch, int seed = 2, string upsample = NetworkFactory.ConvTransposeUpsampling)
     {
         TorchSharp.torch.random.manual_seed(seed);
         var options = new GeneratorOptions { Arch = arch, Ngf = 8, Upsample = upsample };
-        return OnnxExport.ToBytes(Networks.CreateGenerator(options), options, new ExportOptions(), new ModelIdentity());
+        return OnnxExport.ToBytes(NetworkFactory.CreateGenerator(options), options, new ExportOptions(), new ModelIdentity());
     }
 
     [Theory]
@@ -21,9 +21,9 @@ public class ExportedCostTests
     [InlineData("resnet_9blocks")]
     [InlineData("encoder_decoder")]
     [InlineData("unet_128")]
-    [InlineData("resnet_9blocks", Networks.ResizeUpsampling)]
-    [InlineData("encoder_decoder", Networks.ResizeUpsampling)]
-    public void The_counted_layers_have_exactly_the_exported_graphs_convolution_weights(string arch, string upsample = Networks.ConvTransposeUpsampling)
+    [InlineData("resnet_9blocks", NetworkFactory.ResizeUpsampling)]
+    [InlineData("encoder_decoder", NetworkFactory.ResizeUpsampling)]
+    public void The_counted_layers_have_exactly_the_exported_graphs_convolution_weights(string arch, string upsample = NetworkFactory.ConvTransposeUpsampling)
     {
         // Kernels and channels of the analytic layer list against the real graph: each Conv/ConvTranspose's
         // weight initializer, in graph order (the exporter writes nodes in forward order, and the U-Net's
@@ -39,7 +39,7 @@ public class ExportedCostTests
                 return n.OpType == "Conv" ? (k: dims[2], cin: dims[1], cout: dims[0], t: false) : (k: dims[2], cin: dims[0], cout: dims[1], t: true);
             })
             .OrderBy(x => x.ToString()).ToList();
-        var counted = GeneratorCost.Layers(ModelDescriptor.Of(ModelDescriptor.KindOf(arch), 8, NormKind.Instance, 3, 3, upsample == Networks.ResizeUpsampling ? Upsampling.Resize : Upsampling.ConvTranspose))!
+        var counted = GeneratorCost.Layers(ModelDescriptor.Of(ModelDescriptor.KindOf(arch), 8, NormKind.Instance, 3, 3, upsample == NetworkFactory.ResizeUpsampling ? Upsampling.Resize : Upsampling.ConvTranspose))!
             .Select(l => (k: (long)l.Kernel, cin: (long)l.InChannels, cout: (long)l.OutChannels, t: l.Transposed))
             .OrderBy(x => x.ToString()).ToList();
         Assert.Equal(exported, counted);
@@ -47,8 +47,8 @@ public class ExportedCostTests
 
     /// <summary>The metadata is the same for both upsamplings; the bench reads the graph (a Resize node) to count the right work.</summary>
     [Theory]
-    [InlineData(Networks.ConvTransposeUpsampling, false)]
-    [InlineData(Networks.ResizeUpsampling, true)]
+    [InlineData(NetworkFactory.ConvTransposeUpsampling, false)]
+    [InlineData(NetworkFactory.ResizeUpsampling, true)]
     public void The_cost_of_an_exported_file_follows_its_upsampling(string upsample, bool resize)
     {
         string path = ExportedModels.Save(Export("resnet_6blocks", upsample: upsample));

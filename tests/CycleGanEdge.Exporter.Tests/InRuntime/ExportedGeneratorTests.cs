@@ -15,7 +15,7 @@ public class ExportedGeneratorTests
     {
         random.manual_seed(11);
         var arch = new GeneratorOptions { Arch = "resnet_6blocks", Ngf = 8, Norm = norm };
-        var g = Networks.CreateGenerator(arch);
+        var g = NetworkFactory.CreateGenerator(arch);
         var identity = new ModelIdentity { TrainSize = 32 };
         string dir = ExportedModels.Folder();
         string f = ExportedModels.Save(OnnxExport.ToBytes(g, arch, new ExportOptions(), identity), dir, "g.onnx");

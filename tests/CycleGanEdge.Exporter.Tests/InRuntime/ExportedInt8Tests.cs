@@ -20,7 +20,7 @@ public class ExportedInt8Tests
     {
         TorchSharp.torch.random.manual_seed(3);
         var options = new GeneratorOptions { Arch = "resnet_6blocks", Ngf = 8 };
-        using var generator = Networks.CreateGenerator(options);
+        using var generator = NetworkFactory.CreateGenerator(options);
         byte[] fp32 = OnnxExport.ToBytes(generator, options, new ExportOptions(), new ModelIdentity { TrainSize = 32 });
         var inputs = Enumerable.Range(0, 4)
             .Select(i => CalibrationSet.ToInput($"{i}", TestImages.Random(32, 32, seed: i), trainSize: 32, multiple: 4, channels: 3, uint8: false, ImagePreprocessing.Unrecorded))

@@ -26,7 +26,7 @@ public class ExportedSegmentTests
     {
         random.manual_seed(5);
         var options = new GeneratorOptions { Arch = arch, Ngf = 8, Norm = "instance", Upsample = upsample };
-        using var g = Networks.CreateGenerator(options);
+        using var g = NetworkFactory.CreateGenerator(options);
         string model = ExportedModels.Save(OnnxExport.ToBytes(g, options, new ExportOptions { Fp16 = fp16 }, new ModelIdentity { TrainSize = 32 }));
         var img = TestImages.Shape(width, height, seed: 2);
         using var whole = Translator.Open(model, Cpu);

@@ -21,10 +21,10 @@ public class ExportedTileStatisticsTests
     {
         random.manual_seed(3);
         var options = new GeneratorOptions { Arch = arch, Ngf = 8, Norm = "instance" };
-        using var g = Networks.CreateGenerator(options);
+        using var g = NetworkFactory.CreateGenerator(options);
         byte[] fp32 = OnnxExport.ToBytes(g, options, new ExportOptions { Fp16 = precision == "fp16" }, new ModelIdentity { TrainSize = 32 });
         if (precision != "int8") return fp32;
-        int side = Networks.SpatialMultiple(new GeneratorOptions { Arch = arch }) == 4 ? 32 : Networks.SpatialMultiple(new GeneratorOptions { Arch = arch });
+        int side = NetworkFactory.SpatialMultiple(new GeneratorOptions { Arch = arch }) == 4 ? 32 : NetworkFactory.SpatialMultiple(new GeneratorOptions { Arch = arch });
         var rng = new Random(1);
         var calibration = Enumerable.Range(0, 2)
             .Select(_ => new ModelInput(ModelContract.InputName, [.. Enumerable.Range(0, 3 * side * side).Select(_ => (float)rng.NextDouble() * 2 - 1)], null, [1, 3, side, side]))
@@ -47,7 +47,7 @@ public class ExportedTileStatisticsTests
         var (rewritten, channels) = InstanceNormRewrite.Rewrite(model, "g.onnx");
         Assert.Equal(InstanceNormRewrite.CountLayers(model), channels.Length);
         Assert.NotEmpty(channels);
-        int side = Math.Max(32, Networks.SpatialMultiple(new GeneratorOptions { Arch = arch }));
+        int side = Math.Max(32, NetworkFactory.SpatialMultiple(new GeneratorOptions { Arch = arch }));
         var rng = new Random(2);
         float[] input = [.. Enumerable.Range(0, 3 * side * side).Select(_ => (float)rng.NextDouble() * 2 - 1)];
 
@@ -93,7 +93,7 @@ public class ExportedTileStatisticsTests
     {
         random.manual_seed(3);
         var options = new GeneratorOptions { Arch = "resnet_6blocks", Ngf = 8, Norm = "batch" };
-        using var g = Networks.CreateGenerator(options);
+        using var g = NetworkFactory.CreateGenerator(options);
         Assert.Equal(0, InstanceNormRewrite.CountLayers(OnnxExport.ToBytes(g, options, new ExportOptions(), new ModelIdentity())));
     }
 
@@ -107,7 +107,7 @@ public class ExportedTileStatisticsTests
         // bit-exact even with exact statistics; the stated tolerance is mean <= 1 level, while per-tile norm is far off.
         random.manual_seed(11);
         var options = new GeneratorOptions { Arch = "resnet_6blocks", Ngf = 8, Norm = "instance" };
-        using var g = Networks.CreateGenerator(options);
+        using var g = NetworkFactory.CreateGenerator(options);
         string model = ExportedModels.Save(OnnxExport.ToBytes(g, options, new ExportOptions { Io = io, Fp16 = fp16 }, new ModelIdentity { TrainSize = 32 }));
         var img = TestImages.Random(256, 192);
         using var whole = Translator.Open(model, Cpu);

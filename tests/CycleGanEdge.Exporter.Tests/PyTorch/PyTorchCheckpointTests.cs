@@ -117,7 +117,7 @@ public class PyTorchCheckpointTests
         var stateDict = PyTorchCheckpoint.ReadStateDict(Fixtures.Path("resnet_6blocks_ngf4.pth"));
         random.manual_seed(3);
         // resnet_9blocks ngf 8: every shape differs, blocks 16-18 are missing and 16/19/23 become unexpected.
-        using var generator = Networks.CreateGenerator(FixtureOptions with { Arch = "resnet_9blocks", Ngf = 8 });
+        using var generator = NetworkFactory.CreateGenerator(FixtureOptions with { Arch = "resnet_9blocks", Ngf = 8 });
         var before = generator.state_dict()["model.1.weight"].clone();
 
         var error = Assert.Throws<InvalidDataException>(() => StateDictLoader.LoadInto(generator, stateDict, "latest_net_G_A.pth"));
@@ -134,7 +134,7 @@ public class PyTorchCheckpointTests
     {
         var stateDict = new Dictionary<string, StateTensor>(PyTorchCheckpoint.ReadStateDict(Fixtures.Path("resnet_6blocks_ngf4.pth")));
         stateDict.Remove("model.4.bias");
-        using var generator = Networks.CreateGenerator(FixtureOptions);
+        using var generator = NetworkFactory.CreateGenerator(FixtureOptions);
 
         var error = Assert.Throws<InvalidDataException>(() => StateDictLoader.LoadInto(generator, stateDict, "g.pth"));
 
@@ -146,14 +146,14 @@ public class PyTorchCheckpointTests
     {
         // Our batch-norm generator's own state, written as a checkpoint by our test writer, must round-trip.
         random.manual_seed(5);
-        using var source = Networks.CreateGenerator(FixtureOptions with { Norm = "batch" });
+        using var source = NetworkFactory.CreateGenerator(FixtureOptions with { Norm = "batch" });
         var state = source.state_dict();
         using (no_grad())
             foreach (var (key, tensor) in state.Where(kv => kv.Key.EndsWith("running_mean") || kv.Key.EndsWith("num_batches_tracked")))
                 tensor.add_(3);
         var stateDict = state.ToDictionary(kv => kv.Key, kv => new StateTensor(
             kv.Value.dtype == ScalarType.Int64 ? "int64" : "float32", kv.Value.shape, kv.Value.to_type(ScalarType.Float32).data<float>().ToArray()));
-        using var target = Networks.CreateGenerator(FixtureOptions with { Norm = "batch" });
+        using var target = NetworkFactory.CreateGenerator(FixtureOptions with { Norm = "batch" });
 
         StateDictLoader.LoadInto(target, stateDict);
 
@@ -175,7 +175,7 @@ public class PyTorchCheckpointTests
     static float[] RunGenerator(IReadOnlyDictionary<string, StateTensor> stateDict)
     {
         random.manual_seed(1); // any initial weights: all of them are overwritten
-        using var generator = Networks.CreateGenerator(FixtureOptions);
+        using var generator = NetworkFactory.CreateGenerator(FixtureOptions);
         StateDictLoader.LoadInto(generator, stateDict, "fixture");
         generator.eval();
         using var scope = NewDisposeScope();

@@ -10,8 +10,8 @@ public sealed class ReferenceArchitectureTests
     public static TheoryData<string, string, bool, int, int> Layouts()
     {
         var data = new TheoryData<string, string, bool, int, int>();
-        foreach (string arch in Networks.GeneratorArchs)
-            foreach (string norm in Networks.Norms)
+        foreach (string arch in NetworkFactory.GeneratorArchs)
+            foreach (string norm in NetworkFactory.Norms)
                 foreach (bool dropout in new[] { false, true })
                     data.Add(arch, norm, dropout, dropout ? 1 : 3, norm == "batch" ? 1 : 3);
         return data;
@@ -24,7 +24,7 @@ public sealed class ReferenceArchitectureTests
     {
         var options = new GeneratorOptions { Arch = arch, Ngf = 2, Norm = norm, UseDropout = dropout, InputNc = inputNc, OutputNc = outputNc };
         random.manual_seed(1);
-        using var generator = Networks.CreateGenerator(options);
+        using var generator = NetworkFactory.CreateGenerator(options);
         var stateDict = generator.state_dict().ToDictionary(e => e.Key, e =>
         {
             using var values = e.Value.to(ScalarType.Float32);
@@ -61,7 +61,7 @@ public sealed class ReferenceArchitectureTests
     {
         var options = new GeneratorOptions { Arch = arch, Ngf = 2, Norm = norm, Antialias = true };
         random.manual_seed(1);
-        using var generator = Networks.CreateGenerator(options);
+        using var generator = NetworkFactory.CreateGenerator(options);
         var stateDict = generator.state_dict().ToDictionary(e => e.Key, e =>
         {
             using var values = e.Value.to(ScalarType.Float32);

@@ -64,7 +64,7 @@ public sealed class QuantizationTests(ITestOutputHelper log) : IDisposable
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     private static byte[] ExportTiny(string arch = "resnet_6blocks", string io = ModelContract.IoFloat32Nchw,
-        string upsample = Networks.ConvTransposeUpsampling)
+        string upsample = NetworkFactory.ConvTransposeUpsampling)
     {
         var options = TinyGenerators.Options(arch, upsample: upsample);
         using var generator = TinyGenerators.Create(options);
@@ -179,7 +179,7 @@ public sealed class QuantizationTests(ITestOutputHelper log) : IDisposable
     [Fact]
     public void Resize_conv_generator_runs_every_convolution_as_int8()
     {
-        byte[] fp32 = ExportTiny(upsample: Networks.ResizeUpsampling);
+        byte[] fp32 = ExportTiny(upsample: NetworkFactory.ResizeUpsampling);
         var inputs = CalibrationSet.Load(CalibrationFolder(4), Metadata(fp32), TextWriter.Null);
         var (int8, report) = Int8Quantizer.Quantize(fp32, inputs, new QuantizeOptions { FloatEnds = false });
         foreach (string line in report.Lines()) log.WriteLine(line);
@@ -195,7 +195,7 @@ public sealed class QuantizationTests(ITestOutputHelper log) : IDisposable
     [Fact]
     public void Float_ends_leave_the_first_and_last_convolution_in_float_and_the_rest_in_int8()
     {
-        byte[] fp32 = ExportTiny(upsample: Networks.ResizeUpsampling);
+        byte[] fp32 = ExportTiny(upsample: NetworkFactory.ResizeUpsampling);
         var inputs = CalibrationSet.Load(CalibrationFolder(4), Metadata(fp32), TextWriter.Null);
         Assert.True(new QuantizeOptions().FloatEnds); // the default
         var (int8, report) = Int8Quantizer.Quantize(fp32, inputs, new QuantizeOptions());

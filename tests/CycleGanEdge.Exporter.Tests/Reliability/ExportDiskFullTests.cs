@@ -10,7 +10,7 @@ public class ExportDiskFullTests
     private static string TinyCheckpoint(string dir)
     {
         var arch = new GeneratorOptions { Arch = "resnet_6blocks", Ngf = 8 };
-        using var generator = Networks.CreateGenerator(arch);
+        using var generator = NetworkFactory.CreateGenerator(arch);
         string path = Path.Combine(dir, "latest_net_G_A.ckpt");
         CheckpointFile.SaveModule(path, new CheckpointHeader
         {

@@ -5,7 +5,7 @@ using System.Text;
 using CycleGanEdge.Torch.Checkpoints;
 using CycleGanEdge.Torch.Networks;
 using TorchSharp;
-using static CycleGanEdge.Torch.Networks.Networks;
+using static CycleGanEdge.Torch.Networks.NetworkFactory;
 using static TorchSharp.torch;
 
 namespace CycleGanEdge.Torch.Tests.CheckpointTests;

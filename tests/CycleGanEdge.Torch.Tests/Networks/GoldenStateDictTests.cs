@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 using CycleGanEdge.Torch.Networks;
-using static CycleGanEdge.Torch.Networks.Networks;
+using static CycleGanEdge.Torch.Networks.NetworkFactory;
 
 namespace CycleGanEdge.Torch.Tests.NetworkTests;
 

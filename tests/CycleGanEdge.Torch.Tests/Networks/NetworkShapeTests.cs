@@ -1,7 +1,7 @@
 using CycleGanEdge.Torch.Networks;
 using TorchSharp;
 using TorchSharp.Modules;
-using static CycleGanEdge.Torch.Networks.Networks;
+using static CycleGanEdge.Torch.Networks.NetworkFactory;
 using static TorchSharp.torch;
 
 namespace CycleGanEdge.Torch.Tests.NetworkTests;

@@ -1,6 +1,7 @@
 using CycleGanEdge.Torch.Data;
 using System.Globalization;
 using CycleGanEdge.Torch.Checkpoints;
+using CycleGanEdge.Torch.Networks;
 using CycleGanEdge.Torch.Training;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -152,7 +153,7 @@ public class TrainingRunTests
     public void Resize_upsampling_is_kept_in_opt_checkpoints_and_resume()
     {
         using var data = new TinyDomains(trainCount: 2, testCount: 1);
-        var options = data.Options("resize") with { EvalFreq = 0, Upsample = Networks.Networks.ResizeUpsampling };
+        var options = data.Options("resize") with { EvalFreq = 0, Upsample = NetworkFactory.ResizeUpsampling };
         new TrainingRun(options, TextWriter.Null).Run();
 
         string dir = options.RunDirectory;
@@ -160,13 +161,13 @@ public class TrainingRunTests
         var (generator, header) = CheckpointFile.LoadGenerator(Path.Combine(dir, "latest_net_G_A.ckpt"));
         using (generator)
         {
-            Assert.Equal(Networks.Networks.ResizeUpsampling, header.Generator!.Upsample);
+            Assert.Equal(NetworkFactory.ResizeUpsampling, header.Generator!.Upsample);
             Assert.Contains(generator.modules(), m => m is TorchSharp.Modules.Upsample);
             Assert.DoesNotContain(generator.modules(), m => m is TorchSharp.Modules.ConvTranspose2d);
         }
 
         var other = Assert.Throws<TrainingException>(() =>
-            new TrainingRun(options with { ContinueTrain = true, Upsample = Networks.Networks.ConvTransposeUpsampling }, TextWriter.Null).Run());
+            new TrainingRun(options with { ContinueTrain = true, Upsample = NetworkFactory.ConvTransposeUpsampling }, TextWriter.Null).Run());
         Assert.Contains("--upsample was resize, now convtranspose", other.Message);
         var resumed = new TrainingRun(options with { ContinueTrain = true, NEpochs = options.NEpochs + 1 }, TextWriter.Null).Run();
         Assert.Equal(TrainingOutcome.Completed, resumed.Outcome);

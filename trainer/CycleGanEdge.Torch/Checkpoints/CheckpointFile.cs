@@ -170,7 +170,7 @@ public static class CheckpointFile
                 throw Corrupt(path, $"not a generator checkpoint (kind '{header.Kind}', no generator options)");
             try
             {
-                generator = Networks.Networks.CreateGenerator(header.Generator);
+                generator = NetworkFactory.CreateGenerator(header.Generator);
             }
             catch (ArgumentException e)
             {

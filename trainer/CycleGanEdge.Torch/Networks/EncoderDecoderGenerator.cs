@@ -26,7 +26,7 @@ public sealed class EncoderDecoderGenerator : Module<Tensor, Tensor>
     private readonly int inputNc;
 
     public EncoderDecoderGenerator(int inputNc, int outputNc, int ngf, string norm, bool useDropout,
-        string upsample = Networks.ConvTransposeUpsampling)
+        string upsample = NetworkFactory.ConvTransposeUpsampling)
         : base(nameof(EncoderDecoderGenerator))
     {
         NormLayer.Validate(norm);
@@ -49,11 +49,11 @@ public sealed class EncoderDecoderGenerator : Module<Tensor, Tensor>
             layers.Add(new ResnetBlock(ngf * 4, norm, useDropout, useBias));
         layers.AddRange(
         [
-            Networks.Upsampling2x(upsample, ngf * 4, ngf * 2, useBias,
+            NetworkFactory.Upsampling2x(upsample, ngf * 4, ngf * 2, useBias,
                 () => ConvTranspose2d(ngf * 4, ngf * 2, kernel_size: 4, stride: 2, padding: 1, bias: useBias)),
             NormLayer.Create(norm, ngf * 2),
             ReLU(),
-            Networks.Upsampling2x(upsample, ngf * 2, ngf, useBias,
+            NetworkFactory.Upsampling2x(upsample, ngf * 2, ngf, useBias,
                 () => ConvTranspose2d(ngf * 2, ngf, kernel_size: 4, stride: 2, padding: 1, bias: useBias)),
             NormLayer.Create(norm, ngf),
             ReLU(),
@@ -68,7 +68,7 @@ public sealed class EncoderDecoderGenerator : Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor input)
     {
-        Networks.CheckInput(input, inputNc, multiple: 4, GetName());
+        NetworkFactory.CheckInput(input, inputNc, multiple: 4, GetName());
         return model.forward(input);
     }
 }

@@ -5,16 +5,16 @@ namespace CycleGanEdge.Torch.Networks;
 /// <summary>Everything needed to rebuild a generator; saved in every generator checkpoint.</summary>
 public sealed record GeneratorOptions
 {
-    /// <summary>One of <see cref="Networks.GeneratorArchs"/>.</summary>
+    /// <summary>One of <see cref="NetworkFactory.GeneratorArchs"/>.</summary>
     public string Arch { get; init; } = "resnet_9blocks";
     public int InputNc { get; init; } = 3;
     public int OutputNc { get; init; } = 3;
     public int Ngf { get; init; } = 64;
-    /// <summary>One of <see cref="Networks.Norms"/>.</summary>
+    /// <summary>One of <see cref="NetworkFactory.Norms"/>.</summary>
     public string Norm { get; init; } = "instance";
     public bool UseDropout { get; init; } = false;
-    /// <summary>One of <see cref="Networks.Upsamplings"/>: how the decoder doubles the resolution.</summary>
-    public string Upsample { get; init; } = Networks.ConvTransposeUpsampling;
+    /// <summary>One of <see cref="NetworkFactory.Upsamplings"/>: how the decoder doubles the resolution.</summary>
+    public string Upsample { get; init; } = NetworkFactory.ConvTransposeUpsampling;
     /// <summary>
     /// Resnet generators only: the CUT reference's anti-aliased sampling (its default; false is its
     /// --no_antialias --no_antialias_up): each down is conv3 (stride 1), norm, relu, <see cref="BlurDownsample"/>;
@@ -29,10 +29,10 @@ public sealed record GeneratorOptions
         {
             var kind = ModelDescriptor.KindOf(Arch);
             if (kind == GeneratorKind.Other)
-                throw new ArgumentException(Networks.UnknownNameMessage("generator arch", Arch, ModelDescriptor.GeneratorArchs));
-            var norm = ModelDescriptor.ParseNorm(Norm) ?? throw new ArgumentException(Networks.UnknownNameMessage("norm", Norm, ModelDescriptor.NormNames));
+                throw new ArgumentException(NetworkFactory.UnknownNameMessage("generator arch", Arch, ModelDescriptor.GeneratorArchs));
+            var norm = ModelDescriptor.ParseNorm(Norm) ?? throw new ArgumentException(NetworkFactory.UnknownNameMessage("norm", Norm, ModelDescriptor.NormNames));
             var upsampling = ModelDescriptor.ParseUpsampling(Upsample)
-                ?? throw new ArgumentException(Networks.UnknownNameMessage("upsampling", Upsample, ModelDescriptor.UpsamplingNames));
+                ?? throw new ArgumentException(NetworkFactory.UnknownNameMessage("upsampling", Upsample, ModelDescriptor.UpsamplingNames));
             return ModelDescriptor.Of(kind, Ngf, norm, InputNc, OutputNc, upsampling, Antialias ? Antialiasing.Blur : Antialiasing.None);
         }
     }
@@ -58,13 +58,13 @@ public sealed record GeneratorOptions
 /// <summary>Everything needed to rebuild a discriminator; saved in every discriminator checkpoint.</summary>
 public sealed record DiscriminatorOptions
 {
-    /// <summary>One of <see cref="Networks.DiscriminatorArchs"/>.</summary>
+    /// <summary>One of <see cref="NetworkFactory.DiscriminatorArchs"/>.</summary>
     public string Arch { get; init; } = "basic";
     public int InputNc { get; init; } = 3;
     public int Ndf { get; init; } = 64;
     /// <summary>Used by the n_layers arch only ("basic" is n_layers with 3).</summary>
     public int NLayers { get; init; } = 3;
-    /// <summary>One of <see cref="Networks.Norms"/>.</summary>
+    /// <summary>One of <see cref="NetworkFactory.Norms"/>.</summary>
     public string Norm { get; init; } = "instance";
     /// <summary>basic and n_layers only: the CUT reference's anti-aliased PatchGAN (each stride-2 conv becomes stride 1 + <see cref="BlurDownsample"/>).</summary>
     public bool Antialias { get; init; }

@@ -7,7 +7,7 @@ namespace CycleGanEdge.Torch.Networks;
 /// <summary>The reference's get_norm_layer, plus its use_bias rule.</summary>
 internal static class NormLayer
 {
-    public static void Validate(string norm) => Networks.CheckName("norm", norm, Networks.Norms);
+    public static void Validate(string norm) => NetworkFactory.CheckName("norm", norm, NetworkFactory.Norms);
 
     /// <summary>
     /// instance: InstanceNorm2d without affine parameters or running statistics (nothing in the state_dict);
@@ -19,7 +19,7 @@ internal static class NormLayer
         "instance" => InstanceNorm2d(channels, affine: false, track_running_stats: false),
         "batch" => BatchNorm2d(channels, affine: true, track_running_stats: true),
         "none" => Identity(),
-        _ => throw new ArgumentException(Networks.UnknownNameMessage("norm", norm, Networks.Norms), nameof(norm)),
+        _ => throw new ArgumentException(NetworkFactory.UnknownNameMessage("norm", norm, NetworkFactory.Norms), nameof(norm)),
     };
 
     /// <summary>

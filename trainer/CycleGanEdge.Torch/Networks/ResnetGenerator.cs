@@ -19,7 +19,7 @@ public sealed class ResnetGenerator : Module<Tensor, Tensor>
     private readonly int inputNc;
 
     public ResnetGenerator(int inputNc, int outputNc, int ngf, string norm, bool useDropout, int nBlocks,
-        string upsample = Networks.ConvTransposeUpsampling, bool antialias = false)
+        string upsample = NetworkFactory.ConvTransposeUpsampling, bool antialias = false)
         : base(nameof(ResnetGenerator))
     {
         ArgumentOutOfRangeException.ThrowIfNegative(nBlocks);
@@ -52,7 +52,7 @@ public sealed class ResnetGenerator : Module<Tensor, Tensor>
             int mult = 1 << (downsamplings - i);
             if (antialias)
             {
-                if (upsample != Networks.ConvTransposeUpsampling)
+                if (upsample != NetworkFactory.ConvTransposeUpsampling)
                     throw new ArgumentException("anti-aliased upsampling replaces the transposed convolution: use convtranspose upsampling with it", nameof(upsample));
                 layers.Add(new BlurUpsample(ngf * mult));
                 layers.Add(Conv2d(ngf * mult, ngf * mult / 2, kernel_size: 3, stride: 1, padding: 1, bias: useBias));
@@ -60,7 +60,7 @@ public sealed class ResnetGenerator : Module<Tensor, Tensor>
                 layers.Add(ReLU());
                 continue;
             }
-            layers.Add(Networks.Upsampling2x(upsample, ngf * mult, ngf * mult / 2, useBias,
+            layers.Add(NetworkFactory.Upsampling2x(upsample, ngf * mult, ngf * mult / 2, useBias,
                 () => ConvTranspose2d(ngf * mult, ngf * mult / 2, kernel_size: 3, stride: 2, padding: 1, output_padding: 1, bias: useBias)));
             layers.Add(NormLayer.Create(norm, ngf * mult / 2));
             layers.Add(ReLU());
@@ -88,7 +88,7 @@ public sealed class ResnetGenerator : Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor input)
     {
-        Networks.CheckInput(input, inputNc, multiple: 4, GetName());
+        NetworkFactory.CheckInput(input, inputNc, multiple: 4, GetName());
         return model.forward(input);
     }
 
@@ -102,7 +102,7 @@ public sealed class ResnetGenerator : Module<Tensor, Tensor>
     public List<Tensor> Encode(Tensor input, IReadOnlyList<int> layers)
     {
         ArgumentNullException.ThrowIfNull(layers);
-        Networks.CheckInput(input, inputNc, multiple: 4, GetName());
+        NetworkFactory.CheckInput(input, inputNc, multiple: 4, GetName());
         var feats = new List<Tensor>(layers.Count);
         var x = input;
         for (int i = 0; i < LayerCount && feats.Count < layers.Count; i++)

@@ -17,7 +17,7 @@ public sealed class UnetGenerator : Module<Tensor, Tensor>
     private readonly int spatialMultiple;
 
     public UnetGenerator(int inputNc, int outputNc, int numDowns, int ngf, string norm, bool useDropout,
-        string upsample = Networks.ConvTransposeUpsampling)
+        string upsample = NetworkFactory.ConvTransposeUpsampling)
         : base(nameof(UnetGenerator))
     {
         if (numDowns < 5)
@@ -38,7 +38,7 @@ public sealed class UnetGenerator : Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor input)
     {
-        Networks.CheckInput(input, inputNc, spatialMultiple, GetName());
+        NetworkFactory.CheckInput(input, inputNc, spatialMultiple, GetName());
         return model.forward(input);
     }
 }
@@ -59,7 +59,7 @@ public sealed class UnetSkipConnectionBlock : Module<Tensor, Tensor>
     public bool Outermost { get; }
 
     public UnetSkipConnectionBlock(int outerNc, int innerNc, int inputNc, UnetSkipConnectionBlock? submodule,
-        string norm, Position position, bool useDropout, string upsample = Networks.ConvTransposeUpsampling)
+        string norm, Position position, bool useDropout, string upsample = NetworkFactory.ConvTransposeUpsampling)
         : base(nameof(UnetSkipConnectionBlock))
     {
         Outermost = position == Position.Outermost;
@@ -73,21 +73,21 @@ public sealed class UnetSkipConnectionBlock : Module<Tensor, Tensor>
             Position.Outermost =>
             [
                 downconv, submodule!, ReLU(),
-                Networks.Upsampling2x(upsample, innerNc * 2, outerNc, bias: true,
+                NetworkFactory.Upsampling2x(upsample, innerNc * 2, outerNc, bias: true,
                     () => ConvTranspose2d(innerNc * 2, outerNc, kernel_size: 4, stride: 2, padding: 1)),
                 Tanh(),
             ],
             Position.Innermost =>
             [
                 new StableLeakyReLU(0.2), downconv, ReLU(),
-                Networks.Upsampling2x(upsample, innerNc, outerNc, useBias,
+                NetworkFactory.Upsampling2x(upsample, innerNc, outerNc, useBias,
                     () => ConvTranspose2d(innerNc, outerNc, kernel_size: 4, stride: 2, padding: 1, bias: useBias)),
                 NormLayer.Create(norm, outerNc),
             ],
             _ =>
             [
                 new StableLeakyReLU(0.2), downconv, NormLayer.Create(norm, innerNc), submodule!, ReLU(),
-                Networks.Upsampling2x(upsample, innerNc * 2, outerNc, useBias,
+                NetworkFactory.Upsampling2x(upsample, innerNc * 2, outerNc, useBias,
                     () => ConvTranspose2d(innerNc * 2, outerNc, kernel_size: 4, stride: 2, padding: 1, bias: useBias)),
                 NormLayer.Create(norm, outerNc),
                 .. (useDropout ? new Module<Tensor, Tensor>[] { Dropout(0.5) } : []),

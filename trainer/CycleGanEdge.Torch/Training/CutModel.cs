@@ -1,8 +1,9 @@
+using System.Globalization;
+using CycleGanEdge.Torch.Checkpoints;
 using CycleGanEdge.Torch.Networks;
 using TorchSharp;
 using static TorchSharp.torch;
 using static CycleGanEdge.Torch.Training.TranslationModels;
-using Nets = CycleGanEdge.Torch.Networks.Networks;
 
 namespace CycleGanEdge.Torch.Training;
 
@@ -30,18 +31,18 @@ public sealed class CutModel : ITranslationModel
         Device = device;
         _layers = options.NceLayerList;
         if (device.type == DeviceType.CPU) TorchSetup.ConfigureCpu(options.OneDnn);
-        G = Nets.CreateGenerator(options.GeneratorA) as ResnetGenerator
+        G = NetworkFactory.CreateGenerator(options.GeneratorA) as ResnetGenerator
             ?? throw new TrainingException($"--model {options.Model} needs a resnet generator (--netG resnet_9blocks or resnet_6blocks), not {options.NetG}");
-        D = Nets.CreateDiscriminator(options.DiscriminatorA);
-        Nets.InitWeights(G, options.InitType, options.InitGain);
-        Nets.InitWeights(D, options.InitType, options.InitGain);
+        D = NetworkFactory.CreateDiscriminator(options.DiscriminatorA);
+        NetworkFactory.InitWeights(G, options.InitType, options.InitGain);
+        NetworkFactory.InitWeights(D, options.InitType, options.InitGain);
         // The reference sizes F's MLPs from the first batch's features; only their channel counts matter.
         int[] channels;
         using (no_grad())
         using (var scope = NewDisposeScope())
             channels = G.Encode(zeros(1, options.InputNc, 16, 16), _layers).Select(f => (int)f.shape[1]).ToArray();
         F = new PatchSampleF(channels, options.NetFNc);
-        Nets.InitWeights(F, options.InitType, options.InitGain);
+        NetworkFactory.InitWeights(F, options.InitType, options.InitGain);
         foreach (var (_, net) in Networks)
         {
             if (device.type == DeviceType.CPU && TorchSetup.OneDnnEnabled) NarrowConvolutionPadding.Apply(net);
@@ -64,6 +65,16 @@ public sealed class CutModel : ITranslationModel
     public nn.Module<Tensor, Tensor> Generator => G;
     public nn.Module<Tensor, Tensor>? GeneratorBtoA => null;
     public IReadOnlyList<(string Name, nn.Module Module)> Networks => [("G", G), ("D", D), ("F", F)];
+
+    public IReadOnlyList<(string Name, CheckpointHeader Header)> CheckpointHeaders(CheckpointHeader run, string domainA, string domainB) =>
+    [
+        ("G", run with { Kind = CheckpointKinds.Generator, Generator = _o.GeneratorA, Direction = "AtoB", DomainIn = domainA, DomainOut = domainB }),
+        ("D", run with { Kind = CheckpointKinds.Discriminator, Discriminator = _o.DiscriminatorA, DomainIn = domainB }),
+        ("F", run with { Kind = CheckpointKinds.PatchHead }),
+    ];
+
+    public string Title =>
+        $"{_o.Name}: {(_o.Model == TranslationModels.FastCut ? "FastCUT" : "CUT")} {_o.NetG}/{_o.NetD}, {_o.GanMode}, lambda_NCE {_o.LambdaNce.ToString(CultureInfo.InvariantCulture)}";
     public IReadOnlyList<(string Name, Adam Optimizer)> Optimizers => [("optimizer_G", OptimizerG), ("optimizer_D", OptimizerD), ("optimizer_F", OptimizerF)];
     public IReadOnlyList<(string Name, ImagePool Pool)> Pools => [];
     public LossNames LossNames => Losses;

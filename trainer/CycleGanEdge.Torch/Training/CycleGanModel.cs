@@ -1,9 +1,9 @@
+using CycleGanEdge.Torch.Checkpoints;
 using CycleGanEdge.Torch.Networks;
 using TorchSharp;
 using static TorchSharp.torch;
 using static CycleGanEdge.Torch.Training.TranslationModels;
 using F = TorchSharp.torch.nn.functional;
-using Nets = CycleGanEdge.Torch.Networks.Networks;
 
 namespace CycleGanEdge.Torch.Training;
 
@@ -52,13 +52,13 @@ public sealed class CycleGanModel : ITranslationModel
         _o = options;
         Device = device;
         if (device.type == DeviceType.CPU) TorchSetup.ConfigureCpu(options.OneDnn);
-        GA = Nets.CreateGenerator(options.GeneratorA);
-        GB = Nets.CreateGenerator(options.GeneratorB);
-        DA = Nets.CreateDiscriminator(options.DiscriminatorA);
-        DB = Nets.CreateDiscriminator(options.DiscriminatorB);
+        GA = NetworkFactory.CreateGenerator(options.GeneratorA);
+        GB = NetworkFactory.CreateGenerator(options.GeneratorB);
+        DA = NetworkFactory.CreateDiscriminator(options.DiscriminatorA);
+        DB = NetworkFactory.CreateDiscriminator(options.DiscriminatorB);
         foreach (var net in Networks)
         {
-            Nets.InitWeights(net.Module, options.InitType, options.InitGain);
+            NetworkFactory.InitWeights(net.Module, options.InitType, options.InitGain);
             if (device.type == DeviceType.CPU && TorchSetup.OneDnnEnabled) NarrowConvolutionPadding.Apply(net.Module);
             net.Module.to(device);
             net.Module.train();
@@ -81,6 +81,17 @@ public sealed class CycleGanModel : ITranslationModel
 
     /// <summary>The four networks with the names the reference gives their files (latest_net_G_A ...).</summary>
     public IReadOnlyList<(string Name, nn.Module Module)> Networks => [("G_A", GA), ("G_B", GB), ("D_A", DA), ("D_B", DB)];
+
+    public IReadOnlyList<(string Name, CheckpointHeader Header)> CheckpointHeaders(CheckpointHeader run, string domainA, string domainB) =>
+    [
+        ("G_A", run with { Kind = CheckpointKinds.Generator, Generator = _o.GeneratorA, Direction = "AtoB", DomainIn = domainA, DomainOut = domainB }),
+        ("G_B", run with { Kind = CheckpointKinds.Generator, Generator = _o.GeneratorB, Direction = "BtoA", DomainIn = domainB, DomainOut = domainA }),
+        // D_A judges B images, D_B judges A images.
+        ("D_A", run with { Kind = CheckpointKinds.Discriminator, Discriminator = _o.DiscriminatorA, DomainIn = domainB }),
+        ("D_B", run with { Kind = CheckpointKinds.Discriminator, Discriminator = _o.DiscriminatorB, DomainIn = domainA }),
+    ];
+
+    public string Title => $"{_o.Name}: CycleGAN {_o.NetG}/{_o.NetD}, {_o.GanMode}, {_o.Objective}";
 
     public nn.Module<Tensor, Tensor> Generator => GA;
     public nn.Module<Tensor, Tensor>? GeneratorBtoA => GB;

@@ -1,3 +1,4 @@
+using CycleGanEdge.Torch.Checkpoints;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -6,7 +7,8 @@ namespace CycleGanEdge.Torch.Training;
 /// <summary>
 /// What <see cref="TrainingRun"/>, <see cref="TrainingState"/> and the bench need from a model
 /// (<see cref="CycleGanModel"/>, <see cref="CutModel"/>): its networks, optimizers and pools by the names
-/// the reference gives their files and state keys, one training step, and eval-mode translations.
+/// the reference gives their files and state keys, what each network's checkpoint says it is, the run's title,
+/// one training step, and eval-mode translations.
 /// </summary>
 public interface ITranslationModel : IDisposable
 {
@@ -20,6 +22,15 @@ public interface ITranslationModel : IDisposable
 
     /// <summary>Every network, named as its latest_net_&lt;name&gt; file.</summary>
     IReadOnlyList<(string Name, nn.Module Module)> Networks { get; }
+
+    /// <summary>
+    /// The header of each network's file, by the names of <see cref="Networks"/>: <paramref name="run"/> (what every file
+    /// of the run records: epoch, training size, extra facts) with what the network is and which domains it reads and writes.
+    /// </summary>
+    IReadOnlyList<(string Name, CheckpointHeader Header)> CheckpointHeaders(CheckpointHeader run, string domainA, string domainB);
+
+    /// <summary>The run's title on its web page: name, method and the options that tell runs apart.</summary>
+    string Title { get; }
 
     /// <summary>Every optimizer, named as its state keys (optimizer_G ...).</summary>
     IReadOnlyList<(string Name, Adam Optimizer)> Optimizers { get; }

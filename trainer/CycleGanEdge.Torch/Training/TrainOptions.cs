@@ -76,7 +76,7 @@ public sealed record TrainOptions
     public bool NoDropout { get; init; } = true;
     /// <summary>How the generators' decoders upsample: convtranspose (the reference) or resize (nearest x2 + 3x3 conv).</summary>
     [FixedOnResume("--upsample")]
-    public string Upsample { get; init; } = Networks.Networks.ConvTransposeUpsampling;
+    public string Upsample { get; init; } = NetworkFactory.ConvTransposeUpsampling;
     /// <summary>
     /// The CUT reference's anti-aliased down- and upsampling (blur after stride-1 convs, blur-upsample before convs) in
     /// resnet generators and PatchGAN discriminators: the default of cut and fastcut, as there.
@@ -213,12 +213,12 @@ public sealed record TrainOptions
         OneOf(GanMode, GanModes, "--gan-mode");
         OneOf(Objective, Objectives, "--objective");
         OneOf(LrPolicy, LrPolicies, "--lr-policy");
-        // The network names have one home, Networks; the parser (TrainOptionSet) offers the same lists.
-        OneOf(InitType, Networks.Networks.InitTypes, "--init-type");
-        OneOf(Norm, Networks.Networks.Norms, "--norm");
-        OneOf(NetG, Networks.Networks.GeneratorArchs, "--netG");
-        OneOf(NetD, Networks.Networks.DiscriminatorArchs, "--netD");
-        OneOf(Upsample, Networks.Networks.Upsamplings, "--upsample");
+        // The network names have one home, NetworkFactory; the parser (TrainOptionSet) offers the same lists.
+        OneOf(InitType, NetworkFactory.InitTypes, "--init-type");
+        OneOf(Norm, NetworkFactory.Norms, "--norm");
+        OneOf(NetG, NetworkFactory.GeneratorArchs, "--netG");
+        OneOf(NetD, NetworkFactory.DiscriminatorArchs, "--netD");
+        OneOf(Upsample, NetworkFactory.Upsamplings, "--upsample");
         Check(double.IsFinite(InitGain) && InitGain > 0, $"--init-gain must be a positive number, not {InitGain.ToString(CultureInfo.InvariantCulture)}");
         Check(Ngf >= 1 && Ndf >= 1, "--ngf and --ndf must be positive");
         Check(NLayersD >= 1, "--n-layers-D must be at least 1");
@@ -261,7 +261,7 @@ public sealed record TrainOptions
         void Check(bool ok, string message) { if (!ok) errors.Add(message); }
         // For cut/fastcut the resnet requirement below says it once.
         Check(!Antialias || IsCut || NetG.StartsWith("resnet_", StringComparison.Ordinal), $"--antialias is for resnet generators, not {NetG}");
-        Check(!Antialias || Upsample == Networks.Networks.ConvTransposeUpsampling, "--antialias replaces the generator's upsampling: leave --upsample at convtranspose");
+        Check(!Antialias || Upsample == NetworkFactory.ConvTransposeUpsampling, "--antialias replaces the generator's upsampling: leave --upsample at convtranspose");
         Check(IsCut || !(UsesIdentity && InputNc != OutputNc && InputNc is 1 or 3 && OutputNc is 1 or 3), // one message per mistake
             "--lambda-identity > 0 needs --input-nc == --output-nc (the identity loss feeds B images to G_A); use --lambda-identity 0");
         Check(NEpochs < 0 || NEpochsDecay < 0 || LastEpoch >= 1, "--n-epochs + --n-epochs-decay must be at least 1");

@@ -170,9 +170,7 @@ public sealed class TrainingRun
                 SaveNetworks(model, epoch.ToString(CultureInfo.InvariantCulture), epoch, domainA, domainB);
             position = new TrainingPosition(epoch + 1, 0, position.TotalIters, 0, 0);
             SaveLatest(position);
-            outputs.Render(_o.IsCut
-                ? $"{_o.Name}: {(_o.Model == TranslationModels.Cut ? "CUT" : "FastCUT")} {_o.NetG}/{_o.NetD}, {_o.GanMode}, lambda_NCE {_o.LambdaNce.ToString(CultureInfo.InvariantCulture)}"
-                : $"{_o.Name}: CycleGAN {_o.NetG}/{_o.NetD}, {_o.GanMode}, {_o.Objective}");
+            outputs.Render(model.Title);
             // The schedule has stepped for the next epoch; after the last one there is none (its lr may be below 0).
             _log.WriteLine($"End of epoch {epoch} / {_o.LastEpoch}" + (epoch < _o.LastEpoch ? $": lr now {schedule.CurrentLr:G6}" : "") +
                 (cycle is double c ? $", test cycle L1 {c:F4}" : "") + $", {clock.Elapsed.TotalSeconds / Math.Max(1, itersThisRun):F3} s/it");
@@ -250,25 +248,12 @@ public sealed class TrainingRun
     private void SaveNetworks(ITranslationModel model, string prefix, int epoch, string domainA, string domainB)
     {
         string dir = _o.RunDirectory;
-        var (gA, gB, dA, dB) = (_o.GeneratorA, _o.GeneratorB, _o.DiscriminatorA, _o.DiscriminatorB);
         // "model" says which method trained the networks (the exporter writes it into the ONNX metadata).
         var extra = new Dictionary<string, string> { ["run"] = _o.Name, ["model"] = _o.Model, ["gan_mode"] = _o.GanMode, ["objective"] = _o.Objective };
         // What the images went through before the network; the exporter writes it into the model's metadata.
         TrainingPreprocessing.AddTo(extra, TrainingPreprocessing.Of(_o.DataRoot, _o.Preprocess, _o.LoadSize));
-        var headers = _o.IsCut ? new (string Name, CheckpointHeader Header)[]
-        {
-            ("G", new CheckpointHeader { Kind = CheckpointKinds.Generator, Generator = gA, Direction = "AtoB", DomainIn = domainA, DomainOut = domainB, TrainSize = _o.CropSize, Epoch = epoch, Extra = extra }),
-            ("D", new CheckpointHeader { Kind = CheckpointKinds.Discriminator, Discriminator = dA, DomainIn = domainB, TrainSize = _o.CropSize, Epoch = epoch, Extra = extra }),
-            ("F", new CheckpointHeader { Kind = CheckpointKinds.PatchHead, TrainSize = _o.CropSize, Epoch = epoch, Extra = extra }),
-        }
-        : new (string Name, CheckpointHeader Header)[]
-        {
-            ("G_A", new CheckpointHeader { Kind = CheckpointKinds.Generator, Generator = gA, Direction = "AtoB", DomainIn = domainA, DomainOut = domainB, TrainSize = _o.CropSize, Epoch = epoch, Extra = extra }),
-            ("G_B", new CheckpointHeader { Kind = CheckpointKinds.Generator, Generator = gB, Direction = "BtoA", DomainIn = domainB, DomainOut = domainA, TrainSize = _o.CropSize, Epoch = epoch, Extra = extra }),
-            ("D_A", new CheckpointHeader { Kind = CheckpointKinds.Discriminator, Discriminator = dA, DomainIn = domainB, TrainSize = _o.CropSize, Epoch = epoch, Extra = extra }),
-            ("D_B", new CheckpointHeader { Kind = CheckpointKinds.Discriminator, Discriminator = dB, DomainIn = domainA, TrainSize = _o.CropSize, Epoch = epoch, Extra = extra }),
-        };
-        foreach (var (name, header) in headers)
+        var run = new CheckpointHeader { TrainSize = _o.CropSize, Epoch = epoch, Extra = extra };
+        foreach (var (name, header) in model.CheckpointHeaders(run, domainA, domainB))
         {
             var module = model.Networks.First(n => n.Name == name).Module;
             CheckpointFile.SaveModule(Path.Combine(dir, $"{prefix}_net_{name}{CheckpointFile.Extension}"), header, module);

@@ -26,16 +26,16 @@ public sealed class TrainOptionSet
     {
         Model = Choice("--model", "cyclegan, or cut / fastcut (Contrastive Unpaired Translation, Park et al. 2020: one generator; " +
             "options not given take that model's reference defaults: init xavier, pool 0, cut 200+200 epochs, fastcut 150+50)", o => o.Model, (o, v) => o with { Model = v }, TranslationModels.Names);
-        Choice("--netG", "Generator architecture", o => o.NetG, (o, v) => o with { NetG = v }, Networks.GeneratorArchs);
-        Choice("--netD", "Discriminator: basic (70x70 PatchGAN), n_layers, pixel, global", o => o.NetD, (o, v) => o with { NetD = v }, Networks.DiscriminatorArchs);
+        Choice("--netG", "Generator architecture", o => o.NetG, (o, v) => o with { NetG = v }, NetworkFactory.GeneratorArchs);
+        Choice("--netD", "Discriminator: basic (70x70 PatchGAN), n_layers, pixel, global", o => o.NetD, (o, v) => o with { NetD = v }, NetworkFactory.DiscriminatorArchs);
         Add("--n-layers-D", "Discriminator conv layers (netD n_layers)", o => o.NLayersD, (o, v) => o with { NLayersD = v }).AtLeast(1);
         Add("--ngf", "Generator filters in the last conv layer", o => o.Ngf, (o, v) => o with { Ngf = v }).AtLeast(1);
         Add("--ndf", "Discriminator filters in the first conv layer", o => o.Ndf, (o, v) => o with { Ndf = v }).AtLeast(1);
-        Choice("--norm", "Normalisation layers", o => o.Norm, (o, v) => o with { Norm = v }, Networks.Norms);
+        Choice("--norm", "Normalisation layers", o => o.Norm, (o, v) => o with { Norm = v }, NetworkFactory.Norms);
         Add("--no-dropout", "No dropout in the generator (CycleGAN default: true; --no-dropout false enables it)", o => o.NoDropout, (o, v) => o with { NoDropout = v });
-        Choice("--upsample", "Generator upsampling: convtranspose (the reference) or resize (nearest x2 + 3x3 conv, no checkerboard)", o => o.Upsample, (o, v) => o with { Upsample = v }, Networks.Upsamplings);
+        Choice("--upsample", "Generator upsampling: convtranspose (the reference) or resize (nearest x2 + 3x3 conv, no checkerboard)", o => o.Upsample, (o, v) => o with { Upsample = v }, NetworkFactory.Upsamplings);
         Add("--antialias", "Anti-aliased sampling in resnet generators and PatchGANs: blur after stride-1 convs, blur-upsample before convs (the CUT reference's default; cut/fastcut: true)", o => o.Antialias, (o, v) => o with { Antialias = v });
-        Choice("--init-type", "Weight initialisation (cut/fastcut default: xavier)", o => o.InitType, (o, v) => o with { InitType = v }, Networks.InitTypes);
+        Choice("--init-type", "Weight initialisation (cut/fastcut default: xavier)", o => o.InitType, (o, v) => o with { InitType = v }, NetworkFactory.InitTypes);
         Add("--init-gain", "Scale for normal, xavier and orthogonal init", o => o.InitGain, (o, v) => o with { InitGain = v }).Above(0);
         Rule(Add("--input-nc", "Channels of domain A images (1 or 3)", o => o.InputNc, (o, v) => o with { InputNc = v }), v => v is 1 or 3, v => $"must be 1 or 3, not {v}");
         Rule(Add("--output-nc", "Channels of domain B images (1 or 3)", o => o.OutputNc, (o, v) => o with { OutputNc = v }), v => v is 1 or 3, v => $"must be 1 or 3, not {v}");

@@ -9,7 +9,7 @@ namespace CycleGanEdge.Torch.Networks;
 /// <summary>
 /// Builds generators and discriminators from names, like the reference's define_G/define_D: variants are data.
 /// </summary>
-public static class Networks
+public static class NetworkFactory
 {
     public static IReadOnlyList<string> GeneratorArchs => ModelDescriptor.GeneratorArchs;
 
