@@ -37,7 +37,7 @@ public sealed record TranslatorOptions
     /// <summary>Memory budget in bytes for one model run (estimated, <see cref="Translator.EstimatedBytes"/>); decides automatic tiling.</summary>
     public long MaxMemory { get; init; } = DefaultMaxMemory;
     public TileNorm TileNorm { get; init; } = TileNorm.Exact;
-    /// <summary>Folder of the scratch files of <see cref="TileNorm.Exact"/> when the stored activations do not fit <see cref="MaxMemory"/> (null: the system temp folder).</summary>
+    /// <summary>Folder of the scratch files that hold <see cref="TileNorm.Exact"/>'s stored activations (null: the system temp folder).</summary>
     public string? ScratchFolder { get; init; }
     /// <summary>The alpha of RGBA output (translate --alpha): the shape the model drew, the input's, or opaque.</summary>
     public OutputAlpha Alpha { get; init; } = OutputAlpha.Model;

@@ -47,14 +47,14 @@ public static class SharedOptions
         public Option<string> Norm { get; } = new Option<string>("--tile-norm")
         {
             Description = "Statistics of instance norms in tiles: exact (the whole image's, in one pass: the model runs segment by segment between its norms, " +
-                          "keeping activations in memory or in --scratch files; models that cannot be cut use image), " +
+                          "keeping activations in --scratch files; models that cannot be cut use image), " +
                           "image (the whole image's: exact, up to one pass over the tiles per norm layer), " +
                           "thumbnail (a downscaled copy's: one pass, colours can shift), tile (each tile's own: seams)",
             DefaultValueFactory = _ => defaultNorm,
         }.AcceptOnlyFromAmong("exact", "image", "thumbnail", "tile");
         public Option<DirectoryInfo> Scratch { get; } = new Option<DirectoryInfo>("--scratch")
         {
-            Description = "Folder for --tile-norm exact's stored activations when they do not fit --max-memory (memory-mapped files, removed when done) [default: the system temp folder]",
+            Description = "Folder for --tile-norm exact's stored activations (memory-mapped files that the system caches in free memory, removed when done) [default: the system temp folder]",
         }.AcceptExistingOnly();
 
         public IEnumerable<Option> All => [Tile, Overlap, MaxMemory, Norm, Scratch];

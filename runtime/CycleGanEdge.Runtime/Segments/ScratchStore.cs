@@ -69,7 +69,7 @@ public sealed unsafe class ScratchTensor : IDisposable
         {
             TryDelete(path);
             throw new ScratchFullException($"scratch folder {folder}: cannot hold {Bytes >> 20} MB more of stored activations ({e.Message}); " +
-                "free space there, choose another with --scratch, or raise --max-memory to keep them in memory", e);
+                "free space there or choose another folder with --scratch", e);
         }
         if (!OperatingSystem.IsWindows()) TryDelete(path); // the open handle keeps the data; the kernel frees it when the handle closes
         try

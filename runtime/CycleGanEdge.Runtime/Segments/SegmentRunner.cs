@@ -1,3 +1,4 @@
+using System.Numerics;
 using Microsoft.ML.OnnxRuntime;
 
 namespace CycleGanEdge.Runtime.Segments;
@@ -71,7 +72,21 @@ public sealed class SegmentRunner : IDisposable
 
     /// <summary>Tiles an image runs in: for each segment, rows x columns.</summary>
     public int TileCount(int paddedWidth, int paddedHeight, int tileSide) =>
-        _plan.Segments.Sum(s => (Bounds(paddedWidth, s, tileSide).Length - 1) * (Bounds(paddedHeight, s, tileSide).Length - 1));
+        _plan.Segments.Sum(s => (Bounds(paddedWidth, s, SideFor(s, tileSide)).Length - 1) * (Bounds(paddedHeight, s, SideFor(s, tileSide)).Length - 1));
+
+    /// <summary>
+    /// The tile side of one segment, in pixels of its finest tensor: <paramref name="tileSide"/> for a segment that reads and
+    /// writes ngf channels at one resolution (the first cut's width), smaller for wider segments and larger for narrower
+    /// ones, so that every segment's tiles hold about as many values and the memory of a tile's run is the same everywhere.
+    /// </summary>
+    private int SideFor(SegmentPlan.Segment segment, int tileSide)
+    {
+        double finest = segment.MaxResolution.Value;
+        double values = segment.Inputs.Sum(i => i.Channels * Math.Pow(i.Resolution.Value / finest, 2)) +
+                        segment.Outputs.Sum(o => o.Channels * Math.Pow(o.Resolution.Value / finest, 2));
+        double reference = 2.0 * (_plan.Cuts.Count > 0 ? _plan.Cuts[0].Channels : values / 2);
+        return (int)Math.Max(1, tileSide * Math.Sqrt(reference / values));
+    }
 
     /// <summary>
     /// Translates <paramref name="src"/> (width x height, <paramref name="bpp"/> 3 or 4, already composited) into
@@ -107,7 +122,8 @@ public sealed class SegmentRunner : IDisposable
 
                 int halo = segment.Inputs.Max(i => (int)Math.Ceiling(i.Halo / i.Resolution.Value));
                 halo = Translator.RoundUp(halo, segment.Granularity);
-                int[] xs = Bounds(paddedWidth, segment, tileSide), ys = Bounds(paddedHeight, segment, tileSide);
+                int side = SideFor(segment, tileSide);
+                int[] xs = Bounds(paddedWidth, segment, side), ys = Bounds(paddedHeight, segment, side);
                 int tilesInSegment = (xs.Length - 1) * (ys.Length - 1), tileOfSegment = 0;
                 if (_inputs.Length < segment.Inputs.Count) Array.Resize(ref _inputs, segment.Inputs.Count);
                 if (_outputs.Length < outputs.Count) Array.Resize(ref _outputs, outputs.Count);
@@ -185,7 +201,9 @@ public sealed class SegmentRunner : IDisposable
                             foreach (var v in values) v.Dispose();
                             foreach (var v in outValues) v.Dispose();
                         }
-                        progress?.Report(new SegmentProgress(s + 1, _plan.Segments.Count, ++done, total, ++tileOfSegment, tilesInSegment));
+                        ++tileOfSegment;
+                        NativeHeap.Trim(); // about 0.1 ms, against a tile's run of tens of milliseconds
+                        progress?.Report(new SegmentProgress(s + 1, _plan.Segments.Count, ++done, total, tileOfSegment, tilesInSegment));
                     }
 
                 if (!last)
@@ -279,19 +297,31 @@ public sealed class SegmentRunner : IDisposable
         int plane = oh * ow;
         for (int c = 0; c < sum.Length; c++)
         {
-            double s = 0, q = 0, m = offset[c];
+            double m = offset[c];
+            var mean = new Vector<double>(m);
+            Vector<double> s = Vector<double>.Zero, q = Vector<double>.Zero;
+            double tailSum = 0, tailSquares = 0;
             for (int y = 0; y < vh; y++)
             {
                 var row = result.AsSpan(c * plane + (vy + y) * ow + vx, vw);
-                foreach (float v in row)
+                int x = 0;
+                for (; x + Vector<float>.Count <= row.Length; x += Vector<float>.Count)
                 {
-                    double d = v - m;
-                    s += d;
-                    q += d * d;
+                    Vector.Widen(new Vector<float>(row[x..]), out var low, out var high);
+                    low -= mean;
+                    high -= mean;
+                    s += low + high;
+                    q += low * low + high * high;
+                }
+                for (; x < row.Length; x++)
+                {
+                    double d = row[x] - m;
+                    tailSum += d;
+                    tailSquares += d * d;
                 }
             }
-            sum[c] += s;
-            sumSquares[c] += q;
+            sum[c] += Vector.Sum(s) + tailSum;
+            sumSquares[c] += Vector.Sum(q) + tailSquares;
         }
     }
 
