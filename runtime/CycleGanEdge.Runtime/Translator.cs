@@ -193,6 +193,8 @@ public sealed class Translator : IDisposable
             LastTilePasses = 1;
             if (LastUsedCarriedStatistics)
             {
+                Note?.Invoke($"{width}x{height}: norm statistics carried from the previous frame: tiles of {paddedTile} px through all {segments.Plan.Segments.Count} segments, " +
+                    $"reaching {segments.CarriedReach} px beyond their core; a frame whose statistics drift more than {MaxCarriedDrift} runs again exactly");
                 LastStatisticsDrift = segments.RunCarried(src, dst, width, height, bpp, _grid.TiledWidth, _grid.TiledHeight, paddedTile);
                 if (LastStatisticsDrift <= MaxCarriedDrift) return;
                 // The content changed too much (a cut, fast motion) or carrying started to swing: this frame runs exactly.

@@ -89,11 +89,10 @@ public static class VideoCommand
             return ExitCodes.ForStartError(e);
         }
         using var _ = translator;
-        string? lastNote = null;
+        var notes = new HashSet<string>();
         translator.Note = note =>
         {
-            if (note != lastNote) io.Error.WriteLine(note); // once per video, not once per frame
-            lastNote = note;
+            if (notes.Add(note)) io.Error.WriteLine(note); // each once per video, not once per frame
         };
         try
         {
