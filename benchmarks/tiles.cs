@@ -3,6 +3,7 @@
 //   nice -n 10 dotnet run -c Release benchmarks/tiles.cs -- tiles   MODEL.onnx [WxH ...]  # default 1024x1024 and 2048x1536; TILES=256,512 OVERLAPS=32,64 NORMS=tile,exact
 //   nice -n 10 dotnet run -c Release benchmarks/tiles.cs -- mosaic  MODEL_DIR_testA W H OUT.png
 //   nice -n 10 dotnet run -c Release benchmarks/tiles.cs -- flicker MODEL.onnx            # generated clips, 320x192
+//   PAN=2 nice -n 10 dotnet run -c Release benchmarks/tiles.cs -- video MODEL.onnx WxH FRAMES TILE  # whole vs exact vs carried frames (video --temporal); PAN px/frame, 0 = still
 using System.Diagnostics;
 using CycleGanEdge.Runtime;
 using CycleGanEdge.Core.Imaging;
@@ -17,6 +18,30 @@ if (mode == "mosaic")
     return;
 }
 var cpu = new TranslatorOptions { Provider = "cpu", Threads = 1, Tile = 0 };
+if (mode == "video")
+{
+    var size = args[2].Split('x').Select(int.Parse).ToArray();
+    var (w, h, frames, tile, pan) = (size[0], size[1], int.Parse(args[3]), int.Parse(args[4]), int.Parse(Environment.GetEnvironmentVariable("PAN") ?? "0"));
+    var scene = Scene(Emoji, w + pan * frames, h);
+    using var whole = Translator.Open(args[1], cpu);
+    using var exact = Translator.Open(args[1], cpu with { Tile = tile });
+    using var carried = Translator.Open(args[1], cpu with { Tile = tile, CarryStatistics = true });
+    Console.WriteLine($"## {w}x{h}, {frames} frames, pan {pan} px/frame, tile {tile}");
+    Console.WriteLine("| frame | whole s | exact s | carried s | carried? | drift | exact vs whole (mean/max) | carried vs whole (mean/max) |");
+    Console.WriteLine("|---|---|---|---|---|---|---|---|");
+    for (int t = 0; t < frames; t++)
+    {
+        var frame = new byte[w * h * 4];
+        for (int y = 0; y < h; y++) Array.Copy(scene.Pixels, (y * scene.Width + t * pan) * 4, frame, y * w * 4, w * 4);
+        var img = new RgbaImage(w, h, frame, hasAlpha: false);
+        var (a, wholeMs) = Timed(whole, img);
+        var (b, exactMs) = Timed(exact, img);
+        var (c, carriedMs) = Timed(carried, img);
+        Console.WriteLine($"| {t + 1} | {wholeMs / 1000:0.0} | {exactMs / 1000:0.0} | {carriedMs / 1000:0.0} | {(carried.LastUsedCarriedStatistics ? "yes" : "no")} | {carried.LastStatisticsDrift:0.0000} | " +
+            $"{Diff(a, b).Mean:0.000} / {Diff(a, b).Max} | {Diff(a, c).Mean:0.000} / {Diff(a, c).Max} |");
+    }
+    return;
+}
 if (mode == "tiles")
 {
     var sizes = args.Length > 2 ? args[2..].Select(a => a.Split('x')).Select(p => (int.Parse(p[0]), int.Parse(p[1]))).ToArray() : [(1024, 1024), (2048, 1536)];
@@ -200,3 +225,4 @@ static RgbaImage Mosaic(string folder, int w, int h)
         }
     return new RgbaImage(w, h, px, hasAlpha: false);
 }
+

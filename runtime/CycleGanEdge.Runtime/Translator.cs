@@ -36,6 +36,7 @@ public sealed class Translator : IDisposable
     // TileNorm.Exact: the segments, opened at the first image that needs tiles (null after a fallback).
     private SegmentRunner? _segments;
     private bool _segmentsTried;
+    private ScratchStore? _scratch;
 
     private Translator(InferenceSession session, ModelInfo model, string provider, TranslatorOptions options)
     {
@@ -188,8 +189,19 @@ public sealed class Translator : IDisposable
         _grid.Place(width, height, tileSide, _options.TileOverlap, m);
         if (_options.TileNorm == TileNorm.Exact && Segments() is { } segments)
         {
-            RunSegments(segments, src, dst, width, height, bpp, _grid.TiledWidth, _grid.TiledHeight, paddedTile);
+            LastUsedCarriedStatistics = _options.CarryStatistics && segments.HasStatistics(_grid.TiledWidth, _grid.TiledHeight);
             LastTilePasses = 1;
+            if (LastUsedCarriedStatistics)
+            {
+                Note?.Invoke($"{width}x{height}: norm statistics carried from the previous frame: tiles of {paddedTile} px through all {segments.Plan.Segments.Count} segments, " +
+                    $"reaching {segments.CarriedReach} px beyond their core; a frame whose statistics drift more than {MaxCarriedDrift} runs again exactly");
+                LastStatisticsDrift = segments.RunCarried(src, dst, width, height, bpp, _grid.TiledWidth, _grid.TiledHeight, paddedTile);
+                if (LastStatisticsDrift <= MaxCarriedDrift) return;
+                // The content changed too much (a cut, fast motion) or carrying started to swing: this frame runs exactly.
+                LastUsedCarriedStatistics = false;
+                LastTilePasses = 2;
+            }
+            RunSegments(segments, src, dst, width, height, bpp, _grid.TiledWidth, _grid.TiledHeight, paddedTile);
             return;
         }
         var statistics = _options.TileNorm == TileNorm.Tile ? null : Statistics();
@@ -221,6 +233,15 @@ public sealed class Translator : IDisposable
             if (change <= TileStatistics.Tolerance || pass > frame.GivenMean.Length) break;
         }
     }
+
+    /// <summary>Whether the last tiled image ran with the previous image's statistics (<see cref="TranslatorOptions.CarryStatistics"/>).</summary>
+    public bool LastUsedCarriedStatistics { get; private set; }
+
+    /// <summary>Drift of the last carried frame (<see cref="SegmentRunner.RunCarried"/>); above <see cref="MaxCarriedDrift"/> the frame ran again exactly.</summary>
+    public double LastStatisticsDrift { get; private set; }
+
+    /// <summary>Largest drift a carried frame may have and be kept (benchmarks/TILES.md, Video: on the test clips a drift of 0.03 was 1.5 levels off exact).</summary>
+    public const double MaxCarriedDrift = 0.02;
 
     /// <summary>Tile side of --tile-norm exact under --tile auto, in pixels of a segment's finest tensor.</summary>
     internal const int ExactAutoTile = 512;
@@ -259,8 +280,13 @@ public sealed class Translator : IDisposable
         string folder = _options.ScratchFolder ?? System.IO.Path.GetTempPath();
         Note?.Invoke($"{width}x{height}: {segments.Plan.Segments.Count} segments, {segments.TileCount(paddedWidth, paddedHeight, tile)} tiles, " +
             $"scratch {scratchBytes / 1048576.0:0} MB in {folder}");
-        using var scratch = new ScratchStore(folder);
-        segments.Run(src, dst, width, height, bpp, paddedWidth, paddedHeight, tile, scratch, SegmentProgress);
+        // One store for the translator's life (a video's frames), made again only when the folder changes.
+        if (_scratch is null || _scratch.Folder != folder)
+        {
+            _scratch?.Dispose();
+            _scratch = new ScratchStore(folder);
+        }
+        segments.Run(src, dst, width, height, bpp, paddedWidth, paddedHeight, tile, _scratch, SegmentProgress);
     }
 
     private TileStatistics? Statistics()
@@ -337,6 +363,7 @@ public sealed class Translator : IDisposable
         _frame?.Dispose();
         _statistics?.Dispose();
         _segments?.Dispose();
+        _scratch?.Dispose();
         _runOptions.Dispose();
         _session.Dispose();
     }

@@ -39,6 +39,12 @@ public sealed record TranslatorOptions
     public TileNorm TileNorm { get; init; } = TileNorm.Exact;
     /// <summary>Folder of the scratch files that hold <see cref="TileNorm.Exact"/>'s stored activations (null: the system temp folder).</summary>
     public string? ScratchFolder { get; init; }
+    /// <summary>
+    /// Video --temporal: frames that run in <see cref="TileNorm.Exact"/> tiles normalise with the statistics measured on the
+    /// previous frame of the same size (one pass through all segments per tile, nothing stored between segments); the first
+    /// frame runs exactly. An approximation where the content changes (benchmarks/TILES.md, Video).
+    /// </summary>
+    public bool CarryStatistics { get; init; }
     /// <summary>The alpha of RGBA output (translate --alpha): the shape the model drew, the input's, or opaque.</summary>
     public OutputAlpha Alpha { get; init; } = OutputAlpha.Model;
     /// <summary>Save the optimised graph beside the model and load it next time.</summary>

@@ -26,9 +26,10 @@ public static class VideoCommand
         var threads = SharedOptions.Threads();
         var temporal = new Option<bool>("--temporal")
         {
-            Description = "Reduce flicker: blend each output with the previous one where the input did not change (following a global pan)",
+            Description = "Reduce flicker: blend each output with the previous one where the input did not change (following a global pan); " +
+                          "frames in exact tiles use the previous frame's norm statistics (one pass per frame)",
         };
-        var tiling = new SharedOptions.Tiling(defaultNorm: "thumbnail");
+        var tiling = new SharedOptions.Tiling();
 
         var command = new Command("video", "Translate every frame of a video (file, stream URL or camera); audio is kept from the source")
         {
@@ -60,6 +61,8 @@ public static class VideoCommand
                 Provider = parse.GetValue(provider)!,
                 DeviceId = parse.GetValue(device),
                 Threads = parse.GetValue(threads),
+                // Tiled frames normalise with the previous frame's statistics: one pass per frame.
+                CarryStatistics = parse.GetValue(temporal),
             });
             var filter = parse.GetValue(temporal) ? new TemporalFilter() : null;
             return Task.FromResult(Run(options, parse.GetValue(model)!.FullName, translatorOptions, filter, parse.InvocationConfiguration, stop));
@@ -86,6 +89,11 @@ public static class VideoCommand
             return ExitCodes.ForStartError(e);
         }
         using var _ = translator;
+        var notes = new HashSet<string>();
+        translator.Note = note =>
+        {
+            if (notes.Add(note)) io.Error.WriteLine(note); // each once per video, not once per frame
+        };
         try
         {
             FrameTransform transform = (src, dst, w, h) =>
@@ -121,6 +129,7 @@ public static class VideoCommand
                 $"(waiting for the decoder {result.DecoderWaitShare:P0}, the encoder {result.EncoderWaitShare:P0}; {translator.Provider}), " +
                 $"audio {(result.AudioKept ? "kept" : "none")}" +
                 (translator.LastTilePasses > 0 ? $", tiles of {translator.TileSideFor(result.Width, result.Height)} px ({translator.LastTilePasses} pass(es) per frame)" : "") +
+                (translator.LastUsedCarriedStatistics ? ", statistics carried from the previous frame" : "") +
                 (filter is null ? "" : ", temporal filter on"));
             return stop.IsCancellationRequested ? ExitCodes.Interrupted : ExitCodes.Success;
         }

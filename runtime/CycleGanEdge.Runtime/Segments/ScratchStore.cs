@@ -21,6 +21,7 @@ public sealed class ScratchStore(string? folder) : IDisposable
 
     public ScratchTensor Allocate(int channels, int height, int width)
     {
+        _tensors.RemoveAll(t => t.IsDisposed); // a store that lives for a video's frames does not collect every frame's tensors
         var tensor = new ScratchTensor(Folder, channels, height, width);
         _tensors.Add(tensor);
         return tensor;
@@ -147,10 +148,13 @@ public sealed unsafe class ScratchTensor : IDisposable
         }
     }
 
+    internal bool IsDisposed { get; private set; }
+
     public void Dispose()
     {
         if (_memory is not null) NativeMemory.Free(_memory);
         _memory = null;
         _file?.Dispose();
+        IsDisposed = true;
     }
 }

@@ -21,9 +21,15 @@ public sealed class SegmentRunner : IDisposable
     private readonly InferenceSession[] _sessions;
     private readonly RunOptions _runOptions = new();
     private readonly float[][] _gain, _shift;
+    // Per cut, the mean and variance behind _gain and _shift (the offset of the next frame's sums), and the padded size they were measured at.
+    private readonly double[][] _mean, _variance;
+    private (int Width, int Height) _statisticsSize;
+    // RunCarried: tile buffers of the segments' outputs, reused from tile to tile and frame to frame.
+    private readonly List<float[]> _free = [];
     // The last segment that reads each stored tensor, and the segment that writes it.
     private readonly Dictionary<string, int> _lastUse = [];
     private readonly Dictionary<string, (int Segment, SegmentPlan.SegmentOutput Output)> _storedBy = [];
+    private readonly List<string>[] _inputNames, _outputNames;
     private float[][] _inputs = [];
     private float[][] _outputs = [];
 
@@ -42,6 +48,10 @@ public sealed class SegmentRunner : IDisposable
         }
         _gain = [.. plan.Cuts.Select(c => new float[c.Channels])];
         _shift = [.. plan.Cuts.Select(c => new float[c.Channels])];
+        _mean = [.. plan.Cuts.Select(c => new double[c.Channels])];
+        _variance = [.. plan.Cuts.Select(c => new double[c.Channels])];
+        _inputNames = [.. plan.Segments.Select(s => s.Inputs.Select(i => i.Tensor).Concat(s.NormalisedCuts.SelectMany(c => new[] { SegmentPlan.GainInput(c), SegmentPlan.ShiftInput(c) })).ToList())];
+        _outputNames = [.. plan.Segments.Select(s => s.Outputs.Select(o => o.Tensor).ToList())];
         for (int s = 0; s < plan.Segments.Count; s++)
         {
             foreach (var input in plan.Segments[s].Inputs)
@@ -98,6 +108,7 @@ public sealed class SegmentRunner : IDisposable
     {
         var stored = new Dictionary<string, ScratchTensor>();
         int total = TileCount(paddedWidth, paddedHeight, tileSide), done = 0;
+        _statisticsSize = default; // set again once every cut's statistics are measured
         try
         {
             for (int s = 0; s < _plan.Segments.Count; s++)
@@ -127,8 +138,8 @@ public sealed class SegmentRunner : IDisposable
                 int tilesInSegment = (xs.Length - 1) * (ys.Length - 1), tileOfSegment = 0;
                 if (_inputs.Length < segment.Inputs.Count) Array.Resize(ref _inputs, segment.Inputs.Count);
                 if (_outputs.Length < outputs.Count) Array.Resize(ref _outputs, outputs.Count);
-                var inputNames = segment.Inputs.Select(i => i.Tensor).Concat(segment.NormalisedCuts.SelectMany(c => new[] { SegmentPlan.GainInput(c), SegmentPlan.ShiftInput(c) })).ToList();
-                var outputNames = outputs.Select(o => o.Tensor).ToList();
+                var inputNames = _inputNames[s];
+                var outputNames = _outputNames[s];
                 for (int ty = 0; ty + 1 < ys.Length; ty++)
                     for (int tx = 0; tx + 1 < xs.Length; tx++)
                     {
@@ -206,28 +217,221 @@ public sealed class SegmentRunner : IDisposable
                         progress?.Report(new SegmentProgress(s + 1, _plan.Segments.Count, ++done, total, tileOfSegment, tilesInSegment));
                     }
 
-                if (!last)
-                {
-                    var cut = _plan.Cuts[s];
-                    double count = (double)cutRes.Of(paddedHeight) * cutRes.Of(paddedWidth);
-                    for (int k = 0; k < cut.Channels; k++)
-                    {
-                        double mean = sum[k] / count;
-                        double variance = Math.Max(0, sumSquares[k] / count - mean * mean);
-                        mean += offset[k];
-                        double gain = cut.Scale[k] / Math.Sqrt(variance + cut.Epsilon);
-                        _gain[s][k] = (float)gain;
-                        _shift[s][k] = (float)(cut.Bias[k] - mean * gain);
-                    }
-                }
+                if (!last) SetStatistics(s, sum, sumSquares, offset, (double)cutRes.Of(paddedHeight) * cutRes.Of(paddedWidth));
                 // Tensors no later segment reads are freed now.
                 foreach (var (tensor, lastReader) in _lastUse)
                     if (lastReader <= s && stored.Remove(tensor, out var t)) t.Dispose();
             }
+            _statisticsSize = (paddedWidth, paddedHeight);
         }
         finally
         {
             foreach (var t in stored.Values) t.Dispose();
+        }
+    }
+
+    /// <summary>Whether <see cref="RunCarried"/> has statistics for this padded size: those of the last complete run.</summary>
+    public bool HasStatistics(int paddedWidth, int paddedHeight) => _statisticsSize == (paddedWidth, paddedHeight);
+
+    /// <summary>Image pixels a tile of <see cref="RunCarried"/> reaches beyond its core: the halos of all segments, chained.</summary>
+    public int CarriedReach
+    {
+        get
+        {
+            var (margin, halo, _) = CarriedMargins();
+            return margin[0] + halo[0];
+        }
+    }
+
+    /// <summary>
+    /// Video with carried statistics (video --temporal): every instance norm uses the statistics of the previous run (frame
+    /// t-1's), so the whole generator is a known per-pixel map after each convolution and a tile can flow through all
+    /// segments in turn, with the halo that the later segments need, storing no whole-image activation: one pass per frame.
+    /// On the way each cut's statistics are summed over the tiles' cores (as computed under the carried ones); they replace
+    /// the carried ones at the end, for the next frame. Tiles are at most <paramref name="tileSide"/> with their halo while at
+    /// least half of the tile is core. Returns the drift: the largest change, over cuts and channels, of a norm's mean (in
+    /// carried standard deviations) plus its relative change of standard deviation. Carrying is a feedback loop (each norm's
+    /// statistics are measured under the previous frame's upstream ones), so drift is also how far this frame may be off.
+    /// </summary>
+    public double RunCarried(ReadOnlySpan<byte> src, Span<byte> dst, int width, int height, int bpp, int paddedWidth, int paddedHeight, int tileSide,
+        CancellationToken cancel = default)
+    {
+        if (!HasStatistics(paddedWidth, paddedHeight))
+            throw new InvalidOperationException($"no statistics of a {paddedWidth}x{paddedHeight} image to carry: run one exactly first");
+        var (margin, halo, grid) = CarriedMargins();
+        foreach (int g in new[] { paddedWidth, paddedHeight })
+            if (g % grid != 0)
+                throw new SegmentationUnsupportedException($"the padded image side {g} is not a multiple of {grid}, the resolution step of the segments");
+        int core = Math.Max(grid, Math.Max(tileSide - 2 * (margin[0] + halo[0]), tileSide / 2) / grid * grid);
+        int[] ys = EqualParts(paddedHeight, core, grid), xs = EqualParts(paddedWidth, core, grid);
+        int cuts = _plan.Cuts.Count;
+        var sum = _plan.Cuts.Select(c => new double[c.Channels]).ToArray();
+        var sumSquares = _plan.Cuts.Select(c => new double[c.Channels]).ToArray();
+        // This tile's stored tensors: each over the run region of the segment that wrote it, at its own resolution.
+        var tensors = new Dictionary<string, TileTensor>();
+        int maxInputs = _plan.Segments.Max(s => s.Inputs.Count);
+        if (_inputs.Length < maxInputs) Array.Resize(ref _inputs, maxInputs);
+        try
+        {
+            for (int ty = 0; ty + 1 < ys.Length; ty++)
+                for (int tx = 0; tx + 1 < xs.Length; tx++)
+                {
+                    cancel.ThrowIfCancellationRequested();
+                    int a = ys[ty], b = ys[ty + 1], l = xs[tx], r = xs[tx + 1];
+                    for (int s = 0; s < _plan.Segments.Count; s++)
+                    {
+                        var segment = _plan.Segments[s];
+                        bool last = s == _plan.Segments.Count - 1;
+                        int reach = margin[s] + halo[s];
+                        int runTop = Math.Max(0, a - reach), runBottom = Math.Min(paddedHeight, b + reach);
+                        int runLeft = Math.Max(0, l - reach), runRight = Math.Min(paddedWidth, r + reach);
+                        var values = new List<OrtValue>();
+                        var outValues = new List<OrtValue>();
+                        var results = new TileTensor[segment.Outputs.Count];
+                        try
+                        {
+                            for (int i = 0; i < segment.Inputs.Count; i++)
+                            {
+                                var input = segment.Inputs[i];
+                                var (y0, x0, h, w) = Region(input.Resolution, runTop, runLeft, runBottom, runRight);
+                                var buffer = Buffer(ref _inputs[i], input.Channels * h * w);
+                                if (input.IsImage) FillImage(buffer, src, width, height, bpp, x0, y0, w, h);
+                                else tensors[input.Tensor].CopyTo(buffer, input.Channels, y0, x0, h, w);
+                                values.Add(OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, buffer.AsMemory(0, input.Channels * h * w), [1, input.Channels, h, w]));
+                            }
+                            foreach (int cut in segment.NormalisedCuts)
+                            {
+                                long[] shape = [1, _gain[cut].Length, 1, 1];
+                                values.Add(OrtValue.CreateTensorValueFromMemory(_gain[cut], shape));
+                                values.Add(OrtValue.CreateTensorValueFromMemory(_shift[cut], shape));
+                            }
+                            for (int o = 0; o < segment.Outputs.Count; o++)
+                            {
+                                var output = segment.Outputs[o];
+                                var (y0, x0, h, w) = Region(output.Resolution, runTop, runLeft, runBottom, runRight);
+                                results[o] = new TileTensor(Rent(output.Channels * h * w), y0, x0, h, w);
+                                outValues.Add(OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, results[o].Buffer.AsMemory(0, output.Channels * h * w), [1, output.Channels, h, w]));
+                            }
+                            try
+                            {
+                                _sessions[s].Run(_runOptions, _inputNames[s], values, _outputNames[s], outValues);
+                            }
+                            catch (OnnxRuntimeException e)
+                            {
+                                throw new InvalidOperationException($"segment {s + 1} of {_plan.Segments.Count} failed on a {runRight - runLeft}x{runBottom - runTop} tile: {e.Message}", e);
+                            }
+                        }
+                        finally
+                        {
+                            foreach (var v in values) v.Dispose();
+                            foreach (var v in outValues) v.Dispose();
+                        }
+                        for (int o = 0; o < results.Length; o++)
+                        {
+                            var res = segment.Outputs[o].Resolution;
+                            var t = results[o];
+                            // The tile's core, in this output's pixels.
+                            int vy = (int)res.Of(a) - t.Y0, vx = (int)res.Of(l) - t.X0;
+                            int vh = (int)(res.Of(b) - res.Of(a)), vw = (int)(res.Of(r) - res.Of(l));
+                            if (last && o == 0) WriteImage(t.Buffer, t.H, t.W, vy, vx, vh, vw, t.Y0 + vy, t.X0 + vx, src, dst, width, height, bpp);
+                            if (!last && o == 0) Accumulate(t.Buffer, t.H, t.W, vy, vx, vh, vw, _mean[s], sum[s], sumSquares[s]);
+                            if (_lastUse.ContainsKey(segment.Outputs[o].Tensor)) tensors[segment.Outputs[o].Tensor] = t;
+                            else _free.Add(t.Buffer);
+                        }
+                        foreach (var input in segment.Inputs)
+                            if (!input.IsImage && _lastUse[input.Tensor] == s && tensors.Remove(input.Tensor, out var done)) _free.Add(done.Buffer);
+                    }
+                }
+        }
+        finally
+        {
+            foreach (var t in tensors.Values) _free.Add(t.Buffer);
+        }
+        double drift = 0;
+        for (int k = 0; k < cuts; k++)
+        {
+            var res = _plan.Cuts[k].Resolution;
+            var (mean, variance) = (_mean[k].ToArray(), _variance[k].ToArray());
+            SetStatistics(k, sum[k], sumSquares[k], _mean[k], (double)res.Of(paddedHeight) * res.Of(paddedWidth));
+            for (int c = 0; c < mean.Length; c++)
+            {
+                double sd = Math.Sqrt(variance[c] + _plan.Cuts[k].Epsilon);
+                drift = Math.Max(drift, Math.Abs(_mean[k][c] - mean[c]) / sd + Math.Abs(Math.Sqrt(_variance[k][c] + _plan.Cuts[k].Epsilon) / sd - 1));
+            }
+        }
+        return drift;
+    }
+
+    /// <summary>
+    /// Per segment, how far beyond a tile's core (image pixels) its outputs must be valid so that every later segment's halo
+    /// is covered (0 for the last), and its own halo; both on the grid every segment's resolutions divide.
+    /// </summary>
+    private (int[] Margin, int[] Halo, int Grid) CarriedMargins()
+    {
+        int n = _plan.Segments.Count;
+        int grid = (int)_plan.Segments.Aggregate(1L, (g, s) => g / Gcd(g, s.Granularity) * s.Granularity);
+        var halo = _plan.Segments.Select(s => Translator.RoundUp(s.Inputs.Max(i => (int)Math.Ceiling(i.Halo / i.Resolution.Value)), grid)).ToArray();
+        var margin = new int[n];
+        for (int s = n - 1; s >= 0; s--)
+            foreach (var input in _plan.Segments[s].Inputs)
+                if (!input.IsImage)
+                {
+                    int writer = _storedBy[input.Tensor].Segment;
+                    margin[writer] = Math.Max(margin[writer], margin[s] + halo[s]);
+                }
+        return (margin, halo, grid);
+    }
+
+    private static long Gcd(long a, long b) => b == 0 ? a : Gcd(b, a % b);
+
+    /// <summary>Borders of equal parts of at most <paramref name="side"/> along <paramref name="length"/>, on the grid.</summary>
+    private static int[] EqualParts(int length, int side, int grid)
+    {
+        int n = (length + side - 1) / side;
+        var bounds = new int[n + 1];
+        for (int i = 0; i <= n; i++) bounds[i] = (int)((long)length * i / n / grid * grid);
+        bounds[n] = length;
+        return [.. bounds.Distinct()];
+    }
+
+    /// <summary>A free tile buffer of at least <paramref name="length"/> floats (the smallest that fits), or a new one.</summary>
+    private float[] Rent(int length)
+    {
+        int best = -1;
+        for (int i = 0; i < _free.Count; i++)
+            if (_free[i].Length >= length && (best < 0 || _free[i].Length < _free[best].Length)) best = i;
+        if (best < 0) return GC.AllocateUninitializedArray<float>(length);
+        var buffer = _free[best];
+        _free.RemoveAt(best);
+        return buffer;
+    }
+
+    /// <summary>A segment's output over one tile's run region: rows Y0.., columns X0.. (H x W) at its resolution, [C][H][W].</summary>
+    private readonly record struct TileTensor(float[] Buffer, int Y0, int X0, int H, int W)
+    {
+        /// <summary>Copies the h x w region at (y0, x0) (the tensor's own coordinates, inside this one) into <paramref name="tile"/> ([C][h][w]).</summary>
+        public void CopyTo(float[] tile, int channels, int y0, int x0, int h, int w)
+        {
+            for (int c = 0; c < channels; c++)
+                for (int y = 0; y < h; y++)
+                    Buffer.AsSpan((c * H + y0 - Y0 + y) * W + x0 - X0, w).CopyTo(tile.AsSpan((c * h + y) * w, w));
+        }
+    }
+
+    /// <summary>Cut <paramref name="cut"/>'s gain and shift (and mean) from sums about <paramref name="offset"/> over <paramref name="count"/> pixels.</summary>
+    private void SetStatistics(int cut, double[] sum, double[] sumSquares, double[] offset, double count)
+    {
+        var c = _plan.Cuts[cut];
+        for (int k = 0; k < c.Channels; k++)
+        {
+            double mean = sum[k] / count;
+            double variance = Math.Max(0, sumSquares[k] / count - mean * mean);
+            mean += offset[k];
+            double gain = c.Scale[k] / Math.Sqrt(variance + c.Epsilon);
+            _mean[cut][k] = mean;
+            _variance[cut][k] = variance;
+            _gain[cut][k] = (float)gain;
+            _shift[cut][k] = (float)(c.Bias[k] - mean * gain);
         }
     }
 
