@@ -138,8 +138,6 @@ public sealed class SegmentRunner : IDisposable
                 int tilesInSegment = (xs.Length - 1) * (ys.Length - 1), tileOfSegment = 0;
                 if (_inputs.Length < segment.Inputs.Count) Array.Resize(ref _inputs, segment.Inputs.Count);
                 if (_outputs.Length < outputs.Count) Array.Resize(ref _outputs, outputs.Count);
-                var inputNames = _inputNames[s];
-                var outputNames = _outputNames[s];
                 for (int ty = 0; ty + 1 < ys.Length; ty++)
                     for (int tx = 0; tx + 1 < xs.Length; tx++)
                     {
@@ -151,21 +149,8 @@ public sealed class SegmentRunner : IDisposable
                         var outValues = new List<OrtValue>();
                         try
                         {
-                            for (int i = 0; i < segment.Inputs.Count; i++)
-                            {
-                                var input = segment.Inputs[i];
-                                var (y0, x0, h, w) = Region(input.Resolution, runTop, runLeft, runBottom, runRight);
-                                var buffer = Buffer(ref _inputs[i], input.Channels * h * w);
-                                if (input.IsImage) FillImage(buffer, src, width, height, bpp, x0, y0, w, h);
-                                else stored[input.Tensor].Read(buffer, y0, x0, h, w);
-                                values.Add(OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, buffer.AsMemory(0, input.Channels * h * w), [1, input.Channels, h, w]));
-                            }
-                            foreach (int cut in segment.NormalisedCuts)
-                            {
-                                long[] shape = [1, _gain[cut].Length, 1, 1];
-                                values.Add(OrtValue.CreateTensorValueFromMemory(_gain[cut], shape));
-                                values.Add(OrtValue.CreateTensorValueFromMemory(_shift[cut], shape));
-                            }
+                            AddInputs(s, values, src, width, height, bpp, runTop, runLeft, runBottom, runRight,
+                                (input, buffer, y0, x0, h, w) => stored[input.Tensor].Read(buffer, y0, x0, h, w));
                             for (int o = 0; o < outputs.Count; o++)
                             {
                                 var (_, _, oh, ow) = Region(outputs[o].Resolution, runTop, runLeft, runBottom, runRight);
@@ -173,14 +158,7 @@ public sealed class SegmentRunner : IDisposable
                                 var buffer = Buffer(ref _outputs[o], c * oh * ow);
                                 outValues.Add(OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, buffer.AsMemory(0, c * oh * ow), [1, c, oh, ow]));
                             }
-                            try
-                            {
-                                _sessions[s].Run(_runOptions, inputNames, values, outputNames, outValues);
-                            }
-                            catch (OnnxRuntimeException e)
-                            {
-                                throw new InvalidOperationException($"segment {s + 1} of {_plan.Segments.Count} failed on a {runRight - runLeft}x{runBottom - runTop} tile: {e.Message}", e);
-                            }
+                            RunSegment(s, values, outValues, runRight - runLeft, runBottom - runTop);
                             for (int o = 0; o < outputs.Count; o++)
                             {
                                 var res = outputs[o].Resolution;
@@ -290,21 +268,8 @@ public sealed class SegmentRunner : IDisposable
                         var results = new TileTensor[segment.Outputs.Count];
                         try
                         {
-                            for (int i = 0; i < segment.Inputs.Count; i++)
-                            {
-                                var input = segment.Inputs[i];
-                                var (y0, x0, h, w) = Region(input.Resolution, runTop, runLeft, runBottom, runRight);
-                                var buffer = Buffer(ref _inputs[i], input.Channels * h * w);
-                                if (input.IsImage) FillImage(buffer, src, width, height, bpp, x0, y0, w, h);
-                                else tensors[input.Tensor].CopyTo(buffer, input.Channels, y0, x0, h, w);
-                                values.Add(OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, buffer.AsMemory(0, input.Channels * h * w), [1, input.Channels, h, w]));
-                            }
-                            foreach (int cut in segment.NormalisedCuts)
-                            {
-                                long[] shape = [1, _gain[cut].Length, 1, 1];
-                                values.Add(OrtValue.CreateTensorValueFromMemory(_gain[cut], shape));
-                                values.Add(OrtValue.CreateTensorValueFromMemory(_shift[cut], shape));
-                            }
+                            AddInputs(s, values, src, width, height, bpp, runTop, runLeft, runBottom, runRight,
+                                (input, buffer, y0, x0, h, w) => tensors[input.Tensor].CopyTo(buffer, input.Channels, y0, x0, h, w));
                             for (int o = 0; o < segment.Outputs.Count; o++)
                             {
                                 var output = segment.Outputs[o];
@@ -312,14 +277,7 @@ public sealed class SegmentRunner : IDisposable
                                 results[o] = new TileTensor(Rent(output.Channels * h * w), y0, x0, h, w);
                                 outValues.Add(OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, results[o].Buffer.AsMemory(0, output.Channels * h * w), [1, output.Channels, h, w]));
                             }
-                            try
-                            {
-                                _sessions[s].Run(_runOptions, _inputNames[s], values, _outputNames[s], outValues);
-                            }
-                            catch (OnnxRuntimeException e)
-                            {
-                                throw new InvalidOperationException($"segment {s + 1} of {_plan.Segments.Count} failed on a {runRight - runLeft}x{runBottom - runTop} tile: {e.Message}", e);
-                            }
+                            RunSegment(s, values, outValues, runRight - runLeft, runBottom - runTop);
                         }
                         finally
                         {
@@ -432,6 +390,45 @@ public sealed class SegmentRunner : IDisposable
             _variance[cut][k] = variance;
             _gain[cut][k] = (float)gain;
             _shift[cut][k] = (float)(c.Bias[k] - mean * gain);
+        }
+    }
+
+    private delegate void ReadStored(SegmentPlan.SegmentInput input, float[] buffer, int y0, int x0, int h, int w);
+
+    /// <summary>
+    /// Segment <paramref name="s"/>'s inputs over one tile's run region: the image or a stored tensor (read by
+    /// <paramref name="readStored"/>: the scratch store, or the tile's own tensors), then each normalised cut's gain and shift.
+    /// </summary>
+    private void AddInputs(int s, List<OrtValue> values, ReadOnlySpan<byte> src, int width, int height, int bpp,
+        int runTop, int runLeft, int runBottom, int runRight, ReadStored readStored)
+    {
+        var segment = _plan.Segments[s];
+        for (int i = 0; i < segment.Inputs.Count; i++)
+        {
+            var input = segment.Inputs[i];
+            var (y0, x0, h, w) = Region(input.Resolution, runTop, runLeft, runBottom, runRight);
+            var buffer = Buffer(ref _inputs[i], input.Channels * h * w);
+            if (input.IsImage) FillImage(buffer, src, width, height, bpp, x0, y0, w, h);
+            else readStored(input, buffer, y0, x0, h, w);
+            values.Add(OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, buffer.AsMemory(0, input.Channels * h * w), [1, input.Channels, h, w]));
+        }
+        foreach (int cut in segment.NormalisedCuts)
+        {
+            long[] shape = [1, _gain[cut].Length, 1, 1];
+            values.Add(OrtValue.CreateTensorValueFromMemory(_gain[cut], shape));
+            values.Add(OrtValue.CreateTensorValueFromMemory(_shift[cut], shape));
+        }
+    }
+
+    private void RunSegment(int s, List<OrtValue> values, List<OrtValue> outValues, int tileWidth, int tileHeight)
+    {
+        try
+        {
+            _sessions[s].Run(_runOptions, _inputNames[s], values, _outputNames[s], outValues);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            throw new InvalidOperationException($"segment {s + 1} of {_plan.Segments.Count} failed on a {tileWidth}x{tileHeight} tile: {e.Message}", e);
         }
     }
 
