@@ -78,6 +78,55 @@ public class SegmentTests
         Assert.All(plan.Segments, s => Assert.InRange(s.Inputs.Count, 1, 2));
     }
 
+    [Theory]
+    [InlineData(3, 700, 1000)] // many rows per mapped window, a region across windows
+    [InlineData(1100, 3, 1000)] // rows wider than a window: one row each
+    public void Scratch_files_store_what_memory_stores(int channels, int height, int width)
+    {
+        using var memory = new ScratchStore(null);
+        using var files = new ScratchStore(TestFiles.TempFolder());
+        var inMemory = memory.Allocate(channels, height, width);
+        var inFile = files.Allocate(channels, height, width);
+        var random = new Random(channels);
+        // The whole tensor, then an overlapping tile's valid part, then a read of a region across both.
+        foreach (var (y0, x0, h, w) in new[] { (0, 0, height, width), (height / 3, width / 4, height - height / 3, width - width / 4) })
+        {
+            int tileH = h + 2, tileW = w + 3;
+            var tile = new float[channels * tileH * tileW];
+            for (int i = 0; i < tile.Length; i++) tile[i] = random.NextSingle();
+            inMemory.Write(tile, tileH, tileW, 1, 2, y0, x0, h, w);
+            inFile.Write(tile, tileH, tileW, 1, 2, y0, x0, h, w);
+        }
+        int rh = height - 1, rw = width - 5;
+        var fromMemory = new float[channels * rh * rw];
+        var fromFile = new float[channels * rh * rw];
+        inMemory.Read(fromMemory, 1, 5, rh, rw);
+        inFile.Read(fromFile, 1, 5, rh, rw);
+        Assert.Equal(fromMemory, fromFile);
+    }
+
+    [Fact]
+    public void Scratch_file_pages_do_not_stay_in_the_process_memory()
+    {
+        if (!OperatingSystem.IsLinux()) return; // RssFile is Linux's
+        using var files = new ScratchStore(TestFiles.TempFolder());
+        const int channels = 32, height = 1024, width = 1024; // 128 MB
+        var tensor = files.Allocate(channels, height, width);
+        var band = new float[channels * 64 * width];
+        Array.Fill(band, 1.5f);
+        long before = ResidentFileKb();
+        for (int y = 0; y < height; y += 64) tensor.Write(band, 64, width, 0, 0, y, 0, 64, width);
+        var back = new float[band.Length];
+        for (int y = 0; y < height; y += 64) tensor.Read(back, y, 0, 64, width);
+        long grown = ResidentFileKb() - before;
+        Assert.All(back, v => Assert.Equal(1.5f, v));
+        // Mapped one window at a time, the 128 MB written and read back leave (nearly) nothing mapped.
+        Assert.True(grown < 16 << 10, $"file pages resident grew by {grown >> 10} MB after storing 128 MB");
+    }
+
+    private static long ResidentFileKb() =>
+        long.Parse(File.ReadAllLines("/proc/self/status").First(l => l.StartsWith("RssFile:")).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]);
+
     [Fact]
     public void A_model_without_instance_norm_falls_back_with_a_note()
     {

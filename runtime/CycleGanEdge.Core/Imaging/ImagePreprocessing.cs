@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Numerics;
+using System.Runtime.InteropServices;
 
 namespace CycleGanEdge.Core.Imaging;
 
@@ -139,6 +141,21 @@ public sealed record ImagePreprocessing
             dst[i + 2] = (byte)((rgba[i + 2] * a + bb * rest + 127) / 255);
             dst[i + 3] = (byte)a;
         }
+    }
+
+    /// <summary>Whether every pixel of RGBA8 <paramref name="rgba"/> has alpha 255 (then compositing changes nothing).</summary>
+    public static bool IsOpaque(ReadOnlySpan<byte> rgba)
+    {
+        var pixels = MemoryMarshal.Cast<byte, uint>(rgba[..(rgba.Length / 4 * 4)]);
+        // Little-endian RGBA8: alpha is the top byte of each uint.
+        var alpha = BitConverter.IsLittleEndian ? 0xFF000000u : 0xFFu;
+        var mask = new Vector<uint>(alpha);
+        int i = 0;
+        for (; i + Vector<uint>.Count <= pixels.Length; i += Vector<uint>.Count)
+            if (!Vector.EqualsAll(new Vector<uint>(pixels[i..]) & mask, mask)) return false;
+        for (; i < pixels.Length; i++)
+            if ((pixels[i] & alpha) != alpha) return false;
+        return true;
     }
 
     /// <summary>A new image: <paramref name="image"/> composited (alpha kept), or the image itself when nothing changes.</summary>

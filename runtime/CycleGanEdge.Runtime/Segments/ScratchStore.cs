@@ -7,8 +7,9 @@ namespace CycleGanEdge.Runtime.Segments;
 public sealed class ScratchFullException(string message, Exception inner) : IOException(message, inner);
 
 /// <summary>
-/// Where the activations at the cuts live between segments: native memory, or files in a scratch folder mapped a window
-/// of rows at a time (so resident memory stays at the working set, not the file's size). Files are preallocated, so a
+/// Where the activations at the cuts live between segments: native memory, or files in a scratch folder (mapped, and
+/// copied a window of rows at a time whose pages are then let go, so resident memory stays at the working set, not the
+/// file's size: <see cref="FileMapping"/>). Files are preallocated, so a
 /// full disk shows up as an error here and never as a fault while writing through a mapping; they are unlinked as soon as
 /// they are open (on Windows deleted on close), so nothing is left behind after success, an error, Ctrl-C or a kill.
 /// </summary>
@@ -38,6 +39,7 @@ public sealed class ScratchStore(string? folder) : IDisposable
 public sealed unsafe class ScratchTensor : IDisposable
 {
     private byte* _memory;
+    private readonly FileMapping? _mapping;
     private readonly MemoryMappedFile? _file;
     private readonly long _rowBytes;
 
@@ -75,7 +77,12 @@ public sealed unsafe class ScratchTensor : IDisposable
         if (!OperatingSystem.IsWindows()) TryDelete(path); // the open handle keeps the data; the kernel frees it when the handle closes
         try
         {
-            _file = MemoryMappedFile.CreateFromFile(stream, null, Bytes, MemoryMappedFileAccess.ReadWrite, HandleInheritability.None, leaveOpen: false);
+            if (FileMapping.TryMap(stream, Bytes) is { } mapping)
+            {
+                _mapping = mapping;
+                _memory = mapping.Address;
+            }
+            else _file = MemoryMappedFile.CreateFromFile(stream, null, Bytes, MemoryMappedFileAccess.ReadWrite, HandleInheritability.None, leaveOpen: false);
         }
         catch
         {
@@ -99,40 +106,55 @@ public sealed unsafe class ScratchTensor : IDisposable
             Copy(new Span<float>(p, tile.Length), y0, x0, h, w, ty, tx, tileH, tileW, toTile: false);
     }
 
+    // A band of whole rows spans every column of the image (a 6000-wide row of 32 channels is 750 KB) while a tile touches
+    // only its own columns, so mapped files are copied a few rows at a time and each window's pages let go at once.
+    // Measured on 6000x4000: one window per tile peaked at 490 MB of mapped file pages.
+    private const long WindowBytes = 4 << 20;
+
     private void Copy(Span<float> tile, int y0, int x0, int h, int w, int ty, int tx, int tileH, int tileW, bool toTile)
     {
         if (y0 < 0 || x0 < 0 || y0 + h > Height || x0 + w > Width)
             throw new ArgumentOutOfRangeException(nameof(y0), $"region {x0},{y0} {w}x{h} is outside {Width}x{Height}");
-        MemoryMappedViewAccessor? view = null;
-        byte* window = _memory + y0 * _rowBytes;
+        if (_file is null)
+        {
+            // Memory, or the whole file mapped once (Unix): copy in windows of rows and let go of each window's pages.
+            int rows = _mapping is null ? h : (int)Math.Clamp(WindowBytes / _rowBytes, 1, h);
+            for (int first = 0; first < h; first += rows)
+            {
+                int n = Math.Min(rows, h - first);
+                byte* window = _memory + (y0 + first) * _rowBytes;
+                CopyRows(tile, window, first, n, x0, w, ty, tx, tileH, tileW, toTile);
+                _mapping?.Release(window, n * _rowBytes);
+            }
+            return;
+        }
+        // Windows: one .NET view per copy (it flushes its range when disposed, so fewer and larger views are cheaper there).
+        using var view = _file.CreateViewAccessor(y0 * _rowBytes, h * _rowBytes);
+        byte* start = null;
+        view.SafeMemoryMappedViewHandle.AcquirePointer(ref start);
         try
         {
-            if (_file is not null)
-            {
-                view = _file.CreateViewAccessor(y0 * _rowBytes, h * _rowBytes);
-                byte* start = null;
-                view.SafeMemoryMappedViewHandle.AcquirePointer(ref start);
-                window = start + view.PointerOffset;
-            }
-            int plane = tileH * tileW;
-            for (int y = 0; y < h; y++)
-            {
-                float* row = (float*)(window + y * _rowBytes);
-                for (int c = 0; c < Channels; c++)
-                {
-                    var stored = new Span<float>(row + (long)c * Width + x0, w);
-                    var inTile = tile.Slice(c * plane + (ty + y) * tileW + tx, w);
-                    if (toTile) stored.CopyTo(inTile);
-                    else inTile.CopyTo(stored);
-                }
-            }
+            CopyRows(tile, start + view.PointerOffset, 0, h, x0, w, ty, tx, tileH, tileW, toTile);
         }
         finally
         {
-            if (view is not null)
+            view.SafeMemoryMappedViewHandle.ReleasePointer();
+        }
+    }
+
+    /// <summary>Rows first..first+rows of the region, <paramref name="window"/> pointing at row first's stored data.</summary>
+    private void CopyRows(Span<float> tile, byte* window, int first, int rows, int x0, int w, int ty, int tx, int tileH, int tileW, bool toTile)
+    {
+        int plane = tileH * tileW;
+        for (int y = 0; y < rows; y++)
+        {
+            float* row = (float*)(window + y * _rowBytes);
+            for (int c = 0; c < Channels; c++)
             {
-                view.SafeMemoryMappedViewHandle.ReleasePointer();
-                view.Dispose();
+                var stored = new Span<float>(row + (long)c * Width + x0, w);
+                var inTile = tile.Slice(c * plane + (ty + first + y) * tileW + tx, w);
+                if (toTile) stored.CopyTo(inTile);
+                else inTile.CopyTo(stored);
             }
         }
     }
@@ -152,7 +174,8 @@ public sealed unsafe class ScratchTensor : IDisposable
 
     public void Dispose()
     {
-        if (_memory is not null) NativeMemory.Free(_memory);
+        if (_mapping is not null) _mapping.Dispose();
+        else if (_memory is not null) NativeMemory.Free(_memory);
         _memory = null;
         _file?.Dispose();
         IsDisposed = true;

@@ -89,4 +89,19 @@ public class OutputAlphaTests
                     Assert.InRange(back[i + c] - modelOutput[i + c], -1, 1);
         });
     }
+
+    [Fact]
+    public void Is_opaque_exactly_when_every_alpha_is_255()
+    {
+        // Mostly-opaque images with at most one pixel changed, at every position (the vector body and the tail).
+        Gen.Select(Gen.Int[1, 300], Gen.Int[0, 299], Gen.Byte).Sample((pixels, at, alpha) =>
+        {
+            var rgba = new byte[pixels * 4];
+            Array.Fill(rgba, (byte)255);
+            if (at < pixels) rgba[at * 4 + 3] = alpha;
+            rgba[0] = rgba[1] = 17; // colours do not matter
+            bool expected = at >= pixels || alpha == 255;
+            Assert.Equal(expected, ImagePreprocessing.IsOpaque(rgba));
+        });
+    }
 }
