@@ -60,6 +60,14 @@ public sealed record TranslatePlan
 
     public string Threads => Options.Threads == 0 ? "chosen by ONNX Runtime" : Options.Threads.ToString(CultureInfo.InvariantCulture);
 
+    /// <summary>
+    /// The provider as asked for; for auto, the order it tries this build's providers in (the first that starts is used:
+    /// a GPU can still fail to start, which only opening a session shows).
+    /// </summary>
+    public string Provider => Options.Provider.Equals("auto", StringComparison.OrdinalIgnoreCase)
+        ? $"auto (tries {string.Join(", then ", SessionFactory.AvailableProviders())})"
+        : Options.Provider;
+
     /// <summary>The plan, one line each, for --dry-run and -v; <paramref name="model"/> is the file's checked header.</summary>
     public IEnumerable<string> Describe(ModelHeader model)
     {
@@ -68,7 +76,7 @@ public sealed record TranslatePlan
                      $"upsample {ModelDescriptor.UpsamplingName(d.Upsampling)}, antialias {ModelDescriptor.AntialiasingName(d.Antialiasing)}, " +
                      $"multiple of {d.SpatialMultiple}), contract version {model.ContractVersion}";
         yield return $"plan: {Images} image(s) found";
-        yield return $"plan: {Sessions} session(s) on provider {Options.Provider}, threads {Threads}" + (ThreadsReason is null ? " (--threads)" : $" ({ThreadsReason})");
+        yield return $"plan: {Sessions} session(s) on provider {Provider}, threads {Threads}" + (ThreadsReason is null ? " (--threads)" : $" ({ThreadsReason})");
         yield return $"plan: jobs {Settings.Loaders}:{Sessions}:{Settings.Savers}, batch {Settings.Batch}, {Tiles}";
         if (TilesChangeColours(model))
             yield return "plan: note: --tile-norm tile normalises each tile on its own; prefer --tile-norm exact";

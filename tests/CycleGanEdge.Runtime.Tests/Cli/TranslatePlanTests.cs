@@ -52,7 +52,9 @@ public class TranslatePlanTests
         var lines = r.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         Assert.Equal($"plan: model {model}: photos -> negatives, resnet_6blocks (ngf 8, norm instance, upsample resize, antialias none, multiple of 4), contract version 1", lines[0]);
         Assert.Equal("plan: 1 image(s) found", lines[1]);
-        Assert.Equal("plan: 1 session(s) on provider auto, threads 1 (--threads)", lines[2]);
+        // auto names the order it would try this build's providers in (this CPU build has only cpu).
+        Assert.Equal($"plan: 1 session(s) on provider auto (tries {string.Join(", then ", SessionFactory.AvailableProviders())}), threads 1 (--threads)", lines[2]);
+        Assert.Contains("cpu)", lines[2]);
         Assert.Equal("plan: jobs 1:1:4, batch 1, tiles of 16 px with tile statistics", lines[3]);
         Assert.StartsWith("plan: note: --tile-norm tile", lines[4]);
 
