@@ -26,11 +26,12 @@ public static class GeneratorCost
     {
         int ngf = model.Ngf, cin = model.ChannelsIn, cout = model.ChannelsOut;
         bool resize = model.Upsampling == Upsampling.Resize;
+        bool blur = model.Antialiasing == Antialiasing.Blur;
         return model.Generator switch
         {
             GeneratorKind.Resnet9Blocks or GeneratorKind.Resnet6Blocks =>
-                Resnet(ngf, cin, cout, model.ResidualBlocks!.Value, outerKernel: 7, downKernel: 3, upKernel: 3, resize),
-            GeneratorKind.EncoderDecoder => Resnet(ngf, cin, cout, model.ResidualBlocks!.Value, outerKernel: 5, downKernel: 4, upKernel: 4, resize),
+                Resnet(ngf, cin, cout, model.ResidualBlocks!.Value, outerKernel: 7, downKernel: 3, upKernel: 3, resize, blur),
+            GeneratorKind.EncoderDecoder => Resnet(ngf, cin, cout, model.ResidualBlocks!.Value, outerKernel: 5, downKernel: 4, upKernel: 4, resize, blur),
             GeneratorKind.Unet128 => Unet(ngf, cin, cout, downs: 7),
             GeneratorKind.Unet256 => Unet(ngf, cin, cout, downs: 8),
             _ => null,
@@ -47,17 +48,20 @@ public static class GeneratorCost
     }
 
     /// <summary>c7s1-ngf, two stride-2 downs, residual blocks (two 3×3 convs each) at 4·ngf, two ups (transposed, or
-    /// resize and a 3×3 conv at the new size), c7s1-out.</summary>
-    private static List<ConvLayer> Resnet(int ngf, int cin, int cout, int blocks, int outerKernel, int downKernel, int upKernel, bool resizeUpsampling)
+    /// resize and a 3×3 conv at the new size), c7s1-out. Anti-aliased (CUT's layout): each down is a stride-1 conv at its
+    /// input's size before a blur-downsample, each up a blur-upsample then a 3×3 conv at the new size (the blurs are
+    /// depthwise and not counted).</summary>
+    private static List<ConvLayer> Resnet(int ngf, int cin, int cout, int blocks, int outerKernel, int downKernel, int upKernel, bool resizeUpsampling, bool antialiased)
     {
+        int downAt = antialiased ? 1 : 2; // the first down conv's divisor; the second's is twice that
         var layers = new List<ConvLayer>
         {
             new(outerKernel, cin, ngf, 1),
-            new(downKernel, ngf, 2 * ngf, 2),
-            new(downKernel, 2 * ngf, 4 * ngf, 4),
+            new(downKernel, ngf, 2 * ngf, downAt),
+            new(downKernel, 2 * ngf, 4 * ngf, 2 * downAt),
         };
         for (int i = 0; i < 2 * blocks; i++) layers.Add(new(3, 4 * ngf, 4 * ngf, 4));
-        if (resizeUpsampling)
+        if (resizeUpsampling || antialiased)
         {
             layers.Add(new(3, 4 * ngf, 2 * ngf, 2));
             layers.Add(new(3, 2 * ngf, ngf, 1));

@@ -30,6 +30,12 @@ public class BenchTests
         // --upsample resize: each up is a 3x3 conv at the upsampled size, 4x the transposed conv's work.
         long resize = expected - 9L * 32 * 16 * 16 * 16 - 9L * 16 * 8 * 32 * 32 + 9L * 32 * 16 * 32 * 32 + 9L * 16 * 8 * 64 * 64;
         Assert.Equal(resize, GeneratorCost.MultiplyAccumulates(GeneratorCost.Layers(ModelDescriptor.Of(GeneratorKind.Resnet6Blocks, 8, NormKind.Instance, 3, 3, Upsampling.Resize))!, 64, 64));
+
+        // Anti-aliased (CUT): each down conv runs at stride 1 before its blur-downsample (4x its strided work), each up
+        // is a blur-upsample then a conv at the new size, as with resize.
+        long antialiased = resize - 9L * 8 * 16 * 32 * 32 - 9L * 16 * 32 * 16 * 16 + 9L * 8 * 16 * 64 * 64 + 9L * 16 * 32 * 32 * 32;
+        Assert.Equal(antialiased, GeneratorCost.MultiplyAccumulates(GeneratorCost.Layers(
+            ModelDescriptor.Of(GeneratorKind.Resnet6Blocks, 8, NormKind.Instance, 3, 3, Upsampling.ConvTranspose, Antialiasing.Blur))!, 64, 64));
     }
 
     [Fact]
