@@ -40,6 +40,11 @@ public sealed record TranslatorOptions
     /// <summary>Folder of the scratch files that hold <see cref="TileNorm.Exact"/>'s stored activations (null: the system temp folder).</summary>
     public string? ScratchFolder { get; init; }
     /// <summary>
+    /// Store <see cref="TileNorm.Exact"/>'s activations as fp16: half the scratch, at a small cost in exactness
+    /// (benchmarks/TILES.md: within a level of fp32 scratch on the shipped models).
+    /// </summary>
+    public bool ScratchHalf { get; init; }
+    /// <summary>
     /// Video --temporal: frames that run in <see cref="TileNorm.Exact"/> tiles normalise with the statistics measured on the
     /// previous frame of the same size (one pass through all segments per tile, nothing stored between segments); the first
     /// frame runs exactly. An approximation where the content changes (benchmarks/TILES.md, Video).

@@ -76,6 +76,21 @@ public class SegmentTests
         // no segment reads more than two stored tensors.
         var plan = SegmentPlan.Build(File.ReadAllBytes(model));
         Assert.All(plan.Segments, s => Assert.InRange(s.Inputs.Count, 1, 2));
+
+        // fp16 scratch: half the bytes, still within the exact bound.
+        notes.Clear();
+        using var half = Translator.Open(model, Cpu with { Tile = 32, TileOverlap = 8, MaxMemory = 1 << 20, ScratchFolder = scratch, ScratchHalf = true });
+        half.Note = notes.Add;
+        // Compared as drawn on white: the default --alpha model un-composites near-white colours, which turns a level's
+        // difference there into many (in fp32 and fp16 alike); fp16 rounding just hits such pixels more often.
+        var drawn = TestImages.OnWhite(whole.Translate(img)).Pixels;
+        var fromHalf = TestImages.OnWhite(half.Translate(img)).Pixels;
+        double halfMean = TestImages.MeanDifference(drawn, fromHalf) * 4 / 3;
+        int halfMax = TestImages.MaxDifference(drawn, fromHalf);
+        Console.WriteLine($"noto2twemoji 96x72, tile 32, exact, fp16 scratch: mean {halfMean:0.0000} max {halfMax}");
+        Assert.True(halfMean <= 0.05 && halfMax <= 2, $"exact with fp16 scratch: mean {halfMean:0.0000}, max {halfMax}");
+        Assert.Contains(notes, n => n.Contains("(fp16)"));
+        Assert.Empty(Directory.GetFileSystemEntries(scratch));
     }
 
     [Theory]
@@ -103,6 +118,34 @@ public class SegmentTests
         inMemory.Read(fromMemory, 1, 5, rh, rw);
         inFile.Read(fromFile, 1, 5, rh, rw);
         Assert.Equal(fromMemory, fromFile);
+    }
+
+    [Fact]
+    public void Fp16_scratch_gives_back_each_value_within_half_precision_of_its_channel_spread()
+    {
+        using var files = new ScratchStore(TestFiles.TempFolder(), half: true);
+        const int channels = 5, height = 40, width = 300;
+        var tensor = files.Allocate(channels, height, width);
+        Assert.Equal(2L * channels * height * width, tensor.Bytes);
+        var random = new Random(7);
+        var tile = new float[channels * height * width];
+        for (int i = 0; i < tile.Length; i++) tile[i] = (random.NextSingle() - 0.5f) * MathF.Pow(2, random.Next(-6, 8));
+        tensor.Write(tile, height, width, 0, 0, 0, 0, height, width);
+        var back = new float[tile.Length];
+        tensor.Read(back, 0, 0, height, width);
+        // Each channel is stored about the mean of the first region written, so the error is fp16's rounding of the distance to it.
+        for (int c = 0; c < channels; c++)
+        {
+            var plane = tile.AsSpan(c * height * width, height * width);
+            float centre = 0;
+            foreach (float v in plane) centre += v;
+            centre /= plane.Length;
+            for (int i = 0; i < plane.Length; i++)
+            {
+                float allowed = MathF.Abs(plane[i] - centre) / 1024 + 1e-6f + MathF.Abs(centre) * 1e-6f;
+                Assert.True(MathF.Abs(back[c * height * width + i] - plane[i]) <= allowed, $"channel {c}, value {i}: {plane[i]} came back as {back[c * height * width + i]}");
+            }
+        }
     }
 
     [Fact]

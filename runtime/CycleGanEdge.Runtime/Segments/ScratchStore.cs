@@ -1,4 +1,5 @@
 using System.IO.MemoryMappedFiles;
+using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 
 namespace CycleGanEdge.Runtime.Segments;
@@ -13,17 +14,23 @@ public sealed class ScratchFullException(string message, Exception inner) : IOEx
 /// full disk shows up as an error here and never as a fault while writing through a mapping; they are unlinked as soon as
 /// they are open (on Windows deleted on close), so nothing is left behind after success, an error, Ctrl-C or a kill.
 /// </summary>
-public sealed class ScratchStore(string? folder) : IDisposable
+public sealed class ScratchStore(string? folder, bool half = false) : IDisposable
 {
     private readonly List<ScratchTensor> _tensors = [];
 
     /// <summary>Null: memory; else the folder of the scratch files.</summary>
     public string? Folder { get; } = folder;
 
+    /// <summary>Whether values are stored as fp16 (half the bytes; read back as fp32).</summary>
+    public bool Half { get; } = half;
+
+    /// <summary>Bytes one stored value takes.</summary>
+    public int BytesPerValue => Half ? 2 : 4;
+
     public ScratchTensor Allocate(int channels, int height, int width)
     {
         _tensors.RemoveAll(t => t.IsDisposed); // a store that lives for a video's frames does not collect every frame's tensors
-        var tensor = new ScratchTensor(Folder, channels, height, width);
+        var tensor = new ScratchTensor(Folder, channels, height, width, Half);
         _tensors.Add(tensor);
         return tensor;
     }
@@ -35,27 +42,37 @@ public sealed class ScratchStore(string? folder) : IDisposable
     }
 }
 
-/// <summary>One stored fp32 tensor [1, C, H, W], laid out row by row ([H][C][W]) so a band of rows is one contiguous window.</summary>
+/// <summary>
+/// One stored tensor [1, C, H, W] (fp32, or fp16 converted on the way in and out), laid out row by row ([H][C][W]) so a
+/// band of rows is one contiguous window.
+/// </summary>
 public sealed unsafe class ScratchTensor : IDisposable
 {
     private byte* _memory;
     private readonly FileMapping? _mapping;
     private readonly MemoryMappedFile? _file;
     private readonly long _rowBytes;
+    private readonly bool _half;
+    // fp16: each channel is stored about a centre, the mean of the first region written. Values before an instance norm
+    // can sit far from zero with a small spread (a flat image), and fp16's rounding of the value itself, amplified by
+    // the norm's 1/std, cost up to 255 levels on the tests' shape images; about the centre it rounds the spread only.
+    private float[]? _centre;
+    private float[] _centred = [];
 
-    internal ScratchTensor(string? folder, int channels, int height, int width)
+    internal ScratchTensor(string? folder, int channels, int height, int width, bool half = false)
     {
         Channels = channels;
         Height = height;
         Width = width;
-        _rowBytes = (long)channels * width * sizeof(float);
+        _half = half;
+        _rowBytes = (long)channels * width * (half ? sizeof(ushort) : sizeof(float));
         Bytes = _rowBytes * height;
         if (folder is null)
         {
             _memory = (byte*)NativeMemory.Alloc((nuint)Bytes);
             return;
         }
-        string path = Path.Combine(folder, $"cyclegan-scratch-{Environment.ProcessId}-{Guid.NewGuid():N}.f32");
+        string path = Path.Combine(folder, $"cyclegan-scratch-{Environment.ProcessId}-{Guid.NewGuid():N}.{(half ? "f16" : "f32")}");
         FileStream stream;
         try
         {
@@ -102,6 +119,16 @@ public sealed unsafe class ScratchTensor : IDisposable
     /// <summary>Stores the h x w region at (ty, tx) of a [C][tileH][tileW] tile at rows y0.., columns x0.. of this tensor.</summary>
     public void Write(ReadOnlySpan<float> tile, int tileH, int tileW, int ty, int tx, int y0, int x0, int h, int w)
     {
+        if (_half && _centre is null)
+        {
+            _centre = new float[Channels];
+            for (int c = 0; c < Channels; c++)
+            {
+                double sum = 0;
+                for (int y = 0; y < h; y++) sum += TensorPrimitives.Sum(tile.Slice(c * tileH * tileW + (ty + y) * tileW + tx, w));
+                _centre[c] = (float)(sum / ((long)h * w));
+            }
+        }
         fixed (float* p = tile)
             Copy(new Span<float>(p, tile.Length), y0, x0, h, w, ty, tx, tileH, tileW, toTile: false);
     }
@@ -148,13 +175,35 @@ public sealed unsafe class ScratchTensor : IDisposable
         int plane = tileH * tileW;
         for (int y = 0; y < rows; y++)
         {
-            float* row = (float*)(window + y * _rowBytes);
+            byte* row = window + y * _rowBytes;
             for (int c = 0; c < Channels; c++)
             {
-                var stored = new Span<float>(row + (long)c * Width + x0, w);
                 var inTile = tile.Slice(c * plane + (ty + first + y) * tileW + tx, w);
-                if (toTile) stored.CopyTo(inTile);
-                else inTile.CopyTo(stored);
+                long at = (long)c * Width + x0;
+                if (_half)
+                {
+                    var stored = new Span<Half>((Half*)row + at, w);
+                    float centre = _centre![c];
+                    if (toTile)
+                    {
+                        TensorPrimitives.ConvertToSingle(stored, inTile);
+                        TensorPrimitives.Add(inTile, centre, inTile);
+                    }
+                    else
+                    {
+                        // The tile's buffer is the segment's output, reused by the next tile: centre a copy, not it.
+                        if (_centred.Length < w) _centred = new float[w];
+                        var centred = _centred.AsSpan(0, w);
+                        TensorPrimitives.Subtract(inTile, centre, centred);
+                        TensorPrimitives.ConvertToHalf(centred, stored);
+                    }
+                }
+                else
+                {
+                    var stored = new Span<float>((float*)row + at, w);
+                    if (toTile) stored.CopyTo(inTile);
+                    else inTile.CopyTo(stored);
+                }
             }
         }
     }

@@ -64,7 +64,7 @@ public sealed class SegmentRunner : IDisposable
     public SegmentPlan Plan => _plan;
 
     /// <summary>Bytes of stored activations an image needs at once (the peak over segments), padded to the model's multiple.</summary>
-    public long ScratchBytes(int paddedWidth, int paddedHeight)
+    public long ScratchBytes(int paddedWidth, int paddedHeight, int bytesPerValue = sizeof(float))
     {
         long peak = 0;
         for (int s = 0; s < _plan.Segments.Count; s++)
@@ -73,7 +73,7 @@ public sealed class SegmentRunner : IDisposable
             foreach (var (tensor, last) in _lastUse)
             {
                 var (writer, output) = _storedBy[tensor];
-                if (writer <= s && last >= s) live += 4L * output.Channels * output.Resolution.Of(paddedWidth) * output.Resolution.Of(paddedHeight);
+                if (writer <= s && last >= s) live += (long)bytesPerValue * output.Channels * output.Resolution.Of(paddedWidth) * output.Resolution.Of(paddedHeight);
             }
             peak = Math.Max(peak, live);
         }
