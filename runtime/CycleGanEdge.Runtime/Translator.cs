@@ -274,20 +274,19 @@ public sealed class Translator : IDisposable
     {
         // A segment is a layer or two, so large tiles buy nothing but memory: automatic tiles stay at ExactAutoTile.
         if (_options.Tile is null) tile = Math.Min(tile, ExactAutoTile);
-        int bytesPerValue = _options.ScratchHalf ? 2 : 4;
-        long scratchBytes = segments.ScratchBytes(paddedWidth, paddedHeight, bytesPerValue);
         // Stored activations go to memory-mapped files even when RAM is plentiful: the system keeps them in its file
         // cache while memory is free and writes them out when it is not, so the process stays at a tile's working set
-        // (benchmarks/TILES.md: a 6000x4000 image peaks at 1.6 GB instead of 6.7 GB).
+        // (benchmarks/TILES.md: a 6000x4000 image peaks at about 1 GB).
         string folder = _options.ScratchFolder ?? System.IO.Path.GetTempPath();
-        Note?.Invoke($"{width}x{height}: {segments.Plan.Segments.Count} segments, {segments.TileCount(paddedWidth, paddedHeight, tile)} tiles, " +
-            $"scratch {scratchBytes / 1048576.0:0} MB{(_options.ScratchHalf ? " (fp16)" : "")} in {folder}");
         // One store for the translator's life (a video's frames), made again only when the folder changes.
-        if (_scratch is null || _scratch.Folder != folder || _scratch.Half != _options.ScratchHalf)
+        if (_scratch is null || _scratch.Folder != folder)
         {
             _scratch?.Dispose();
             _scratch = new ScratchStore(folder, _options.ScratchHalf);
         }
+        long scratchBytes = segments.ScratchBytes(paddedWidth, paddedHeight, _scratch.BytesPerValue);
+        Note?.Invoke($"{width}x{height}: {segments.Plan.Segments.Count} segments, {segments.TileCount(paddedWidth, paddedHeight, tile)} tiles, " +
+            $"scratch {scratchBytes / 1048576.0:0} MB{(_scratch.Half ? " (fp16)" : "")} in {folder}");
         segments.Run(src, dst, width, height, bpp, paddedWidth, paddedHeight, tile, _scratch, SegmentProgress);
     }
 

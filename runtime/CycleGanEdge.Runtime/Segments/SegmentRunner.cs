@@ -64,7 +64,7 @@ public sealed class SegmentRunner : IDisposable
     public SegmentPlan Plan => _plan;
 
     /// <summary>Bytes of stored activations an image needs at once (the peak over segments), padded to the model's multiple.</summary>
-    public long ScratchBytes(int paddedWidth, int paddedHeight, int bytesPerValue = sizeof(float))
+    public long ScratchBytes(int paddedWidth, int paddedHeight, int bytesPerValue)
     {
         long peak = 0;
         for (int s = 0; s < _plan.Segments.Count; s++)
