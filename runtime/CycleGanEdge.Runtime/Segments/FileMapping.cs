@@ -5,8 +5,8 @@ namespace CycleGanEdge.Runtime.Segments;
 /// <summary>
 /// A whole scratch file mapped shared, read and written through one pointer (Linux and macOS). Not through .NET's view
 /// accessors: each accessor msyncs its range when disposed, so a view per tile wrote every stored tensor out to disk
-/// while it was still being filled (measured: 3000x2000 --tile 512 ran 51 s with one view per tile, 97 s with one per
-/// 4 MB window). Pages a tile is done with are released with madvise(MADV_DONTNEED): for a shared file mapping that
+/// while it was still being filled (measured: 3000x2000 --tile 512 ran 71 s with one view per tile copy, 97 s with one
+/// per 4 MB window, 57 s mapped once). Pages a tile is done with are released with madvise(MADV_DONTNEED): for a shared file mapping that
 /// only unmaps them (the data stays in the file and the system's cache), so they stop counting as the process's memory.
 /// </summary>
 internal sealed unsafe partial class FileMapping : IDisposable
