@@ -1,3 +1,4 @@
+using CycleGanEdge.Core;
 using CycleGanEdge.Core.Onnx;
 using CycleGanEdge.Torch.Networks;
 using TorchSharp;
@@ -36,7 +37,14 @@ internal sealed class GeneratorGraph
             case Sequential sequential:
                 return EmitSequential(sequential, path, x);
             case ResnetGenerator resnet:
-                return Emit(resnet.model, Join(path, "model"), x);
+                {
+                    string y = Emit(resnet.model, Join(path, "model"), x);
+                    if (!resnet.Residual) return y;
+                    // clip(input + change, -1, 1); the bounds' names tell the runtime's contract check the graph is residual.
+                    string sum = _graph.Node("Add", Join(path, "residual"), [x, y]);
+                    return _graph.Node("Clip", Join(path, "residual"),
+                        [sum, _graph.FloatInitializer(GraphFacts.ResidualMin, [-1f], [], _half), _graph.FloatInitializer(GraphFacts.ResidualMax, [1f], [], _half)]);
+                }
             case ResnetBlock block:
                 return _graph.Node("Add", path, [x, Emit(block.conv_block, Join(path, "conv_block"), x)]);
             case UnetGenerator unet:

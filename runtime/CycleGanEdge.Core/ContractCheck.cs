@@ -18,6 +18,12 @@ public sealed record GraphFacts
     /// <summary>Blur filters (initializers named <c>*.filt</c>): anti-aliased sampling (how version 1 files tell).</summary>
     public required bool HasBlurFilters { get; init; }
     public required bool HasHalfWeights { get; init; }
+    /// <summary>The residual output's clip bounds (initializers named <see cref="ResidualMin"/>): the graph adds its input to its output.</summary>
+    public bool HasResidualOutput { get; init; }
+
+    /// <summary>The initializer names of the clip that ends a residual generator (the exporter writes them, <see cref="ModelDescriptor.Output"/>).</summary>
+    public const string ResidualMin = "residual.min";
+    public const string ResidualMax = "residual.max";
 
     /// <summary>The facts of a parsed model's main graph.</summary>
     public static GraphFacts Of(ModelProto model)
@@ -30,6 +36,7 @@ public sealed record GraphFacts
             HasResize = graph.Node.Any(n => n.OpType == "Resize"),
             HasBlurFilters = graph.Initializer.Any(t => IsBlurFilter(t.Name)),
             HasHalfWeights = graph.Initializer.Any(t => t.DataType == (int)TensorProto.Types.DataType.Float16),
+            HasResidualOutput = graph.Initializer.Any(t => t.Name == ResidualMin),
         };
     }
 
@@ -151,6 +158,13 @@ public static class ContractCheck
         if (antialiasing is { } a && (a == Antialiasing.Blur) != graph.HasBlurFilters)
             found.Add($"metadata says antialias={ModelDescriptor.AntialiasingName(a)} but the graph has {(graph.HasBlurFilters ? "" : "no ")}blur filters");
 
+        // Optional: files without the key give the image, and their graph must agree.
+        var output = meta.ContainsKey(ModelContract.OutputKey)
+            ? ModelDescriptor.ParseOutput(OneOf(ModelContract.OutputKey, ModelDescriptor.OutputNames) ?? "")
+            : GeneratorOutput.Image;
+        if (output is { } r && (r == GeneratorOutput.Residual) != graph.HasResidualOutput)
+            found.Add($"metadata says output={ModelDescriptor.OutputName(r)} but the graph has {(graph.HasResidualOutput ? "a" : "no")} residual clip ({GraphFacts.ResidualMin})");
+
         var preprocessing = ImagePreprocessing.FromMetadata(meta, out string? preprocessingProblem);
         if (preprocessing is null)
             found.Add(preprocessingProblem!);
@@ -179,6 +193,7 @@ public static class ContractCheck
                 ChannelsOut = channelsOut!.Value,
                 Upsampling = upsampling!.Value,
                 Antialiasing = antialiasing!.Value,
+                Output = output!.Value,
                 SpatialMultiple = multiple!.Value,
             },
             Io = io!,

@@ -31,6 +31,11 @@ public static class ModelContract
     public const string UpsampleKey = "cyclegan.upsample";
     /// <summary>Version 2: <c>none</c> or <c>blur</c> (<see cref="ModelDescriptor.AntialiasingNames"/>); version 1 files tell by blur filters (<c>*.filt</c> weights).</summary>
     public const string AntialiasKey = "cyclegan.antialias";
+    /// <summary>
+    /// Optional: <c>image</c> or <c>residual</c> (<see cref="ModelDescriptor.OutputNames"/>); files without it give the image.
+    /// The graph computes either; the key says which, and <see cref="ContractCheck"/> checks it against the graph.
+    /// </summary>
+    public const string OutputKey = "cyclegan.output";
     public const string TrainSizeKey = "cyclegan.train_size";
     public const string SourceSha256Key = "cyclegan.source_sha256";
     public const string ExporterVersionKey = "cyclegan.exporter_version";
@@ -52,7 +57,7 @@ public static class ModelContract
     [
         ContractVersionKey, DirectionKey, MethodKey, DomainInKey, DomainOutKey, ArchKey, NgfKey, NormKey,
         ChannelsInKey, ChannelsOutKey, IoKey, PixelRangeKey, PrecisionKey, SpatialMultipleKey, UpsampleKey, AntialiasKey,
-        TrainSizeKey, SourceSha256Key, ExporterVersionKey,
+        OutputKey, TrainSizeKey, SourceSha256Key, ExporterVersionKey,
         AlphaKey, BackgroundKey, ColorSpaceKey, TrainPreprocessKey, LoadSizeKey,
     ];
 
@@ -68,7 +73,8 @@ public static class ModelContract
     /// missing method reads as <see cref="MethodCycleGan"/>; missing preprocessing reads as <see cref="AlphaDrop"/> (what
     /// the runtime did then). A version 2 model carries <see cref="Version2Keys"/> too.
     /// </summary>
-    public static readonly IReadOnlyList<string> RequiredKeys = [.. Keys.Where(k => k != MethodKey && !PreprocessingKeys.Contains(k) && !Version2Keys.Contains(k))];
+    public static readonly IReadOnlyList<string> RequiredKeys =
+        [.. Keys.Where(k => k != MethodKey && k != OutputKey && !PreprocessingKeys.Contains(k) && !Version2Keys.Contains(k))];
 
     public const string AlphaComposite = "composite";
     public const string AlphaDrop = "drop";

@@ -24,6 +24,15 @@ public enum Antialiasing
     Blur,
 }
 
+/// <summary>What the generator's last layer gives.</summary>
+public enum GeneratorOutput
+{
+    /// <summary>The translated image (the reference's generators).</summary>
+    Image,
+    /// <summary>A change to the input: the output is clip(input + tanh(last conv), -1, 1) (resnet generators only).</summary>
+    Residual,
+}
+
 /// <summary>
 /// What a generator is: the one description that the trainer (from its options and checkpoint headers), the exporter
 /// (which writes it as metadata) and the runtime (which reads it back, <see cref="ContractCheck"/>) share. Everything that
@@ -39,6 +48,7 @@ public sealed record ModelDescriptor
     public required int ChannelsOut { get; init; }
     public Upsampling Upsampling { get; init; } = Upsampling.ConvTranspose;
     public Antialiasing Antialiasing { get; init; } = Antialiasing.None;
+    public GeneratorOutput Output { get; init; } = GeneratorOutput.Image;
     /// <summary>Height and width must be multiples of this (the product of the stride-2 downsamplings).</summary>
     public required int SpatialMultiple { get; init; }
 
@@ -46,7 +56,8 @@ public sealed record ModelDescriptor
 
     /// <summary>The descriptor of a known architecture, with the spatial multiple that follows from it.</summary>
     public static ModelDescriptor Of(GeneratorKind generator, int ngf, NormKind norm, int channelsIn, int channelsOut,
-        Upsampling upsampling = Upsampling.ConvTranspose, Antialiasing antialiasing = Antialiasing.None) => new()
+        Upsampling upsampling = Upsampling.ConvTranspose, Antialiasing antialiasing = Antialiasing.None,
+        GeneratorOutput output = GeneratorOutput.Image) => new()
     {
         Arch = ArchName(generator),
         Ngf = ngf,
@@ -55,6 +66,7 @@ public sealed record ModelDescriptor
         ChannelsOut = channelsOut,
         Upsampling = upsampling,
         Antialiasing = antialiasing,
+        Output = output,
         SpatialMultiple = SpatialMultipleOf(generator),
     };
 
@@ -81,6 +93,7 @@ public sealed record ModelDescriptor
             new(ModelContract.SpatialMultipleKey, SpatialMultiple.ToString(inv)),
             new(ModelContract.UpsampleKey, UpsamplingName(Upsampling)),
             new(ModelContract.AntialiasKey, AntialiasingName(Antialiasing)),
+            new(ModelContract.OutputKey, OutputName(Output)),
         ];
     }
 
@@ -96,6 +109,7 @@ public sealed record ModelDescriptor
     public static IReadOnlyList<string> NormNames { get; } = ["instance", "batch", "none"];
     public static IReadOnlyList<string> UpsamplingNames { get; } = ["convtranspose", "resize"];
     public static IReadOnlyList<string> AntialiasingNames { get; } = ["none", "blur"];
+    public static IReadOnlyList<string> OutputNames { get; } = ["image", "residual"];
 
     public static GeneratorKind KindOf(string arch) =>
         GeneratorNames.FirstOrDefault(g => g.Name == arch) is { Name: not null } g ? g.Kind : GeneratorKind.Other;
@@ -108,10 +122,12 @@ public sealed record ModelDescriptor
     public static string NormName(NormKind norm) => NormNames[(int)norm];
     public static string UpsamplingName(Upsampling upsampling) => UpsamplingNames[(int)upsampling];
     public static string AntialiasingName(Antialiasing antialiasing) => AntialiasingNames[(int)antialiasing];
+    public static string OutputName(GeneratorOutput output) => OutputNames[(int)output];
 
     public static NormKind? ParseNorm(string name) => IndexOf(NormNames, name) is >= 0 and var i ? (NormKind)i : null;
     public static Upsampling? ParseUpsampling(string name) => IndexOf(UpsamplingNames, name) is >= 0 and var i ? (Upsampling)i : null;
     public static Antialiasing? ParseAntialiasing(string name) => IndexOf(AntialiasingNames, name) is >= 0 and var i ? (Antialiasing)i : null;
+    public static GeneratorOutput? ParseOutput(string name) => IndexOf(OutputNames, name) is >= 0 and var i ? (GeneratorOutput)i : null;
 
     private static int IndexOf(IReadOnlyList<string> names, string name)
     {

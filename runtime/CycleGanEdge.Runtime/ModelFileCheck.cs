@@ -188,12 +188,12 @@ public static class ModelFileCheck
 
     /// <summary>
     /// The facts of the main graph <see cref="ContractCheck"/> needs: its inputs and outputs, whether it has a Resize node,
-    /// blur filters, float16 weights. Reads the nodes' op types and the initializers' names and types and skips their data
+    /// blur filters, float16 weights, a residual output's clip. Reads the nodes' op types and the initializers' names and types and skips their data
     /// (parsing the whole model would add ~20 ms to a one-image translate). Throws FormatException on damaged bytes.
     /// </summary>
     public static GraphFacts ReadGraphFacts(ReadOnlySpan<byte> model)
     {
-        bool resize = false, blur = false, half = false;
+        bool resize = false, blur = false, half = false, residual = false;
         var inputs = new List<GraphEdge>();
         var outputs = new List<GraphEdge>();
         foreach (var (field, graphStart, graphLength) in Fields(model))
@@ -211,7 +211,12 @@ public static class ModelFileCheck
                 else if (graphField == GraphInitializer)
                 {
                     foreach (var (f, s, l) in Fields(item))
-                        if (f == TensorName && GraphFacts.IsBlurFilter(Encoding.UTF8.GetString(item.Slice(s, l)))) blur = true;
+                        if (f == TensorName)
+                        {
+                            string name = Encoding.UTF8.GetString(item.Slice(s, l));
+                            if (GraphFacts.IsBlurFilter(name)) blur = true;
+                            if (name == GraphFacts.ResidualMin) residual = true;
+                        }
                     if (DataType(item) == Float16DataType) half = true;
                 }
                 else if (graphField is GraphInput or GraphOutput)
@@ -229,7 +234,7 @@ public static class ModelFileCheck
                 }
             }
         }
-        return new GraphFacts { Inputs = inputs, Outputs = outputs, HasResize = resize, HasBlurFilters = blur, HasHalfWeights = half };
+        return new GraphFacts { Inputs = inputs, Outputs = outputs, HasResize = resize, HasBlurFilters = blur, HasHalfWeights = half, HasResidualOutput = residual };
     }
 
     /// <summary>A TensorProto's data_type (0 when absent).</summary>

@@ -44,10 +44,11 @@ public class ContractTests
     public void DocumentedKeyTableEqualsTheContractKeys()
     {
         var documented = DocumentedKeys();
-        Assert.Equal(24, documented.Count);
+        Assert.Equal(25, documented.Count);
         Assert.Equal(ModelContract.Keys, documented);
-        // Only the method, the preprocessing keys and the version 2 keys may be absent (models exported before them).
-        Assert.Equal(ModelContract.Keys.Where(k => k != ModelContract.MethodKey && !ModelContract.PreprocessingKeys.Contains(k) && !ModelContract.Version2Keys.Contains(k)),
+        // Only the method, the output, the preprocessing keys and the version 2 keys may be absent (models exported before them).
+        Assert.Equal(ModelContract.Keys.Where(k => k != ModelContract.MethodKey && k != ModelContract.OutputKey
+                && !ModelContract.PreprocessingKeys.Contains(k) && !ModelContract.Version2Keys.Contains(k)),
             ModelContract.RequiredKeys);
         Assert.Equal(ModelContract.Keys.TakeLast(ModelContract.PreprocessingKeys.Count), ModelContract.PreprocessingKeys);
     }
@@ -111,6 +112,7 @@ public class ContractTests
             [ModelContract.SpatialMultipleKey] = "4",
             [ModelContract.UpsampleKey] = "convtranspose",
             [ModelContract.AntialiasKey] = "none",
+            [ModelContract.OutputKey] = "image",
             [ModelContract.TrainSizeKey] = "64",
             [ModelContract.SourceSha256Key] = Identity.SourceSha256,
             [ModelContract.ExporterVersionKey] = OnnxExport.ExporterVersion,
@@ -150,7 +152,7 @@ public class ContractTests
         Assert.Equal(2, ModelContract.Version);
         foreach (string key in ModelContract.Version2Keys)
             Assert.Matches($@"\| `{Regex.Escape(key)}` \| `[^`]+` \| Version 2: ", doc);
-        foreach (string name in ModelDescriptor.UpsamplingNames.Concat(ModelDescriptor.AntialiasingNames))
+        foreach (string name in ModelDescriptor.UpsamplingNames.Concat(ModelDescriptor.AntialiasingNames).Concat(ModelDescriptor.OutputNames))
             Assert.Contains($"`{name}`", doc);
     }
 
@@ -194,6 +196,36 @@ public class ContractTests
         var missing = model.Clone();
         missing.MetadataProps.Remove(missing.MetadataProps.Single(p => p.Key == ModelContract.AntialiasKey));
         Assert.Equal("metadata key(s) missing: cyclegan.antialias", Assert.Single(ModelCheck.ContractProblems(missing)));
+    }
+
+    /// <summary>
+    /// cyclegan.output is optional: without it a file reads as an image generator. Each value must agree with the graph,
+    /// so a residual graph that says image (or has no key) and an image graph that says residual are refused.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void TheOutputKeyAgreesWithTheGraph(bool residual)
+    {
+        var arch = TinyGenerators.Options("resnet_6blocks", residual: residual);
+        using var generator = TinyGenerators.Create(arch);
+        var model = ModelProto.Parser.ParseFrom(OnnxExport.ToBytes(generator, arch, new ExportOptions(), Identity));
+        Assert.Empty(ModelCheck.ContractProblems(model));
+        using (var session = new InferenceSession(Google.Protobuf.MessageExtensions.ToByteArray(model)))
+            Assert.Equal(arch.Descriptor, Runtime.ModelInfo.FromSession(session, "m.onnx", Google.Protobuf.MessageExtensions.ToByteArray(model)).Descriptor);
+
+        var lying = model.Clone();
+        lying.MetadataProps.Single(p => p.Key == ModelContract.OutputKey).Value = residual ? "image" : "residual";
+        Assert.Contains($"metadata says output={(residual ? "image" : "residual")} but the graph has {(residual ? "a" : "no")} residual clip",
+            Assert.Single(ModelCheck.ContractProblems(lying)));
+
+        var keyless = model.Clone();
+        keyless.MetadataProps.Remove(keyless.MetadataProps.Single(p => p.Key == ModelContract.OutputKey));
+        var problems = ModelCheck.ContractProblems(keyless);
+        if (residual)
+            Assert.Contains("metadata says output=image but the graph has a residual clip", Assert.Single(problems));
+        else
+            Assert.Empty(problems);
     }
 
     [Fact]

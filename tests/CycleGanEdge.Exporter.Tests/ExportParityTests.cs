@@ -9,9 +9,10 @@ public class ExportParityTests
     private static readonly ModelIdentity Identity = new() { SourceSha256 = new string('0', 64) };
 
     private static ParityReport ExportAndCheck(string arch, string norm, ExportOptions options, bool dropout = false, int channels = 3,
-        string upsample = NetworkFactory.ConvTransposeUpsampling, bool antialias = false)
+        string upsample = NetworkFactory.ConvTransposeUpsampling, bool antialias = false, bool residual = false)
     {
-        var arch_ = TinyGenerators.Options(arch, norm, inputNc: channels, outputNc: channels, dropout: dropout, upsample: upsample, antialias: antialias);
+        var arch_ = TinyGenerators.Options(arch, norm, inputNc: channels, outputNc: channels, dropout: dropout, upsample: upsample, antialias: antialias,
+            residual: residual);
         using var generator = TinyGenerators.Create(arch_);
         var (std, saturated) = TinyGenerators.OutputSpread(generator, arch_);
         Console.WriteLine($"{arch}/{norm}: reference output std {std:G3}, saturated {saturated:P1}");
@@ -64,6 +65,37 @@ public class ExportParityTests
         var ups = graph.Node.Where(n => n.OpType == "ConvTranspose").ToList();
         Assert.Equal(2, ups.Count);
         Assert.All(ups, n => Assert.Contains(n.Attribute, a => a.Name == "group" && a.I > 1));
+    }
+
+    /// <summary>
+    /// A residual resnet (--residual) exports as Add(input, Tanh(...)) then Clip(-1, 1) and matches TorchSharp in every
+    /// precision and I/O; the clip's bounds carry the names the runtime's contract check looks for.
+    /// </summary>
+    [Theory]
+    [InlineData(false, ModelContract.IoFloat32Nchw)]
+    [InlineData(true, ModelContract.IoFloat32Nchw)]
+    [InlineData(false, ModelContract.IoUint8Nhwc)]
+    public void ResidualResnetMatchesTorchSharp(bool fp16, string io)
+    {
+        var options = new ExportOptions { Fp16 = fp16, Io = io };
+        var report = ExportAndCheck("resnet_6blocks", "instance", options, upsample: NetworkFactory.ResizeUpsampling, residual: true);
+        Assert.True(report.Passed, string.Join("; ", report.Lines()));
+        if (!fp16 && io == ModelContract.IoFloat32Nchw)
+            Assert.All(report.Samples, s => Assert.InRange(s.MaxAbsDiff, 0, 1e-4));
+
+        var arch = TinyGenerators.Options("resnet_6blocks", upsample: NetworkFactory.ResizeUpsampling, residual: true);
+        using var generator = TinyGenerators.Create(arch);
+        var model = ModelProto.Parser.ParseFrom(OnnxExport.ToBytes(generator, arch, options, Identity));
+        var nodes = model.Graph.Node;
+        var clip = nodes.Single(n => n.OpType == "Clip" && n.Input.Contains(GraphFacts.ResidualMin));
+        var add = nodes.Single(n => n.Output.Contains(clip.Input[0]));
+        Assert.Equal("Add", add.OpType);
+        // One addend is the network's input as the body sees it (the graph input, or its conversion for uint8/fp16).
+        string body = nodes.First(n => n.OpType == "Pad").Input[0];
+        Assert.Contains(body, add.Input);
+        Assert.Equal("Tanh", nodes.Single(n => n.Output.Contains(add.Input.Single(i => i != body))).OpType);
+        Assert.Equal("residual", model.MetadataProps.Single(p => p.Key == ModelContract.OutputKey).Value);
+        Assert.Empty(ModelCheck.ContractProblems(model));
     }
 
     /// <summary>

@@ -7,8 +7,12 @@ namespace CycleGanEdge.Exporter.Tests;
 internal static class TinyGenerators
 {
     public static GeneratorOptions Options(string arch, string norm = "instance", int inputNc = 3, int outputNc = 3, bool dropout = false,
-        string upsample = NetworkFactory.ConvTransposeUpsampling, bool antialias = false) =>
-        new() { Arch = arch, Ngf = 8, Norm = norm, InputNc = inputNc, OutputNc = outputNc, UseDropout = dropout, Upsample = upsample, Antialias = antialias };
+        string upsample = NetworkFactory.ConvTransposeUpsampling, bool antialias = false, bool residual = false) =>
+        new()
+        {
+            Arch = arch, Ngf = 8, Norm = norm, InputNc = inputNc, OutputNc = outputNc, UseDropout = dropout, Upsample = upsample, Antialias = antialias,
+            Residual = residual,
+        };
 
     /// <summary>
     /// A generator with random weights. With batch norm, training-mode passes first move the running statistics

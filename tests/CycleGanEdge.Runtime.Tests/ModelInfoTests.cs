@@ -21,8 +21,9 @@ public class ModelInfoTests
         using var t = Translator.Open(TestModels.Save(TestModels.Negate(new() { Io = "uint8-nhwc", SpatialMultiple = 8 })), Cpu);
         Assert.Equal(("AtoB", "photos", "negatives", "uint8-nhwc", 8, 3, 3), (t.Model.Direction, t.Model.DomainIn, t.Model.DomainOut, t.Model.Io, t.Model.Descriptor.SpatialMultiple, t.Model.Descriptor.ChannelsIn, t.Model.Descriptor.ChannelsOut));
         Assert.True(t.Model.IsUint8);
-        // Test graphs are written like version 1 files exported before the preprocessing keys existed.
-        Assert.Equal(ModelContract.Keys.Count - ModelContract.PreprocessingKeys.Count - ModelContract.Version2Keys.Count, t.Model.Metadata.Count);
+        // Test graphs are written like version 1 files exported before the preprocessing and output keys existed.
+        Assert.Equal(ModelContract.Keys.Count - ModelContract.PreprocessingKeys.Count - ModelContract.Version2Keys.Count - 1, t.Model.Metadata.Count);
+        Assert.Equal(GeneratorOutput.Image, t.Model.Descriptor.Output);
         Assert.False(t.Model.Preprocessing.Recorded);
         Assert.False(t.Model.Preprocessing.Composites);
         Assert.Equal("cyclegan", t.Model.Method);

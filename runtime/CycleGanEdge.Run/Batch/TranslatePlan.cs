@@ -74,6 +74,7 @@ public sealed record TranslatePlan
         var d = model.Descriptor;
         yield return $"plan: model {ModelPath}: {model.DomainIn} -> {model.DomainOut}, {d.Arch} (ngf {d.Ngf}, norm {ModelDescriptor.NormName(d.Norm)}, " +
                      $"upsample {ModelDescriptor.UpsamplingName(d.Upsampling)}, antialias {ModelDescriptor.AntialiasingName(d.Antialiasing)}, " +
+                     (d.Output == GeneratorOutput.Residual ? "residual output, " : "") +
                      $"multiple of {d.SpatialMultiple}), contract version {model.ContractVersion}";
         yield return $"plan: {Images} image(s) found";
         yield return $"plan: {Sessions} session(s) on provider {Provider}, threads {Threads}" + (ThreadsReason is null ? " (--threads)" : $" ({ThreadsReason})");

@@ -1,3 +1,4 @@
+using CycleGanEdge.Core;
 using CycleGanEdge.Torch.Networks;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -197,6 +198,36 @@ public class NetworkShapeTests
                 Assert.Equal(options, GeneratorOptions.From(descriptor, useDropout: true));
             }
         Assert.Throws<ArgumentException>(() => new GeneratorOptions { Arch = "unet_512" }.Descriptor);
+        var residual = new GeneratorOptions { Arch = "resnet_6blocks", Ngf = 8, Residual = true };
+        Assert.Equal(GeneratorOutput.Residual, residual.Descriptor.Output);
+        Assert.Equal(residual, GeneratorOptions.From(residual.Descriptor, useDropout: false));
+    }
+
+    /// <summary>
+    /// A residual generator draws a change to its input: with a last conv that gives 0 the output is the input itself;
+    /// with one that gives a constant it is the input plus tanh of it, clipped to [-1, 1]; other archs refuse it.
+    /// </summary>
+    [Fact]
+    public void A_residual_generator_adds_its_change_to_the_input()
+    {
+        using var generator = (ResnetGenerator)CreateGenerator(new GeneratorOptions { Arch = "resnet_6blocks", Ngf = 4, Residual = true });
+        generator.eval();
+        var last = (TorchSharp.Modules.Conv2d)generator.model[generator.LayerCount - 2];
+        using var noGrad = torch.no_grad();
+        using var x = torch.rand(1, 3, 16, 20) * 2 - 1;
+        last.weight!.zero_();
+        last.bias!.zero_();
+        using (var y = generator.forward(x))
+            Assert.Equal(0, (y - x).abs().max().item<float>());
+        last.bias!.fill_(0.5);
+        using (var y = generator.forward(x))
+        using (var expected = (x + MathF.Tanh(0.5f)).clamp(-1, 1))
+        {
+            Assert.True((y - expected).abs().max().item<float>() < 1e-6f);
+            Assert.Equal(1f, y.max().item<float>());
+        }
+        Assert.Throws<ArgumentException>(() => CreateGenerator(new GeneratorOptions { Arch = "unet_128", Ngf = 4, Residual = true }));
+        Assert.Throws<ArgumentException>(() => CreateGenerator(new GeneratorOptions { Arch = "resnet_6blocks", Ngf = 4, InputNc = 1, Residual = true }));
     }
 
     [Fact]

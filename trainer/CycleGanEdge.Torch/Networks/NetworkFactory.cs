@@ -37,9 +37,10 @@ public static class NetworkFactory
         CheckName("upsampling", o.Upsample, Upsamplings);
         return o.Arch switch
         {
-            "resnet_9blocks" => new ResnetGenerator(o.InputNc, o.OutputNc, o.Ngf, o.Norm, o.UseDropout, nBlocks: 9, o.Upsample, o.Antialias),
-            "resnet_6blocks" => new ResnetGenerator(o.InputNc, o.OutputNc, o.Ngf, o.Norm, o.UseDropout, nBlocks: 6, o.Upsample, o.Antialias),
+            "resnet_9blocks" => new ResnetGenerator(o.InputNc, o.OutputNc, o.Ngf, o.Norm, o.UseDropout, nBlocks: 9, o.Upsample, o.Antialias, o.Residual),
+            "resnet_6blocks" => new ResnetGenerator(o.InputNc, o.OutputNc, o.Ngf, o.Norm, o.UseDropout, nBlocks: 6, o.Upsample, o.Antialias, o.Residual),
             _ when o.Antialias => throw new ArgumentException($"anti-aliased sampling is for resnet generators, not {o.Arch}", nameof(o)),
+            _ when o.Residual => throw new ArgumentException($"a residual output is for resnet generators, not {o.Arch}", nameof(o)),
             "unet_128" => new UnetGenerator(o.InputNc, o.OutputNc, numDowns: 7, o.Ngf, o.Norm, o.UseDropout, o.Upsample),
             "unet_256" => new UnetGenerator(o.InputNc, o.OutputNc, numDowns: 8, o.Ngf, o.Norm, o.UseDropout, o.Upsample),
             "encoder_decoder" => new EncoderDecoderGenerator(o.InputNc, o.OutputNc, o.Ngf, o.Norm, o.UseDropout, o.Upsample),

@@ -21,6 +21,8 @@ public sealed record GeneratorOptions
     /// each up is <see cref="BlurUpsample"/>, conv3, norm, relu. <see cref="Upsample"/> must be convtranspose.
     /// </summary>
     public bool Antialias { get; init; }
+    /// <summary>Resnet generators only: the output is clip(input + tanh(last conv), -1, 1), a change drawn on the input (<see cref="GeneratorOutput.Residual"/>).</summary>
+    public bool Residual { get; init; }
 
     /// <summary>What the generator is, in the vocabulary the exporter and the runtime share; ArgumentException for unknown names.</summary>
     public ModelDescriptor Descriptor
@@ -33,7 +35,8 @@ public sealed record GeneratorOptions
             var norm = ModelDescriptor.ParseNorm(Norm) ?? throw new ArgumentException(NetworkFactory.UnknownNameMessage("norm", Norm, ModelDescriptor.NormNames));
             var upsampling = ModelDescriptor.ParseUpsampling(Upsample)
                 ?? throw new ArgumentException(NetworkFactory.UnknownNameMessage("upsampling", Upsample, ModelDescriptor.UpsamplingNames));
-            return ModelDescriptor.Of(kind, Ngf, norm, InputNc, OutputNc, upsampling, Antialias ? Antialiasing.Blur : Antialiasing.None);
+            return ModelDescriptor.Of(kind, Ngf, norm, InputNc, OutputNc, upsampling, Antialias ? Antialiasing.Blur : Antialiasing.None,
+                Residual ? GeneratorOutput.Residual : GeneratorOutput.Image);
         }
     }
 
@@ -51,6 +54,7 @@ public sealed record GeneratorOptions
             UseDropout = useDropout,
             Upsample = ModelDescriptor.UpsamplingName(generator.Upsampling),
             Antialias = generator.Antialiasing == Antialiasing.Blur,
+            Residual = generator.Output == GeneratorOutput.Residual,
         };
     }
 }

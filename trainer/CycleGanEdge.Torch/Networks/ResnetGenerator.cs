@@ -12,17 +12,25 @@ namespace CycleGanEdge.Torch.Networks;
 /// ResnetBlocks at 10.., then two ups (convT3 or resize-conv, norm, relu), pad3, conv7 (with bias), tanh.
 /// With <c>antialias</c> (the CUT reference's default layout): each down is conv3/1, norm, relu, blur-down (4..11),
 /// blocks at 12.., each up is blur-up, conv3/1, norm, relu.
+/// With <c>residual</c> the tanh's output is a change to the input: forward gives clip(input + model(input), -1, 1), so
+/// whatever the network leaves alone keeps the input's sharp pixels instead of being redrawn through the bottleneck.
 /// </summary>
 public sealed class ResnetGenerator : Module<Tensor, Tensor>
 {
     public readonly Sequential model;
     private readonly int inputNc;
 
+    /// <summary>The output is clip(input + model(input), -1, 1).</summary>
+    public bool Residual { get; }
+
     public ResnetGenerator(int inputNc, int outputNc, int ngf, string norm, bool useDropout, int nBlocks,
-        string upsample = NetworkFactory.ConvTransposeUpsampling, bool antialias = false)
+        string upsample = NetworkFactory.ConvTransposeUpsampling, bool antialias = false, bool residual = false)
         : base(nameof(ResnetGenerator))
     {
         ArgumentOutOfRangeException.ThrowIfNegative(nBlocks);
+        if (residual && inputNc != outputNc)
+            throw new ArgumentException($"a residual output adds the input to the output: it needs as many channels in ({inputNc}) as out ({outputNc})", nameof(residual));
+        Residual = residual;
         NormLayer.Validate(norm);
         bool useBias = NormLayer.UseBias(norm);
         this.inputNc = inputNc;
@@ -89,7 +97,7 @@ public sealed class ResnetGenerator : Module<Tensor, Tensor>
     public override Tensor forward(Tensor input)
     {
         NetworkFactory.CheckInput(input, inputNc, multiple: 4, GetName());
-        return model.forward(input);
+        return Residual ? (input + model.forward(input)).clamp(-1.0, 1.0) : model.forward(input);
     }
 
     /// <summary>Number of layers in <see cref="model"/>: valid feature indices are 0 .. LayerCount - 1.</summary>

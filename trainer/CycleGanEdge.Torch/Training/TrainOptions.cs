@@ -83,6 +83,9 @@ public sealed record TrainOptions
     /// </summary>
     [FixedOnResume("--antialias")]
     public bool Antialias { get; init; }
+    /// <summary>Resnet generators draw a change to their input: output = clip(input + tanh(last conv), -1, 1).</summary>
+    [FixedOnResume("--residual")]
+    public bool Residual { get; init; }
     public string InitType { get; init; } = "normal";
     public double InitGain { get; init; } = 0.02;
     [FixedOnResume("--input-nc")]
@@ -172,6 +175,7 @@ public sealed record TrainOptions
     public GeneratorOptions GeneratorA => new()
     {
         Arch = NetG, InputNc = InputNc, OutputNc = OutputNc, Ngf = Ngf, Norm = Norm, UseDropout = !NoDropout, Upsample = Upsample, Antialias = Antialias,
+        Residual = Residual,
     };
 
     [JsonIgnore]
@@ -261,6 +265,8 @@ public sealed record TrainOptions
         void Check(bool ok, string message) { if (!ok) errors.Add(message); }
         // For cut/fastcut the resnet requirement below says it once.
         Check(!Antialias || IsCut || NetG.StartsWith("resnet_", StringComparison.Ordinal), $"--antialias is for resnet generators, not {NetG}");
+        Check(!Residual || NetG.StartsWith("resnet_", StringComparison.Ordinal), $"--residual is for resnet generators, not {NetG}");
+        Check(!Residual || InputNc == OutputNc, "--residual adds the input to the output: it needs --input-nc == --output-nc");
         Check(!Antialias || Upsample == NetworkFactory.ConvTransposeUpsampling, "--antialias replaces the generator's upsampling: leave --upsample at convtranspose");
         Check(IsCut || !(UsesIdentity && InputNc != OutputNc && InputNc is 1 or 3 && OutputNc is 1 or 3), // one message per mistake
             "--lambda-identity > 0 needs --input-nc == --output-nc (the identity loss feeds B images to G_A); use --lambda-identity 0");

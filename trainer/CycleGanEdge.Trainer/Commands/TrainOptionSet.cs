@@ -35,6 +35,7 @@ public sealed class TrainOptionSet
         Add("--no-dropout", "No dropout in the generator (CycleGAN default: true; --no-dropout false enables it)", o => o.NoDropout, (o, v) => o with { NoDropout = v });
         Choice("--upsample", "Generator upsampling: convtranspose (the reference) or resize (nearest x2 + 3x3 conv, no checkerboard)", o => o.Upsample, (o, v) => o with { Upsample = v }, NetworkFactory.Upsamplings);
         Add("--antialias", "Anti-aliased sampling in resnet generators and PatchGANs: blur after stride-1 convs, blur-upsample before convs (the CUT reference's default; cut/fastcut: true)", o => o.Antialias, (o, v) => o with { Antialias = v });
+        Add("--residual", "Resnet generators draw a change to their input, output = clip(input + tanh(last conv), -1, 1), so what they leave alone keeps the input's pixels (not in the reference)", o => o.Residual, (o, v) => o with { Residual = v });
         Choice("--init-type", "Weight initialisation (cut/fastcut default: xavier)", o => o.InitType, (o, v) => o with { InitType = v }, NetworkFactory.InitTypes);
         Add("--init-gain", "Scale for normal, xavier and orthogonal init", o => o.InitGain, (o, v) => o with { InitGain = v }).Above(0);
         Rule(Add("--input-nc", "Channels of domain A images (1 or 3)", o => o.InputNc, (o, v) => o with { InputNc = v }), v => v is 1 or 3, v => $"must be 1 or 3, not {v}");
