@@ -111,6 +111,8 @@ public class TrainCommandTests
     [InlineData("error: --n-epochs 3 --n-epochs-decay 0: every epoch would train at lr 0 (--lr-policy linear: the reference's linear rule gives the last epoch lr 0), so nothing would train; add an epoch with --n-epochs or --n-epochs-decay",
         "--n-epochs", "3", "--n-epochs-decay", "0", "--epoch-count", "3")]
     [InlineData("error: --antialias is for resnet generators, not unet_128", "--antialias", "--netG", "unet_128")]
+    [InlineData("error: --residual is for resnet generators, not unet_128", "--residual", "--netG", "unet_128")]
+    [InlineData("error: --residual adds the input to the output: it needs --input-nc == --output-nc", "--residual", "--input-nc", "1", "--lambda-identity", "0")]
     [InlineData("error: --model cut needs a resnet generator (--netG resnet_9blocks or resnet_6blocks), not unet_128", "--model", "cut", "--netG", "unet_128")]
     [InlineData("error: --netG: 'unet_12' is not one of: resnet_9blocks, resnet_6blocks, unet_128, unet_256, encoder_decoder", "--antialias", "--netG", "unet_12")] // reported once, by the option
     public void Cross_option_rules_are_parser_errors_before_any_work(string message, params string[] options)
