@@ -17,7 +17,7 @@ public class TrainingRunTests
         // A field losing or gaining [FixedOnResume] changes what --continue-train accepts: make it visible in review.
         Assert.Equal(
             ["--model", "--batch-size", "--seed", "--netG", "--netD", "--n-layers-D", "--ngf", "--ndf", "--norm", "--no-dropout",
-             "--upsample", "--antialias", "--input-nc", "--output-nc", "--pool-size", "--nce-layers", "--netF-nc"],
+             "--upsample", "--antialias", "--residual", "--input-nc", "--output-nc", "--pool-size", "--nce-layers", "--netF-nc"],
             TrainOptions.FixedOnResume.Select(f => f.Option));
     }
 
