@@ -22,7 +22,8 @@ public static class InfoCommand
                 using var translator = Translator.Open(path, new TranslatorOptions { Provider = "cpu" });
                 var m = translator.Model;
                 output.WriteLine($"model:      {path}");
-                output.WriteLine($"translates: {m.DomainIn} -> {m.DomainOut} ({m.Direction}, trained with {m.Method}, {m.Descriptor.Arch}, ngf {m.Descriptor.Ngf}, norm {ModelDescriptor.NormName(m.Descriptor.Norm)}, {m.Precision})");
+                output.WriteLine($"translates: {m.DomainIn} -> {m.DomainOut} ({m.Direction}, trained with {m.Method}, {m.Descriptor.Arch}, ngf {m.Descriptor.Ngf}, norm {ModelDescriptor.NormName(m.Descriptor.Norm)}, " +
+                    (m.Descriptor.Output == GeneratorOutput.Residual ? "residual output, " : "") + $"{m.Precision})");
                 output.WriteLine($"input:      {m.Input}");
                 output.WriteLine($"output:     {m.Output}");
                 output.WriteLine($"sizes:      any; padded to a multiple of {m.Descriptor.SpatialMultiple} (trained at {m.TrainSize})");
