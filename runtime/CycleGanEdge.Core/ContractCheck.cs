@@ -36,7 +36,7 @@ public sealed record GraphFacts
             HasResize = graph.Node.Any(n => n.OpType == "Resize"),
             HasBlurFilters = graph.Initializer.Any(t => IsBlurFilter(t.Name)),
             HasHalfWeights = graph.Initializer.Any(t => t.DataType == (int)TensorProto.Types.DataType.Float16),
-            HasResidualOutput = graph.Initializer.Any(t => t.Name == ResidualMin),
+            HasResidualOutput = graph.Initializer.Any(t => IsResidualBound(t.Name)),
         };
     }
 
@@ -53,6 +53,9 @@ public sealed record GraphFacts
     }
 
     /// <summary>Whether an initializer name is one of the exporter's blur filters (also after int8 quantization: <c>.filt/int8</c>).</summary>
+    /// <summary>The initializer that marks a residual output (one rule for <see cref="Of"/> and the runtime's file reader).</summary>
+    public static bool IsResidualBound(string initializer) => initializer == ResidualMin;
+
     public static bool IsBlurFilter(string initializer) =>
         initializer.EndsWith(".filt", StringComparison.Ordinal) || initializer.Contains(".filt/", StringComparison.Ordinal);
 }

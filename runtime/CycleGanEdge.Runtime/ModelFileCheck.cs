@@ -215,7 +215,7 @@ public static class ModelFileCheck
                         {
                             string name = Encoding.UTF8.GetString(item.Slice(s, l));
                             if (GraphFacts.IsBlurFilter(name)) blur = true;
-                            if (name == GraphFacts.ResidualMin) residual = true;
+                            if (GraphFacts.IsResidualBound(name)) residual = true;
                         }
                     if (DataType(item) == Float16DataType) half = true;
                 }

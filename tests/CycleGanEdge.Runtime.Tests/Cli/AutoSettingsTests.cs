@@ -141,7 +141,7 @@ public class AutoSettingsTests
             Assert.Equal(Text(GraphFacts.Of(ModelProto.Parser.ParseFrom(File.ReadAllBytes(path)))), Text(ModelFileCheck.ReadGraphFacts(File.ReadAllBytes(path))));
         Assert.True(ModelFileCheck.ReadGraphFacts(File.ReadAllBytes(model)).HasResize);
 
-        static string Text(GraphFacts f) => $"{f.HasResize} {f.HasBlurFilters} {f.HasHalfWeights} " +
+        static string Text(GraphFacts f) => $"{f.HasResize} {f.HasBlurFilters} {f.HasHalfWeights} {f.HasResidualOutput} " +
             string.Join(" ", f.Inputs.Concat(f.Outputs).Select(e => $"{e.Name}:{e.ElementType}[{string.Join(",", e.Dimensions)}]"));
     }
 }
